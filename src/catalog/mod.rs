@@ -1,0 +1,324 @@
+//! The catalog: everything backproof remembers, in one sled database under `data_dir`.
+//!
+//! Trees (key → value, values are JSON with a schema version):
+//! - `runs`: run id → [`RunEvidence`]
+//! - `job_runs`: `job \0 start time \0 run id` → run id (a job's runs in time order)
+//! - `files`: `job \0 target \0 path` → [`FileRecord`] (baseline and coverage ledger)
+//! - `inventory`: `job \0 target \0 path` → [`InventoryRecord`] (the last listing)
+//! - `targets`: `job \0 target` → [`TargetState`] (totals of the last listing)
+//!
+//! sled allows one process per database; [`lock::ProcessLock`] turns a second opener into
+//! a clear error that names the process holding it.
+
+mod lock;
+mod records;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::evidence::{EVIDENCE_SCHEMA, RunEvidence, RunStatus};
+
+pub use lock::ProcessLock;
+pub use records::{FileRecord, InventoryRecord, RECORD_SCHEMA, TargetState};
+
+/// The catalog could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error(
+        "the catalog in {data_dir} is in use by another backproof process ({holder}); lock file {lock_file}"
+    )]
+    Locked {
+        data_dir: PathBuf,
+        lock_file: PathBuf,
+        holder: String,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("catalog database {path}: {source}")]
+    Db { path: PathBuf, source: sled::Error },
+    #[error("catalog record {key} is unreadable: {message}")]
+    Corrupt { key: String, message: String },
+}
+
+/// An open catalog. Cheap to clone; all clones share the database and the lock.
+#[derive(Clone)]
+pub struct Catalog {
+    path: PathBuf,
+    db: sled::Db,
+    runs: sled::Tree,
+    job_runs: sled::Tree,
+    files: sled::Tree,
+    inventory: sled::Tree,
+    targets: sled::Tree,
+    _lock: Arc<ProcessLock>,
+}
+
+type Result<T> = std::result::Result<T, CatalogError>;
+
+const SEP: u8 = 0;
+
+fn key(parts: &[&str]) -> Vec<u8> {
+    let mut k = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            k.push(SEP);
+        }
+        k.extend_from_slice(p.as_bytes());
+    }
+    k
+}
+
+fn prefix(parts: &[&str]) -> Vec<u8> {
+    let mut k = key(parts);
+    k.push(SEP);
+    k
+}
+
+impl Catalog {
+    /// Opens (creating if needed) the catalog in `data_dir`, taking the process lock.
+    pub fn open(data_dir: &Path) -> Result<Catalog> {
+        std::fs::create_dir_all(data_dir).map_err(|e| CatalogError::Io {
+            path: data_dir.to_path_buf(),
+            source: e,
+        })?;
+        let lock = ProcessLock::acquire(data_dir)?;
+        let path = data_dir.join("catalog");
+        let db_err = |e| CatalogError::Db {
+            path: path.clone(),
+            source: e,
+        };
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(16 << 20)
+            .flush_every_ms(Some(1000))
+            .open()
+            .map_err(db_err)?;
+        let tree = |name: &str| db.open_tree(name).map_err(db_err);
+        Ok(Catalog {
+            runs: tree("runs")?,
+            job_runs: tree("job_runs")?,
+            files: tree("files")?,
+            inventory: tree("inventory")?,
+            targets: tree("targets")?,
+            db,
+            path,
+            _lock: Arc::new(lock),
+        })
+    }
+
+    fn db_err(&self, e: sled::Error) -> CatalogError {
+        CatalogError::Db {
+            path: self.path.clone(),
+            source: e,
+        }
+    }
+
+    fn get<T: DeserializeOwned>(&self, tree: &sled::Tree, k: &[u8]) -> Result<Option<T>> {
+        match tree.get(k).map_err(|e| self.db_err(e))? {
+            None => Ok(None),
+            Some(v) => decode(k, &v).map(Some),
+        }
+    }
+
+    fn put<T: Serialize>(&self, tree: &sled::Tree, k: Vec<u8>, value: &T) -> Result<()> {
+        let v = serde_json::to_vec(value).expect("records serialize");
+        tree.insert(k, v).map_err(|e| self.db_err(e))?;
+        Ok(())
+    }
+
+    /// Makes everything written so far durable.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush().map_err(|e| self.db_err(e))?;
+        Ok(())
+    }
+
+    /// A number larger than any this catalog returned before (survives restarts).
+    pub fn next_generation(&self) -> Result<u64> {
+        self.db.generate_id().map_err(|e| self.db_err(e))
+    }
+
+    // --- runs -------------------------------------------------------------------------
+
+    /// Stores (or replaces) a run's evidence.
+    pub fn put_run(&self, ev: &RunEvidence) -> Result<()> {
+        self.put(&self.runs, ev.run_id.as_bytes().to_vec(), ev)?;
+        let started = format!("{:020}", ev.started_at.timestamp_micros().max(0));
+        self.job_runs
+            .insert(key(&[&ev.job, &started, &ev.run_id]), ev.run_id.as_bytes())
+            .map_err(|e| self.db_err(e))?;
+        Ok(())
+    }
+
+    pub fn run(&self, run_id: &str) -> Result<Option<RunEvidence>> {
+        let ev: Option<RunEvidence> = self.get(&self.runs, run_id.as_bytes())?;
+        if let Some(ev) = &ev
+            && ev.schema > EVIDENCE_SCHEMA
+        {
+            return Err(CatalogError::Corrupt {
+                key: run_id.into(),
+                message: format!(
+                    "written by a newer backproof (evidence schema {}, this one knows {EVIDENCE_SCHEMA})",
+                    ev.schema
+                ),
+            });
+        }
+        Ok(ev)
+    }
+
+    /// Run ids of a job, newest first.
+    pub fn run_ids_of_job(&self, job: &str) -> Result<Vec<String>> {
+        let p = prefix(&[job]);
+        let mut ids = Vec::new();
+        for item in self.job_runs.scan_prefix(&p).rev() {
+            let (_, id) = item.map_err(|e| self.db_err(e))?;
+            ids.push(String::from_utf8_lossy(&id).into_owned());
+        }
+        Ok(ids)
+    }
+
+    /// The newest finished run of a job, if any.
+    pub fn last_finished_run(&self, job: &str) -> Result<Option<RunEvidence>> {
+        for id in self.run_ids_of_job(job)? {
+            if let Some(ev) = self.run(&id)?
+                && ev.status == RunStatus::Finished
+            {
+                return Ok(Some(ev));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Marks runs that were still `running` as `interrupted` (the process that ran them
+    /// is gone: we hold the lock). Returns their ids.
+    pub fn interrupt_unfinished(&self) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        for item in self.runs.iter() {
+            let (k, v) = item.map_err(|e| self.db_err(e))?;
+            let mut ev: RunEvidence = decode(&k, &v)?;
+            if ev.status == RunStatus::Running {
+                ev.status = RunStatus::Interrupted;
+                ev.verdict = None;
+                self.put_run(&ev)?;
+                ids.push(ev.run_id);
+            }
+        }
+        Ok(ids)
+    }
+
+    // --- files: baselines and coverage ledger -------------------------------------------
+
+    pub fn file(&self, job: &str, target: &str, path: &str) -> Result<Option<FileRecord>> {
+        self.get(&self.files, &key(&[job, target, path]))
+    }
+
+    pub fn put_file(&self, job: &str, target: &str, path: &str, rec: &FileRecord) -> Result<()> {
+        self.put(&self.files, key(&[job, target, path]), rec)
+    }
+
+    // --- inventory --------------------------------------------------------------------
+
+    pub fn inventory(&self, job: &str, target: &str, path: &str) -> Result<Option<InventoryRecord>> {
+        self.get(&self.inventory, &key(&[job, target, path]))
+    }
+
+    /// Writes a batch of listed files atomically.
+    pub fn put_inventory_batch(
+        &self,
+        job: &str,
+        target: &str,
+        batch: &[(String, InventoryRecord)],
+    ) -> Result<()> {
+        let mut b = sled::Batch::default();
+        for (path, rec) in batch {
+            b.insert(
+                key(&[job, target, path]),
+                serde_json::to_vec(rec).expect("records serialize"),
+            );
+        }
+        self.inventory.apply_batch(b).map_err(|e| self.db_err(e))
+    }
+
+    /// Removes every inventory entry of the target that the listing `generation` did not
+    /// see, calling `gone` for each: these files vanished since the previous listing.
+    pub fn sweep_inventory(
+        &self,
+        job: &str,
+        target: &str,
+        generation: u64,
+        mut gone: impl FnMut(&str, &InventoryRecord),
+    ) -> Result<()> {
+        let p = prefix(&[job, target]);
+        for item in self.inventory.scan_prefix(&p) {
+            let (k, v) = item.map_err(|e| self.db_err(e))?;
+            let rec: InventoryRecord = decode(&k, &v)?;
+            if rec.generation != generation {
+                gone(&String::from_utf8_lossy(&k[p.len()..]), &rec);
+                self.inventory.remove(&k).map_err(|e| self.db_err(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    // --- targets ------------------------------------------------------------------------
+
+    pub fn target_state(&self, job: &str, target: &str) -> Result<Option<TargetState>> {
+        self.get(&self.targets, &key(&[job, target]))
+    }
+
+    pub fn put_target_state(&self, job: &str, target: &str, st: &TargetState) -> Result<()> {
+        self.put(&self.targets, key(&[job, target]), st)
+    }
+}
+
+fn decode<T: DeserializeOwned>(k: &[u8], v: &[u8]) -> Result<T> {
+    serde_json::from_slice(v).map_err(|e| CatalogError::Corrupt {
+        key: String::from_utf8_lossy(k).replace('\0', "/"),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_open_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Catalog::open(dir.path()).unwrap();
+        let err = match Catalog::open(dir.path()) {
+            Err(e) => e,
+            Ok(_) => panic!("second open must fail"),
+        };
+        let msg = err.to_string();
+        assert!(matches!(err, CatalogError::Locked { .. }), "{msg}");
+        assert!(msg.contains(&format!("pid {}", std::process::id())), "{msg}");
+    }
+
+    #[test]
+    fn sweep_reports_only_unseen() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Catalog::open(dir.path()).unwrap();
+        let rec = |generation| InventoryRecord {
+            v: RECORD_SCHEMA,
+            size: 1,
+            modified: chrono::Utc::now(),
+            generation,
+        };
+        c.put_inventory_batch("j", "t", &[("a".into(), rec(1)), ("b".into(), rec(1))])
+            .unwrap();
+        c.put_inventory_batch("j", "t2", &[("c".into(), rec(1))]).unwrap();
+        c.put_inventory_batch("j", "t", &[("a".into(), rec(2))]).unwrap();
+        let mut gone = vec![];
+        c.sweep_inventory("j", "t", 2, |p, _| gone.push(p.to_string()))
+            .unwrap();
+        assert_eq!(gone, vec!["b"]);
+        assert!(c.inventory("j", "t", "b").unwrap().is_none());
+        assert!(c.inventory("j", "t2", "c").unwrap().is_some());
+    }
+}

@@ -1,0 +1,193 @@
+//! What each subcommand does.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::catalog::{Catalog, CatalogError};
+use crate::config::{self, Config};
+use crate::evidence::{RunEvidence, Trigger};
+use crate::report;
+use crate::scratch::ScratchDir;
+use crate::verify::{RunRequest, Verifier};
+
+use super::{Cli, Command};
+
+pub async fn dispatch(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::CheckConfig => check_config(&cli.config),
+        Command::Run {
+            job,
+            target,
+            json,
+            seed,
+        } => {
+            let config = load(&cli.config)?;
+            let req = RunRequest {
+                target,
+                seed,
+                trigger: Trigger::Manual,
+            };
+            run(&config, &job, req, json).await
+        }
+        Command::Show { run_id, json } => show(&cli.config, &run_id, json),
+        Command::History { job, limit } => history(&cli.config, &job, limit),
+        Command::Demo { dir } => super::demo::demo(dir).await,
+    }
+}
+
+/// Loads the configuration; all its errors become one error listing each of them.
+pub fn load(path: &Path) -> Result<Config> {
+    config::load(path).map_err(|errors| anyhow!("{}", errors.to_string().trim_end()))
+}
+
+fn check_config(path: &Path) -> Result<u8> {
+    let config = match config::load(path) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprint!("{errors}");
+            return Ok(2);
+        }
+    };
+    println!("{}: configuration is valid", config.file.display());
+    println!(
+        "data_dir {}, scratch_dir {}, jobs_dir {}",
+        config.data_dir.display(),
+        config.scratch_dir.display(),
+        config.jobs_dir.display()
+    );
+    if config.jobs.is_empty() {
+        println!("no job files (*.toml) in {}", config.jobs_dir.display());
+    }
+    for job in &config.jobs {
+        let targets = job
+            .targets
+            .iter()
+            .map(|t| format!("{} ({})", t.name, t.location))
+            .collect::<Vec<_>>()
+            .join(", ");
+        println!(
+            "{}: {}; schedule \"{}\"; {} technician(s), {} owner(s); targets: {targets}",
+            job.name,
+            job.client,
+            job.schedule,
+            job.technicians.len(),
+            job.owners.len()
+        );
+    }
+    Ok(0)
+}
+
+/// Opens the catalog and cleans up after runs that died (crash, `kill -9`): we hold the
+/// lock, so any run still marked running and any scratch folder is an orphan.
+pub fn open_catalog(config: &Config) -> Result<Catalog> {
+    let catalog = Catalog::open(&config.data_dir)?;
+    for id in catalog.interrupt_unfinished()? {
+        tracing::warn!(run_id = %id, "run did not finish (process stopped); recorded as interrupted");
+    }
+    let swept = ScratchDir::sweep_orphans(&config.scratch_dir)
+        .with_context(|| format!("cleaning scratch folder {}", config.scratch_dir.display()))?;
+    if swept > 0 {
+        tracing::warn!(count = swept, "removed scratch folders of interrupted runs");
+    }
+    Ok(catalog)
+}
+
+pub async fn run(config: &Config, job_name: &str, req: RunRequest, json: bool) -> Result<u8> {
+    let job = find_job(config, job_name)?;
+    let catalog = open_catalog(config)?;
+    let verifier = Verifier::new(config, catalog.clone());
+    let outcome = tokio::select! {
+        r = verifier.run(job, req) => r,
+        _ = tokio::signal::ctrl_c() => {
+            // The run's future is dropped here, which removes its scratch folder.
+            let ids = catalog.interrupt_unfinished()?;
+            catalog.flush()?;
+            eprintln!("interrupted: run {} recorded as interrupted (not verified)", ids.join(", "));
+            return Ok(2);
+        }
+    };
+    let ev = outcome?;
+    let path = verifier.evidence_path(&ev.job, &ev.run_id);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&ev)?);
+    } else {
+        print!("{}", report::run_summary(&ev, Some(&path)));
+    }
+    Ok(ev.effective_verdict().exit_code())
+}
+
+fn find_job<'a>(config: &'a Config, name: &str) -> Result<&'a config::Job> {
+    config.job(name).ok_or_else(|| {
+        let known: Vec<&str> = config.jobs.iter().map(|j| j.name.as_str()).collect();
+        anyhow!(
+            "no job named `{name}` in {} (jobs: {})",
+            config.jobs_dir.display(),
+            if known.is_empty() { "none".into() } else { known.join(", ") }
+        )
+    })
+}
+
+fn show(config_path: &Path, run_id: &str, json: bool) -> Result<u8> {
+    let config = load(config_path)?;
+    let (ev, file) = match Catalog::open(&config.data_dir) {
+        Ok(catalog) => {
+            let ev = catalog
+                .run(run_id)?
+                .ok_or_else(|| anyhow!("no run `{run_id}` in the catalog"))?;
+            let file = Verifier::new(&config, catalog).evidence_path(&ev.job, run_id);
+            (ev, file)
+        }
+        // Another process (a run, the daemon) holds the catalog: finished runs also
+        // exist as evidence files.
+        Err(CatalogError::Locked { .. }) => find_evidence_file(&config.data_dir, run_id)?,
+        Err(e) => return Err(e.into()),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&ev)?);
+    } else {
+        print!(
+            "{}",
+            report::run_summary(&ev, file.exists().then_some(file.as_path()))
+        );
+    }
+    Ok(0)
+}
+
+fn find_evidence_file(data_dir: &Path, run_id: &str) -> Result<(RunEvidence, PathBuf)> {
+    if !run_id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        bail!("`{run_id}` is not a run id");
+    }
+    let dir = data_dir.join("evidence");
+    for job in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = job?.path().join(format!("{run_id}.json"));
+        if path.is_file() {
+            let bytes = std::fs::read(&path)?;
+            let ev = serde_json::from_slice(&bytes)
+                .with_context(|| format!("reading {}", path.display()))?;
+            return Ok((ev, path));
+        }
+    }
+    bail!("no evidence file for run `{run_id}` under {}", dir.display())
+}
+
+fn history(config_path: &Path, job_name: &str, limit: usize) -> Result<u8> {
+    let config = load(config_path)?;
+    find_job(&config, job_name)?;
+    let catalog = Catalog::open(&config.data_dir)?;
+    let mut runs = Vec::new();
+    for id in catalog.run_ids_of_job(job_name)?.into_iter().take(limit) {
+        if let Some(ev) = catalog.run(&id)? {
+            runs.push(ev);
+        }
+    }
+    if runs.is_empty() {
+        println!("job {job_name} has no runs yet");
+    } else {
+        print!("{}", report::history_table(&runs));
+    }
+    Ok(0)
+}

@@ -1,0 +1,122 @@
+//! The command line. Each subcommand is a thin layer over the library; output for people
+//! goes to stdout, logs to stderr.
+//!
+//! Exit codes: 0 verified (pass or warn), 1 verification failed, 2 could not verify, bad
+//! usage or bad configuration.
+
+mod commands;
+mod demo;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::DEFAULT_CONFIG_PATH;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "backproof",
+    version,
+    about = "Proves that backups can be restored: test-restores sampled files and checks freshness, drift and coverage."
+)]
+pub struct Cli {
+    /// The global configuration file.
+    #[arg(long, global = true, env = "BACKPROOF_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// More log output (-v: progress, -vv: debugging).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the configuration and every job file; print one line per job.
+    CheckConfig,
+    /// Verify one job now: exit 0 verified, 1 failed, 2 could not verify.
+    Run {
+        /// The job: its file name in jobs.d without `.toml`.
+        job: String,
+        /// Verify only this target of the job.
+        #[arg(long)]
+        target: Option<String>,
+        /// Print the evidence document as JSON instead of the summary.
+        #[arg(long)]
+        json: bool,
+        /// Sampling seed, to reproduce the choice of files of an earlier run.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Print one run's evidence.
+    Show {
+        run_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a job's runs, newest first.
+    History {
+        job: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Build a throwaway backup set, verify it, corrupt a file, and show it being caught.
+    Demo {
+        /// Folder for the demo (default: a new temporary folder, kept for you to look at).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = runtime.block_on(commands::dispatch(cli));
+    // Do not wait for blocking tasks of a cancelled run; their scratch is already gone.
+    runtime.shutdown_background();
+    match code {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat, verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_env("BACKPROOF_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,234 @@
+//! Configuration: the global `backproof.toml` and one TOML file per client in `jobs.d/`.
+//!
+//! [`load`] reads everything, checks everything and reports all errors of all files
+//! together, each naming its file, line and key. What comes out is validated: the rest of
+//! the program never sees a raw value.
+
+mod error;
+mod location;
+mod policy;
+mod raw;
+mod schedule;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+pub use error::{ConfigError, ConfigErrors};
+pub use location::Location;
+pub use policy::{PathFilter, Policy};
+pub use schedule::Schedule;
+
+use raw::{RawGlobal, RawJob, RawPolicy};
+
+/// Where the configuration is looked for when neither `--config` nor
+/// `$BACKPROOF_CONFIG` says otherwise.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/backproof/backproof.toml";
+/// Where the catalog lives when `data_dir` is not set.
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/backproof";
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The global file this was loaded from.
+    pub file: PathBuf,
+    pub data_dir: PathBuf,
+    /// Parent of the per-run scratch folders.
+    pub scratch_dir: PathBuf,
+    pub jobs_dir: PathBuf,
+    /// Jobs sorted by name.
+    pub jobs: Vec<Job>,
+}
+
+impl Config {
+    pub fn job(&self, name: &str) -> Option<&Job> {
+        self.jobs.iter().find(|j| j.name == name)
+    }
+}
+
+/// One client: what to verify, when, and who hears about it.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The job file's name without `.toml`; used on the command line.
+    pub name: String,
+    pub file: PathBuf,
+    /// Display name of the client.
+    pub client: String,
+    pub owners: Vec<String>,
+    pub technicians: Vec<String>,
+    pub schedule: Schedule,
+    pub targets: Vec<TargetSpec>,
+}
+
+/// One place where a client's backups are.
+#[derive(Debug, Clone)]
+pub struct TargetSpec {
+    pub name: String,
+    pub location: Location,
+    pub policy: Policy,
+}
+
+/// Loads and validates the global file at `path` and every job file of its `jobs_dir`.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let mut errors = Vec::new();
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| ConfigErrors(vec![ConfigError::file(path, format!("cannot read: {e}"))]))?;
+    let raw: RawGlobal = toml::from_str(&source)
+        .map_err(|e| ConfigErrors(vec![ConfigError::from_toml(path, &source, &e)]))?;
+
+    let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let resolve = |v: &Option<toml::Spanned<String>>, default: PathBuf| match v {
+        Some(s) => base.join(s.get_ref()),
+        None => default,
+    };
+    let data_dir = resolve(&raw.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+    let scratch_dir = resolve(&raw.scratch_dir, data_dir.join("scratch"));
+    let jobs_dir = resolve(&raw.jobs_dir, base.join("jobs.d"));
+    for (key, value) in [("data_dir", &raw.data_dir), ("scratch_dir", &raw.scratch_dir)] {
+        if let Some(v) = value
+            && v.get_ref().trim().is_empty()
+        {
+            errors.push(ConfigError::at_key(
+                path,
+                &source,
+                v.span(),
+                key,
+                "must not be empty",
+            ));
+        }
+    }
+
+    let mut jobs = Vec::new();
+    match job_files(&jobs_dir) {
+        Ok(files) => {
+            for file in files {
+                match load_job(&file, &raw.policy) {
+                    Ok(job) => jobs.push(job),
+                    Err(mut errs) => errors.append(&mut errs),
+                }
+            }
+        }
+        Err(e) => {
+            let mut err = match &raw.jobs_dir {
+                Some(v) => ConfigError::at_key(path, &source, v.span(), "jobs_dir", ""),
+                None => ConfigError::file(path, ""),
+            };
+            err.message = format!("cannot read the jobs folder {}: {e}", jobs_dir.display());
+            errors.push(err);
+        }
+    }
+
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    Ok(Config {
+        file: path.to_path_buf(),
+        data_dir,
+        scratch_dir,
+        jobs_dir,
+        jobs,
+    })
+}
+
+/// The `*.toml` files of the jobs folder, sorted by name.
+fn job_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// A valid job or target name: letters, digits, `-`, `_`, `.`; not starting with `.`.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn load_job(file: &Path, global: &RawPolicy) -> Result<Job, Vec<ConfigError>> {
+    let source = std::fs::read_to_string(file)
+        .map_err(|e| vec![ConfigError::file(file, format!("cannot read: {e}"))])?;
+    let raw: RawJob =
+        toml::from_str(&source).map_err(|e| vec![ConfigError::from_toml(file, &source, &e)])?;
+    let mut errors = Vec::new();
+
+    let name = file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_string();
+    if !valid_name(&name) {
+        errors.push(ConfigError::file(
+            file,
+            format!(
+                "the job name `{name}` comes from the file name; use only letters, digits, '-', '_' and '.'"
+            ),
+        ));
+    }
+    if raw.client.get_ref().trim().is_empty() {
+        errors.push(ConfigError::at_key(
+            file,
+            &source,
+            raw.client.span(),
+            "client",
+            "must name the client",
+        ));
+    }
+    if raw.targets.is_empty() {
+        errors.push(ConfigError {
+            file: file.to_path_buf(),
+            line: None,
+            key: Some("targets".into()),
+            message: "a job needs at least one [[targets]] entry".into(),
+        });
+    }
+
+    let mut seen = BTreeSet::new();
+    let mut targets = Vec::new();
+    for (i, t) in raw.targets.iter().enumerate() {
+        let tname = t.name.get_ref().clone();
+        let key = format!("targets[{}].name", i + 1);
+        if !valid_name(&tname) {
+            errors.push(ConfigError::at_key(
+                file,
+                &source,
+                t.name.span(),
+                key,
+                format!("`{tname}` is not a valid target name; use only letters, digits, '-', '_' and '.'"),
+            ));
+        } else if !seen.insert(tname.clone()) {
+            errors.push(ConfigError::at_key(
+                file,
+                &source,
+                t.name.span(),
+                key,
+                format!("a target named `{tname}` is already defined in this job"),
+            ));
+        }
+        targets.push(TargetSpec {
+            name: tname,
+            location: t.url.clone(),
+            policy: Policy::resolve(&[&t.policy, &raw.policy, global]),
+        });
+    }
+
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Job {
+        name,
+        file: file.to_path_buf(),
+        client: raw.client.into_inner().trim().to_string(),
+        owners: raw.owners,
+        technicians: raw.technicians,
+        schedule: raw.schedule,
+        targets,
+    })
+}

@@ -1,0 +1,190 @@
+//! The configuration files exactly as written: strict serde structs.
+//!
+//! Unknown keys are errors (`deny_unknown_fields`). Values that have a syntax of their own
+//! (durations, sizes, globs, cron, URLs, addresses) are checked while parsing, so the TOML
+//! parser reports their line; cross-field rules are checked in [`super::load`].
+
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, de::Error as _};
+use toml::Spanned;
+
+use super::location::Location;
+use super::schedule::Schedule;
+
+/// `backproof.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGlobal {
+    pub data_dir: Option<Spanned<String>>,
+    pub scratch_dir: Option<Spanned<String>>,
+    pub jobs_dir: Option<Spanned<String>>,
+    #[serde(default)]
+    pub policy: RawPolicy,
+}
+
+/// One file in `jobs.d/`: one client.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJob {
+    pub client: Spanned<String>,
+    #[serde(default, deserialize_with = "emails")]
+    pub owners: Vec<String>,
+    #[serde(default, deserialize_with = "emails")]
+    pub technicians: Vec<String>,
+    pub schedule: Schedule,
+    #[serde(default)]
+    pub policy: RawPolicy,
+    #[serde(default)]
+    pub targets: Vec<RawTarget>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    pub name: Spanned<String>,
+    pub url: Location,
+    #[serde(default)]
+    pub policy: RawPolicy,
+}
+
+/// A `[policy]` table: every key optional, a target's overrides its job's, which
+/// overrides the global one, which overrides the built-in defaults.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    #[serde(default, deserialize_with = "max_age")]
+    pub max_age: Option<MaxAge>,
+    #[serde(default, deserialize_with = "positive")]
+    pub sample_files: Option<u64>,
+    #[serde(default, deserialize_with = "byte_size")]
+    pub sample_bytes: Option<u64>,
+    #[serde(default, deserialize_with = "globs")]
+    pub include: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "globs")]
+    pub exclude: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "percent")]
+    pub count_drop_percent: Option<f64>,
+    #[serde(default, deserialize_with = "percent")]
+    pub size_drop_percent: Option<f64>,
+    #[serde(default, deserialize_with = "percent")]
+    pub file_shrink_percent: Option<f64>,
+    #[serde(default, deserialize_with = "concurrency")]
+    pub concurrency: Option<u64>,
+}
+
+/// `max_age = "26h"` or `max_age = "off"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxAge {
+    Off,
+    Limit(Duration),
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum IntOrString {
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+fn max_age<'de, D: Deserializer<'de>>(d: D) -> Result<Option<MaxAge>, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.trim().eq_ignore_ascii_case("off") {
+        return Ok(Some(MaxAge::Off));
+    }
+    match humantime::parse_duration(s.trim()) {
+        Ok(d) if d.is_zero() => Err(D::Error::custom(
+            "a zero max_age would fail every run; write \"off\" to disable the freshness check",
+        )),
+        Ok(d) => Ok(Some(MaxAge::Limit(d))),
+        Err(e) => Err(D::Error::custom(format!(
+            "`{s}` is not a duration ({e}); write for example \"26h\", \"8d\" or \"off\""
+        ))),
+    }
+}
+
+fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let n = i64::deserialize(d)?;
+    if n < 1 {
+        return Err(D::Error::custom(format!("must be at least 1, not {n}")));
+    }
+    Ok(Some(n as u64))
+}
+
+fn concurrency<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let n = i64::deserialize(d)?;
+    if !(1..=64).contains(&n) {
+        return Err(D::Error::custom(format!("must be between 1 and 64, not {n}")));
+    }
+    Ok(Some(n as u64))
+}
+
+fn byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let bytes = match IntOrString::deserialize(d)? {
+        IntOrString::Int(n) if n > 0 => n as u64,
+        IntOrString::Str(s) => s
+            .trim()
+            .parse::<bytesize::ByteSize>()
+            .map_err(|e| {
+                D::Error::custom(format!(
+                    "`{s}` is not a size ({e}); write for example \"2GiB\" or \"500MB\""
+                ))
+            })?
+            .as_u64(),
+        _ => return Err(D::Error::custom("must be a positive size such as \"2GiB\"")),
+    };
+    if bytes == 0 {
+        return Err(D::Error::custom("must be larger than zero"));
+    }
+    Ok(Some(bytes))
+}
+
+fn percent<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let p = match IntOrString::deserialize(d)? {
+        IntOrString::Int(n) => n as f64,
+        IntOrString::Float(f) => f,
+        IntOrString::Str(s) => {
+            return Err(D::Error::custom(format!(
+                "`{s}` is not a number; write a percentage as a number, e.g. 10"
+            )));
+        }
+    };
+    if !(0.0..=100.0).contains(&p) {
+        return Err(D::Error::custom(format!(
+            "a percentage between 0 and 100, not {p}"
+        )));
+    }
+    Ok(Some(p))
+}
+
+fn globs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    let patterns = Vec::<String>::deserialize(d)?;
+    for p in &patterns {
+        super::policy::PathFilter::compile(p).map_err(D::Error::custom)?;
+    }
+    Ok(Some(patterns))
+}
+
+fn emails<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let list = Vec::<String>::deserialize(d)?;
+    for a in &list {
+        let ok = match a.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !a.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
+                    && !domain.contains('@')
+            }
+            None => false,
+        };
+        if !ok {
+            return Err(D::Error::custom(format!(
+                "`{a}` is not an email address (expected name@example.com)"
+            )));
+        }
+    }
+    Ok(list)
+}

@@ -1,0 +1,295 @@
+//! The evidence document of a run: what was checked, how, and what was found.
+//!
+//! Evidence is plain data. The checks in [`crate::verify`] fill it in, the printers in
+//! [`crate::report`] render it, the catalog stores it as JSON. Its `schema` number changes
+//! whenever a field changes meaning.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Version of the evidence document layout.
+pub const EVIDENCE_SCHEMA: u32 = 1;
+
+/// Outcome of a check, a target or a whole run, from best to worst.
+///
+/// `Error` means "could not verify" (the target could not be reached or read). `Fail`
+/// means "verified, and found a problem" (corruption, stale backups, files gone). A proven
+/// problem ranks above a missing proof, so a run with both reports `fail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Warn,
+    Error,
+    Fail,
+}
+
+impl Verdict {
+    /// Exit code of `backproof run` for this verdict: 0 verified, 1 failed, 2 not verified.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Pass | Verdict::Warn => 0,
+            Verdict::Fail => 1,
+            Verdict::Error => 2,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Warn => "WARN",
+            Verdict::Error => "ERROR",
+            Verdict::Fail => "FAIL",
+        }
+    }
+
+    /// The worst of a set of verdicts, or `None` if there are none.
+    pub fn worst(verdicts: impl IntoIterator<Item = Verdict>) -> Option<Verdict> {
+        verdicts.into_iter().max()
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// Where a run is in its life. Only `finished` runs carry a verdict that counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Running,
+    Finished,
+    /// Stopped before it finished (Ctrl-C, shutdown, crash). Never a pass.
+    Interrupted,
+}
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    Manual,
+    Schedule,
+    Demo,
+}
+
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Trigger::Manual => "manual",
+            Trigger::Schedule => "schedule",
+            Trigger::Demo => "demo",
+        })
+    }
+}
+
+/// The evidence document of one run of one job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunEvidence {
+    pub schema: u32,
+    pub run_id: String,
+    pub job: String,
+    pub client: String,
+    pub host: String,
+    pub backproof_version: String,
+    pub trigger: Trigger,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub status: RunStatus,
+    /// Worst verdict of all targets; `None` while running or when interrupted.
+    pub verdict: Option<Verdict>,
+    /// Seed of the sampling; `backproof run --seed` with it reproduces the choice of files
+    /// (given the same listing and coverage ledger).
+    pub seed: u64,
+    pub targets: Vec<TargetEvidence>,
+}
+
+impl RunEvidence {
+    /// The verdict that decides the exit code: an unfinished run could not verify.
+    pub fn effective_verdict(&self) -> Verdict {
+        match (self.status, self.verdict) {
+            (RunStatus::Finished, Some(v)) => v,
+            _ => Verdict::Error,
+        }
+    }
+}
+
+/// Everything found on one target.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TargetEvidence {
+    pub name: String,
+    /// Where the target is, without any secret.
+    pub location: String,
+    pub verdict: Verdict,
+    /// One sentence: the most important reason for the verdict.
+    pub summary: String,
+    pub checks: Vec<CheckResult>,
+    pub inventory: Option<Inventory>,
+    pub drift: Option<Drift>,
+    pub coverage: Option<Coverage>,
+    pub restore: Option<RestoreSummary>,
+    /// Every sampled file and what its test restore showed.
+    pub files: Vec<SampledFile>,
+}
+
+/// The named checks a target goes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    /// Could the target be opened and listed at all.
+    Access,
+    Inventory,
+    Freshness,
+    Drift,
+    Coverage,
+    Restore,
+}
+
+impl CheckKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            CheckKind::Access => "access",
+            CheckKind::Inventory => "inventory",
+            CheckKind::Freshness => "freshness",
+            CheckKind::Drift => "drift",
+            CheckKind::Coverage => "coverage",
+            CheckKind::Restore => "restore",
+        }
+    }
+}
+
+/// One check's verdict and its reason in plain words.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub check: CheckKind,
+    pub verdict: Verdict,
+    pub reason: String,
+}
+
+/// What the listing of a target found.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Inventory {
+    /// Files that count as backup files (after include/exclude).
+    pub files: u64,
+    pub bytes: u64,
+    /// Files left out by the include/exclude globs.
+    pub excluded: u64,
+    pub newest: Option<FileRef>,
+    pub list_seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileRef {
+    pub path: String,
+    pub size: u64,
+    pub modified: DateTime<Utc>,
+}
+
+/// Differences against the previous complete inventory of the same target.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Drift {
+    /// Run whose inventory this one is compared with; `None` on the first run.
+    pub previous_run: Option<String>,
+    pub previous_files: u64,
+    pub previous_bytes: u64,
+    pub new_files: u64,
+    /// Files present last time and gone now.
+    pub vanished_files: u64,
+    pub vanished_bytes: u64,
+    /// Up to [`Drift::LIST_LIMIT`] of the vanished files, for the report.
+    pub vanished: Vec<FileRef>,
+    /// Files whose size changed while their modification time stayed the same: the
+    /// count, and up to [`Drift::LIST_LIMIT`] of them.
+    pub resized_in_place_files: u64,
+    pub resized_in_place: Vec<Resized>,
+    /// Files with a new modification time (new versions).
+    pub modified_files: u64,
+}
+
+impl Drift {
+    /// How many names of a kind the evidence lists; the counts are always complete.
+    pub const LIST_LIMIT: usize = 100;
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Resized {
+    pub path: String,
+    pub modified: DateTime<Utc>,
+    pub size_before: u64,
+    pub size_now: u64,
+}
+
+/// How much of the target has ever been test-restored.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Coverage {
+    /// Files of the current inventory restored and verified at least once.
+    pub verified_files: u64,
+    pub verified_bytes: u64,
+    /// The same, counting only verifications in the last 30 days.
+    pub verified_files_30d: u64,
+    pub verified_bytes_30d: u64,
+    /// Files larger than the per-run byte budget: never sampled (except as the newest).
+    pub oversize_files: u64,
+}
+
+/// Totals of the test restores of one target.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RestoreSummary {
+    pub files: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+    /// Bytes restored per second over the restore phase, in MB/s (10^6 bytes).
+    pub throughput_mb_s: f64,
+    /// Projected time to restore the whole target at that rate, in seconds.
+    pub projected_full_restore_seconds: Option<f64>,
+}
+
+/// Why a file was picked for a test restore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PickReason {
+    /// The newest backup file: always restored.
+    Newest,
+    NeverVerified,
+    LongestUnverified,
+}
+
+/// Where the expected hash of a sampled file came from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Expectation {
+    /// First time this file is restored: no expectation, a baseline is recorded.
+    FirstSeen,
+    /// Same modification time as when it was verified before: must be identical.
+    Baseline {
+        blake3: String,
+        size: u64,
+        since_run: String,
+        since: DateTime<Utc>,
+    },
+    /// The file has a new modification time: a new version, re-baselined.
+    NewVersion {
+        previous_blake3: String,
+        previous_size: u64,
+        previous_modified: DateTime<Utc>,
+    },
+}
+
+/// One sampled file and the result of its test restore.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SampledFile {
+    pub path: String,
+    pub size: u64,
+    pub modified: DateTime<Utc>,
+    pub picked: PickReason,
+    pub expected: Expectation,
+    /// BLAKE3 of the bytes as they streamed out of the target.
+    pub streamed_blake3: Option<String>,
+    /// BLAKE3 of the restored copy, read back from the scratch disk.
+    pub restored_blake3: Option<String>,
+    pub bytes: u64,
+    pub seconds: f64,
+    pub verdict: Verdict,
+    pub reason: String,
+}

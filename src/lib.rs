@@ -1,0 +1,30 @@
+//! backproof: proves that backups can be restored.
+//!
+//! A map of the components, in the order data flows through them:
+//!
+//! - [`config`]: the global `backproof.toml` and one job file per client in `jobs.d/`.
+//!   Raw serde structs are parsed strictly (unknown keys are errors) and turned into
+//!   validated types; every error names the file, line and key.
+//! - [`target`]: the one small [`target::Target`] trait (list, stat, streaming read) and
+//!   one module per backend. The checks never know which backend they talk to.
+//! - [`catalog`]: the sled database under `data_dir`: runs, per-file records (baseline
+//!   hash and coverage ledger), the last inventory of each target, and the process lock.
+//! - [`verify`]: one run of one job. Per target: inventory, freshness, drift, sampling,
+//!   test restore into a scratch folder with BLAKE3, comparison against the baseline.
+//!   A finding (a corrupt file) is data in the evidence; an `Err` means "could not verify".
+//! - [`evidence`]: the JSON evidence document a run produces, and the [`evidence::Verdict`].
+//! - [`report`]: printers that turn evidence into text for a terminal.
+//! - [`scratch`]: per-run scratch folders and the mapping of untrusted object names to
+//!   safe file names inside them.
+//! - [`cli`]: the command line (`run`, `show`, `history`, `check-config`, `demo`).
+//!
+//! `main.rs` only calls [`cli::main`].
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod evidence;
+pub mod report;
+pub mod scratch;
+pub mod target;
+pub mod verify;

@@ -1,0 +1,141 @@
+//! Plain-text rendering of evidence for a terminal.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use crate::evidence::{Expectation, PickReason, RunEvidence, RunStatus, TargetEvidence};
+
+use super::{human_bytes, human_duration, short_hash, shown};
+
+/// The summary of a run a technician reads after `backproof run` or `backproof show`.
+pub fn run_summary(ev: &RunEvidence, evidence_file: Option<&Path>) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    let took = ev
+        .finished_at
+        .map(|f| human_duration((f - ev.started_at).num_milliseconds() as f64 / 1000.0))
+        .unwrap_or_else(|| "-".into());
+    let _ = writeln!(
+        w,
+        "Run {} of job {} ({}), {} run on {}",
+        ev.run_id, ev.job, ev.client, ev.trigger, ev.host
+    );
+    let _ = writeln!(
+        w,
+        "Started {}, took {took}, sampling seed {}",
+        ev.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        ev.seed
+    );
+    for t in &ev.targets {
+        let _ = writeln!(w);
+        target_section(w, t);
+    }
+    let _ = writeln!(w);
+    let verdict = ev.effective_verdict();
+    let status = match ev.status {
+        RunStatus::Finished => verdict.label().to_string(),
+        RunStatus::Running => "RUNNING (not finished: not verified)".into(),
+        RunStatus::Interrupted => "INTERRUPTED (not verified)".into(),
+    };
+    let ok = ev.targets.iter().filter(|t| t.verdict.exit_code() == 0).count();
+    let _ = writeln!(
+        w,
+        "Verdict: {status}: {ok} of {} targets verified (exit code {})",
+        ev.targets.len(),
+        verdict.exit_code()
+    );
+    if let Some(p) = evidence_file {
+        let _ = writeln!(w, "Evidence: {}", p.display());
+    }
+    out
+}
+
+fn target_section(w: &mut String, t: &TargetEvidence) {
+    let _ = writeln!(w, "Target {} ({}): {}", t.name, t.location, t.verdict);
+    let _ = writeln!(w, "  {}", t.summary);
+    for c in &t.checks {
+        let _ = writeln!(w, "  {:<10} {:<5}  {}", c.check.label(), c.verdict.label(), c.reason);
+    }
+    if !t.files.is_empty() {
+        let _ = writeln!(w, "  Restored files:");
+        for f in &t.files {
+            let hash = f
+                .streamed_blake3
+                .as_deref()
+                .map(short_hash)
+                .unwrap_or_else(|| "-".into());
+            let why = match f.picked {
+                PickReason::Newest => "newest",
+                PickReason::NeverVerified => "never verified",
+                PickReason::LongestUnverified => "longest unverified",
+            };
+            let expected = match &f.expected {
+                Expectation::FirstSeen => "no baseline yet".to_string(),
+                Expectation::Baseline { blake3, .. } => format!("expected {}", short_hash(blake3)),
+                Expectation::NewVersion { .. } => "new version".to_string(),
+            };
+            let _ = writeln!(
+                w,
+                "    {:<5} {}  {}  blake3 {hash}  ({why}; {expected})",
+                f.verdict.label(),
+                shown(&f.path),
+                human_bytes(f.size),
+            );
+            if f.verdict != crate::evidence::Verdict::Pass {
+                let _ = writeln!(w, "          {}", f.reason);
+            }
+        }
+    }
+    if let Some(d) = &t.drift {
+        if d.vanished_files > 0 {
+            let _ = writeln!(w, "  Vanished since the previous run ({}):", d.vanished_files);
+            for f in &d.vanished {
+                let _ = writeln!(w, "    {}  {}", shown(&f.path), human_bytes(f.size));
+            }
+            if d.vanished_files as usize > d.vanished.len() {
+                let _ = writeln!(w, "    … and {} more", d.vanished_files as usize - d.vanished.len());
+            }
+        }
+        for r in &d.resized_in_place {
+            let _ = writeln!(
+                w,
+                "  Changed size with the same modification time: {} ({} → {} bytes)",
+                shown(&r.path),
+                r.size_before,
+                r.size_now
+            );
+        }
+    }
+}
+
+/// One line per run, newest first.
+pub fn history_table(runs: &[RunEvidence]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<22} {:<20} {:<9} {:<12} targets",
+        "RUN", "STARTED (UTC)", "TRIGGER", "VERDICT"
+    );
+    for r in runs {
+        let verdict = match r.status {
+            RunStatus::Finished => r.effective_verdict().label().to_string(),
+            RunStatus::Running => "running".into(),
+            RunStatus::Interrupted => "interrupted".into(),
+        };
+        let targets = r
+            .targets
+            .iter()
+            .map(|t| format!("{}={}", t.name, t.verdict.label()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let _ = writeln!(
+            out,
+            "{:<22} {:<20} {:<9} {:<12} {targets}",
+            r.run_id,
+            r.started_at.format("%Y-%m-%d %H:%M:%S"),
+            r.trigger.to_string(),
+            verdict
+        );
+    }
+    out
+}

@@ -1,0 +1,187 @@
+//! Per-run scratch folders, and safe file names for restores into them.
+//!
+//! Object names are untrusted. A restored file is never written at a path built from its
+//! name: it is written as a direct child of the run's scratch folder under a name made of
+//! its sample index and a sanitized copy of the last name component. `..`, absolute
+//! paths, backslashes, drive letters, NUL and control characters and over-long names
+//! therefore cannot place a file anywhere else, and files are created with `create_new`
+//! so an existing file or symbolic link is never followed or overwritten.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Prefix of scratch folder names, used to find leftovers of interrupted runs.
+const RUN_PREFIX: &str = "run-";
+/// Longest sanitized name part kept, in bytes.
+const MAX_NAME: usize = 96;
+
+/// A scratch folder that exists for one run and is removed when dropped, also when the
+/// run fails or is cancelled.
+#[derive(Debug)]
+pub struct ScratchDir {
+    path: PathBuf,
+}
+
+impl ScratchDir {
+    /// Creates `base/run-<run_id>` (and `base` if needed), readable only by us.
+    pub fn create(base: &Path, run_id: &str) -> io::Result<ScratchDir> {
+        assert!(
+            run_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-'),
+            "run ids are generated, never taken from input"
+        );
+        create_private_dir_all(base)?;
+        let path = base.join(format!("{RUN_PREFIX}{run_id}"));
+        create_private_dir(&path)?;
+        Ok(ScratchDir { path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Where the `index`-th sampled file, named `untrusted` by its storage, is restored.
+    pub fn file_for(&self, index: usize, untrusted: &str) -> PathBuf {
+        self.path.join(safe_file_name(index, untrusted))
+    }
+
+    /// Removes scratch folders left behind by runs that did not end (a crash or
+    /// `kill -9`). Call only while holding the catalog lock, when no run is going on.
+    pub fn sweep_orphans(base: &Path) -> io::Result<usize> {
+        let entries = match std::fs::read_dir(base) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let mut removed = 0;
+        for entry in entries {
+            let entry = entry?;
+            if entry.file_name().to_string_lossy().starts_with(RUN_PREFIX)
+                && entry.file_type()?.is_dir()
+            {
+                std::fs::remove_dir_all(entry.path())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.path)
+            && e.kind() != io::ErrorKind::NotFound
+        {
+            tracing::error!(path = %self.path.display(), error = %e, "could not remove scratch folder");
+        }
+    }
+}
+
+/// A single, harmless file name for the `index`-th restore of an object named
+/// `untrusted`: `00007-name.ext`, with only ASCII letters, digits, `.`, `-` and `_`.
+pub fn safe_file_name(index: usize, untrusted: &str) -> String {
+    let last = untrusted
+        .rsplit(['/', '\\'])
+        .find(|s| !s.is_empty())
+        .unwrap_or("");
+    let mut name: String = last
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let trimmed = name.trim_start_matches('.').len();
+    name = name.split_off(name.len() - trimmed);
+    if name.len() > MAX_NAME {
+        // Keep the end: it holds the extension.
+        name = name.split_off(name.len() - MAX_NAME);
+    }
+    if name.is_empty() {
+        name.push_str("file");
+    }
+    format!("{index:05}-{name}")
+}
+
+fn create_private_dir_all(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+}
+
+fn create_private_dir(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().mode(0o700).create(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EVIL: &[&str] = &[
+        "../../etc/passwd",
+        "/etc/passwd",
+        "..",
+        ".",
+        "a/../../../b",
+        "..\\..\\Windows\\System32\\config",
+        "C:\\Users\\x.txt",
+        "C:",
+        "nul\0byte",
+        "ctl\x01\x1b[31m\n",
+        "",
+        "/",
+        "////",
+        "...",
+        ".hidden",
+        "ünïcødé 文件.tar",
+    ];
+
+    #[test]
+    fn names_stay_one_harmless_component() {
+        let long = "x".repeat(5000) + ".tar.gz";
+        for (i, evil) in EVIL.iter().copied().chain([long.as_str()]).enumerate() {
+            let name = safe_file_name(i, evil);
+            assert!(name.len() <= MAX_NAME + 6, "{name}");
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')),
+                "{name:?}"
+            );
+            assert!(!name.starts_with('.'));
+            let base = Path::new("/scratch/run-1");
+            let joined = base.join(&name);
+            assert_eq!(joined.parent(), Some(base), "{evil:?} -> {name}");
+        }
+        assert!(safe_file_name(1, &long).ends_with(".tar.gz"));
+    }
+
+    #[test]
+    fn same_name_different_index_differs() {
+        assert_ne!(safe_file_name(1, "a/x"), safe_file_name(2, "b/x"));
+    }
+
+    #[test]
+    fn scratch_is_removed_on_drop_and_orphans_swept() {
+        let base = tempfile::tempdir().unwrap();
+        let path = {
+            let s = ScratchDir::create(base.path(), "r1").unwrap();
+            std::fs::write(s.file_for(0, "../x"), b"data").unwrap();
+            s.path().to_path_buf()
+        };
+        assert!(!path.exists());
+        let leftover = ScratchDir::create(base.path(), "r2").unwrap();
+        let kept = leftover.path().to_path_buf();
+        std::mem::forget(leftover);
+        std::fs::create_dir(base.path().join("unrelated")).unwrap();
+        assert_eq!(ScratchDir::sweep_orphans(base.path()).unwrap(), 1);
+        assert!(!kept.exists());
+        assert!(base.path().join("unrelated").exists());
+    }
+}

@@ -1,0 +1,130 @@
+//! Storage targets: where backups are read from.
+//!
+//! One small trait, [`Target`], with one module per backend. The checks in
+//! [`crate::verify`] only ever see this trait. [`store::StoreTarget`] adapts any
+//! `object_store` backend; [`local`] builds it on `LocalFileSystem`. A new backend
+//! implements the trait and passes the shared suite in `tests/target_suite.rs`.
+
+pub mod local;
+pub mod store;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+
+use crate::config::{Location, TargetSpec};
+
+/// One file (object) of a target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Path relative to the target's root, `/`-separated. Untrusted: it comes from the
+    /// storage and may contain anything the storage allows.
+    pub path: String,
+    pub size: u64,
+    pub modified: DateTime<Utc>,
+}
+
+/// The bytes of one file, in order, as they arrive.
+pub type ByteStream = BoxStream<'static, Result<Bytes, TargetError>>;
+
+/// Read access to one backup location.
+#[async_trait]
+pub trait Target: Send + Sync + 'static {
+    /// Where this target is, for people: never contains a secret.
+    fn location(&self) -> &str;
+
+    /// How many files to restore at once when the policy does not say.
+    fn default_concurrency(&self) -> usize {
+        1
+    }
+
+    /// Every file under the target's root, as a stream (never collected by the target).
+    fn list(&self) -> BoxStream<'static, Result<Entry, TargetError>>;
+
+    /// Size and modification time of one file.
+    async fn stat(&self, path: &str) -> Result<Entry, TargetError>;
+
+    /// The content of one file as a stream of chunks of bounded size.
+    async fn read(&self, path: &str) -> Result<ByteStream, TargetError>;
+}
+
+/// Opens the target a configuration entry describes.
+pub async fn open(spec: &TargetSpec) -> Result<Arc<dyn Target>, TargetError> {
+    match &spec.location {
+        Location::Local(path) => Ok(Arc::new(local::open(path).await?)),
+    }
+}
+
+/// What kind of problem a target had. Decides the verdict: see [`ErrorKind::is_target_wide`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The root, or one file, does not exist.
+    NotFound,
+    PermissionDenied,
+    /// Credentials were refused.
+    Auth,
+    /// The server or device could not be reached.
+    Unreachable,
+    Timeout,
+    /// A name the storage returned cannot be used.
+    InvalidName,
+    /// Reading failed part way (I/O error, server error, checksum error on the server).
+    Read,
+    Other,
+}
+
+impl ErrorKind {
+    /// Problems that stop the whole target from being verified, as opposed to one file
+    /// that cannot be read while the rest of the target answers.
+    pub fn is_target_wide(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Auth | ErrorKind::Unreachable | ErrorKind::Timeout
+        )
+    }
+}
+
+/// A target could not do what was asked. The message is plain words for a technician and
+/// never contains a secret.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct TargetError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl TargetError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        TargetError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for TargetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Classifies an I/O error by its kind.
+pub fn io_kind(err: &std::io::Error) -> ErrorKind {
+    use std::io::ErrorKind as K;
+    match err.kind() {
+        K::NotFound => ErrorKind::NotFound,
+        K::PermissionDenied => ErrorKind::PermissionDenied,
+        K::TimedOut => ErrorKind::Timeout,
+        K::ConnectionRefused
+        | K::ConnectionReset
+        | K::ConnectionAborted
+        | K::NotConnected
+        | K::HostUnreachable
+        | K::NetworkUnreachable
+        | K::NetworkDown => ErrorKind::Unreachable,
+        _ => ErrorKind::Read,
+    }
+}

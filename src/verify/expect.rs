@@ -1,0 +1,227 @@
+//! Judging a restored file against what the catalog expects of it.
+//!
+//! - Same modification time as the baseline: size and BLAKE3 must be identical, or it is
+//!   corruption or tampering (fail); the baseline stays as it was.
+//! - A new modification time: a new version. Re-baselined, reported as changed; a version
+//!   that shrank by more than `file_shrink_percent` warns.
+//! - Never seen: the first restore records the baseline.
+
+use chrono::{DateTime, Utc};
+
+use crate::catalog::{FileRecord, RECORD_SCHEMA};
+use crate::config::Policy;
+use crate::evidence::{Expectation, Verdict};
+use crate::report::short_hash;
+use crate::target::Entry;
+
+use super::restore::Restored;
+
+/// The verdict on one restored file and the record to keep for it.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    pub verdict: Verdict,
+    pub reason: String,
+    pub expected: Expectation,
+    /// The catalog record to store: `None` keeps the old one (a failed file keeps its
+    /// good baseline, and stays first in line for the next sample).
+    pub record: Option<FileRecord>,
+}
+
+/// What a baseline says about a listed file, before anything is restored.
+pub fn expectation(entry: &Entry, known: Option<&FileRecord>) -> Expectation {
+    match known {
+        None => Expectation::FirstSeen,
+        Some(k) if k.modified == entry.modified => Expectation::Baseline {
+            blake3: k.blake3.clone(),
+            size: k.size,
+            since_run: k.baseline_run.clone(),
+            since: k.baseline_at,
+        },
+        Some(k) => Expectation::NewVersion {
+            previous_blake3: k.blake3.clone(),
+            previous_size: k.size,
+            previous_modified: k.modified,
+        },
+    }
+}
+
+pub fn judge(
+    entry: &Entry,
+    restored: &Restored,
+    known: Option<&FileRecord>,
+    policy: &Policy,
+    run_id: &str,
+    now: DateTime<Utc>,
+) -> Judgement {
+    let expected = expectation(entry, known);
+    let fail = |reason: String, expected: Expectation| Judgement {
+        verdict: Verdict::Fail,
+        reason,
+        expected,
+        record: None,
+    };
+    if restored.streamed != restored.on_disk {
+        return Judgement {
+            verdict: Verdict::Error,
+            reason: format!(
+                "the copy on the scratch disk ({}) differs from the bytes read from the target ({}): scratch disk problem, the file could not be verified",
+                short_hash(&restored.on_disk.to_hex()),
+                short_hash(&restored.streamed.to_hex())
+            ),
+            expected,
+            record: None,
+        };
+    }
+    if restored.bytes != entry.size {
+        return fail(
+            format!(
+                "restored {} bytes but the listing says {}: the file is truncated or changed while being read",
+                restored.bytes, entry.size
+            ),
+            expected,
+        );
+    }
+    let hash = restored.streamed.to_hex().to_string();
+    let new_record = |baseline_run: &str, baseline_at| FileRecord {
+        v: RECORD_SCHEMA,
+        size: entry.size,
+        modified: entry.modified,
+        blake3: hash.clone(),
+        baseline_run: baseline_run.to_string(),
+        baseline_at,
+        verified_run: run_id.to_string(),
+        verified_at: now,
+    };
+    match (&expected, known) {
+        (Expectation::Baseline { blake3, size, since_run, .. }, Some(k)) => {
+            if *size != entry.size {
+                fail(
+                    format!(
+                        "size changed from {size} to {} bytes while its modification time stayed {}: truncation, corruption or tampering",
+                        entry.size,
+                        entry.modified.format("%Y-%m-%d %H:%M:%S UTC")
+                    ),
+                    expected.clone(),
+                )
+            } else if *blake3 != hash {
+                fail(
+                    format!(
+                        "content changed while size and modification time stayed the same: corruption or tampering (expected {}, got {}, baseline from run {since_run})",
+                        short_hash(blake3),
+                        short_hash(&hash)
+                    ),
+                    expected.clone(),
+                )
+            } else {
+                Judgement {
+                    verdict: Verdict::Pass,
+                    reason: format!("identical to the baseline from run {since_run}"),
+                    record: Some(new_record(&k.baseline_run, k.baseline_at)),
+                    expected,
+                }
+            }
+        }
+        (Expectation::NewVersion { previous_size, previous_modified, .. }, _) => {
+            let shrink = if *previous_size > 0 && entry.size < *previous_size {
+                (previous_size - entry.size) as f64 * 100.0 / *previous_size as f64
+            } else {
+                0.0
+            };
+            let (verdict, note) = if shrink > policy.file_shrink_percent {
+                (
+                    Verdict::Warn,
+                    format!(
+                        "; it shrank by {shrink:.0}% (from {previous_size} to {} bytes), more than the allowed {}%",
+                        entry.size, policy.file_shrink_percent
+                    ),
+                )
+            } else {
+                (Verdict::Pass, String::new())
+            };
+            Judgement {
+                verdict,
+                reason: format!(
+                    "new version (modified {}, previously {}); restored and re-baselined{note}",
+                    entry.modified.format("%Y-%m-%d %H:%M UTC"),
+                    previous_modified.format("%Y-%m-%d %H:%M UTC")
+                ),
+                record: Some(new_record(run_id, now)),
+                expected,
+            }
+        }
+        _ => Judgement {
+            verdict: Verdict::Pass,
+            reason: "first restore of this file; baseline recorded".into(),
+            record: Some(new_record(run_id, now)),
+            expected,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(size: u64, modified: DateTime<Utc>) -> Entry {
+        Entry {
+            path: "a".into(),
+            size,
+            modified,
+        }
+    }
+
+    fn restored(content: &[u8]) -> Restored {
+        let h = blake3::hash(content);
+        Restored {
+            bytes: content.len() as u64,
+            streamed: h,
+            on_disk: h,
+            seconds: 0.1,
+        }
+    }
+
+    fn policy() -> Policy {
+        Policy::resolve(&[])
+    }
+
+    #[test]
+    fn baseline_lifecycle() {
+        let t0 = Utc::now() - chrono::Duration::days(1);
+        let e = entry(5, t0);
+        let first = judge(&e, &restored(b"hello"), None, &policy(), "r1", Utc::now());
+        assert_eq!(first.verdict, Verdict::Pass);
+        let rec = first.record.unwrap();
+
+        let same = judge(&e, &restored(b"hello"), Some(&rec), &policy(), "r2", Utc::now());
+        assert_eq!(same.verdict, Verdict::Pass);
+        assert_eq!(same.record.unwrap().baseline_run, "r1");
+
+        let flipped = judge(&e, &restored(b"hellp"), Some(&rec), &policy(), "r3", Utc::now());
+        assert_eq!(flipped.verdict, Verdict::Fail);
+        assert!(flipped.record.is_none());
+
+        let truncated = judge(&entry(3, t0), &restored(b"hel"), Some(&rec), &policy(), "r4", Utc::now());
+        assert_eq!(truncated.verdict, Verdict::Fail);
+        assert!(truncated.reason.contains("size changed"));
+
+        let newer = entry(1, t0 + chrono::Duration::hours(1));
+        let shrunk = judge(&newer, &restored(b"h"), Some(&rec), &policy(), "r5", Utc::now());
+        assert_eq!(shrunk.verdict, Verdict::Warn);
+        assert_eq!(shrunk.record.unwrap().baseline_run, "r5");
+    }
+
+    #[test]
+    fn disagreeing_hashes_are_not_a_pass() {
+        let mut r = restored(b"hello");
+        r.on_disk = blake3::hash(b"other");
+        let j = judge(&entry(5, Utc::now()), &r, None, &policy(), "r1", Utc::now());
+        assert_eq!(j.verdict, Verdict::Error);
+        assert!(j.record.is_none());
+    }
+
+    #[test]
+    fn short_read_fails() {
+        let j = judge(&entry(10, Utc::now()), &restored(b"hello"), None, &policy(), "r1", Utc::now());
+        assert_eq!(j.verdict, Verdict::Fail);
+    }
+}

@@ -1,0 +1,195 @@
+//! The listing pass: one streaming walk over a target that takes the inventory, tallies
+//! drift and coverage against the catalog, and feeds the sampler. Entries are handled in
+//! chunks on the blocking pool (catalog look-ups and writes); memory holds one chunk, the
+//! sample and the capped lists of the evidence, never the whole listing.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+
+use crate::catalog::{Catalog, CatalogError, InventoryRecord, RECORD_SCHEMA, TargetState};
+use crate::config::Policy;
+use crate::evidence::{Coverage, Drift, FileRef, Inventory};
+use crate::target::{Entry, Target, TargetError};
+
+use super::drift::DriftTally;
+use super::sample::{Sample, Sampler};
+
+const CHUNK: usize = 1024;
+const RECENT_DAYS: i64 = 30;
+
+/// What the listing pass found.
+#[derive(Debug)]
+pub struct Listed {
+    pub inventory: Inventory,
+    pub drift: Drift,
+    pub coverage: Coverage,
+    pub sample: Sample,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+}
+
+/// Identifies the target being listed in the catalog.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub job: String,
+    pub target: String,
+    pub run_id: String,
+}
+
+struct Pass {
+    scope: Scope,
+    catalog: Catalog,
+    policy: Policy,
+    generation: u64,
+    now: DateTime<Utc>,
+    sampler: Sampler,
+    drift: DriftTally,
+    coverage: Coverage,
+    files: u64,
+    bytes: u64,
+    excluded: u64,
+    newest: Option<FileRef>,
+}
+
+impl Pass {
+    fn take(&mut self, chunk: Vec<Entry>) -> Result<(), CatalogError> {
+        let Scope { job, target, .. } = &self.scope;
+        let mut batch = Vec::with_capacity(chunk.len());
+        for entry in chunk {
+            if !self.policy.filter.matches(&entry.path) {
+                self.excluded += 1;
+                continue;
+            }
+            self.files += 1;
+            self.bytes += entry.size;
+            if self
+                .newest
+                .as_ref()
+                .is_none_or(|n| (entry.modified, &entry.path) > (n.modified, &n.path))
+            {
+                self.newest = Some(FileRef {
+                    path: entry.path.clone(),
+                    size: entry.size,
+                    modified: entry.modified,
+                });
+            }
+
+            let before = self.catalog.inventory(job, target, &entry.path)?;
+            self.drift.seen(&entry, before.as_ref());
+
+            // Coverage counts a file only if its current version was verified.
+            let verified_at = self
+                .catalog
+                .file(job, target, &entry.path)?
+                .filter(|r| r.modified == entry.modified && r.size == entry.size)
+                .map(|r| r.verified_at);
+            if let Some(at) = verified_at {
+                self.coverage.verified_files += 1;
+                self.coverage.verified_bytes += entry.size;
+                if self.now.signed_duration_since(at).num_days() < RECENT_DAYS {
+                    self.coverage.verified_files_30d += 1;
+                    self.coverage.verified_bytes_30d += entry.size;
+                }
+            }
+            self.sampler.offer(&entry, verified_at);
+
+            batch.push((
+                entry.path,
+                InventoryRecord {
+                    v: RECORD_SCHEMA,
+                    size: entry.size,
+                    modified: entry.modified,
+                    generation: self.generation,
+                },
+            ));
+        }
+        self.catalog.put_inventory_batch(job, target, &batch)
+    }
+
+    /// After a complete listing: finds what vanished and records the new totals.
+    fn complete(mut self, list_seconds: f64) -> Result<Listed, CatalogError> {
+        let Scope {
+            job,
+            target,
+            run_id,
+        } = &self.scope;
+        let drift = &mut self.drift;
+        self.catalog
+            .sweep_inventory(job, target, self.generation, |path, rec| {
+                drift.vanished(path, rec)
+            })?;
+        self.catalog.put_target_state(
+            job,
+            target,
+            &TargetState {
+                v: RECORD_SCHEMA,
+                run_id: run_id.clone(),
+                at: self.now,
+                generation: self.generation,
+                files: self.files,
+                bytes: self.bytes,
+            },
+        )?;
+        let sample = self.sampler.finish();
+        self.coverage.oversize_files = sample.oversize;
+        Ok(Listed {
+            inventory: Inventory {
+                files: self.files,
+                bytes: self.bytes,
+                excluded: self.excluded,
+                newest: self.newest,
+                list_seconds,
+            },
+            drift: self.drift.finish(),
+            coverage: self.coverage,
+            sample,
+        })
+    }
+}
+
+/// Lists `target` completely. Any listing error aborts the pass: a partial listing is
+/// never judged (the target gets an error verdict instead).
+pub async fn list(
+    target: &dyn Target,
+    catalog: &Catalog,
+    scope: Scope,
+    policy: &Policy,
+    seed: u64,
+    now: DateTime<Utc>,
+) -> Result<Listed, ListError> {
+    let started = Instant::now();
+    let previous = catalog.target_state(&scope.job, &scope.target)?;
+    let mut pass = Pass {
+        generation: catalog.next_generation()?,
+        sampler: Sampler::new(seed, policy.sample_files, policy.sample_bytes),
+        drift: DriftTally::new(previous),
+        scope,
+        catalog: catalog.clone(),
+        policy: policy.clone(),
+        now,
+        coverage: Coverage::default(),
+        files: 0,
+        bytes: 0,
+        excluded: 0,
+        newest: None,
+    };
+    let mut chunks = target.list().ready_chunks(CHUNK);
+    while let Some(chunk) = chunks.next().await {
+        let entries = chunk.into_iter().collect::<Result<Vec<Entry>, TargetError>>()?;
+        pass = tokio::task::spawn_blocking(move || pass.take(entries).map(|()| pass))
+            .await
+            .expect("listing task panicked")?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(tokio::task::spawn_blocking(move || pass.complete(seconds))
+        .await
+        .expect("listing task panicked")?)
+}

@@ -1,0 +1,178 @@
+//! One run of one job: every target verified, the evidence recorded.
+//!
+//! [`Verifier::run`] never returns `Err` for a problem with a target: an unreachable
+//! target or a corrupt file is a finding in the evidence. `Err` means the run itself could
+//! not be carried out or recorded (unknown target name, catalog failure).
+
+mod drift;
+mod expect;
+mod freshness;
+mod inventory;
+pub mod restore;
+pub mod sample;
+mod target_run;
+
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use tracing::Instrument;
+
+use crate::catalog::{Catalog, CatalogError};
+use crate::config::{Config, Job};
+use crate::evidence::{EVIDENCE_SCHEMA, RunEvidence, RunStatus, Trigger, Verdict};
+
+/// Runs verifications and records them in the catalog.
+#[derive(Clone)]
+pub struct Verifier {
+    pub catalog: Catalog,
+    /// Parent of per-run scratch folders.
+    pub scratch_dir: PathBuf,
+    /// Where evidence documents are also written as files: `<dir>/<job>/<run id>.json`.
+    pub evidence_dir: PathBuf,
+    pub host: String,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// Only this target of the job.
+    pub target: Option<String>,
+    /// Sampling seed; random when `None`.
+    pub seed: Option<u64>,
+    pub trigger: Trigger,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("job `{job}` has no target named `{target}` (it has: {known})")]
+    UnknownTarget {
+        job: String,
+        target: String,
+        known: String,
+    },
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("could not write the evidence file {path}: {source}")]
+    EvidenceFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Verifier {
+    pub fn new(config: &Config, catalog: Catalog) -> Verifier {
+        Verifier {
+            catalog,
+            scratch_dir: config.scratch_dir.clone(),
+            evidence_dir: config.data_dir.join("evidence"),
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
+        }
+    }
+
+    /// Where the evidence file of a run is written.
+    pub fn evidence_path(&self, job: &str, run_id: &str) -> PathBuf {
+        self.evidence_dir.join(job).join(format!("{run_id}.json"))
+    }
+
+    /// Verifies every target of `job` (or the one requested) and records the run.
+    pub async fn run(&self, job: &Job, req: RunRequest) -> Result<RunEvidence, RunError> {
+        let targets: Vec<_> = match &req.target {
+            None => job.targets.iter().collect(),
+            Some(name) => {
+                let t: Vec<_> = job.targets.iter().filter(|t| &t.name == name).collect();
+                if t.is_empty() {
+                    return Err(RunError::UnknownTarget {
+                        job: job.name.clone(),
+                        target: name.clone(),
+                        known: job
+                            .targets
+                            .iter()
+                            .map(|t| t.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    });
+                }
+                t
+            }
+        };
+        let mut ev = RunEvidence {
+            schema: EVIDENCE_SCHEMA,
+            run_id: self.new_run_id()?,
+            job: job.name.clone(),
+            client: job.client.clone(),
+            host: self.host.clone(),
+            backproof_version: env!("CARGO_PKG_VERSION").to_string(),
+            trigger: req.trigger,
+            started_at: Utc::now(),
+            finished_at: None,
+            status: RunStatus::Running,
+            verdict: None,
+            seed: req.seed.unwrap_or_else(rand::random),
+            targets: Vec::new(),
+        };
+        self.catalog.put_run(&ev)?;
+        self.catalog.flush()?;
+
+        let span = tracing::info_span!(
+            "run",
+            job = %job.name,
+            run_id = %ev.run_id,
+            trigger = %req.trigger
+        );
+        async {
+            for (index, spec) in targets.into_iter().enumerate() {
+                let t = target_run::TargetRun {
+                    verifier: self,
+                    job,
+                    spec,
+                    run_id: &ev.run_id,
+                    seed: ev.seed,
+                    index,
+                }
+                .verify()
+                .await?;
+                tracing::info!(target = %t.name, verdict = %t.verdict, "target verified");
+                ev.targets.push(t);
+            }
+            Ok::<_, RunError>(())
+        }
+        .instrument(span)
+        .await?;
+
+        ev.finished_at = Some(Utc::now());
+        ev.status = RunStatus::Finished;
+        ev.verdict = Some(Verdict::worst(ev.targets.iter().map(|t| t.verdict)).unwrap_or(Verdict::Error));
+        self.catalog.put_run(&ev)?;
+        self.catalog.flush()?;
+        let path = self.evidence_path(&ev.job, &ev.run_id);
+        write_atomically(&path, &serde_json::to_vec_pretty(&ev).expect("evidence serializes"))
+            .map_err(|source| RunError::EvidenceFile { path, source })?;
+        Ok(ev)
+    }
+
+    /// A run id that sorts by time and is unique in this catalog: `20261127-200102-3fa9`.
+    fn new_run_id(&self) -> Result<String, CatalogError> {
+        loop {
+            let id = format!(
+                "{}-{:04x}",
+                Utc::now().format("%Y%m%d-%H%M%S"),
+                rand::random::<u16>()
+            );
+            if self.catalog.run(&id)?.is_none() {
+                return Ok(id);
+            }
+        }
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, creating folders.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = path.with_extension("json.tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}

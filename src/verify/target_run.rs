@@ -1,0 +1,446 @@
+//! Verifying one target: open, list, judge, sample, restore, judge each restore.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
+use tracing::Instrument;
+
+use crate::catalog::{Catalog, CatalogError};
+use crate::config::{Job, TargetSpec};
+use crate::evidence::{
+    CheckKind, CheckResult, Coverage, PickReason, RestoreSummary, SampledFile,
+    TargetEvidence, Verdict,
+};
+use crate::report::{human_bytes, human_duration, percent, shown};
+use crate::scratch::ScratchDir;
+use crate::target::{self, Entry, ErrorKind, Target};
+
+use super::expect::{self, expectation};
+use super::inventory::{self, ListError, Listed, Scope};
+use super::restore::{RestoreError, restore};
+use super::{Verifier, drift, freshness};
+
+/// Everything one target's verification needs to know about its run.
+pub(super) struct TargetRun<'a> {
+    pub verifier: &'a Verifier,
+    pub job: &'a Job,
+    pub spec: &'a TargetSpec,
+    pub run_id: &'a str,
+    pub seed: u64,
+    /// Position of the target in the job, to keep scratch folders apart.
+    pub index: usize,
+}
+
+fn check(check: CheckKind, verdict: Verdict, reason: impl Into<String>) -> CheckResult {
+    CheckResult {
+        check,
+        verdict,
+        reason: reason.into(),
+    }
+}
+
+impl TargetRun<'_> {
+    pub async fn verify(self) -> Result<TargetEvidence, CatalogError> {
+        let span = tracing::info_span!(
+            "target",
+            job = %self.job.name,
+            run_id = %self.run_id,
+            target = %self.spec.name
+        );
+        self.verify_inner().instrument(span).await
+    }
+
+    async fn verify_inner(&self) -> Result<TargetEvidence, CatalogError> {
+        let target = match target::open(self.spec).await {
+            Ok(t) => t,
+            Err(e) => return Ok(self.unreachable(self.spec.location.to_string(), &e.message)),
+        };
+        let location = target.location().to_string();
+        let now = Utc::now();
+        let scope = Scope {
+            job: self.job.name.clone(),
+            target: self.spec.name.clone(),
+            run_id: self.run_id.to_string(),
+        };
+        let catalog = &self.verifier.catalog;
+        let listed =
+            match inventory::list(&*target, catalog, scope, &self.spec.policy, self.seed, now)
+                .await
+            {
+                Ok(l) => l,
+                Err(ListError::Target(e)) => {
+                    return Ok(self.unreachable(location, &format!("listing failed: {e}")));
+                }
+                Err(ListError::Catalog(e)) => return Err(e),
+            };
+        tracing::info!(
+            files = listed.inventory.files,
+            bytes = listed.inventory.bytes,
+            "listed"
+        );
+
+        let mut checks = vec![check(
+            CheckKind::Access,
+            Verdict::Pass,
+            format!(
+                "listed in {}",
+                human_duration(listed.inventory.list_seconds)
+            ),
+        )];
+        if listed.inventory.files == 0 {
+            checks.push(check(
+                CheckKind::Inventory,
+                Verdict::Error,
+                format!(
+                    "no backup files found at {location}{}: is the path right and the storage mounted?",
+                    if listed.inventory.excluded > 0 {
+                        format!(
+                            " ({} files left out by include/exclude)",
+                            listed.inventory.excluded
+                        )
+                    } else {
+                        String::new()
+                    }
+                ),
+            ));
+            return Ok(self.evidence(location, checks, listed, Vec::new(), None));
+        }
+        checks.push(self.inventory_check(&listed));
+        checks.push(freshness::check(
+            listed.inventory.newest.as_ref(),
+            self.spec.policy.max_age,
+            now,
+        ));
+        checks.push(drift::check(
+            &listed.drift,
+            listed.inventory.files,
+            listed.inventory.bytes,
+            &self.spec.policy,
+        ));
+
+        let (files, restore_check, summary, coverage) =
+            self.restore_sample(&*target, &listed, now).await?;
+        checks.push(coverage_check(&coverage, &listed, &self.spec.policy));
+        checks.push(restore_check);
+        let mut listed = listed;
+        listed.coverage = coverage;
+        Ok(self.evidence(location, checks, listed, files, summary))
+    }
+
+    fn inventory_check(&self, listed: &Listed) -> CheckResult {
+        let inv = &listed.inventory;
+        let newest = inv
+            .newest
+            .as_ref()
+            .map(|n| format!("; newest {}", shown(&n.path)))
+            .unwrap_or_default();
+        let excluded = if inv.excluded > 0 {
+            format!(" ({} left out by include/exclude)", inv.excluded)
+        } else {
+            String::new()
+        };
+        check(
+            CheckKind::Inventory,
+            Verdict::Pass,
+            format!(
+                "{} files, {}{excluded}{newest}",
+                inv.files,
+                human_bytes(inv.bytes)
+            ),
+        )
+    }
+
+    /// Restores the sample, judges each file and records the verified ones.
+    async fn restore_sample(
+        &self,
+        target: &dyn Target,
+        listed: &Listed,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<SampledFile>, CheckResult, Option<RestoreSummary>, Coverage), CatalogError>
+    {
+        let mut coverage = listed.coverage.clone();
+        let scratch = match ScratchDir::create(
+            &self.verifier.scratch_dir,
+            &format!("{}-{}", self.run_id, self.index),
+        ) {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                let c = check(
+                    CheckKind::Restore,
+                    Verdict::Error,
+                    format!(
+                        "cannot create a scratch folder in {}: {e}",
+                        self.verifier.scratch_dir.display()
+                    ),
+                );
+                return Ok((Vec::new(), c, None, coverage));
+            }
+        };
+        let concurrency = self
+            .spec
+            .policy
+            .concurrency
+            .unwrap_or_else(|| target.default_concurrency())
+            .max(1);
+        let started = Instant::now();
+        let picks = listed.sample.picks.iter().enumerate();
+        let results: Vec<(SampledFile, Option<DateTime<Utc>>)> = futures::stream::iter(picks)
+            .map(|(i, (entry, why))| self.restore_one(target, &scratch, i, entry, *why, now))
+            .buffered(concurrency)
+            .try_collect()
+            .await?;
+        let phase_seconds = started.elapsed().as_secs_f64();
+        drop(scratch);
+
+        let mut files = Vec::with_capacity(results.len());
+        for (f, previously_verified) in results {
+            if matches!(f.verdict, Verdict::Pass | Verdict::Warn) {
+                match previously_verified {
+                    None => {
+                        coverage.verified_files += 1;
+                        coverage.verified_bytes += f.size;
+                        coverage.verified_files_30d += 1;
+                        coverage.verified_bytes_30d += f.size;
+                    }
+                    Some(at) if now.signed_duration_since(at).num_days() >= 30 => {
+                        coverage.verified_files_30d += 1;
+                        coverage.verified_bytes_30d += f.size;
+                    }
+                    Some(_) => {}
+                }
+            }
+            files.push(f);
+        }
+        let (check, summary) = restore_check(&files, phase_seconds, listed.inventory.bytes);
+        Ok((files, check, summary, coverage))
+    }
+
+    /// Restores and judges one sampled file. Returns it with when its current version
+    /// had last been verified before this run.
+    async fn restore_one(
+        &self,
+        target: &dyn Target,
+        scratch: &ScratchDir,
+        index: usize,
+        entry: &Entry,
+        picked: PickReason,
+        now: DateTime<Utc>,
+    ) -> Result<(SampledFile, Option<DateTime<Utc>>), CatalogError> {
+        let catalog: &Catalog = &self.verifier.catalog;
+        let (job, tname) = (&self.job.name, &self.spec.name);
+        let known = catalog.file(job, tname, &entry.path)?;
+        let previously_verified = known
+            .as_ref()
+            .filter(|k| k.modified == entry.modified && k.size == entry.size)
+            .map(|k| k.verified_at);
+        let mut file = SampledFile {
+            path: entry.path.clone(),
+            size: entry.size,
+            modified: entry.modified,
+            picked,
+            expected: expectation(entry, known.as_ref()),
+            streamed_blake3: None,
+            restored_blake3: None,
+            bytes: 0,
+            seconds: 0.0,
+            verdict: Verdict::Error,
+            reason: String::new(),
+        };
+        let dest = scratch.file_for(index, &entry.path);
+        match restore(target, &entry.path, dest).await {
+            Ok(r) => {
+                let j = expect::judge(entry, &r, known.as_ref(), &self.spec.policy, self.run_id, now);
+                if let Some(rec) = &j.record {
+                    catalog.put_file(job, tname, &entry.path, rec)?;
+                }
+                file.streamed_blake3 = Some(r.streamed.to_hex().to_string());
+                file.restored_blake3 = Some(r.on_disk.to_hex().to_string());
+                file.bytes = r.bytes;
+                file.seconds = r.seconds;
+                file.verdict = j.verdict;
+                file.reason = j.reason;
+                file.expected = j.expected;
+            }
+            Err(RestoreError::Source { source, bytes }) => {
+                file.bytes = bytes;
+                let after = if bytes > 0 {
+                    format!(" after {}", human_bytes(bytes))
+                } else {
+                    String::new()
+                };
+                (file.verdict, file.reason) = match source.kind {
+                    ErrorKind::NotFound => (
+                        Verdict::Warn,
+                        "vanished between the listing and the restore (pruned while we ran?)"
+                            .to_string(),
+                    ),
+                    k if k.is_target_wide() || k == ErrorKind::PermissionDenied => (
+                        Verdict::Error,
+                        format!("could not be read{after}, so it is not verified: {source}"),
+                    ),
+                    _ => (
+                        Verdict::Fail,
+                        format!("the restore failed{after}: {source}"),
+                    ),
+                };
+            }
+            Err(RestoreError::Scratch(e)) => {
+                file.verdict = Verdict::Error;
+                file.reason = format!("scratch folder problem, the file is not verified: {e}");
+            }
+        }
+        tracing::info!(path = %shown(&file.path), verdict = %file.verdict, "restored");
+        Ok((file, previously_verified))
+    }
+
+    /// Evidence for a target that could not be opened or listed.
+    fn unreachable(&self, location: String, message: &str) -> TargetEvidence {
+        TargetEvidence {
+            name: self.spec.name.clone(),
+            location,
+            verdict: Verdict::Error,
+            summary: format!("could not verify: {message}"),
+            checks: vec![check(CheckKind::Access, Verdict::Error, message)],
+            inventory: None,
+            drift: None,
+            coverage: None,
+            restore: None,
+            files: Vec::new(),
+        }
+    }
+
+    fn evidence(
+        &self,
+        location: String,
+        checks: Vec<CheckResult>,
+        listed: Listed,
+        files: Vec<SampledFile>,
+        restore: Option<RestoreSummary>,
+    ) -> TargetEvidence {
+        let verdict = Verdict::worst(checks.iter().map(|c| c.verdict)).unwrap_or(Verdict::Error);
+        let summary = checks
+            .iter()
+            .find(|c| c.verdict == verdict && verdict != Verdict::Pass)
+            .map(|c| format!("{}: {}", c.check.label(), c.reason))
+            .unwrap_or_else(|| match &restore {
+                Some(r) => format!(
+                    "{} files ({}) restored and verified",
+                    r.files,
+                    human_bytes(r.bytes)
+                ),
+                None => "verified".into(),
+            });
+        TargetEvidence {
+            name: self.spec.name.clone(),
+            location,
+            verdict,
+            summary,
+            checks,
+            inventory: Some(listed.inventory),
+            drift: Some(listed.drift),
+            coverage: Some(listed.coverage),
+            restore,
+            files,
+        }
+    }
+}
+
+fn coverage_check(c: &Coverage, listed: &Listed, policy: &crate::config::Policy) -> CheckResult {
+    let inv = &listed.inventory;
+    let mut reason = format!(
+        "{} of {} files ({}) and {} of {} verified at least once; {} of the files in the last 30 days",
+        c.verified_files,
+        inv.files,
+        percent(c.verified_files, inv.files),
+        human_bytes(c.verified_bytes),
+        human_bytes(inv.bytes),
+        percent(c.verified_files_30d, inv.files),
+    );
+    let verdict = if c.oversize_files > 0 {
+        reason.push_str(&format!(
+            "; {} files are larger than sample_bytes ({}) and are only restored when they are the newest: raise sample_bytes",
+            c.oversize_files,
+            human_bytes(policy.sample_bytes)
+        ));
+        Verdict::Warn
+    } else {
+        Verdict::Pass
+    };
+    check(CheckKind::Coverage, verdict, reason)
+}
+
+/// The restore check: worst file verdict, and never a pass when nothing was restored.
+fn restore_check(
+    files: &[SampledFile],
+    phase_seconds: f64,
+    target_bytes: u64,
+) -> (CheckResult, Option<RestoreSummary>) {
+    let ok: Vec<&SampledFile> = files
+        .iter()
+        .filter(|f| matches!(f.verdict, Verdict::Pass | Verdict::Warn))
+        .collect();
+    let bytes: u64 = ok.iter().map(|f| f.bytes).sum();
+    let throughput = if phase_seconds > 0.0 {
+        bytes as f64 / phase_seconds / 1e6
+    } else {
+        0.0
+    };
+    let summary = RestoreSummary {
+        files: ok.len() as u64,
+        bytes,
+        seconds: phase_seconds,
+        throughput_mb_s: throughput,
+        projected_full_restore_seconds: (throughput > 0.0)
+            .then(|| target_bytes as f64 / (throughput * 1e6)),
+    };
+    let rate = match summary.projected_full_restore_seconds {
+        Some(s) => format!(
+            " at {throughput:.0} MB/s; a full restore would take about {}",
+            human_duration(s)
+        ),
+        None => String::new(),
+    };
+    let worst = Verdict::worst(files.iter().map(|f| f.verdict)).unwrap_or(Verdict::Error);
+    let bad: Vec<&SampledFile> = files.iter().filter(|f| f.verdict == worst).collect();
+    let (verdict, reason) = if ok.is_empty() {
+        let why = bad
+            .first()
+            .map(|f| format!(": {} {}", shown(&f.path), f.reason))
+            .unwrap_or_default();
+        (
+            Verdict::Error.max(worst),
+            format!("nothing could be restored{why}"),
+        )
+    } else if worst == Verdict::Pass {
+        (
+            Verdict::Pass,
+            format!(
+                "{} files ({}) restored, hashed twice and as expected{rate}",
+                ok.len(),
+                human_bytes(bytes)
+            ),
+        )
+    } else {
+        let first = bad[0];
+        (
+            worst,
+            format!(
+                "{} of {} restored files {}: {} {}; {} files ({}) as expected{rate}",
+                bad.len(),
+                files.len(),
+                match worst {
+                    Verdict::Fail => "failed",
+                    Verdict::Error => "could not be verified",
+                    _ => "need attention",
+                },
+                shown(&first.path),
+                first.reason,
+                ok.iter().filter(|f| f.verdict == Verdict::Pass).count(),
+                human_bytes(bytes)
+            ),
+        )
+    };
+    (check(CheckKind::Restore, verdict, reason), Some(summary))
+}
