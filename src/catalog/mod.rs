@@ -223,7 +223,12 @@ impl Catalog {
 
     // --- inventory --------------------------------------------------------------------
 
-    pub fn inventory(&self, job: &str, target: &str, path: &str) -> Result<Option<InventoryRecord>> {
+    pub fn inventory(
+        &self,
+        job: &str,
+        target: &str,
+        path: &str,
+    ) -> Result<Option<InventoryRecord>> {
         self.get(&self.inventory, &key(&[job, target, path]))
     }
 
@@ -297,7 +302,10 @@ mod tests {
         };
         let msg = err.to_string();
         assert!(matches!(err, CatalogError::Locked { .. }), "{msg}");
-        assert!(msg.contains(&format!("pid {}", std::process::id())), "{msg}");
+        assert!(
+            msg.contains(&format!("pid {}", std::process::id())),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -312,8 +320,10 @@ mod tests {
         };
         c.put_inventory_batch("j", "t", &[("a".into(), rec(1)), ("b".into(), rec(1))])
             .unwrap();
-        c.put_inventory_batch("j", "t2", &[("c".into(), rec(1))]).unwrap();
-        c.put_inventory_batch("j", "t", &[("a".into(), rec(2))]).unwrap();
+        c.put_inventory_batch("j", "t2", &[("c".into(), rec(1))])
+            .unwrap();
+        c.put_inventory_batch("j", "t", &[("a".into(), rec(2))])
+            .unwrap();
         let mut gone = vec![];
         c.sweep_inventory("j", "t", 2, |p, _| gone.push(p.to_string()))
             .unwrap();

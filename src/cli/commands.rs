@@ -123,7 +123,11 @@ fn find_job<'a>(config: &'a Config, name: &str) -> Result<&'a config::Job> {
         anyhow!(
             "no job named `{name}` in {} (jobs: {})",
             config.jobs_dir.display(),
-            if known.is_empty() { "none".into() } else { known.join(", ") }
+            if known.is_empty() {
+                "none".into()
+            } else {
+                known.join(", ")
+            }
         )
     })
 }
@@ -171,7 +175,10 @@ fn find_evidence_file(data_dir: &Path, run_id: &str) -> Result<(RunEvidence, Pat
             return Ok((ev, path));
         }
     }
-    bail!("no evidence file for run `{run_id}` under {}", dir.display())
+    bail!(
+        "no evidence file for run `{run_id}` under {}",
+        dir.display()
+    )
 }
 
 fn history(config_path: &Path, job_name: &str, limit: usize) -> Result<u8> {

@@ -139,7 +139,11 @@ fn locate(source: &str, offset: usize) -> Place {
     for idx in (0..line.min(lines.len())).rev() {
         let text = strip_comment(lines[idx]).trim();
         if let Some(name) = header_name(text) {
-            header = Some(indexed_header(&lines[..=idx], &name, text.starts_with("[[")));
+            header = Some(indexed_header(
+                &lines[..=idx],
+                &name,
+                text.starts_with("[["),
+            ));
             break;
         }
         if key_here.is_none()

@@ -26,7 +26,10 @@ impl Location {
         match scheme.to_ascii_lowercase().as_str() {
             "file" => {
                 let url = url::Url::parse(text).map_err(|e| format!("`{text}`: {e}"))?;
-                if url.host_str().is_some_and(|h| !h.is_empty() && h != "localhost") {
+                if url
+                    .host_str()
+                    .is_some_and(|h| !h.is_empty() && h != "localhost")
+                {
                     return Err(format!(
                         "`{text}` names a remote host; a file:// URL takes a local path (file:///srv/backups)"
                     ));
@@ -36,8 +39,12 @@ impl Location {
                     .map_err(|()| format!("`{text}` is not an absolute local path"))?;
                 Ok(Location::Local(normalized(path)))
             }
-            "s3" => Err("S3 targets (s3://) are not supported yet by this version of backproof".into()),
-            "smb" => Err("SMB targets (smb://) are not supported yet by this version of backproof".into()),
+            "s3" => {
+                Err("S3 targets (s3://) are not supported yet by this version of backproof".into())
+            }
+            "smb" => Err(
+                "SMB targets (smb://) are not supported yet by this version of backproof".into(),
+            ),
             other => Err(format!(
                 "unknown scheme `{other}://`; a target URL starts with file://"
             )),
@@ -87,9 +94,21 @@ mod tests {
 
     #[test]
     fn rejects_others_clearly() {
-        assert!(Location::parse("s3://bucket/x").unwrap_err().contains("not supported yet"));
-        assert!(Location::parse("smb://nas/share").unwrap_err().contains("not supported yet"));
-        assert!(Location::parse("ftp://x/y").unwrap_err().contains("unknown scheme"));
+        assert!(
+            Location::parse("s3://bucket/x")
+                .unwrap_err()
+                .contains("not supported yet")
+        );
+        assert!(
+            Location::parse("smb://nas/share")
+                .unwrap_err()
+                .contains("not supported yet")
+        );
+        assert!(
+            Location::parse("ftp://x/y")
+                .unwrap_err()
+                .contains("unknown scheme")
+        );
         assert!(Location::parse("backups/acme").is_err());
         assert!(Location::parse("file://nas01/share").is_err());
     }

@@ -83,7 +83,10 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let data_dir = resolve(&raw.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
     let scratch_dir = resolve(&raw.scratch_dir, data_dir.join("scratch"));
     let jobs_dir = resolve(&raw.jobs_dir, base.join("jobs.d"));
-    for (key, value) in [("data_dir", &raw.data_dir), ("scratch_dir", &raw.scratch_dir)] {
+    for (key, value) in [
+        ("data_dir", &raw.data_dir),
+        ("scratch_dir", &raw.scratch_dir),
+    ] {
         if let Some(v) = value
             && v.get_ref().trim().is_empty()
         {

@@ -115,7 +115,9 @@ fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
 fn concurrency<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     let n = i64::deserialize(d)?;
     if !(1..=64).contains(&n) {
-        return Err(D::Error::custom(format!("must be between 1 and 64, not {n}")));
+        return Err(D::Error::custom(format!(
+            "must be between 1 and 64, not {n}"
+        )));
     }
     Ok(Some(n as u64))
 }

@@ -37,7 +37,11 @@ pub fn run_summary(ev: &RunEvidence, evidence_file: Option<&Path>) -> String {
         RunStatus::Running => "RUNNING (not finished: not verified)".into(),
         RunStatus::Interrupted => "INTERRUPTED (not verified)".into(),
     };
-    let ok = ev.targets.iter().filter(|t| t.verdict.exit_code() == 0).count();
+    let ok = ev
+        .targets
+        .iter()
+        .filter(|t| t.verdict.exit_code() == 0)
+        .count();
     let _ = writeln!(
         w,
         "Verdict: {status}: {ok} of {} targets verified (exit code {})",
@@ -54,7 +58,13 @@ fn target_section(w: &mut String, t: &TargetEvidence) {
     let _ = writeln!(w, "Target {} ({}): {}", t.name, t.location, t.verdict);
     let _ = writeln!(w, "  {}", t.summary);
     for c in &t.checks {
-        let _ = writeln!(w, "  {:<10} {:<5}  {}", c.check.label(), c.verdict.label(), c.reason);
+        let _ = writeln!(
+            w,
+            "  {:<10} {:<5}  {}",
+            c.check.label(),
+            c.verdict.label(),
+            c.reason
+        );
     }
     if !t.files.is_empty() {
         let _ = writeln!(w, "  Restored files:");
@@ -88,12 +98,20 @@ fn target_section(w: &mut String, t: &TargetEvidence) {
     }
     if let Some(d) = &t.drift {
         if d.vanished_files > 0 {
-            let _ = writeln!(w, "  Vanished since the previous run ({}):", d.vanished_files);
+            let _ = writeln!(
+                w,
+                "  Vanished since the previous run ({}):",
+                d.vanished_files
+            );
             for f in &d.vanished {
                 let _ = writeln!(w, "    {}  {}", shown(&f.path), human_bytes(f.size));
             }
             if d.vanished_files as usize > d.vanished.len() {
-                let _ = writeln!(w, "    … and {} more", d.vanished_files as usize - d.vanished.len());
+                let _ = writeln!(
+                    w,
+                    "    … and {} more",
+                    d.vanished_files as usize - d.vanished.len()
+                );
             }
         }
         for r in &d.resized_in_place {

@@ -22,7 +22,10 @@ pub async fn open(root: &Path) -> Result<StoreTarget, TargetError> {
         .await
         .map_err(|e| TargetError::new(ErrorKind::Other, e.to_string()))??;
     let fs = LocalFileSystem::new_with_prefix(&root).map_err(|e| {
-        TargetError::new(ErrorKind::Other, format!("cannot open {}: {e}", root.display()))
+        TargetError::new(
+            ErrorKind::Other,
+            format!("cannot open {}: {e}", root.display()),
+        )
     })?;
     Ok(StoreTarget::new(
         format!("file://{}", root.display()),
@@ -51,8 +54,7 @@ fn check_root(root: &Path) -> Result<(), TargetError> {
             format!("{shown} is not a folder"),
         ));
     }
-    std::fs::read_dir(root).map_err(|e| {
-        TargetError::new(io_kind(&e), format!("cannot read folder {shown}: {e}"))
-    })?;
+    std::fs::read_dir(root)
+        .map_err(|e| TargetError::new(io_kind(&e), format!("cannot read folder {shown}: {e}")))?;
     Ok(())
 }

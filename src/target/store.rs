@@ -43,7 +43,10 @@ impl StoreTarget {
             None => path.to_string(),
         };
         Path::parse(&joined).map_err(|e| {
-            TargetError::new(ErrorKind::InvalidName, format!("`{path}` is not a valid name: {e}"))
+            TargetError::new(
+                ErrorKind::InvalidName,
+                format!("`{path}` is not a valid name: {e}"),
+            )
         })
     }
 

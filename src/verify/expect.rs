@@ -93,7 +93,15 @@ pub fn judge(
         verified_at: now,
     };
     match (&expected, known) {
-        (Expectation::Baseline { blake3, size, since_run, .. }, Some(k)) => {
+        (
+            Expectation::Baseline {
+                blake3,
+                size,
+                since_run,
+                ..
+            },
+            Some(k),
+        ) => {
             if *size != entry.size {
                 fail(
                     format!(
@@ -121,7 +129,14 @@ pub fn judge(
                 }
             }
         }
-        (Expectation::NewVersion { previous_size, previous_modified, .. }, _) => {
+        (
+            Expectation::NewVersion {
+                previous_size,
+                previous_modified,
+                ..
+            },
+            _,
+        ) => {
             let shrink = if *previous_size > 0 && entry.size < *previous_size {
                 (previous_size - entry.size) as f64 * 100.0 / *previous_size as f64
             } else {
@@ -192,20 +207,48 @@ mod tests {
         assert_eq!(first.verdict, Verdict::Pass);
         let rec = first.record.unwrap();
 
-        let same = judge(&e, &restored(b"hello"), Some(&rec), &policy(), "r2", Utc::now());
+        let same = judge(
+            &e,
+            &restored(b"hello"),
+            Some(&rec),
+            &policy(),
+            "r2",
+            Utc::now(),
+        );
         assert_eq!(same.verdict, Verdict::Pass);
         assert_eq!(same.record.unwrap().baseline_run, "r1");
 
-        let flipped = judge(&e, &restored(b"hellp"), Some(&rec), &policy(), "r3", Utc::now());
+        let flipped = judge(
+            &e,
+            &restored(b"hellp"),
+            Some(&rec),
+            &policy(),
+            "r3",
+            Utc::now(),
+        );
         assert_eq!(flipped.verdict, Verdict::Fail);
         assert!(flipped.record.is_none());
 
-        let truncated = judge(&entry(3, t0), &restored(b"hel"), Some(&rec), &policy(), "r4", Utc::now());
+        let truncated = judge(
+            &entry(3, t0),
+            &restored(b"hel"),
+            Some(&rec),
+            &policy(),
+            "r4",
+            Utc::now(),
+        );
         assert_eq!(truncated.verdict, Verdict::Fail);
         assert!(truncated.reason.contains("size changed"));
 
         let newer = entry(1, t0 + chrono::Duration::hours(1));
-        let shrunk = judge(&newer, &restored(b"h"), Some(&rec), &policy(), "r5", Utc::now());
+        let shrunk = judge(
+            &newer,
+            &restored(b"h"),
+            Some(&rec),
+            &policy(),
+            "r5",
+            Utc::now(),
+        );
         assert_eq!(shrunk.verdict, Verdict::Warn);
         assert_eq!(shrunk.record.unwrap().baseline_run, "r5");
     }
@@ -221,7 +264,14 @@ mod tests {
 
     #[test]
     fn short_read_fails() {
-        let j = judge(&entry(10, Utc::now()), &restored(b"hello"), None, &policy(), "r1", Utc::now());
+        let j = judge(
+            &entry(10, Utc::now()),
+            &restored(b"hello"),
+            None,
+            &policy(),
+            "r1",
+            Utc::now(),
+        );
         assert_eq!(j.verdict, Verdict::Fail);
     }
 }

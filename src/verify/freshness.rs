@@ -10,14 +10,21 @@ use crate::report::{human_age, shown};
 /// Clock skew tolerated before a modification time counts as "in the future".
 const SKEW: Duration = Duration::from_secs(5 * 60);
 
-pub fn check(newest: Option<&FileRef>, max_age: Option<Duration>, now: DateTime<Utc>) -> CheckResult {
+pub fn check(
+    newest: Option<&FileRef>,
+    max_age: Option<Duration>,
+    now: DateTime<Utc>,
+) -> CheckResult {
     let result = |verdict, reason: String| CheckResult {
         check: CheckKind::Freshness,
         verdict,
         reason,
     };
     let Some(newest) = newest else {
-        return result(Verdict::Error, "no backup file to judge freshness by".into());
+        return result(
+            Verdict::Error,
+            "no backup file to judge freshness by".into(),
+        );
     };
     let age = now.signed_duration_since(newest.modified);
     let Ok(age) = age.to_std() else {
@@ -33,7 +40,10 @@ pub fn check(newest: Option<&FileRef>, max_age: Option<Duration>, now: DateTime<
                 ),
             );
         }
-        return result(Verdict::Pass, format!("newest backup {} was written just now", shown(&newest.path)));
+        return result(
+            Verdict::Pass,
+            format!("newest backup {} was written just now", shown(&newest.path)),
+        );
     };
     match max_age {
         None => result(
@@ -79,10 +89,22 @@ mod tests {
     fn stale_fails_fresh_passes_future_warns() {
         let now = Utc::now();
         let limit = Some(Duration::from_secs(26 * 3600));
-        assert_eq!(check(Some(&file(2, now)), limit, now).verdict, Verdict::Pass);
-        assert_eq!(check(Some(&file(30, now)), limit, now).verdict, Verdict::Fail);
-        assert_eq!(check(Some(&file(30, now)), None, now).verdict, Verdict::Pass);
-        assert_eq!(check(Some(&file(-3, now)), limit, now).verdict, Verdict::Warn);
+        assert_eq!(
+            check(Some(&file(2, now)), limit, now).verdict,
+            Verdict::Pass
+        );
+        assert_eq!(
+            check(Some(&file(30, now)), limit, now).verdict,
+            Verdict::Fail
+        );
+        assert_eq!(
+            check(Some(&file(30, now)), None, now).verdict,
+            Verdict::Pass
+        );
+        assert_eq!(
+            check(Some(&file(-3, now)), limit, now).verdict,
+            Verdict::Warn
+        );
         assert_eq!(check(None, limit, now).verdict, Verdict::Error);
     }
 }

@@ -183,7 +183,9 @@ pub async fn list(
     };
     let mut chunks = target.list().ready_chunks(CHUNK);
     while let Some(chunk) = chunks.next().await {
-        let entries = chunk.into_iter().collect::<Result<Vec<Entry>, TargetError>>()?;
+        let entries = chunk
+            .into_iter()
+            .collect::<Result<Vec<Entry>, TargetError>>()?;
         pass = tokio::task::spawn_blocking(move || pass.take(entries).map(|()| pass))
             .await
             .expect("listing task panicked")?;

@@ -141,12 +141,16 @@ impl Verifier {
 
         ev.finished_at = Some(Utc::now());
         ev.status = RunStatus::Finished;
-        ev.verdict = Some(Verdict::worst(ev.targets.iter().map(|t| t.verdict)).unwrap_or(Verdict::Error));
+        ev.verdict =
+            Some(Verdict::worst(ev.targets.iter().map(|t| t.verdict)).unwrap_or(Verdict::Error));
         self.catalog.put_run(&ev)?;
         self.catalog.flush()?;
         let path = self.evidence_path(&ev.job, &ev.run_id);
-        write_atomically(&path, &serde_json::to_vec_pretty(&ev).expect("evidence serializes"))
-            .map_err(|source| RunError::EvidenceFile { path, source })?;
+        write_atomically(
+            &path,
+            &serde_json::to_vec_pretty(&ev).expect("evidence serializes"),
+        )
+        .map_err(|source| RunError::EvidenceFile { path, source })?;
         Ok(ev)
     }
 

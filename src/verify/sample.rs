@@ -94,10 +94,7 @@ impl Sampler {
                 .try_into()
                 .expect("8 bytes"),
         );
-        let rank = (
-            verified_at.map_or(i64::MIN, |t| t.timestamp_millis()),
-            tie,
-        );
+        let rank = (verified_at.map_or(i64::MIN, |t| t.timestamp_millis()), tie);
         // Keep one spare slot: the newest file may be among the best and is taken apart.
         let keep = self.max_files.saturating_add(1);
         if self.best.len() >= keep

@@ -10,8 +10,8 @@ use tracing::Instrument;
 use crate::catalog::{Catalog, CatalogError};
 use crate::config::{Job, TargetSpec};
 use crate::evidence::{
-    CheckKind, CheckResult, Coverage, PickReason, RestoreSummary, SampledFile,
-    TargetEvidence, Verdict,
+    CheckKind, CheckResult, Coverage, PickReason, RestoreSummary, SampledFile, TargetEvidence,
+    Verdict,
 };
 use crate::report::{human_bytes, human_duration, percent, shown};
 use crate::scratch::ScratchDir;
@@ -65,16 +65,22 @@ impl TargetRun<'_> {
             run_id: self.run_id.to_string(),
         };
         let catalog = &self.verifier.catalog;
-        let listed =
-            match inventory::list(&*target, catalog, scope, &self.spec.policy, self.seed, now)
-                .await
-            {
-                Ok(l) => l,
-                Err(ListError::Target(e)) => {
-                    return Ok(self.unreachable(location, &format!("listing failed: {e}")));
-                }
-                Err(ListError::Catalog(e)) => return Err(e),
-            };
+        let listed = match inventory::list(
+            &*target,
+            catalog,
+            scope,
+            &self.spec.policy,
+            self.seed,
+            now,
+        )
+        .await
+        {
+            Ok(l) => l,
+            Err(ListError::Target(e)) => {
+                return Ok(self.unreachable(location, &format!("listing failed: {e}")));
+            }
+            Err(ListError::Catalog(e)) => return Err(e),
+        };
         tracing::info!(
             files = listed.inventory.files,
             bytes = listed.inventory.bytes,
@@ -158,8 +164,15 @@ impl TargetRun<'_> {
         target: &dyn Target,
         listed: &Listed,
         now: DateTime<Utc>,
-    ) -> Result<(Vec<SampledFile>, CheckResult, Option<RestoreSummary>, Coverage), CatalogError>
-    {
+    ) -> Result<
+        (
+            Vec<SampledFile>,
+            CheckResult,
+            Option<RestoreSummary>,
+            Coverage,
+        ),
+        CatalogError,
+    > {
         let mut coverage = listed.coverage.clone();
         let scratch = match ScratchDir::create(
             &self.verifier.scratch_dir,
@@ -251,7 +264,14 @@ impl TargetRun<'_> {
         let dest = scratch.file_for(index, &entry.path);
         match restore(target, &entry.path, dest).await {
             Ok(r) => {
-                let j = expect::judge(entry, &r, known.as_ref(), &self.spec.policy, self.run_id, now);
+                let j = expect::judge(
+                    entry,
+                    &r,
+                    known.as_ref(),
+                    &self.spec.policy,
+                    self.run_id,
+                    now,
+                );
                 if let Some(rec) = &j.record {
                     catalog.put_file(job, tname, &entry.path, rec)?;
                 }

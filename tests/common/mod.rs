@@ -1,0 +1,174 @@
+//! Helpers for tests that drive the real `backproof` binary against real folders.
+#![allow(dead_code)]
+
+pub mod suite;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+
+/// A temporary installation: a backup folder, a configuration and a data folder.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub backups: PathBuf,
+    pub config: PathBuf,
+}
+
+/// What one invocation of the binary printed and returned.
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+impl Fixture {
+    /// A fixture with one job `acme` whose target `nas` is the backup folder.
+    pub fn new(policy: &str) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let backups = dir.path().join("backups");
+        std::fs::create_dir_all(&backups).unwrap();
+        let config = dir.path().join("backproof.toml");
+        std::fs::write(&config, "data_dir = \"data\"\n").unwrap();
+        std::fs::create_dir_all(dir.path().join("jobs.d")).unwrap();
+        let f = Fixture {
+            dir,
+            backups,
+            config,
+        };
+        f.write_job("acme", &format!(
+            "client = \"Acme Dental\"\ntechnicians = [\"noc@msp.example\"]\nschedule = \"30 2 * * *\"\n\n[policy]\n{policy}\n\n[[targets]]\nname = \"nas\"\nurl = \"file://{}\"\n",
+            f.backups.display()
+        ));
+        f
+    }
+
+    pub fn write_job(&self, name: &str, text: &str) {
+        std::fs::write(
+            self.dir.path().join("jobs.d").join(format!("{name}.toml")),
+            text,
+        )
+        .unwrap();
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Writes a backup file of `size` pseudo-random bytes, modified `age` ago.
+    pub fn file(&self, rel: &str, size: usize, age: Duration) -> PathBuf {
+        let path = self.backups.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut content = vec![0u8; size];
+        blake3::Hasher::new()
+            .update(rel.as_bytes())
+            .finalize_xof()
+            .fill(&mut content);
+        std::fs::write(&path, &content).unwrap();
+        set_mtime(&path, SystemTime::now() - age);
+        path
+    }
+
+    /// Runs the binary with this fixture's configuration.
+    pub fn backproof(&self, args: &[&str]) -> Output {
+        backproof_with(&self.config, args)
+    }
+
+    /// `backproof run JOB --json` plus extra arguments.
+    pub fn run_json(&self, job: &str, extra: &[&str]) -> (i32, Value) {
+        let mut args = vec!["run", job, "--json"];
+        args.extend_from_slice(extra);
+        let out = self.backproof(&args);
+        let code = out.code;
+        (code, out.json())
+    }
+}
+
+pub fn backproof_with(config: &Path, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_backproof"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("BACKPROOF_CONFIG")
+        .output()
+        .expect("run backproof");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn hours(h: u64) -> Duration {
+    Duration::from_secs(h * 3600)
+}
+
+pub fn set_mtime(path: &Path, t: SystemTime) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
+}
+
+/// Overwrites bytes in the middle of a file, keeping its size and modification time.
+pub fn corrupt_in_place(path: &Path) {
+    use std::io::{Seek, SeekFrom, Write};
+    let meta = std::fs::metadata(path).unwrap();
+    let mtime = meta.modified().unwrap();
+    let mut f = std::fs::File::options().write(true).open(path).unwrap();
+    f.seek(SeekFrom::Start(meta.len() / 2)).unwrap();
+    f.write_all(b"\xde\xad\xbe\xef").unwrap();
+    f.set_modified(mtime).unwrap();
+}
+
+/// Cuts a file in half, keeping its modification time.
+pub fn truncate_in_place(path: &Path) {
+    let meta = std::fs::metadata(path).unwrap();
+    let mtime = meta.modified().unwrap();
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_len(meta.len() / 2).unwrap();
+    f.set_modified(mtime).unwrap();
+}
+
+/// The evidence of one target of a run.
+pub fn target<'a>(ev: &'a Value, name: &str) -> &'a Value {
+    ev["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no target {name} in {ev:#}"))
+}
+
+/// The check of a target by name.
+pub fn check<'a>(t: &'a Value, name: &str) -> &'a Value {
+    t["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {t:#}"))
+}
+
+/// Sampled file entries of a target by path.
+pub fn sampled<'a>(t: &'a Value, path: &str) -> Option<&'a Value> {
+    t["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == path)
+}
