@@ -95,7 +95,7 @@ impl Catalog {
         };
         let db = sled::Config::new()
             .path(&path)
-            .cache_capacity(16 << 20)
+            .cache_capacity(32 << 20)
             .flush_every_ms(Some(1000))
             .open()
             .map_err(db_err)?;
@@ -229,7 +229,11 @@ impl Catalog {
         target: &str,
         path: &str,
     ) -> Result<Option<InventoryRecord>> {
-        self.get(&self.inventory, &key(&[job, target, path]))
+        let k = key(&[job, target, path]);
+        match self.inventory.get(&k).map_err(|e| self.db_err(e))? {
+            None => Ok(None),
+            Some(v) => decode_inventory(&k, &v).map(Some),
+        }
     }
 
     /// Writes a batch of listed files atomically.
@@ -241,10 +245,7 @@ impl Catalog {
     ) -> Result<()> {
         let mut b = sled::Batch::default();
         for (path, rec) in batch {
-            b.insert(
-                key(&[job, target, path]),
-                serde_json::to_vec(rec).expect("records serialize"),
-            );
+            b.insert(key(&[job, target, path]), &rec.encode()[..]);
         }
         self.inventory.apply_batch(b).map_err(|e| self.db_err(e))
     }
@@ -261,7 +262,7 @@ impl Catalog {
         let p = prefix(&[job, target]);
         for item in self.inventory.scan_prefix(&p) {
             let (k, v) = item.map_err(|e| self.db_err(e))?;
-            let rec: InventoryRecord = decode(&k, &v)?;
+            let rec = decode_inventory(&k, &v)?;
             if rec.generation != generation {
                 gone(&String::from_utf8_lossy(&k[p.len()..]), &rec);
                 self.inventory.remove(&k).map_err(|e| self.db_err(e))?;
@@ -279,6 +280,13 @@ impl Catalog {
     pub fn put_target_state(&self, job: &str, target: &str, st: &TargetState) -> Result<()> {
         self.put(&self.targets, key(&[job, target]), st)
     }
+}
+
+fn decode_inventory(k: &[u8], v: &[u8]) -> Result<InventoryRecord> {
+    InventoryRecord::decode(v).map_err(|message| CatalogError::Corrupt {
+        key: String::from_utf8_lossy(k).replace('\0', "/"),
+        message,
+    })
 }
 
 fn decode<T: DeserializeOwned>(k: &[u8], v: &[u8]) -> Result<T> {

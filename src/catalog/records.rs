@@ -23,14 +23,52 @@ pub struct FileRecord {
     pub verified_at: DateTime<Utc>,
 }
 
-/// A file as the last complete listing saw it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// A file as the last complete listing saw it. There is one per listed file and all are
+/// rewritten by every run, so it is stored in a fixed 25-byte binary layout (version
+/// byte, then size, modification time in nanoseconds and generation, little-endian)
+/// rather than JSON.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct InventoryRecord {
     pub v: u32,
     pub size: u64,
     pub modified: DateTime<Utc>,
     /// Listing generation that last saw the file.
     pub generation: u64,
+}
+
+impl InventoryRecord {
+    const LEN: usize = 25;
+
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        let mut out = [0u8; Self::LEN];
+        out[0] = self.v as u8;
+        out[1..9].copy_from_slice(&self.size.to_le_bytes());
+        let nanos = self
+            .modified
+            .timestamp_nanos_opt()
+            .unwrap_or(self.modified.timestamp().saturating_mul(1_000_000_000));
+        out[9..17].copy_from_slice(&nanos.to_le_bytes());
+        out[17..25].copy_from_slice(&self.generation.to_le_bytes());
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<InventoryRecord, String> {
+        if bytes.len() != Self::LEN || u32::from(bytes[0]) != RECORD_SCHEMA {
+            return Err(format!(
+                "inventory record of {} bytes, version {}: expected {} bytes, version {RECORD_SCHEMA}",
+                bytes.len(),
+                bytes.first().copied().unwrap_or_default(),
+                Self::LEN
+            ));
+        }
+        let word = |r: std::ops::Range<usize>| <[u8; 8]>::try_from(&bytes[r]).expect("8 bytes");
+        Ok(InventoryRecord {
+            v: RECORD_SCHEMA,
+            size: u64::from_le_bytes(word(1..9)),
+            modified: DateTime::from_timestamp_nanos(i64::from_le_bytes(word(9..17))),
+            generation: u64::from_le_bytes(word(17..25)),
+        })
+    }
 }
 
 /// Totals of the last complete listing of a target, for drift.
@@ -42,4 +80,21 @@ pub struct TargetState {
     pub generation: u64,
     pub files: u64,
     pub bytes: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inventory_record_round_trips() {
+        let r = InventoryRecord {
+            v: RECORD_SCHEMA,
+            size: 123_456_789_012,
+            modified: DateTime::from_timestamp_nanos(1_790_000_000_123_456_789),
+            generation: 42,
+        };
+        assert_eq!(InventoryRecord::decode(&r.encode()), Ok(r));
+        assert!(InventoryRecord::decode(&r.encode()[..24]).is_err());
+    }
 }

@@ -181,7 +181,20 @@ pub async fn list(
         excluded: 0,
         newest: None,
     };
-    let mut chunks = target.list().ready_chunks(CHUNK);
+    // The listing runs ahead in its own task while the catalog work of the previous
+    // chunk is done; the channel bounds how far ahead it gets.
+    let (tx, rx) = tokio::sync::mpsc::channel(2 * CHUNK);
+    let mut listing = target.list();
+    let lister = tokio::spawn(async move {
+        while let Some(item) = listing.next().await {
+            let failed = item.is_err();
+            if tx.send(item).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    let _stop_lister = AbortOnDrop(lister);
+    let mut chunks = tokio_stream::wrappers::ReceiverStream::new(rx).ready_chunks(CHUNK);
     while let Some(chunk) = chunks.next().await {
         let entries = chunk
             .into_iter()
@@ -194,4 +207,13 @@ pub async fn list(
     Ok(tokio::task::spawn_blocking(move || pass.complete(seconds))
         .await
         .expect("listing task panicked")?)
+}
+
+/// Stops a spawned task when its owner goes away (an error or a cancelled run).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

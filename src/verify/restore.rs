@@ -16,10 +16,13 @@ use futures::StreamExt;
 
 use crate::target::{Target, TargetError};
 
-/// Chunks waiting between the target and the sink.
-const READ_AHEAD: usize = 4;
-/// Buffer for reading the restored copy back.
-const REREAD_CHUNK: usize = 4 << 20;
+/// Batches waiting between the target and the sink.
+const READ_AHEAD: usize = 2;
+/// The pump hands chunks to the sink in batches of at least this many bytes, so that
+/// small network chunks do not each cost a hand-over.
+const BATCH: usize = 4 << 20;
+/// Window of the restored copy mapped at a time when reading it back.
+const REREAD_WINDOW: u64 = 8 << 20;
 
 /// A file restored into the scratch folder.
 #[derive(Debug, Clone)]
@@ -56,22 +59,35 @@ pub async fn restore(
         .await
         .map_err(|source| RestoreError::Source { source, bytes: 0 })?;
 
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(READ_AHEAD);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Bytes>>(READ_AHEAD);
     let sink_dest = dest.clone();
     let sink = tokio::task::spawn_blocking(move || sink(&sink_dest, rx));
 
     let mut source_error = None;
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(chunk) => {
-                if tx.send(chunk).await.is_err() {
-                    break; // the sink failed; its error is reported below
-                }
+    let mut batch = Vec::new();
+    let mut batched = 0;
+    loop {
+        let item = stream.next().await;
+        let end = match item {
+            Some(Ok(chunk)) => {
+                batched += chunk.len();
+                batch.push(chunk);
+                false
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 source_error = Some(e);
-                break;
+                true
             }
+            None => true,
+        };
+        if (batched >= BATCH || end) && !batch.is_empty() {
+            batched = 0;
+            if tx.send(std::mem::take(&mut batch)).await.is_err() {
+                break; // the sink failed; its error is reported below
+            }
+        }
+        if end {
+            break;
         }
     }
     drop(tx);
@@ -104,10 +120,10 @@ pub async fn restore(
     })
 }
 
-/// Writes and hashes each chunk, the two in parallel.
+/// Writes and hashes each batch, the two in parallel.
 fn sink(
     dest: &Path,
-    mut rx: tokio::sync::mpsc::Receiver<Bytes>,
+    mut rx: tokio::sync::mpsc::Receiver<Vec<Bytes>>,
 ) -> std::io::Result<(blake3::Hash, u64)> {
     let mut file = OpenOptions::new()
         .write(true)
@@ -116,46 +132,56 @@ fn sink(
         .open(dest)?;
     let mut hasher = blake3::Hasher::new();
     let mut bytes = 0u64;
-    while let Some(chunk) = rx.blocking_recv() {
+    while let Some(batch) = rx.blocking_recv() {
         let ((), written) = rayon::join(
             || {
-                hasher.update(&chunk);
+                for chunk in &batch {
+                    // Large chunks are hashed on every core left idle by the write.
+                    if chunk.len() >= 1 << 20 {
+                        hasher.update_rayon(chunk);
+                    } else {
+                        hasher.update(chunk);
+                    }
+                }
             },
-            || file.write_all(&chunk),
+            || batch.iter().try_for_each(|chunk| file.write_all(chunk)),
         );
         written?;
-        bytes += chunk.len() as u64;
+        bytes += batch.iter().map(|c| c.len() as u64).sum::<u64>();
     }
     file.flush()?;
     Ok((hasher.finalize(), bytes))
 }
 
-/// BLAKE3 and length of a file, read with a bounded buffer and hashed on all cores.
+/// BLAKE3 and length of a restored copy in the scratch folder, hashed on all cores.
+///
+/// The file is mapped one window at a time, so reading it back costs no copy and memory
+/// stays bounded by the window. Only for files in our own scratch folder: a mapped file
+/// truncated by someone else would crash the process (SIGBUS), which is why files on a
+/// target are always read, never mapped.
 pub fn hash_file(path: &Path) -> std::io::Result<(blake3::Hash, u64)> {
-    let mut file = File::open(path)?;
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; REREAD_CHUNK];
-    let mut bytes = 0u64;
-    loop {
-        let n = read_full(&mut file, &mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update_rayon(&buf[..n]);
-        bytes += n as u64;
+    let mut offset = 0u64;
+    while offset < len {
+        let window = REREAD_WINDOW.min(len - offset);
+        // SAFETY: the file is our own restored copy in a private (0700) scratch folder;
+        // nothing else writes or truncates it while it is mapped.
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .offset(offset)
+                .len(window as usize)
+                .map(&file)?
+        };
+        hasher.update_rayon(&map);
+        offset += window;
     }
-    Ok((hasher.finalize(), bytes))
-}
-
-fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
+    // Anything appended since `len` was read would be a scratch problem: report it.
+    let mut rest = Vec::new();
+    let mut f = file;
+    std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(len))?;
+    f.read_to_end(&mut rest)?;
+    hasher.update(&rest);
+    Ok((hasher.finalize(), len + rest.len() as u64))
 }
