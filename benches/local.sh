@@ -29,10 +29,10 @@ WORK=${BENCH_DIR:-$(mktemp -d /var/tmp/backproof-bench.XXXXXX)}
 mkdir -p "$WORK"
 trap 'rm -rf "$WORK"' EXIT
 
-setup_job() { # name folder sample_files
-  mkdir -p "$WORK/$1/jobs.d"
-  printf 'data_dir = "data"\n[policy]\nmax_age = "off"\nsample_bytes = "1TB"\nsample_files = %s\n' "$3" > "$WORK/$1/backproof.toml"
-  printf 'client = "Bench"\nschedule = "0 3 * * *"\n[[targets]]\nname = "t"\nurl = "file://%s"\n' "$2" > "$WORK/$1/jobs.d/bench.toml"
+setup_job() { # name folder sample_files: configuration and catalog in $WORK/cfg-<name>
+  mkdir -p "$WORK/cfg-$1/jobs.d"
+  printf 'data_dir = "data"\n[policy]\nmax_age = "off"\nsample_bytes = "1TB"\nsample_files = %s\n' "$3" > "$WORK/cfg-$1/backproof.toml"
+  printf 'client = "Bench"\nschedule = "0 3 * * *"\n[[targets]]\nname = "t"\nurl = "file://%s"\n' "$2" > "$WORK/cfg-$1/jobs.d/bench.toml"
 }
 mean() { jq -r ".results[$1].mean" "$WORK/h.json"; }
 rss_kib() { /usr/bin/time -f '%M' -o "$WORK/rss" "$@" >/dev/null 2>&1 || true; cat "$WORK/rss"; }
@@ -42,9 +42,9 @@ mkdir -p "$WORK/one" "$WORK/dst"
 head -c $((1 << 30)) /dev/urandom > "$WORK/one/backup-1g.bin"
 setup_job restore "$WORK/one" 1
 cat "$WORK/one/backup-1g.bin" > /dev/null
-"$BIN" --config "$WORK/restore/backproof.toml" run bench >/dev/null   # baseline run
-hyperfine --style none --warmup 1 --runs 7 --export-json "$WORK/h.json" \
-  -n backproof "$BIN --config $WORK/restore/backproof.toml run bench" \
+"$BIN" --config "$WORK/cfg-restore/backproof.toml" run bench >/dev/null   # baseline run
+hyperfine --style none --warmup 2 --runs 10 --export-json "$WORK/h.json" \
+  -n backproof "$BIN --config $WORK/cfg-restore/backproof.toml run bench" \
   -n cp+b3sum "cp $WORK/one/backup-1g.bin $WORK/dst/copy && b3sum --num-threads 1 $WORK/dst/copy && rm $WORK/dst/copy" \
   -n b3sum "b3sum --num-threads 1 $WORK/one/backup-1g.bin" >/dev/null
 bp=$(mean 0); naive=$(mean 1); floor=$(mean 2)
@@ -58,8 +58,8 @@ rm -f "$WORK/one/backup-1g.bin"
 echo
 echo "== 2. Peak RSS restoring a 2 GiB file =="
 head -c $((2 << 30)) /dev/urandom > "$WORK/one/backup-2g.bin"
-rm -rf "$WORK/restore/data"
-kib=$(rss_kib "$BIN" --config "$WORK/restore/backproof.toml" run bench)
+rm -rf "$WORK/cfg-restore/data"
+kib=$(rss_kib "$BIN" --config "$WORK/cfg-restore/backproof.toml" run bench)
 printf 'peak RSS: %.1f MiB (goal <= 64 MiB)\n' "$(echo "$kib / 1024" | bc -l)"
 rm -rf "$WORK/one"
 
@@ -77,14 +77,14 @@ for a in range(20):
                 f.write(os.urandom(64))
 PY
 setup_job many "$WORK/many" 10
-"$BIN" --config "$WORK/many/backproof.toml" run bench >/dev/null   # first inventory
+"$BIN" --config "$WORK/cfg-many/backproof.toml" run bench >/dev/null   # first inventory
 hyperfine --style none --warmup 1 --runs 5 --export-json "$WORK/h.json" \
-  -n backproof "$BIN --config $WORK/many/backproof.toml run bench" \
+  -n backproof "$BIN --config $WORK/cfg-many/backproof.toml run bench" \
   -n find "find $WORK/many -type f -printf '%s %T@\n'" >/dev/null
 bp=$(mean 0); fd=$(mean 1)
 printf 'backproof run (inventory, drift, coverage, sample of 10): %.3f s\n' "$bp"
 printf "find -type f -printf '%%s %%T@':                         %.3f s\n" "$fd"
 printf 'ratio vs find (find time / backproof time):             %.2f\n' "$(echo "$fd / $bp" | bc -l)"
-kib=$(rss_kib "$BIN" --config "$WORK/many/backproof.toml" run bench)
+kib=$(rss_kib "$BIN" --config "$WORK/cfg-many/backproof.toml" run bench)
 fkib=$(rss_kib find "$WORK/many" -type f -printf '%s %T@\n')
 printf 'peak RSS: backproof %.1f MiB, find %.1f MiB\n' "$(echo "$kib / 1024" | bc -l)" "$(echo "$fkib / 1024" | bc -l)"
