@@ -107,15 +107,12 @@ fn bad_values_name_their_key() {
         assert!(errs[0].message.contains(words), "{}", errs[0]);
     }
     let target_cases = [
+        ("url = \"s3://\"", "targets[2].url", "no bucket"),
+        ("url = \"smb://nas\"", "targets[2].url", "no share"),
         (
             "url = \"s3://bucket/acme\"",
             "targets[2].url",
-            "not supported yet",
-        ),
-        (
-            "url = \"smb://nas/share\"",
-            "targets[2].url",
-            "not supported yet",
+            "needs `access_key_id`",
         ),
         (
             "url = \"backups/relative\"",
@@ -245,4 +242,122 @@ fn config_path_from_environment_and_missing_file() {
         "{}",
         out.stderr
     );
+}
+
+fn remote_job(target: &str) -> String {
+    format!("client = \"X\"\nschedule = \"0 3 * * *\"\n[[targets]]\nname = \"t\"\n{target}\n")
+}
+
+#[test]
+fn remote_target_settings_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("s3.secret");
+    std::fs::write(&secret, "abc\n").unwrap();
+    let ok = remote_job(&format!(
+        "url = \"s3://bucket/acme\"\nendpoint = \"http://127.0.0.1:3900\"\naccess_key_id = \"GK1\"\nsecret_access_key_file = \"{}\"",
+        secret.display()
+    ));
+    let (_d, path) = setup("", &[("ok.toml", &ok)]);
+    let c = config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    match &c.jobs[0].targets[0].location {
+        Location::S3(s3) => {
+            assert_eq!(
+                s3.secret_access_key.expose(),
+                "abc",
+                "the newline is dropped"
+            );
+            assert_eq!((s3.bucket.as_str(), s3.prefix.as_str()), ("bucket", "acme"));
+            assert!(!format!("{s3:?}").contains("abc"), "Debug hides the secret");
+            assert!(!c.jobs[0].targets[0].location.to_string().contains("abc"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(c.warnings.is_empty());
+
+    let cases = [
+        // A key of another scheme.
+        (
+            remote_job("url = \"file:///x\"\nusername = \"bob\""),
+            "targets[1].username",
+            "smb:// targets only",
+        ),
+        (
+            remote_job(
+                "url = \"smb://nas/share\"\nusername = \"u\"\npassword_env = \"X\"\nendpoint = \"http://a\"",
+            ),
+            "targets[1].endpoint",
+            "s3:// targets only",
+        ),
+        // Secrets missing, doubled, unreadable, unset.
+        (
+            remote_job("url = \"s3://b\"\naccess_key_id = \"k\""),
+            "targets[1].secret_access_key",
+            "exactly one",
+        ),
+        (
+            remote_job(
+                "url = \"s3://b\"\naccess_key_id = \"k\"\nsecret_access_key_file = \"/nonexistent/secret\"",
+            ),
+            "targets[1].secret_access_key_file",
+            "cannot read",
+        ),
+        (
+            remote_job(
+                "url = \"smb://nas/share\"\nusername = \"u\"\npassword_env = \"BACKPROOF_TEST_UNSET_VARIABLE\"",
+            ),
+            "targets[1].password_env",
+            "not set",
+        ),
+        (
+            remote_job("url = \"smb://nas/share\"\npassword_env = \"X\""),
+            "targets[1].url",
+            "needs `username`",
+        ),
+        (
+            remote_job(
+                "url = \"smb://nas/share\"\nusername = \"u\"\npassword_env = \"X\"\nencryption = \"maybe\"",
+            ),
+            "targets[1].encryption",
+            "unknown variant",
+        ),
+        (
+            remote_job(
+                "url = \"s3://b\"\naccess_key_id = \"k\"\nsecret_access_key = \"x\"\nendpoint = \"ftp://x\"",
+            ),
+            "targets[1].endpoint",
+            "http://",
+        ),
+        (
+            remote_job(
+                "url = \"smb://nas/share\"\nusername = \"u\"\npassword = \"p\"\ntimeout = \"forever\"",
+            ),
+            "targets[1].timeout",
+            "not a duration",
+        ),
+    ];
+    for (job, key, words) in cases {
+        let errs = errors("", &[("x.toml", &job)]);
+        assert_eq!(errs[0].key.as_deref(), Some(key), "{}", errs[0]);
+        assert!(errs[0].message.contains(words), "{}", errs[0]);
+        assert!(errs[0].line.is_some(), "{}", errs[0]);
+    }
+}
+
+#[test]
+fn inline_secret_works_with_a_warning_that_does_not_show_it() {
+    let job =
+        remote_job("url = \"smb://nas/share\"\nusername = \"u\"\npassword = \"hunter2-inline\"");
+    let (_d, path) = setup("", &[("x.toml", &job)]);
+    let c = config::load(&path).unwrap();
+    assert_eq!(c.warnings.len(), 1);
+    let w = c.warnings[0].to_string();
+    assert!(
+        w.contains("targets[1].password") && w.contains("password_file"),
+        "{w}"
+    );
+    assert!(!w.contains("hunter2"), "{w}");
+    let out = backproof_with(&path, &["check-config"]);
+    assert_eq!(out.code, 0);
+    assert!(out.stderr.contains("warning:"), "{}", out.stderr);
+    assert!(!out.stderr.contains("hunter2") && !out.stdout.contains("hunter2"));
 }

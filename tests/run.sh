@@ -3,11 +3,51 @@
 #
 #   tests/run.sh [extra cargo test arguments]
 #
-# Unit tests and integration tests drive the real `backproof` binary against real
-# folders on this machine. Nothing is reached beyond 127.0.0.1.
+# Provisions, when missing (as root; Debian packages and one pinned cargo tool):
+#   - Samba (`smbd`, `smbpasswd`, `smbclient`) for the SMB tests, and libsmbclient-dev +
+#     pkg-config to build backproof's SMB support;
+#   - Garage 2.5.0, an S3 server, built once with `cargo install` (about 11 minutes on
+#     2 cores) into $BACKPROOF_TOOLS (default ~/.cache/backproof-tools).
+# The tests start their own servers on 127.0.0.1 (tests/common/servers.rs): each test
+# gets a fresh Garage or smbd on free ports in a temporary folder, so a test can stop or
+# damage its server. Nothing is reached beyond 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v cargo >/dev/null || { echo "tests/run.sh: cargo is required (https://rustup.rs)" >&2; exit 2; }
+
+packages=()
+command -v smbd >/dev/null || [ -x /usr/sbin/smbd ] || packages+=(samba)
+command -v smbclient >/dev/null || packages+=(smbclient)
+command -v pkg-config >/dev/null || packages+=(pkg-config)
+pkg-config --exists smbclient 2>/dev/null || packages+=(libsmbclient-dev)
+command -v useradd >/dev/null || [ -x /usr/sbin/useradd ] || packages+=(passwd)
+if [ ${#packages[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "tests/run.sh: needs Debian packages: ${packages[*]} (run as root, or install them)" >&2
+    exit 2
+  fi
+  echo "tests/run.sh: installing ${packages[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+fi
+export PATH="$PATH:/usr/sbin:/sbin"
+
+GARAGE_VERSION=2.5.0
+tools=${BACKPROOF_TOOLS:-$HOME/.cache/backproof-tools}
+garage=""
+for candidate in "${BACKPROOF_TEST_GARAGE:-}" "$tools/bin/garage" "$(command -v garage || true)"; do
+  if [ -n "$candidate" ] && [ -x "$candidate" ] && "$candidate" --version 2>/dev/null | grep -q "cargo:$GARAGE_VERSION"; then
+    garage=$candidate
+    break
+  fi
+done
+if [ -z "$garage" ]; then
+  echo "tests/run.sh: building Garage $GARAGE_VERSION (S3 server for the tests; once, ~11 min)" >&2
+  cargo install "garage@$GARAGE_VERSION" --locked --no-default-features \
+    --features bundled-libs,sqlite --root "$tools" --quiet
+  garage=$tools/bin/garage
+fi
+export BACKPROOF_TEST_GARAGE=$garage
 
 cargo test --locked "$@"

@@ -15,7 +15,13 @@ use super::{Cli, Command};
 
 pub async fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::CheckConfig => check_config(&cli.config),
+        Command::CheckConfig { connect } => {
+            let code = check_config(&cli.config)?;
+            if code == 0 && connect {
+                return check_connections(&load(&cli.config)?).await;
+            }
+            Ok(code)
+        }
         Command::Run {
             job,
             target,
@@ -49,6 +55,9 @@ fn check_config(path: &Path) -> Result<u8> {
             return Ok(2);
         }
     };
+    for w in &config.warnings {
+        eprintln!("warning: {w}");
+    }
     println!("{}: configuration is valid", config.file.display());
     println!(
         "data_dir {}, scratch_dir {}, jobs_dir {}",
@@ -78,6 +87,43 @@ fn check_config(path: &Path) -> Result<u8> {
     Ok(0)
 }
 
+/// Opens every target and reads the start of its listing: reachability, credentials,
+/// bucket/share/folder, without verifying anything. Exit 0 if all answer, else 2.
+async fn check_connections(config: &Config) -> Result<u8> {
+    use futures::StreamExt;
+    let mut failed = 0;
+    for job in &config.jobs {
+        for spec in &job.targets {
+            let started = std::time::Instant::now();
+            let outcome = async {
+                let target = crate::target::open(spec).await?;
+                let first = target.list().next().await.transpose()?;
+                Ok::<_, crate::target::TargetError>(first)
+            };
+            let name = format!("{}/{}", job.name, spec.name);
+            match outcome.await {
+                Ok(Some(_)) => println!(
+                    "{name}: reachable ({}), listed in {} ms",
+                    spec.location,
+                    started.elapsed().as_millis()
+                ),
+                Ok(None) => {
+                    failed += 1;
+                    println!(
+                        "{name}: reachable but EMPTY ({}): a run would not verify anything",
+                        spec.location
+                    );
+                }
+                Err(e) => {
+                    failed += 1;
+                    println!("{name}: ERROR: {e}");
+                }
+            }
+        }
+    }
+    Ok(if failed == 0 { 0 } else { 2 })
+}
+
 /// Opens the catalog and cleans up after runs that died (crash, `kill -9`): we hold the
 /// lock, so any run still marked running and any scratch folder is an orphan.
 pub fn open_catalog(config: &Config) -> Result<Catalog> {
@@ -95,6 +141,9 @@ pub fn open_catalog(config: &Config) -> Result<Catalog> {
 
 pub async fn run(config: &Config, job_name: &str, req: RunRequest, json: bool) -> Result<u8> {
     let job = find_job(config, job_name)?;
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
     let catalog = open_catalog(config)?;
     let verifier = Verifier::new(config, catalog.clone());
     let outcome = tokio::select! {

@@ -43,7 +43,11 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate the configuration and every job file; print one line per job.
-    CheckConfig,
+    CheckConfig {
+        /// Also open every target and list its first entries (no verification).
+        #[arg(long)]
+        connect: bool,
+    },
     /// Verify one job now: exit 0 verified, 1 failed, 2 could not verify.
     Run {
         /// The job: its file name in jobs.d without `.toml`.

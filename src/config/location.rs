@@ -1,53 +1,138 @@
-//! Where a target's backups are: the `url` of a `[[targets]]` entry.
+//! Where a target's backups are: its `url` and the connection settings beside it.
+//!
+//! [`TargetUrl`] is the URL alone, parsed while reading the file. [`Location`] is the
+//! validated whole: URL, endpoint, credentials (resolved from files or the environment),
+//! encryption and timeouts. Its `Display` never shows a secret.
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, de::Error as _};
 
+use super::secret::Secret;
+
 /// A parsed target URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
-    /// A local folder or a mounted NAS/USB path: `file:///srv/backups/acme`.
+pub enum TargetUrl {
+    /// `file:///srv/backups/acme` or `/srv/backups/acme`.
     Local(PathBuf),
+    /// `s3://bucket/optional/prefix/`.
+    S3 { bucket: String, prefix: String },
+    /// `smb://server[:port]/share/optional/path`.
+    Smb {
+        host: String,
+        port: u16,
+        share: String,
+        path: String,
+    },
 }
 
-impl Location {
-    pub fn parse(text: &str) -> Result<Location, String> {
+impl TargetUrl {
+    pub fn parse(text: &str) -> Result<TargetUrl, String> {
         let text = text.trim();
         if text.starts_with('/') {
-            return Ok(Location::Local(normalized(PathBuf::from(text))));
+            return Ok(TargetUrl::Local(normalized(PathBuf::from(text))));
         }
         let Some((scheme, _)) = text.split_once("://") else {
             return Err(format!(
-                "`{text}` is not a target URL; write file:///path/to/backups"
+                "`{text}` is not a target URL; write file:///path, s3://bucket/prefix or smb://server/share/path"
             ));
         };
+        if text.split('/').any(|s| s == "." || s == "..") {
+            return Err(format!(
+                "`{text}`: `.` and `..` are not allowed in a target path"
+            ));
+        }
+        let url = url::Url::parse(text).map_err(|e| format!("`{text}`: {e}"))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(
+                "put no credentials in the URL; use the target's username / access_key_id and a secret file"
+                    .into(),
+            );
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(format!(
+                "`{text}` has a `?` or `#` part; write those characters in a name as %3F and %23"
+            ));
+        }
+        let segments: Vec<String> = url
+            .path()
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .collect();
+        if segments.iter().any(|s| s == "." || s == "..") {
+            return Err(format!(
+                "`{text}`: `.` and `..` are not allowed in a target path"
+            ));
+        }
         match scheme.to_ascii_lowercase().as_str() {
             "file" => {
-                let url = url::Url::parse(text).map_err(|e| format!("`{text}`: {e}"))?;
                 if url
                     .host_str()
                     .is_some_and(|h| !h.is_empty() && h != "localhost")
                 {
                     return Err(format!(
-                        "`{text}` names a remote host; a file:// URL takes a local path (file:///srv/backups)"
+                        "`{text}` names a remote host; a file:// URL takes a local path (file:///srv/backups), use smb:// for a share"
                     ));
                 }
                 let path = url
                     .to_file_path()
                     .map_err(|()| format!("`{text}` is not an absolute local path"))?;
-                Ok(Location::Local(normalized(path)))
+                Ok(TargetUrl::Local(normalized(path)))
             }
             "s3" => {
-                Err("S3 targets (s3://) are not supported yet by this version of backproof".into())
+                let bucket = url.host_str().unwrap_or_default().to_string();
+                if bucket.is_empty() {
+                    return Err(format!(
+                        "`{text}` names no bucket; write s3://bucket/prefix"
+                    ));
+                }
+                if url.port().is_some() {
+                    return Err(format!(
+                        "`{text}`: an s3:// URL names a bucket, not a server; put the server in `endpoint`"
+                    ));
+                }
+                Ok(TargetUrl::S3 {
+                    bucket,
+                    prefix: segments.join("/"),
+                })
             }
-            "smb" => Err(
-                "SMB targets (smb://) are not supported yet by this version of backproof".into(),
-            ),
+            "smb" => {
+                let host = url.host_str().unwrap_or_default().to_string();
+                if host.is_empty() {
+                    return Err(format!(
+                        "`{text}` names no server; write smb://server/share/path"
+                    ));
+                }
+                let Some((share, path)) = segments.split_first() else {
+                    return Err(format!(
+                        "`{text}` names no share; write smb://server/share/path"
+                    ));
+                };
+                Ok(TargetUrl::Smb {
+                    host,
+                    port: url.port().unwrap_or(445),
+                    share: share.clone(),
+                    path: path.join("/"),
+                })
+            }
             other => Err(format!(
-                "unknown scheme `{other}://`; a target URL starts with file://"
+                "unknown scheme `{other}://`; a target URL starts with file://, s3:// or smb://"
             )),
+        }
+    }
+
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            TargetUrl::Local(_) => "file",
+            TargetUrl::S3 { .. } => "s3",
+            TargetUrl::Smb { .. } => "smb",
         }
     }
 }
@@ -57,18 +142,122 @@ fn normalized(path: PathBuf) -> PathBuf {
     path.components().collect()
 }
 
-impl fmt::Display for Location {
+impl fmt::Display for TargetUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Location::Local(p) => write!(f, "file://{}", p.display()),
+            TargetUrl::Local(p) => write!(f, "file://{}", p.display()),
+            TargetUrl::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3://{bucket}"),
+            TargetUrl::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+            TargetUrl::Smb {
+                host,
+                port,
+                share,
+                path,
+            } => {
+                write!(f, "smb://{host}")?;
+                if *port != 445 {
+                    write!(f, ":{port}")?;
+                }
+                write!(f, "/{share}")?;
+                if !path.is_empty() {
+                    write!(f, "/{path}")?;
+                }
+                Ok(())
+            }
         }
     }
 }
 
-impl<'de> Deserialize<'de> for Location {
+impl<'de> Deserialize<'de> for TargetUrl {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Location::parse(&s).map_err(D::Error::custom)
+        TargetUrl::parse(&s).map_err(D::Error::custom)
+    }
+}
+
+/// A validated target: where it is and how to reach it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Location {
+    Local(PathBuf),
+    S3(S3Location),
+    Smb(SmbLocation),
+}
+
+/// An S3 or S3-compatible bucket (AWS, Wasabi, Backblaze B2, MinIO, Garage).
+#[derive(Debug, Clone, PartialEq)]
+pub struct S3Location {
+    pub bucket: String,
+    /// Key prefix without leading or trailing `/`; empty for the whole bucket.
+    pub prefix: String,
+    /// Server URL for S3-compatible services; `None` means AWS.
+    pub endpoint: Option<String>,
+    pub region: String,
+    /// Path-style requests (`endpoint/bucket/key`) instead of virtual-hosted style.
+    pub path_style: bool,
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    /// Limit for one request (connecting, or a pause in a transfer).
+    pub timeout: Duration,
+}
+
+/// A folder on an SMB share.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmbLocation {
+    pub host: String,
+    pub port: u16,
+    pub share: String,
+    /// Folder inside the share, `/`-separated, without leading `/`; empty for the root.
+    pub path: String,
+    pub username: String,
+    /// Domain or workgroup.
+    pub domain: String,
+    pub password: Secret,
+    pub encryption: Encryption,
+    /// Limit for one SMB operation.
+    pub timeout: Duration,
+}
+
+/// SMB3 encryption of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encryption {
+    /// Refuse to talk to a server that does not encrypt.
+    Required,
+    /// Encrypt when the server supports it.
+    Preferred,
+    Off,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Local(p) => write!(f, "{}", TargetUrl::Local(p.clone())),
+            Location::S3(s) => {
+                write!(
+                    f,
+                    "{}",
+                    TargetUrl::S3 {
+                        bucket: s.bucket.clone(),
+                        prefix: s.prefix.clone()
+                    }
+                )?;
+                if let Some(e) = &s.endpoint {
+                    write!(f, " at {e}")?;
+                }
+                Ok(())
+            }
+            Location::Smb(s) => write!(
+                f,
+                "{} as {}",
+                TargetUrl::Smb {
+                    host: s.host.clone(),
+                    port: s.port,
+                    share: s.share.clone(),
+                    path: s.path.clone()
+                },
+                s.username
+            ),
+        }
     }
 }
 
@@ -79,37 +268,63 @@ mod tests {
     #[test]
     fn parses_file_urls() {
         assert_eq!(
-            Location::parse("file:///srv/backups/acme").unwrap(),
-            Location::Local("/srv/backups/acme".into())
+            TargetUrl::parse("file:///srv/backups/acme").unwrap(),
+            TargetUrl::Local("/srv/backups/acme".into())
         );
         assert_eq!(
-            Location::parse("file:///srv/My%20Backups").unwrap(),
-            Location::Local("/srv/My Backups".into())
+            TargetUrl::parse("file:///srv/My%20Backups/").unwrap(),
+            TargetUrl::Local("/srv/My Backups".into())
         );
         assert_eq!(
-            Location::parse("/mnt/usb").unwrap(),
-            Location::Local("/mnt/usb".into())
+            TargetUrl::parse("/mnt/usb").unwrap(),
+            TargetUrl::Local("/mnt/usb".into())
         );
     }
 
     #[test]
-    fn rejects_others_clearly() {
-        assert!(
-            Location::parse("s3://bucket/x")
-                .unwrap_err()
-                .contains("not supported yet")
+    fn parses_s3_and_smb() {
+        assert_eq!(
+            TargetUrl::parse("s3://acme-backups/veeam/daily/").unwrap(),
+            TargetUrl::S3 {
+                bucket: "acme-backups".into(),
+                prefix: "veeam/daily".into()
+            }
         );
-        assert!(
-            Location::parse("smb://nas/share")
-                .unwrap_err()
-                .contains("not supported yet")
+        assert_eq!(
+            TargetUrl::parse("s3://acme-backups").unwrap(),
+            TargetUrl::S3 {
+                bucket: "acme-backups".into(),
+                prefix: String::new()
+            }
         );
-        assert!(
-            Location::parse("ftp://x/y")
-                .unwrap_err()
-                .contains("unknown scheme")
+        assert_eq!(
+            TargetUrl::parse("smb://nas01:4455/backups/Client Files/acme").unwrap(),
+            TargetUrl::Smb {
+                host: "nas01".into(),
+                port: 4455,
+                share: "backups".into(),
+                path: "Client Files/acme".into()
+            }
         );
-        assert!(Location::parse("backups/acme").is_err());
-        assert!(Location::parse("file://nas01/share").is_err());
+        let u = TargetUrl::parse("smb://nas01/backups").unwrap();
+        assert_eq!(u.to_string(), "smb://nas01/backups");
+    }
+
+    #[test]
+    fn rejects_bad_urls_clearly() {
+        for (bad, words) in [
+            ("ftp://x/y", "unknown scheme"),
+            ("backups/acme", "not a target URL"),
+            ("file://nas01/share", "remote host"),
+            ("smb://nas01", "no share"),
+            ("smb://user:pw@nas01/share", "no credentials"),
+            ("s3://", "no bucket"),
+            ("s3://bucket:9000/x", "endpoint"),
+            ("smb://nas/share/../x", "not allowed"),
+            ("smb://nas/share/a?b", "%3F"),
+        ] {
+            let err = TargetUrl::parse(bad).unwrap_err();
+            assert!(err.contains(words), "{bad}: {err}");
+        }
     }
 }

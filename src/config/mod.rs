@@ -9,14 +9,17 @@ mod location;
 mod policy;
 mod raw;
 mod schedule;
+mod secret;
+mod target;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 pub use error::{ConfigError, ConfigErrors};
-pub use location::Location;
+pub use location::{Encryption, Location, S3Location, SmbLocation, TargetUrl};
 pub use policy::{PathFilter, Policy};
 pub use schedule::Schedule;
+pub use secret::Secret;
 
 use raw::{RawGlobal, RawJob, RawPolicy};
 
@@ -37,6 +40,8 @@ pub struct Config {
     pub jobs_dir: PathBuf,
     /// Jobs sorted by name.
     pub jobs: Vec<Job>,
+    /// Things that work but should be changed (a secret written inline).
+    pub warnings: Vec<ConfigError>,
 }
 
 impl Config {
@@ -101,10 +106,11 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     }
 
     let mut jobs = Vec::new();
+    let mut warnings = Vec::new();
     match job_files(&jobs_dir) {
         Ok(files) => {
             for file in files {
-                match load_job(&file, &raw.policy) {
+                match load_job(&file, &raw.policy, &mut warnings) {
                     Ok(job) => jobs.push(job),
                     Err(mut errs) => errors.append(&mut errs),
                 }
@@ -129,6 +135,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         scratch_dir,
         jobs_dir,
         jobs,
+        warnings,
     })
 }
 
@@ -155,7 +162,11 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-fn load_job(file: &Path, global: &RawPolicy) -> Result<Job, Vec<ConfigError>> {
+fn load_job(
+    file: &Path,
+    global: &RawPolicy,
+    warnings: &mut Vec<ConfigError>,
+) -> Result<Job, Vec<ConfigError>> {
     let source = std::fs::read_to_string(file)
         .map_err(|e| vec![ConfigError::file(file, format!("cannot read: {e}"))])?;
     let raw: RawJob =
@@ -215,11 +226,23 @@ fn load_job(file: &Path, global: &RawPolicy) -> Result<Job, Vec<ConfigError>> {
                 format!("a target named `{tname}` is already defined in this job"),
             ));
         }
-        targets.push(TargetSpec {
-            name: tname,
-            location: t.url.clone(),
-            policy: Policy::resolve(&[&t.policy, &raw.policy, global]),
-        });
+        let mut checker = target::Checker {
+            file,
+            source: &source,
+            prefix: format!("targets[{}]", i + 1),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let location = checker.location(t);
+        errors.append(&mut checker.errors);
+        warnings.append(&mut checker.warnings);
+        if let Some(location) = location {
+            targets.push(TargetSpec {
+                name: tname,
+                location,
+                policy: Policy::resolve(&[&t.policy, &raw.policy, global]),
+            });
+        }
     }
 
     if !errors.is_empty() {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, de::Error as _};
 use toml::Spanned;
 
-use super::location::Location;
+use super::location::{Encryption, TargetUrl};
 use super::schedule::Schedule;
 
 /// `backproof.toml`.
@@ -39,13 +39,32 @@ pub struct RawJob {
     pub targets: Vec<RawTarget>,
 }
 
+/// One `[[targets]]` entry. Connection keys apply to one scheme each; using one with
+/// another scheme is an error (see `super::target`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTarget {
     pub name: Spanned<String>,
-    pub url: Location,
+    pub url: Spanned<TargetUrl>,
     #[serde(default)]
     pub policy: RawPolicy,
+    /// Limit for one request (S3) or operation (SMB), e.g. "30s".
+    pub timeout: Option<Spanned<String>>,
+    // S3
+    pub endpoint: Option<Spanned<String>>,
+    pub region: Option<Spanned<String>>,
+    pub path_style: Option<Spanned<bool>>,
+    pub access_key_id: Option<Spanned<String>>,
+    pub secret_access_key: Option<Spanned<String>>,
+    pub secret_access_key_file: Option<Spanned<String>>,
+    pub secret_access_key_env: Option<Spanned<String>>,
+    // SMB
+    pub username: Option<Spanned<String>>,
+    pub domain: Option<Spanned<String>>,
+    pub password: Option<Spanned<String>>,
+    pub password_file: Option<Spanned<String>>,
+    pub password_env: Option<Spanned<String>>,
+    pub encryption: Option<Spanned<Encryption>>,
 }
 
 /// A `[policy]` table: every key optional, a target's overrides its job's, which

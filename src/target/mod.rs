@@ -5,7 +5,12 @@
 //! `object_store` backend; [`local`] builds it on `LocalFileSystem`. A new backend
 //! implements the trait and passes the shared suite in `tests/target_suite.rs`.
 
+mod buffer;
 pub mod local;
+#[cfg(feature = "s3")]
+pub mod s3;
+#[cfg(feature = "smb")]
+pub mod smb;
 pub mod store;
 
 use std::fmt;
@@ -52,10 +57,20 @@ pub trait Target: Send + Sync + 'static {
     async fn read(&self, path: &str) -> Result<ByteStream, TargetError>;
 }
 
-/// Opens the target a configuration entry describes.
+/// Opens the target a configuration entry describes. Local folders and SMB shares are
+/// checked here (missing folder, wrong password); S3 is first contacted by the listing.
 pub async fn open(spec: &TargetSpec) -> Result<Arc<dyn Target>, TargetError> {
     match &spec.location {
         Location::Local(path) => Ok(Arc::new(local::open(path).await?)),
+        #[cfg(feature = "s3")]
+        Location::S3(loc) => Ok(Arc::new(s3::open(loc)?)),
+        #[cfg(feature = "smb")]
+        Location::Smb(loc) => Ok(Arc::new(smb::open(loc).await?)),
+        #[allow(unreachable_patterns)]
+        other => Err(TargetError::new(
+            ErrorKind::Other,
+            format!("this backproof was built without support for {other}"),
+        )),
     }
 }
 

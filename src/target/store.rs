@@ -1,18 +1,17 @@
 //! [`Target`] over any `object_store` backend (local files today, S3 next).
 
-use std::io::Read;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt};
 
+use super::buffer::BufferPool;
 use super::{ByteStream, Entry, ErrorKind, Target, TargetError, io_kind};
 
-/// Size of the chunks read from a local file; the stream holds one at a time.
-const FILE_CHUNK: u64 = 4 << 20;
+/// Turns a backend's error about `what` (a path, or "listing") into plain words.
+pub type ErrorMapper = Arc<dyn Fn(object_store::Error, &str) -> TargetError + Send + Sync>;
 
 /// An `object_store` backend seen as a [`Target`], optionally below a key prefix.
 pub struct StoreTarget {
@@ -20,6 +19,7 @@ pub struct StoreTarget {
     store: Arc<dyn ObjectStore>,
     prefix: Option<Path>,
     default_concurrency: usize,
+    errors: ErrorMapper,
 }
 
 impl StoreTarget {
@@ -34,7 +34,14 @@ impl StoreTarget {
             store,
             prefix,
             default_concurrency,
+            errors: Arc::new(map_error),
         }
+    }
+
+    /// Uses `errors` to phrase this backend's errors.
+    pub fn with_errors(mut self, errors: ErrorMapper) -> Self {
+        self.errors = errors;
+        self
     }
 
     fn full_path(&self, path: &str) -> Result<Path, TargetError> {
@@ -79,11 +86,12 @@ impl Target for StoreTarget {
 
     fn list(&self) -> BoxStream<'static, Result<Entry, TargetError>> {
         let prefix = self.prefix.clone();
+        let errors = self.errors.clone();
         self.store
             .list(self.prefix.as_ref())
             .map(move |r| match r {
                 Ok(meta) => Ok(Self::entry(prefix.as_ref(), meta)),
-                Err(e) => Err(map_error(e, "listing failed")),
+                Err(e) => Err(errors(e, "listing")),
             })
             .boxed()
     }
@@ -94,7 +102,7 @@ impl Target for StoreTarget {
             .store
             .head(&full)
             .await
-            .map_err(|e| map_error(e, path))?;
+            .map_err(|e| (self.errors)(e, path))?;
         Ok(Self::entry(self.prefix.as_ref(), meta))
     }
 
@@ -104,11 +112,12 @@ impl Target for StoreTarget {
             .store
             .get(&full)
             .await
-            .map_err(|e| map_error(e, path))?;
+            .map_err(|e| (self.errors)(e, path))?;
         let what = path.to_string();
+        let errors = self.errors.clone();
         Ok(match result.payload {
             GetResultPayload::File(file, _) => read_file(file, what),
-            GetResultPayload::Stream(s) => s.map_err(move |e| map_error(e, &what)).boxed(),
+            GetResultPayload::Stream(s) => s.map_err(move |e| errors(e, &what)).boxed(),
         })
     }
 }
@@ -120,19 +129,14 @@ fn read_file(file: std::fs::File, what: String) -> ByteStream {
     let pool = Arc::new(BufferPool::default());
     futures::stream::try_unfold((file, what, pool), |(mut file, what, pool)| async move {
         let (file, what, pool, chunk) = tokio::task::spawn_blocking(move || {
-            let mut buf = pool.take();
-            let r = (&mut file).take(FILE_CHUNK).read_to_end(&mut buf);
-            let chunk = r.map(|_| PooledBuffer {
-                buf,
-                pool: pool.clone(),
-            });
+            let chunk = pool.read_chunk(&mut file);
             (file, what, pool, chunk)
         })
         .await
         .map_err(|e| TargetError::new(ErrorKind::Other, format!("read task failed: {e}")))?;
         match chunk {
-            Ok(buf) if buf.buf.is_empty() => Ok(None),
-            Ok(buf) => Ok(Some((Bytes::from_owner(buf), (file, what, pool)))),
+            Ok(None) => Ok(None),
+            Ok(Some(bytes)) => Ok(Some((bytes, (file, what, pool)))),
             Err(e) => Err(TargetError::new(
                 io_kind(&e),
                 format!("reading `{what}` failed: {e}"),
@@ -142,54 +146,10 @@ fn read_file(file: std::fs::File, what: String) -> ByteStream {
     .boxed()
 }
 
-/// A few chunk buffers kept for reuse by one read stream.
-#[derive(Default)]
-struct BufferPool(std::sync::Mutex<Vec<Vec<u8>>>);
-
-impl BufferPool {
-    const KEEP: usize = 8;
-
-    fn take(&self) -> Vec<u8> {
-        let reused = self.0.lock().map(|mut p| p.pop()).unwrap_or(None);
-        reused.unwrap_or_else(|| Vec::with_capacity(FILE_CHUNK as usize))
-    }
-}
-
-/// A chunk that returns its buffer to the pool when the last `Bytes` of it is dropped.
-struct PooledBuffer {
-    buf: Vec<u8>,
-    pool: Arc<BufferPool>,
-}
-
-impl AsRef<[u8]> for PooledBuffer {
-    fn as_ref(&self) -> &[u8] {
-        &self.buf
-    }
-}
-
-impl Drop for PooledBuffer {
-    fn drop(&mut self) {
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
-        if let Ok(mut pool) = self.pool.0.lock()
-            && pool.len() < BufferPool::KEEP
-        {
-            pool.push(buf);
-        }
-    }
-}
-
 /// Turns an `object_store` error into a [`TargetError`] about `what`, keeping the root
 /// cause in plain words.
 pub fn map_error(err: object_store::Error, what: &str) -> TargetError {
-    use object_store::Error as E;
-    let kind = match &err {
-        E::NotFound { .. } => ErrorKind::NotFound,
-        E::PermissionDenied { .. } => ErrorKind::PermissionDenied,
-        E::Unauthenticated { .. } => ErrorKind::Auth,
-        E::InvalidPath { .. } => ErrorKind::InvalidName,
-        _ => io_source(&err).map(io_kind).unwrap_or(ErrorKind::Other),
-    };
+    let kind = error_kind(&err);
     let cause = root_cause(&err);
     let message = match kind {
         ErrorKind::NotFound => format!("`{what}` does not exist"),
@@ -197,6 +157,43 @@ pub fn map_error(err: object_store::Error, what: &str) -> TargetError {
         _ => format!("{what}: {cause}"),
     };
     TargetError::new(kind, message)
+}
+
+/// The kind of an `object_store` error: from its variant, else from an HTTP or I/O error
+/// in its chain of causes.
+pub fn error_kind(err: &object_store::Error) -> ErrorKind {
+    use object_store::Error as E;
+    match err {
+        E::NotFound { .. } => ErrorKind::NotFound,
+        E::PermissionDenied { .. } => ErrorKind::PermissionDenied,
+        E::Unauthenticated { .. } => ErrorKind::Auth,
+        E::InvalidPath { .. } => ErrorKind::InvalidName,
+        _ => http_kind(err)
+            .or_else(|| io_source(err).map(io_kind))
+            .unwrap_or(ErrorKind::Other),
+    }
+}
+
+#[cfg(feature = "s3")]
+fn http_kind(err: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
+    use object_store::client::{HttpError, HttpErrorKind};
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(h) = e.downcast_ref::<HttpError>() {
+            return Some(match h.kind() {
+                HttpErrorKind::Connect => ErrorKind::Unreachable,
+                HttpErrorKind::Timeout => ErrorKind::Timeout,
+                _ => ErrorKind::Read,
+            });
+        }
+        cur = e.source();
+    }
+    None
+}
+
+#[cfg(not(feature = "s3"))]
+fn http_kind(_: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
+    None
 }
 
 fn io_source<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
@@ -210,8 +207,8 @@ fn io_source<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::
     None
 }
 
-/// The innermost error's message, prefixed by the one that names a path if any.
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+/// The innermost error's message.
+pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     let mut last = err.to_string();
     let mut cur = err.source();
     while let Some(e) = cur {

@@ -199,8 +199,9 @@ impl TargetRun<'_> {
             .max(1);
         let started = Instant::now();
         let picks = listed.sample.picks.iter().enumerate();
+        let down = TargetDown::default();
         let results: Vec<(SampledFile, Option<DateTime<Utc>>)> = futures::stream::iter(picks)
-            .map(|(i, (entry, why))| self.restore_one(target, &scratch, i, entry, *why, now))
+            .map(|(i, (entry, why))| self.restore_one(target, &scratch, &down, i, entry, *why, now))
             .buffered(concurrency)
             .try_collect()
             .await?;
@@ -232,10 +233,12 @@ impl TargetRun<'_> {
 
     /// Restores and judges one sampled file. Returns it with when its current version
     /// had last been verified before this run.
+    #[allow(clippy::too_many_arguments)]
     async fn restore_one(
         &self,
         target: &dyn Target,
         scratch: &ScratchDir,
+        down: &TargetDown,
         index: usize,
         entry: &Entry,
         picked: PickReason,
@@ -261,6 +264,10 @@ impl TargetRun<'_> {
             verdict: Verdict::Error,
             reason: String::new(),
         };
+        if let Some(why) = down.reason() {
+            file.reason = format!("not attempted: the target stopped answering ({why})");
+            return Ok((file, previously_verified));
+        }
         let dest = scratch.file_for(index, &entry.path);
         match restore(target, &entry.path, dest).await {
             Ok(r) => {
@@ -285,6 +292,9 @@ impl TargetRun<'_> {
             }
             Err(RestoreError::Source { source, bytes }) => {
                 file.bytes = bytes;
+                if source.kind.is_target_wide() {
+                    down.set(&source.message);
+                }
                 let after = if bytes > 0 {
                     format!(" after {}", human_bytes(bytes))
                 } else {
@@ -367,6 +377,22 @@ impl TargetRun<'_> {
     }
 }
 
+/// Set once a restore fails because the whole target stopped answering (connection lost,
+/// timeout, credentials): the remaining files are then not attempted, each of them
+/// recorded as not verified, instead of each waiting for its own timeout.
+#[derive(Default)]
+struct TargetDown(std::sync::OnceLock<String>);
+
+impl TargetDown {
+    fn set(&self, why: &str) {
+        let _ = self.0.set(why.to_string());
+    }
+
+    fn reason(&self) -> Option<&str> {
+        self.0.get().map(String::as_str)
+    }
+}
+
 fn coverage_check(c: &Coverage, listed: &Listed, policy: &crate::config::Policy) -> CheckResult {
     let inv = &listed.inventory;
     let mut reason = format!(
@@ -427,7 +453,7 @@ fn restore_check(
     let (verdict, reason) = if ok.is_empty() {
         let why = bad
             .first()
-            .map(|f| format!(": {} {}", shown(&f.path), f.reason))
+            .map(|f| format!(": {}: {}", shown(&f.path), f.reason))
             .unwrap_or_default();
         (
             Verdict::Error.max(worst),
@@ -447,7 +473,7 @@ fn restore_check(
         (
             worst,
             format!(
-                "{} of {} restored files {}: {} {}; {} files ({}) as expected{rate}",
+                "{} of {} restored files {}: {}: {}; {} files ({}) as expected{rate}",
                 bad.len(),
                 files.len(),
                 match worst {

@@ -1,6 +1,7 @@
 //! Helpers for tests that drive the real `backproof` binary against real folders.
 #![allow(dead_code)]
 
+pub mod servers;
 pub mod suite;
 
 use std::path::{Path, PathBuf};
@@ -37,22 +38,41 @@ impl Output {
 impl Fixture {
     /// A fixture with one job `acme` whose target `nas` is the backup folder.
     pub fn new(policy: &str) -> Fixture {
+        let f = Fixture::empty();
+        f.job_with_target(
+            policy,
+            &format!("name = \"nas\"\nurl = \"file://{}\"", f.backups.display()),
+        );
+        f
+    }
+
+    /// A configuration with no job yet.
+    pub fn empty() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let backups = dir.path().join("backups");
         std::fs::create_dir_all(&backups).unwrap();
         let config = dir.path().join("backproof.toml");
         std::fs::write(&config, "data_dir = \"data\"\n").unwrap();
         std::fs::create_dir_all(dir.path().join("jobs.d")).unwrap();
-        let f = Fixture {
+        Fixture {
             dir,
             backups,
             config,
-        };
-        f.write_job("acme", &format!(
-            "client = \"Acme Dental\"\ntechnicians = [\"noc@msp.example\"]\nschedule = \"30 2 * * *\"\n\n[policy]\n{policy}\n\n[[targets]]\nname = \"nas\"\nurl = \"file://{}\"\n",
-            f.backups.display()
+        }
+    }
+
+    /// Writes job `acme` with `policy` and one `[[targets]]` entry whose body is `target`.
+    pub fn job_with_target(&self, policy: &str, target: &str) {
+        self.write_job("acme", &format!(
+            "client = \"Acme Dental\"\ntechnicians = [\"noc@msp.example\"]\nschedule = \"30 2 * * *\"\n\n[policy]\n{policy}\n\n[[targets]]\n{target}\n"
         ));
-        f
+    }
+
+    /// Writes a secret file in the fixture and returns its path.
+    pub fn secret(&self, name: &str, value: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, format!("{value}\n")).unwrap();
+        p
     }
 
     pub fn write_job(&self, name: &str, text: &str) {

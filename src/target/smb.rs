@@ -1,0 +1,400 @@
+//! SMB shares through libsmbclient (the `pavao` crate).
+//!
+//! libsmbclient is blocking and pavao runs one call at a time in the whole process, so
+//! every call here runs on the blocking pool, and a file is opened and read inside one
+//! blocking task (the open file borrows the client) that hands chunks to the async side
+//! through a small channel. Every SMB request has the target's timeout, so a silent
+//! server gives an error, never a hang. Anonymous (guest) login is switched off, so a wrong
+//! password fails instead of silently reading what a guest may see.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use pavao::{
+    SmbClient, SmbCredentials, SmbDirentType, SmbEncryptionLevel, SmbError, SmbOpenOptions,
+    SmbOptions,
+};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::buffer::BufferPool;
+use super::{ByteStream, Entry, ErrorKind, Target, TargetError};
+use crate::config::{Encryption, SmbLocation};
+
+/// Characters left as they are in the URL paths given to libsmbclient; everything else
+/// (`%`, `#`, `?`, spaces, non-ASCII...) is percent-encoded, and libsmbclient decodes it.
+const KEEP: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// A folder on an SMB share.
+pub struct SmbTarget {
+    location: String,
+    client: Arc<SmbClient>,
+    /// The folder inside the share, encoded, with a leading `/` (or empty for the root).
+    root: String,
+    context: Arc<Context>,
+}
+
+/// What error messages name.
+struct Context {
+    host: String,
+    port: u16,
+    share: String,
+    path: String,
+    user: String,
+    timeout: Duration,
+}
+
+/// Connects to the share and checks that the folder exists: wrong credentials, a missing
+/// share or folder, or a server that does not answer are errors here.
+pub async fn open(loc: &SmbLocation) -> Result<SmbTarget, TargetError> {
+    let loc = loc.clone();
+    tokio::task::spawn_blocking(move || open_blocking(&loc))
+        .await
+        .map_err(|e| TargetError::new(ErrorKind::Other, format!("SMB task failed: {e}")))?
+}
+
+fn open_blocking(loc: &SmbLocation) -> Result<SmbTarget, TargetError> {
+    let context = Arc::new(Context {
+        host: loc.host.clone(),
+        port: loc.port,
+        share: loc.share.clone(),
+        path: loc.path.clone(),
+        user: loc.username.clone(),
+        timeout: loc.timeout,
+    });
+    let encryption = match loc.encryption {
+        Encryption::Required => SmbEncryptionLevel::Require,
+        Encryption::Preferred => SmbEncryptionLevel::Request,
+        Encryption::Off => SmbEncryptionLevel::None,
+    };
+    let client = SmbClient::new(
+        SmbCredentials::default()
+            .server(format!("smb://{}:{}", loc.host, loc.port))
+            .share(format!("/{}", encode(&loc.share)))
+            .username(&loc.username)
+            .password(loc.password.expose())
+            .workgroup(&loc.domain),
+        SmbOptions::default()
+            .no_auto_anonymous_login(true)
+            .encryption_level(encryption)
+            .case_sensitive(true),
+    )
+    .map_err(|e| context.describe(e, Place::Share))?;
+    client
+        .set_timeout(loc.timeout)
+        .map_err(|e| context.describe(e, Place::Share))?;
+
+    // The share first: a logon failure or a missing share shows here.
+    client
+        .stat("/")
+        .map_err(|e| context.describe(e, Place::Share))?;
+    let root = if loc.path.is_empty() {
+        String::new()
+    } else {
+        format!("/{}", encode_path(&loc.path))
+    };
+    if !root.is_empty() {
+        let st = client
+            .stat(&root)
+            .map_err(|e| context.describe(e, Place::Folder))?;
+        if !st.mode.is_dir() {
+            return Err(TargetError::new(
+                ErrorKind::NotFound,
+                format!("SMB: {} is not a folder", context.unc()),
+            ));
+        }
+    }
+    let mut location = format!("smb://{}", loc.host);
+    if loc.port != 445 {
+        location.push_str(&format!(":{}", loc.port));
+    }
+    location.push_str(&format!("/{}", loc.share));
+    if !loc.path.is_empty() {
+        location.push_str(&format!("/{}", loc.path));
+    }
+    Ok(SmbTarget {
+        location,
+        client: Arc::new(client),
+        root,
+        context,
+    })
+}
+
+fn encode(component: &str) -> String {
+    utf8_percent_encode(component, KEEP).to_string()
+}
+
+fn encode_path(path: &str) -> String {
+    path.split('/').map(encode).collect::<Vec<_>>().join("/")
+}
+
+fn to_utc(t: std::time::SystemTime) -> DateTime<Utc> {
+    DateTime::<Utc>::from(t)
+}
+
+impl SmbTarget {
+    /// The encoded URL path of a file given by its path relative to the target root.
+    fn url_path(&self, path: &str) -> String {
+        format!("{}/{}", self.root, encode_path(path))
+    }
+
+    /// Walks the folder tree depth-first, sending files as they are found.
+    fn walk(
+        client: &SmbClient,
+        root: &str,
+        context: &Context,
+        tx: &tokio::sync::mpsc::Sender<Result<Entry, TargetError>>,
+    ) -> Result<(), TargetError> {
+        let mut folders = vec![String::new()];
+        while let Some(folder) = folders.pop() {
+            let url = if folder.is_empty() {
+                format!("{root}/")
+            } else {
+                format!("{root}/{}", encode_path(&folder))
+            };
+            let entries = client.list_dirplus(&url).map_err(|e| {
+                // libsmbclient reports any failure to open a folder as a bad descriptor:
+                // ask stat for the real reason.
+                let e = match (e, client.stat(&url)) {
+                    (SmbError::BadFileDescriptor, Err(real)) => real,
+                    (e, _) => e,
+                };
+                context.describe(e, Place::Listing(&folder))
+            })?;
+            for e in entries {
+                let path = if folder.is_empty() {
+                    e.name().to_string()
+                } else {
+                    format!("{folder}/{}", e.name())
+                };
+                match e.get_type() {
+                    SmbDirentType::Dir => folders.push(path),
+                    _ => {
+                        let entry = Entry {
+                            path,
+                            size: e.size,
+                            modified: to_utc(e.mtime),
+                        };
+                        if tx.blocking_send(Ok(entry)).is_err() {
+                            return Ok(()); // the listing is no longer wanted
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Target for SmbTarget {
+    fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn list(&self) -> BoxStream<'static, Result<Entry, TargetError>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        let client = self.client.clone();
+        let root = self.root.clone();
+        let context = self.context.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = Self::walk(&client, &root, &context, &tx) {
+                let _ = tx.blocking_send(Err(e));
+            }
+        });
+        ReceiverStream::new(rx).boxed()
+    }
+
+    async fn stat(&self, path: &str) -> Result<Entry, TargetError> {
+        let client = self.client.clone();
+        let url = self.url_path(path);
+        let context = self.context.clone();
+        let path = path.to_string();
+        tokio::task::spawn_blocking(move || {
+            let st = client
+                .stat(&url)
+                .map_err(|e| context.describe(e, Place::File(&path)))?;
+            if st.mode.is_dir() {
+                return Err(TargetError::new(
+                    ErrorKind::NotFound,
+                    format!("SMB: `{path}` is a folder, not a file"),
+                ));
+            }
+            Ok(Entry {
+                path,
+                size: st.size,
+                modified: to_utc(st.modified),
+            })
+        })
+        .await
+        .map_err(|e| TargetError::new(ErrorKind::Other, format!("SMB task failed: {e}")))?
+    }
+
+    async fn read(&self, path: &str) -> Result<ByteStream, TargetError> {
+        let client = self.client.clone();
+        let url = self.url_path(path);
+        let context = self.context.clone();
+        let path = path.to_string();
+        let (opened_tx, opened_rx) = tokio::sync::oneshot::channel();
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        tokio::task::spawn_blocking(move || {
+            let mut file = match client.open_with(&url, SmbOpenOptions::default().read(true)) {
+                Ok(f) => f,
+                Err(e) => {
+                    let _ = opened_tx.send(Err(context.describe(e, Place::File(&path))));
+                    return;
+                }
+            };
+            if opened_tx.send(Ok(())).is_err() {
+                return;
+            }
+            let pool = Arc::new(BufferPool::default());
+            loop {
+                let item = match pool.read_chunk(&mut file) {
+                    Ok(None) => return,
+                    Ok(Some(chunk)) => Ok(chunk),
+                    Err(e) => Err(context.describe(SmbError::Io(e), Place::File(&path))),
+                };
+                let failed = item.is_err();
+                if tx.blocking_send(item).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        match opened_rx.await {
+            Ok(Ok(())) => Ok(ReceiverStream::new(rx).boxed()),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(TargetError::new(
+                ErrorKind::Other,
+                "SMB read task ended early",
+            )),
+        }
+    }
+}
+
+/// Where an error happened, to phrase it.
+#[derive(Clone, Copy)]
+enum Place<'a> {
+    /// Connecting and logging on to the share.
+    Share,
+    /// The target's folder inside the share.
+    Folder,
+    /// Listing a folder (relative to the target root).
+    Listing(&'a str),
+    File(&'a str),
+}
+
+impl Context {
+    /// `//host:port/share/path`, as a technician would type it.
+    fn unc(&self) -> String {
+        let port = if self.port == 445 {
+            String::new()
+        } else {
+            format!(":{}", self.port)
+        };
+        let path = if self.path.is_empty() {
+            String::new()
+        } else {
+            format!("/{}", self.path)
+        };
+        format!("//{}{port}/{}{path}", self.host, self.share)
+    }
+
+    fn describe(&self, err: SmbError, place: Place<'_>) -> TargetError {
+        let errno = match &err {
+            SmbError::Io(e) => e.raw_os_error(),
+            _ => None,
+        };
+        let server = format!("{}:{}", self.host, self.port);
+        let what = match place {
+            Place::Share | Place::Folder => self.unc(),
+            Place::Listing("") => self.unc(),
+            Place::Listing(f) => format!("folder `{f}` in {}", self.unc()),
+            Place::File(p) => format!("`{p}`"),
+        };
+        let doing = match place {
+            Place::Share => format!("connecting to {what}"),
+            Place::Folder => format!("opening {what}"),
+            Place::Listing(_) => format!("listing {what}"),
+            Place::File(_) => format!("reading {what}"),
+        };
+        let (kind, message) = match (errno, place) {
+            (Some(libc::EACCES | libc::EPERM), Place::Share) => (
+                ErrorKind::Auth,
+                format!(
+                    "SMB: logon failure for user {} on {}: check the password file (or password_env) and the user's rights on the share",
+                    self.user,
+                    self.unc()
+                ),
+            ),
+            (Some(libc::EACCES | libc::EPERM), _) => (
+                ErrorKind::PermissionDenied,
+                format!("SMB: permission denied on {what} for user {}", self.user),
+            ),
+            (Some(libc::ENOENT | libc::ENODEV | libc::ENXIO), Place::Share) => (
+                ErrorKind::NotFound,
+                format!("SMB: share `{}` not found on {server}", self.share),
+            ),
+            (Some(libc::ENOENT | libc::ENOTDIR), _) => {
+                (ErrorKind::NotFound, format!("SMB: {what} does not exist"))
+            }
+            (Some(libc::ECONNREFUSED), _) => (
+                ErrorKind::Unreachable,
+                format!(
+                    "SMB: cannot connect to {server}: connection refused (is the server up, is the port right?)"
+                ),
+            ),
+            (Some(libc::ETIMEDOUT | libc::EAGAIN), _) => (
+                ErrorKind::Timeout,
+                format!(
+                    "SMB: {server} did not answer within {} s ({doing})",
+                    self.timeout.as_secs()
+                ),
+            ),
+            (
+                Some(
+                    libc::EHOSTUNREACH
+                    | libc::ENETUNREACH
+                    | libc::ECONNRESET
+                    | libc::ENETRESET
+                    | libc::ENETDOWN
+                    | libc::EHOSTDOWN
+                    | libc::ESHUTDOWN
+                    | libc::ECONNABORTED
+                    | libc::ENOTCONN
+                    | libc::EPIPE,
+                ),
+                _,
+            ) => (
+                ErrorKind::Unreachable,
+                format!("SMB: lost the connection to {server} ({doing}): {err}"),
+            ),
+            (_, Place::Share) => (
+                ErrorKind::Unreachable,
+                format!("SMB: cannot open {}: {err}", self.unc()),
+            ),
+            _ => (ErrorKind::Read, format!("SMB: {doing} failed: {err}")),
+        };
+        TargetError::new(kind, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_encoded_for_libsmbclient_urls() {
+        assert_eq!(encode_path("a b/100%/#1?.bin"), "a%20b/100%25/%231%3F.bin");
+        assert_eq!(encode("ünï"), "%C3%BCn%C3%AF");
+        assert_eq!(encode("plain-name_1.tar~"), "plain-name_1.tar~");
+    }
+}

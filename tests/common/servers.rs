@@ -1,0 +1,330 @@
+//! Real servers on 127.0.0.1 for the tests: Garage (S3) and Samba (`smbd`).
+//!
+//! Each test starts its own instance in a temporary folder on free ports, so a test can
+//! stop or damage its server without disturbing the others. The binaries come from the
+//! machine: `tests/run.sh` installs them (Debian's `samba`, `cargo install garage`) and
+//! tells where Garage is through `BACKPROOF_TEST_GARAGE`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A free TCP port on 127.0.0.1 (free when asked; good enough for tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ready() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not become ready in {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn find_binary(env: &str, name: &str) -> PathBuf {
+    if let Ok(p) = std::env::var(env) {
+        return p.into();
+    }
+    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+        let p = Path::new(dir).join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    for p in [format!(
+        "{}/.cargo/bin/{name}",
+        std::env::var("HOME").unwrap_or_default()
+    )] {
+        if Path::new(&p).is_file() {
+            return p.into();
+        }
+    }
+    panic!("{name} not found: run the tests with tests/run.sh, which installs it (or set {env})");
+}
+
+/// A single-node Garage S3 server with one bucket and one key.
+pub struct Garage {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub bucket: String,
+    pub key_id: String,
+    pub secret: String,
+}
+
+impl Garage {
+    pub fn start() -> Garage {
+        let bin = find_binary("BACKPROOF_TEST_GARAGE", "garage");
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let rpc = free_port();
+        let config = dir.path().join("garage.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"metadata_dir = "{d}/meta"
+data_dir = "{d}/data"
+db_engine = "sqlite"
+replication_factor = 1
+# Stored blocks stay plain, so a test can damage them on disk.
+compression_level = "none"
+rpc_bind_addr = "127.0.0.1:{rpc}"
+rpc_public_addr = "127.0.0.1:{rpc}"
+[s3_api]
+s3_region = "us-east-1"
+api_bind_addr = "127.0.0.1:{port}"
+"#,
+                d = dir.path().display()
+            ),
+        )
+        .unwrap();
+        let key_id = format!("GK{:024x}", rand_u64() as u128);
+        let secret = format!("{:032x}{:032x}", rand_u64() as u128, rand_u64() as u128);
+        let bucket = "backups".to_string();
+        let log = std::fs::File::create(dir.path().join("garage.log")).unwrap();
+        let child = Command::new(bin)
+            .args([
+                "-c",
+                config.to_str().unwrap(),
+                "server",
+                "--single-node",
+                "--default-bucket",
+            ])
+            .env("GARAGE_RPC_SECRET", format!("{:064x}", rand_u64() as u128))
+            .env("GARAGE_DEFAULT_ACCESS_KEY", &key_id)
+            .env("GARAGE_DEFAULT_SECRET_KEY", &secret)
+            .env("GARAGE_DEFAULT_BUCKET", &bucket)
+            .env("RUST_LOG", "garage=warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start garage");
+        let g = Garage {
+            child: Some(child),
+            dir,
+            port,
+            bucket,
+            key_id,
+            secret,
+        };
+        // Ready when the S3 API answers, and the default bucket accepts a signed request.
+        let store = g.store();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        wait_until("garage", Duration::from_secs(60), || {
+            rt.block_on(async {
+                use futures::TryStreamExt;
+                store.list(None).try_collect::<Vec<_>>().await.is_ok()
+            })
+        });
+        g
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// An S3 client on the bucket, for putting test objects.
+    pub fn store(&self) -> Arc<dyn object_store::ObjectStore> {
+        Arc::new(
+            object_store::aws::AmazonS3Builder::new()
+                .with_endpoint(self.endpoint())
+                .with_allow_http(true)
+                .with_region("us-east-1")
+                .with_bucket_name(&self.bucket)
+                .with_access_key_id(&self.key_id)
+                .with_secret_access_key(&self.secret)
+                .with_virtual_hosted_style_request(false)
+                .with_retry(object_store::RetryConfig {
+                    max_retries: 0,
+                    ..Default::default()
+                })
+                .build()
+                .unwrap(),
+        )
+    }
+
+    /// Where Garage keeps object data blocks.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Garage {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The Unix and Samba user the tests log on as.
+pub const SMB_USER: &str = "bptest";
+
+/// An `smbd` with two shares: `backups` and `secure` (SMB3 encryption required).
+pub struct Samba {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub password: String,
+}
+
+impl Samba {
+    pub fn start() -> Samba {
+        let smbd = find_binary("BACKPROOF_TEST_SMBD", "smbd");
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        for sub in [
+            "private", "lock", "state", "cache", "pid", "ncalrpc", "backups", "secure",
+        ] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        let port = free_port();
+        let conf = dir.path().join("smb.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                r#"[global]
+server role = standalone server
+smb ports = {port}
+interfaces = lo
+bind interfaces only = yes
+disable netbios = yes
+server min protocol = SMB2_10
+load printers = no
+printcap name = /dev/null
+disable spoolss = yes
+private dir = {d}/private
+lock directory = {d}/lock
+state directory = {d}/state
+cache directory = {d}/cache
+pid directory = {d}/pid
+ncalrpc dir = {d}/ncalrpc
+log file = {d}/log.%m
+passdb backend = tdbsam:{d}/private/passdb.tdb
+map to guest = never
+
+[backups]
+path = {d}/backups
+read only = no
+valid users = {SMB_USER}
+force user = root
+
+[secure]
+path = {d}/secure
+read only = no
+valid users = {SMB_USER}
+force user = root
+server smb encrypt = required
+"#
+            ),
+        )
+        .unwrap();
+        // The Unix user must exist for Samba to accept it.
+        let _ = Command::new("useradd")
+            .args(["--no-create-home", "--shell", "/usr/sbin/nologin", SMB_USER])
+            .stderr(Stdio::null())
+            .status();
+        let password = format!("pw-{:x}", rand_u64());
+        let mut add = Command::new("smbpasswd")
+            .args(["-c", conf.to_str().unwrap(), "-s", "-a", SMB_USER])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("smbpasswd");
+        {
+            use std::io::Write;
+            let stdin = add.stdin.as_mut().unwrap();
+            writeln!(stdin, "{password}\n{password}").unwrap();
+        }
+        assert!(add.wait().unwrap().success(), "smbpasswd failed");
+        let log = std::fs::File::create(dir.path().join("smbd.out")).unwrap();
+        let child = Command::new(smbd)
+            .args([
+                "--foreground",
+                "--no-process-group",
+                "-s",
+                conf.to_str().unwrap(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start smbd");
+        let s = Samba {
+            child: Some(child),
+            dir,
+            port,
+            password,
+        };
+        wait_until("smbd", Duration::from_secs(30), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        s
+    }
+
+    /// The folder a share serves.
+    pub fn share_dir(&self, share: &str) -> PathBuf {
+        self.dir.path().join(share)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        // smbd forks a child per connection; they serve on until their client leaves.
+        let _ = Command::new("pkill")
+            .args([
+                "-KILL",
+                "-f",
+                &self.dir.path().join("smb.conf").display().to_string(),
+            ])
+            .status();
+    }
+
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let _ = Command::new("pkill")
+            .args([
+                sig,
+                "-f",
+                &self.dir.path().join("smb.conf").display().to_string(),
+            ])
+            .status();
+    }
+}
+
+impl Drop for Samba {
+    fn drop(&mut self) {
+        self.resume();
+        self.stop();
+    }
+}
+
+fn rand_u64() -> u64 {
+    rand::random()
+}

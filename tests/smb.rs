@@ -1,0 +1,371 @@
+//! SMB targets against a real Samba server (`smbd`) on 127.0.0.1.
+#![cfg(feature = "smb")]
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use backproof::config::{Encryption, Secret, SmbLocation};
+use common::servers::{SMB_USER, Samba};
+use common::*;
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+fn location(s: &Samba, share: &str, path: &str, password: &str) -> SmbLocation {
+    SmbLocation {
+        host: "127.0.0.1".into(),
+        port: s.port,
+        share: share.into(),
+        path: path.into(),
+        username: SMB_USER.into(),
+        domain: "WORKGROUP".into(),
+        password: Secret::new(password),
+        encryption: Encryption::Preferred,
+        timeout: Duration::from_secs(5),
+    }
+}
+
+fn write(root: &Path, rel: &str, bytes: &[u8], age: Duration) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, bytes).unwrap();
+    set_mtime(&p, SystemTime::now() - age);
+}
+
+#[test]
+fn smb_share_passes_the_target_suite() {
+    let s = Samba::start();
+    let root = s.share_dir("backups").join("clients/acme");
+    for (path, bytes) in suite::fixture_files() {
+        write(&root, &path, &bytes, Duration::from_secs(60));
+    }
+    // Outside the target's folder: not listed.
+    write(
+        &s.share_dir("backups"),
+        "clients/other/x.bin",
+        b"x",
+        Duration::ZERO,
+    );
+    block_on(async {
+        let target =
+            backproof::target::smb::open(&location(&s, "backups", "clients/acme", &s.password))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        suite::run(&target).await;
+    });
+}
+
+#[test]
+fn share_requiring_encryption_works_with_encryption_required() {
+    let s = Samba::start();
+    write(
+        &s.share_dir("secure"),
+        "a.bin",
+        b"secret backup",
+        Duration::from_secs(60),
+    );
+    block_on(async {
+        let mut loc = location(&s, "secure", "", &s.password);
+        loc.encryption = Encryption::Required;
+        let target = backproof::target::smb::open(&loc)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        use backproof::target::Target;
+        use futures::TryStreamExt;
+        let listed: Vec<_> = target.list().try_collect().await.unwrap();
+        assert_eq!(listed.len(), 1);
+        let bytes: Vec<bytes::Bytes> = target
+            .read("a.bin")
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(bytes.concat(), b"secret backup");
+    });
+}
+
+/// A fixture whose job `acme` verifies folder `acme` of the share `backups`.
+fn smb_fixture(s: &Samba, policy: &str, password: &str, extra: &str) -> Fixture {
+    let f = Fixture::empty();
+    let pw = f.secret("smb.secret", password);
+    f.job_with_target(
+        policy,
+        &format!(
+            "name = \"nas\"\nurl = \"smb://127.0.0.1:{}/backups/acme\"\nusername = \"{SMB_USER}\"\npassword_file = \"{}\"\ntimeout = \"3s\"\n{extra}",
+            s.port,
+            pw.display()
+        ),
+    );
+    f
+}
+
+const NAMES: &[&str] = &[
+    "daily/mon.tar",
+    "daily/tue.tar",
+    "weekly/w46.tar",
+    "Client Files/Q4 report (final).xlsx",
+    "ünïcødé/文件 100%.bin",
+    "hash/#1 backup #2.tar",
+];
+
+fn seed(s: &Samba, size: usize) {
+    let root = s.share_dir("backups").join("acme");
+    for (i, n) in NAMES.iter().enumerate() {
+        write(&root, n, &suite::content(n, size + i), hours(2 + i as u64));
+    }
+}
+
+#[test]
+fn healthy_share_passes_and_names_survive() {
+    let s = Samba::start();
+    seed(&s, 30_000);
+    let f = smb_fixture(&s, "sample_files = 100", &s.password, "");
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 0, "{ev:#}");
+    let t = target(&ev, "nas");
+    assert_eq!(t["inventory"]["files"], NAMES.len());
+    assert_eq!(t["files"][0]["path"], "daily/mon.tar", "newest first");
+    for (i, n) in NAMES.iter().enumerate() {
+        let file = sampled(t, n).unwrap_or_else(|| panic!("{n} not sampled: {t:#}"));
+        assert_eq!(file["verdict"], "pass");
+        let expected = blake3::hash(&suite::content(n, 30_000 + i));
+        assert_eq!(file["streamed_blake3"], expected.to_hex().as_str());
+    }
+}
+
+#[test]
+fn corruption_and_truncation_in_place_fail_and_deletion_is_reported() {
+    let s = Samba::start();
+    seed(&s, 30_000);
+    let f = smb_fixture(
+        &s,
+        "sample_files = 100\ncount_drop_percent = 50\nsize_drop_percent = 50",
+        &s.password,
+        "",
+    );
+    assert_eq!(f.run_json("acme", &[]).0, 0);
+    let root = s.share_dir("backups").join("acme");
+    corrupt_in_place(&root.join("daily/tue.tar"));
+    truncate_in_place(&root.join("weekly/w46.tar"));
+    std::fs::remove_file(root.join("Client Files/Q4 report (final).xlsx")).unwrap();
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 1, "{ev:#}");
+    let t = target(&ev, "nas");
+    let tue = sampled(t, "daily/tue.tar").unwrap();
+    assert_eq!(tue["verdict"], "fail");
+    assert!(
+        tue["reason"].as_str().unwrap().contains("corruption"),
+        "{tue}"
+    );
+    let w46 = sampled(t, "weekly/w46.tar").unwrap();
+    assert_eq!(w46["verdict"], "fail");
+    assert!(
+        w46["reason"].as_str().unwrap().contains("size changed"),
+        "{w46}"
+    );
+    assert_eq!(
+        t["drift"]["vanished"][0]["path"],
+        "Client Files/Q4 report (final).xlsx"
+    );
+    assert_eq!(sampled(t, "daily/mon.tar").unwrap()["verdict"], "pass");
+}
+
+#[test]
+fn stale_share_fails_freshness() {
+    let s = Samba::start();
+    let root = s.share_dir("backups").join("acme");
+    write(&root, "old.tar", b"old backup", hours(80));
+    let f = smb_fixture(&s, "max_age = \"26h\"", &s.password, "");
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 1, "{ev:#}");
+    assert_eq!(check(target(&ev, "nas"), "freshness")["verdict"], "fail");
+}
+
+#[test]
+fn wrong_password_fails_clearly_and_never_falls_back_to_guest() {
+    let s = Samba::start();
+    seed(&s, 1000);
+    let f = smb_fixture(&s, "", "not-the-password", "");
+    let out = f.backproof(&["run", "acme", "--json"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let ev = out.json();
+    let reason = check(target(&ev, "nas"), "access")["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        reason.contains(&format!("logon failure for user {SMB_USER}")),
+        "{reason}"
+    );
+    assert!(!out.stdout.contains("not-the-password") && !out.stderr.contains("not-the-password"));
+    assert!(!out.stdout.contains(&s.password));
+}
+
+#[test]
+fn missing_share_and_missing_folder_are_errors() {
+    let s = Samba::start();
+    seed(&s, 1000);
+    let f = smb_fixture(&s, "", &s.password, "");
+    let job = std::fs::read_to_string(f.dir.path().join("jobs.d/acme.toml")).unwrap();
+    f.write_job("acme", &job.replace("/backups/acme", "/nosuchshare/acme"));
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 2, "{ev:#}");
+    let reason = check(target(&ev, "nas"), "access")["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("nosuchshare"), "{reason}");
+    eprintln!("NOSHARE: {reason}");
+    f.write_job(
+        "acme",
+        &job.replace("/backups/acme", "/backups/no-such-folder"),
+    );
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 2, "{ev:#}");
+    let reason = check(target(&ev, "nas"), "access")["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        reason.contains("no-such-folder") && reason.contains("does not exist"),
+        "{reason}"
+    );
+    eprintln!("NOFOLDER: {reason}");
+}
+
+#[test]
+fn server_down_or_silent_is_an_error_within_the_timeout() {
+    let mut s = Samba::start();
+    seed(&s, 1000);
+    let f = smb_fixture(&s, "", &s.password, "");
+    // Silent: the process is there but answers nothing.
+    s.pause();
+    let started = std::time::Instant::now();
+    let (code, ev) = f.run_json("acme", &[]);
+    let took = started.elapsed();
+    s.resume();
+    assert_eq!(code, 2, "{ev:#}");
+    assert!(
+        took < Duration::from_secs(30),
+        "a silent server held the run for {took:?}"
+    );
+    eprintln!(
+        "SILENT after {took:?}: {}",
+        check(target(&ev, "nas"), "access")["reason"]
+    );
+    // Down: nothing listens.
+    s.stop();
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 2, "{ev:#}");
+    let reason = check(target(&ev, "nas"), "access")["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        reason.contains("cannot connect") || reason.contains("connection"),
+        "{reason}"
+    );
+    eprintln!("DOWN: {reason}");
+}
+
+#[test]
+fn server_stopped_mid_restore_is_an_error() {
+    let mut s = Samba::start();
+    let root = s.share_dir("backups").join("acme");
+    // Sparse, so it costs nothing to write and takes long to read.
+    let big = root.join("big.img");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(8 << 30)
+        .unwrap();
+    write(&root, "small.bin", b"small", hours(5));
+    let f = smb_fixture(&s, "sample_bytes = \"20GB\"", &s.password, "");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_backproof"))
+        .args([
+            "--config",
+            f.config.to_str().unwrap(),
+            "run",
+            "acme",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let scratch = f.data_dir().join("scratch");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_dir(&scratch)
+        .map(|d| {
+            d.flatten().any(|run| {
+                std::fs::read_dir(run.path())
+                    .map(|mut f| f.next().is_some())
+                    .unwrap_or(false)
+            })
+        })
+        .unwrap_or(false)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "restore never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    s.stop();
+    let stopped = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let took = stopped.elapsed();
+    let ev: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(2), "{ev:#}");
+    let t = target(&ev, "nas");
+    let big = sampled(t, "big.img").unwrap();
+    assert_eq!(big["verdict"], "error", "{big:#}");
+    assert!(big["bytes"].as_u64().unwrap() > 0, "{big:#}");
+    let small = sampled(t, "small.bin").unwrap();
+    assert!(
+        small["reason"].as_str().unwrap().contains("not attempted"),
+        "{small:#}"
+    );
+    assert!(
+        took < Duration::from_secs(30),
+        "took {took:?} after the server stopped"
+    );
+    eprintln!("MIDRUN after {took:?}: {}", big["reason"]);
+}
+
+#[test]
+fn check_config_connect_reports_each_target() {
+    let s = Samba::start();
+    seed(&s, 100);
+    let f = smb_fixture(&s, "", &s.password, "");
+    let pw = f.secret("bad.secret", "wrong");
+    f.write_job(
+        "other",
+        &format!(
+            "client = \"Other\"\nschedule = \"0 3 * * *\"\n[[targets]]\nname = \"nas\"\nurl = \"smb://127.0.0.1:{}/backups/acme\"\nusername = \"{SMB_USER}\"\npassword_file = \"{}\"\ntimeout = \"3s\"\n",
+            s.port,
+            pw.display()
+        ),
+    );
+    let out = f.backproof(&["check-config", "--connect"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("acme/nas: reachable"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("other/nas: ERROR: SMB: logon failure"),
+        "{}",
+        out.stdout
+    );
+    std::fs::remove_file(f.dir.path().join("jobs.d/other.toml")).unwrap();
+    let out = f.backproof(&["check-config", "--connect"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+}
