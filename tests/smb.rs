@@ -369,3 +369,41 @@ fn check_config_connect_reports_each_target() {
     let out = f.backproof(&["check-config", "--connect"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
 }
+
+#[test]
+fn permission_denied_on_one_file_is_an_error_for_that_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Samba::start();
+    let root = s.share_dir("plain").join("acme");
+    write(&root, "readable.bin", b"fine", hours(2));
+    write(&root, "locked.bin", b"locked away", hours(3));
+    std::fs::set_permissions(
+        root.join("locked.bin"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    // The test user must be able to traverse the folders.
+    for d in [
+        s.dir.path().to_path_buf(),
+        s.share_dir("plain"),
+        root.clone(),
+    ] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let f = smb_fixture(&s, "sample_files = 10", &s.password, "");
+    let job = std::fs::read_to_string(f.dir.path().join("jobs.d/acme.toml")).unwrap();
+    f.write_job("acme", &job.replace("/backups/acme", "/plain/acme"));
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 2, "{ev:#}");
+    let t = target(&ev, "nas");
+    let locked = sampled(t, "locked.bin").unwrap();
+    assert_eq!(locked["verdict"], "error", "{locked:#}");
+    assert!(
+        locked["reason"]
+            .as_str()
+            .unwrap()
+            .contains("permission denied"),
+        "{locked:#}"
+    );
+    assert_eq!(sampled(t, "readable.bin").unwrap()["verdict"], "pass");
+}

@@ -6,25 +6,32 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
-/// Size of the chunks read by blocking readers.
-pub const CHUNK: u64 = 4 << 20;
-
 /// A few chunk buffers kept for reuse by one read stream.
-#[derive(Default)]
-pub struct BufferPool(Mutex<Vec<Vec<u8>>>);
+pub struct BufferPool {
+    chunk: usize,
+    free: Mutex<Vec<Vec<u8>>>,
+}
 
 impl BufferPool {
     const KEEP: usize = 8;
 
-    fn take(&self) -> Vec<u8> {
-        let reused = self.0.lock().map(|mut p| p.pop()).unwrap_or(None);
-        reused.unwrap_or_else(|| Vec::with_capacity(CHUNK as usize))
+    /// A pool of buffers of `chunk` bytes.
+    pub fn new(chunk: usize) -> Arc<BufferPool> {
+        Arc::new(BufferPool {
+            chunk,
+            free: Mutex::new(Vec::new()),
+        })
     }
 
-    /// Reads the next chunk of up to [`CHUNK`] bytes; `None` at the end.
+    fn take(&self) -> Vec<u8> {
+        let reused = self.free.lock().map(|mut p| p.pop()).unwrap_or(None);
+        reused.unwrap_or_else(|| Vec::with_capacity(self.chunk))
+    }
+
+    /// Reads the next chunk of up to the pool's chunk size; `None` at the end.
     pub fn read_chunk(self: &Arc<Self>, reader: &mut impl Read) -> std::io::Result<Option<Bytes>> {
         let mut buf = self.take();
-        reader.take(CHUNK).read_to_end(&mut buf)?;
+        reader.take(self.chunk as u64).read_to_end(&mut buf)?;
         if buf.is_empty() {
             return Ok(None);
         }
@@ -51,7 +58,7 @@ impl Drop for PooledBuffer {
     fn drop(&mut self) {
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
-        if let Ok(mut pool) = self.pool.0.lock()
+        if let Ok(mut pool) = self.pool.free.lock()
             && pool.len() < BufferPool::KEEP
         {
             pool.push(buf);

@@ -33,6 +33,9 @@ const KEEP: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
+/// Bytes asked of libsmbclient per read call; it splits them into pipelined SMB reads.
+const READ_CHUNK: usize = 2 << 20;
+
 /// A folder on an SMB share.
 pub struct SmbTarget {
     location: String,
@@ -256,7 +259,7 @@ impl Target for SmbTarget {
             if opened_tx.send(Ok(())).is_err() {
                 return;
             }
-            let pool = Arc::new(BufferPool::default());
+            let pool = BufferPool::new(READ_CHUNK);
             loop {
                 let item = match pool.read_chunk(&mut file) {
                     Ok(None) => return,

@@ -10,6 +10,9 @@ use object_store::{GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt};
 use super::buffer::BufferPool;
 use super::{ByteStream, Entry, ErrorKind, Target, TargetError, io_kind};
 
+/// Chunks read from a local file: large, since a local disk has no latency to hide.
+const FILE_CHUNK: usize = 4 << 20;
+
 /// Turns a backend's error about `what` (a path, or "listing") into plain words.
 pub type ErrorMapper = Arc<dyn Fn(object_store::Error, &str) -> TargetError + Send + Sync>;
 
@@ -126,7 +129,7 @@ impl Target for StoreTarget {
 /// chunks, each on the blocking pool. Chunk buffers are recycled once the consumer drops
 /// them: fresh multi-megabyte buffers would cost page faults and zeroing on every chunk.
 fn read_file(file: std::fs::File, what: String) -> ByteStream {
-    let pool = Arc::new(BufferPool::default());
+    let pool = BufferPool::new(FILE_CHUNK);
     futures::stream::try_unfold((file, what, pool), |(mut file, what, pool)| async move {
         let (file, what, pool, chunk) = tokio::task::spawn_blocking(move || {
             let chunk = pool.read_chunk(&mut file);

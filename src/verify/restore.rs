@@ -20,9 +20,9 @@ use crate::target::{Target, TargetError};
 const READ_AHEAD: usize = 2;
 /// The pump hands chunks to the sink in batches of at least this many bytes, so that
 /// small network chunks do not each cost a hand-over.
-const BATCH: usize = 4 << 20;
+const BATCH: usize = 1 << 20;
 /// Window of the restored copy mapped at a time when reading it back.
-const REREAD_WINDOW: u64 = 8 << 20;
+const REREAD_WINDOW: u64 = 2 << 20;
 
 /// A file restored into the scratch folder.
 #[derive(Debug, Clone)]

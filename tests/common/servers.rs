@@ -178,7 +178,8 @@ impl Drop for Garage {
 /// The Unix and Samba user the tests log on as.
 pub const SMB_USER: &str = "bptest";
 
-/// An `smbd` with two shares: `backups` and `secure` (SMB3 encryption required).
+/// An `smbd` with three shares: `backups`, `secure` (SMB3 encryption required) and
+/// `plain` (files read as the test user, so permissions apply).
 pub struct Samba {
     child: Option<Child>,
     pub dir: tempfile::TempDir,
@@ -233,6 +234,12 @@ read only = no
 valid users = {SMB_USER}
 force user = root
 server smb encrypt = required
+
+# Files are read as the logged-on user: Unix permissions apply.
+[plain]
+path = {d}/plain
+read only = yes
+valid users = {SMB_USER}
 "#
             ),
         )
