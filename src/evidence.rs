@@ -103,6 +103,13 @@ pub struct RunEvidence {
     /// (given the same listing and coverage ledger).
     pub seed: u64,
     pub targets: Vec<TargetEvidence>,
+    /// The job's previous finished run, and the BLAKE3 of its evidence document as stored:
+    /// each document seals the one before it, so a changed or removed report breaks the
+    /// chain (`backproof verify-evidence`). `None` for a job's first run.
+    #[serde(default)]
+    pub previous_run: Option<String>,
+    #[serde(default)]
+    pub previous_hash: Option<String>,
 }
 
 impl RunEvidence {

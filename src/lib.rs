@@ -13,7 +13,11 @@
 //!   test restore into a scratch folder with BLAKE3, comparison against the baseline.
 //!   A finding (a corrupt file) is data in the evidence; an `Err` means "could not verify".
 //! - [`evidence`]: the JSON evidence document a run produces, and the [`evidence::Verdict`].
-//! - [`report`]: printers that turn evidence into text for a terminal.
+//! - [`report`]: printers that turn evidence into words: terminal text, the run report
+//!   email (text and HTML) and the weekly owner summary.
+//! - [`mail`]: who is emailed, composing messages, the durable outbox in the catalog and
+//!   delivery over SMTP (or to `.eml` files).
+//! - [`chain`]: the tamper-evident chain of a job's evidence documents.
 //! - [`scratch`]: per-run scratch folders and the mapping of untrusted object names to
 //!   safe file names inside them.
 //! - [`cli`]: the command line (`run`, `show`, `history`, `check-config`, `demo`).
@@ -21,9 +25,11 @@
 //! `main.rs` only calls [`cli::main`].
 
 pub mod catalog;
+pub mod chain;
 pub mod cli;
 pub mod config;
 pub mod evidence;
+pub mod mail;
 pub mod report;
 pub mod scratch;
 pub mod target;

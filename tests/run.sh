@@ -6,11 +6,13 @@
 # Provisions, when missing (as root; Debian packages and one pinned cargo tool):
 #   - Samba (`smbd`, `smbpasswd`, `smbclient`) for the SMB tests, and libsmbclient-dev +
 #     pkg-config to build backproof's SMB support;
+#   - python3-aiosmtpd and openssl for the SMTP server of the email tests (STARTTLS with a
+#     certificate from a test CA, AUTH, a Maildir the tests read);
 #   - Garage 2.5.0, an S3 server, built once with `cargo install` (about 11 minutes on
 #     2 cores) into $BACKPROOF_TOOLS (default ~/.cache/backproof-tools).
 # The tests start their own servers on 127.0.0.1 (tests/common/servers.rs): each test
-# gets a fresh Garage or smbd on free ports in a temporary folder, so a test can stop or
-# damage its server. Nothing is reached beyond 127.0.0.1.
+# gets a fresh Garage, smbd or SMTP server on free ports in a temporary folder, so a test
+# can stop or damage its server. Nothing is reached beyond 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +24,8 @@ command -v smbclient >/dev/null || packages+=(smbclient)
 command -v pkg-config >/dev/null || packages+=(pkg-config)
 pkg-config --exists smbclient 2>/dev/null || packages+=(libsmbclient-dev)
 command -v useradd >/dev/null || [ -x /usr/sbin/useradd ] || packages+=(passwd)
+command -v openssl >/dev/null || packages+=(openssl)
+/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || packages+=(python3-aiosmtpd)
 if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "tests/run.sh: needs Debian packages: ${packages[*]} (run as root, or install them)" >&2

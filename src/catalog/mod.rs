@@ -6,6 +6,7 @@
 //! - `files`: `job \0 target \0 path` → [`FileRecord`] (baseline and coverage ledger)
 //! - `inventory`: `job \0 target \0 path` → [`InventoryRecord`] (the last listing)
 //! - `targets`: `job \0 target` → [`TargetState`] (totals of the last listing)
+//! - `outbox`: outbox id → [`OutboxItem`] (messages to send, sent or rejected)
 //!
 //! sled allows one process per database; [`lock::ProcessLock`] turns a second opener into
 //! a clear error that names the process holding it.
@@ -22,7 +23,9 @@ use serde::de::DeserializeOwned;
 use crate::evidence::{EVIDENCE_SCHEMA, RunEvidence, RunStatus};
 
 pub use lock::ProcessLock;
-pub use records::{FileRecord, InventoryRecord, RECORD_SCHEMA, TargetState};
+pub use records::{
+    Delivery, FileRecord, InventoryRecord, MailKind, OutboxItem, RECORD_SCHEMA, TargetState,
+};
 
 /// The catalog could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +59,7 @@ pub struct Catalog {
     files: sled::Tree,
     inventory: sled::Tree,
     targets: sled::Tree,
+    outbox: sled::Tree,
     _lock: Arc<ProcessLock>,
 }
 
@@ -106,6 +110,7 @@ impl Catalog {
             files: tree("files")?,
             inventory: tree("inventory")?,
             targets: tree("targets")?,
+            outbox: tree("outbox")?,
             db,
             path,
             _lock: Arc::new(lock),
@@ -148,11 +153,65 @@ impl Catalog {
     /// Stores (or replaces) a run's evidence.
     pub fn put_run(&self, ev: &RunEvidence) -> Result<()> {
         self.put(&self.runs, ev.run_id.as_bytes().to_vec(), ev)?;
-        let started = format!("{:020}", ev.started_at.timestamp_micros().max(0));
         self.job_runs
-            .insert(key(&[&ev.job, &started, &ev.run_id]), ev.run_id.as_bytes())
+            .insert(job_run_key(ev), ev.run_id.as_bytes())
             .map_err(|e| self.db_err(e))?;
         Ok(())
+    }
+
+    /// Records a finished run: its evidence exactly as `document` (the bytes its hash is
+    /// taken of), and the message reporting it, in one transaction. Either both are
+    /// stored or neither.
+    pub fn finish_run(
+        &self,
+        ev: &RunEvidence,
+        document: &[u8],
+        mail: Option<&OutboxItem>,
+    ) -> Result<()> {
+        use sled::Transactional;
+        let mail = mail.map(|m| {
+            (
+                m.id.clone(),
+                serde_json::to_vec(m).expect("records serialize"),
+            )
+        });
+        (&self.runs, &self.job_runs, &self.outbox)
+            .transaction(|(runs, job_runs, outbox)| {
+                runs.insert(ev.run_id.as_bytes(), document)?;
+                job_runs.insert(job_run_key(ev), ev.run_id.as_bytes())?;
+                if let Some((id, bytes)) = &mail {
+                    outbox.insert(id.as_bytes(), bytes.as_slice())?;
+                }
+                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                sled::transaction::TransactionError::Storage(e) => self.db_err(e),
+                sled::transaction::TransactionError::Abort(()) => unreachable!("never aborted"),
+            })
+    }
+
+    /// Forgets a run (its document and its place in the job's history). Its successor's
+    /// seal then points at nothing, which `backproof verify-evidence` reports.
+    pub fn remove_run(&self, run_id: &str) -> Result<bool> {
+        let Some(ev) = self.run(run_id)? else {
+            return Ok(false);
+        };
+        self.runs
+            .remove(run_id.as_bytes())
+            .map_err(|e| self.db_err(e))?;
+        self.job_runs
+            .remove(job_run_key(&ev))
+            .map_err(|e| self.db_err(e))?;
+        Ok(true)
+    }
+
+    /// A run's evidence document exactly as stored.
+    pub fn run_document(&self, run_id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .runs
+            .get(run_id.as_bytes())
+            .map_err(|e| self.db_err(e))?
+            .map(|v| v.to_vec()))
     }
 
     pub fn run(&self, run_id: &str) -> Result<Option<RunEvidence>> {
@@ -209,6 +268,37 @@ impl Catalog {
             }
         }
         Ok(ids)
+    }
+
+    // --- outbox -----------------------------------------------------------------------
+
+    pub fn put_outbox(&self, item: &OutboxItem) -> Result<()> {
+        self.put(&self.outbox, item.id.as_bytes().to_vec(), item)
+    }
+
+    /// Every outbox message, oldest first.
+    pub fn outbox(&self) -> Result<Vec<OutboxItem>> {
+        let mut items = Vec::new();
+        for item in self.outbox.iter() {
+            let (k, v) = item.map_err(|e| self.db_err(e))?;
+            items.push(decode(&k, &v)?);
+        }
+        Ok(items)
+    }
+
+    /// Forgets sent messages older than `keep` (rejected ones stay until removed by hand).
+    pub fn prune_outbox(&self, keep: chrono::Duration) -> Result<usize> {
+        let cutoff = chrono::Utc::now() - keep;
+        let mut removed = 0;
+        for item in self.outbox()? {
+            if matches!(item.delivery, Delivery::Sent { at } if at < cutoff) {
+                self.outbox
+                    .remove(item.id.as_bytes())
+                    .map_err(|e| self.db_err(e))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     // --- files: baselines and coverage ledger -------------------------------------------
@@ -280,6 +370,11 @@ impl Catalog {
     pub fn put_target_state(&self, job: &str, target: &str, st: &TargetState) -> Result<()> {
         self.put(&self.targets, key(&[job, target]), st)
     }
+}
+
+fn job_run_key(ev: &RunEvidence) -> Vec<u8> {
+    let started = format!("{:020}", ev.started_at.timestamp_micros().max(0));
+    key(&[&ev.job, &started, &ev.run_id])
 }
 
 fn decode_inventory(k: &[u8], v: &[u8]) -> Result<InventoryRecord> {

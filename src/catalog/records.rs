@@ -98,3 +98,52 @@ mod tests {
         assert!(InventoryRecord::decode(&r.encode()[..24]).is_err());
     }
 }
+
+/// What an outbox message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailKind {
+    RunReport,
+    Digest,
+    Test,
+}
+
+/// Where a message is in its delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Delivery {
+    /// Waiting for its next attempt.
+    Pending,
+    Sent {
+        at: DateTime<Utc>,
+    },
+    /// The server refused it for good (a permanent 5xx on a recipient or the content).
+    Rejected {
+        at: DateTime<Utc>,
+        reason: String,
+    },
+}
+
+/// One message in the durable outbox. The message is stored fully formatted, so every
+/// attempt sends the same bytes with the same Message-ID.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    pub v: u32,
+    /// Key in the outbox: sorts by creation time.
+    pub id: String,
+    pub kind: MailKind,
+    pub job: Option<String>,
+    pub run_id: Option<String>,
+    pub subject: String,
+    pub message_id: String,
+    /// Envelope sender and recipients.
+    pub from: String,
+    pub to: Vec<String>,
+    /// The RFC 5322 message (ASCII: headers and bodies are encoded).
+    pub message: String,
+    pub created: DateTime<Utc>,
+    pub delivery: Delivery,
+    pub attempts: u32,
+    pub next_attempt: DateTime<Utc>,
+    pub last_error: Option<String>,
+}

@@ -39,6 +39,13 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Show { run_id, json } => show(&cli.config, &run_id, json),
         Command::History { job, limit } => history(&cli.config, &job, limit),
         Command::Demo { dir } => super::demo::demo(dir).await,
+        Command::Digest { job, send } => super::mail::digest(&load(&cli.config)?, &job, send).await,
+        Command::SendTestEmail { address } => {
+            super::mail::send_test_email(&load(&cli.config)?, &address).await
+        }
+        Command::Outbox { retry } => super::mail::outbox(&load(&cli.config)?, retry).await,
+        Command::Status => super::mail::status(&load(&cli.config)?),
+        Command::VerifyEvidence { job } => verify_evidence(&load(&cli.config)?, &job),
     }
 }
 
@@ -156,17 +163,40 @@ pub async fn run(config: &Config, job_name: &str, req: RunRequest, json: bool) -
             return Ok(2);
         }
     };
-    let ev = outcome?;
-    let path = verifier.evidence_path(&ev.job, &ev.run_id);
+    let done = outcome?;
+    let ev = &done.evidence;
     if json {
-        println!("{}", serde_json::to_string_pretty(&ev)?);
+        println!("{}", serde_json::to_string_pretty(ev)?);
     } else {
-        print!("{}", report::run_summary(&ev, Some(&path)));
+        print!("{}", report::run_summary(ev, Some(&done.evidence_file)));
+        println!("Evidence BLAKE3: {}", done.hash);
+    }
+    if let Some(to) = &done.emailed_to {
+        super::mail::deliver_now(config, &catalog, &to.join(", ")).await;
     }
     Ok(ev.effective_verdict().exit_code())
 }
 
-fn find_job<'a>(config: &'a Config, name: &str) -> Result<&'a config::Job> {
+fn verify_evidence(config: &Config, job: &str) -> Result<u8> {
+    find_job(config, job)?;
+    let catalog = Catalog::open(&config.data_dir)?;
+    let evidence_dir = config.data_dir.join("evidence");
+    match crate::chain::verify(&catalog, job, &evidence_dir)? {
+        crate::chain::ChainCheck::Intact { documents, head } => {
+            println!(
+                "evidence chain of {job} is intact: {documents} documents{}",
+                head.map(|h| format!(", newest {h}")).unwrap_or_default()
+            );
+            Ok(0)
+        }
+        crate::chain::ChainCheck::Broken { run_id, reason } => {
+            println!("evidence chain of {job} is BROKEN at run {run_id}: {reason}");
+            Ok(1)
+        }
+    }
+}
+
+pub fn find_job<'a>(config: &'a Config, name: &str) -> Result<&'a config::Job> {
     config.job(name).ok_or_else(|| {
         let known: Vec<&str> = config.jobs.iter().map(|j| j.name.as_str()).collect();
         anyhow!(

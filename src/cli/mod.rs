@@ -6,6 +6,7 @@
 
 mod commands;
 mod demo;
+mod mail;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,6 +75,23 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// Render the weekly owner summary of a job now (print it, or --send it to the owners).
+    Digest {
+        job: String,
+        #[arg(long)]
+        send: bool,
+    },
+    /// Send a test message with the current SMTP settings.
+    SendTestEmail { address: String },
+    /// List the outbox: queued, sent and rejected messages; --retry sends pending ones now.
+    Outbox {
+        #[arg(long)]
+        retry: bool,
+    },
+    /// One line per client: last run, verdict, newest backup, next run, outbox.
+    Status,
+    /// Check the tamper-evident chain of a job's evidence documents.
+    VerifyEvidence { job: String },
     /// Build a throwaway backup set, verify it, corrupt a file, and show it being caught.
     Demo {
         /// Folder for the demo (default: a new temporary folder, kept for you to look at).

@@ -10,6 +10,7 @@ mod policy;
 mod raw;
 mod schedule;
 mod secret;
+mod smtp;
 mod target;
 
 use std::collections::BTreeSet;
@@ -18,8 +19,10 @@ use std::path::{Path, PathBuf};
 pub use error::{ConfigError, ConfigErrors};
 pub use location::{Encryption, Location, S3Location, SmbLocation, TargetUrl};
 pub use policy::{PathFilter, Policy};
+pub use raw::Notify;
 pub use schedule::Schedule;
 pub use secret::Secret;
+pub use smtp::{Security, SmtpConfig};
 
 use raw::{RawGlobal, RawJob, RawPolicy};
 
@@ -40,9 +43,16 @@ pub struct Config {
     pub jobs_dir: PathBuf,
     /// Jobs sorted by name.
     pub jobs: Vec<Job>,
+    /// How reports are sent; `None` writes them as `.eml` files under `data_dir/mail`.
+    pub smtp: Option<SmtpConfig>,
+    /// Default schedule of the weekly owner summary.
+    pub digest_schedule: Schedule,
     /// Things that work but should be changed (a secret written inline).
     pub warnings: Vec<ConfigError>,
 }
+
+/// Monday 07:00, local time.
+pub const DEFAULT_DIGEST_SCHEDULE: &str = "0 7 * * 1";
 
 impl Config {
     pub fn job(&self, name: &str) -> Option<&Job> {
@@ -61,6 +71,10 @@ pub struct Job {
     pub owners: Vec<String>,
     pub technicians: Vec<String>,
     pub schedule: Schedule,
+    pub notify: Notify,
+    pub report_to_owners: bool,
+    /// When this client's weekly summary is sent.
+    pub digest_schedule: Schedule,
     pub targets: Vec<TargetSpec>,
 }
 
@@ -107,10 +121,19 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 
     let mut jobs = Vec::new();
     let mut warnings = Vec::new();
+    let smtp = raw
+        .smtp
+        .as_ref()
+        .and_then(|s| SmtpConfig::build(s, path, &source, &mut errors, &mut warnings));
+    let digest_schedule = raw.digest.schedule.clone().unwrap_or_else(|| {
+        DEFAULT_DIGEST_SCHEDULE
+            .parse()
+            .expect("the default schedule is valid")
+    });
     match job_files(&jobs_dir) {
         Ok(files) => {
             for file in files {
-                match load_job(&file, &raw.policy, &mut warnings) {
+                match load_job(&file, &raw.policy, &digest_schedule, &mut warnings) {
                     Ok(job) => jobs.push(job),
                     Err(mut errs) => errors.append(&mut errs),
                 }
@@ -135,6 +158,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         scratch_dir,
         jobs_dir,
         jobs,
+        smtp,
+        digest_schedule,
         warnings,
     })
 }
@@ -165,6 +190,7 @@ fn valid_name(name: &str) -> bool {
 fn load_job(
     file: &Path,
     global: &RawPolicy,
+    digest_schedule: &Schedule,
     warnings: &mut Vec<ConfigError>,
 ) -> Result<Job, Vec<ConfigError>> {
     let source = std::fs::read_to_string(file)
@@ -255,6 +281,11 @@ fn load_job(
         owners: raw.owners,
         technicians: raw.technicians,
         schedule: raw.schedule,
+        notify: raw.notify,
+        report_to_owners: raw.report_to_owners,
+        digest_schedule: raw
+            .digest_schedule
+            .unwrap_or_else(|| digest_schedule.clone()),
         targets,
     })
 }

@@ -21,6 +21,28 @@ pub struct RawGlobal {
     pub jobs_dir: Option<Spanned<String>>,
     #[serde(default)]
     pub policy: RawPolicy,
+    pub smtp: Option<super::smtp::RawSmtp>,
+    #[serde(default)]
+    pub digest: RawDigest,
+}
+
+/// `[digest]`: the weekly summary for business owners.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDigest {
+    /// When the daemon sends it (5-field cron, local time); default Monday 07:00.
+    pub schedule: Option<Schedule>,
+}
+
+/// Which runs are emailed to the technicians.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Notify {
+    /// Every run.
+    Always,
+    /// Failures, errors, and the first pass after them (a recovery).
+    #[default]
+    Problems,
 }
 
 /// One file in `jobs.d/`: one client.
@@ -33,6 +55,13 @@ pub struct RawJob {
     #[serde(default, deserialize_with = "emails")]
     pub technicians: Vec<String>,
     pub schedule: Schedule,
+    #[serde(default)]
+    pub notify: Notify,
+    /// Also send every emailed run report to the owners.
+    #[serde(default)]
+    pub report_to_owners: bool,
+    /// This client's weekly summary schedule, if not the global one.
+    pub digest_schedule: Option<Schedule>,
     #[serde(default)]
     pub policy: RawPolicy,
     #[serde(default)]
@@ -190,18 +219,7 @@ fn globs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Erro
 fn emails<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     let list = Vec::<String>::deserialize(d)?;
     for a in &list {
-        let ok = match a.split_once('@') {
-            Some((local, domain)) => {
-                !local.is_empty()
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
-                    && !a.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
-                    && !domain.contains('@')
-            }
-            None => false,
-        };
-        if !ok {
+        if a.parse::<lettre::Address>().is_err() || !a.contains('.') {
             return Err(D::Error::custom(format!(
                 "`{a}` is not an email address (expected name@example.com)"
             )));

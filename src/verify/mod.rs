@@ -17,9 +17,10 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 use tracing::Instrument;
 
-use crate::catalog::{Catalog, CatalogError};
+use crate::catalog::{Catalog, CatalogError, MailKind};
 use crate::config::{Config, Job};
 use crate::evidence::{EVIDENCE_SCHEMA, RunEvidence, RunStatus, Trigger, Verdict};
+use crate::mail::{Sender, compose, outbox, policy};
 
 /// Runs verifications and records them in the catalog.
 #[derive(Clone)]
@@ -30,6 +31,19 @@ pub struct Verifier {
     /// Where evidence documents are also written as files: `<dir>/<job>/<run id>.json`.
     pub evidence_dir: PathBuf,
     pub host: String,
+    /// Who report emails come from.
+    pub sender: Sender,
+}
+
+/// A recorded run.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub evidence: RunEvidence,
+    /// BLAKE3 of the evidence document as stored, attached and written to its file.
+    pub hash: String,
+    pub evidence_file: PathBuf,
+    /// Recipients of the report, if one was queued in the outbox.
+    pub emailed_to: Option<Vec<String>>,
 }
 
 /// What to run.
@@ -66,6 +80,7 @@ impl Verifier {
             scratch_dir: config.scratch_dir.clone(),
             evidence_dir: config.data_dir.join("evidence"),
             host: gethostname::gethostname().to_string_lossy().into_owned(),
+            sender: Sender::from_config(config),
         }
     }
 
@@ -74,8 +89,9 @@ impl Verifier {
         self.evidence_dir.join(job).join(format!("{run_id}.json"))
     }
 
-    /// Verifies every target of `job` (or the one requested) and records the run.
-    pub async fn run(&self, job: &Job, req: RunRequest) -> Result<RunEvidence, RunError> {
+    /// Verifies every target of `job` (or the one requested) and records the run, with
+    /// its report email in the outbox if the job's policy says so.
+    pub async fn run(&self, job: &Job, req: RunRequest) -> Result<Finished, RunError> {
         let targets: Vec<_> = match &req.target {
             None => job.targets.iter().collect(),
             Some(name) => {
@@ -109,6 +125,8 @@ impl Verifier {
             verdict: None,
             seed: req.seed.unwrap_or_else(rand::random),
             targets: Vec::new(),
+            previous_run: None,
+            previous_hash: None,
         };
         self.catalog.put_run(&ev)?;
         self.catalog.flush()?;
@@ -143,15 +161,53 @@ impl Verifier {
         ev.status = RunStatus::Finished;
         ev.verdict =
             Some(Verdict::worst(ev.targets.iter().map(|t| t.verdict)).unwrap_or(Verdict::Error));
-        self.catalog.put_run(&ev)?;
+        self.finish(job, ev)
+    }
+
+    /// Seals the evidence to the job's previous report, queues the report email and
+    /// records both in one transaction, then writes the evidence file.
+    fn finish(&self, job: &Job, mut ev: RunEvidence) -> Result<Finished, RunError> {
+        let previous = self.catalog.last_finished_run(&job.name)?;
+        if let Some(prev) = &previous
+            && let Some(doc) = self.catalog.run_document(&prev.run_id)?
+        {
+            ev.previous_run = Some(prev.run_id.clone());
+            ev.previous_hash = Some(blake3::hash(&doc).to_hex().to_string());
+        }
+        let document = serde_json::to_vec(&ev).expect("evidence serializes");
+        let hash = blake3::hash(&document).to_hex().to_string();
+        let previous_verdict = previous.as_ref().map(RunEvidence::effective_verdict);
+        let mail = policy::recipients(job, &ev, previous_verdict).map(|(reason, to)| {
+            let composed = compose::run_report(
+                &self.sender,
+                &to,
+                &ev,
+                &document,
+                &hash,
+                reason == policy::Reason::Recovery,
+            );
+            outbox::item(
+                MailKind::RunReport,
+                Some(&job.name),
+                Some(&ev.run_id),
+                &self.sender,
+                composed,
+                Utc::now(),
+            )
+        });
+        self.catalog.finish_run(&ev, &document, mail.as_ref())?;
         self.catalog.flush()?;
         let path = self.evidence_path(&ev.job, &ev.run_id);
-        write_atomically(
-            &path,
-            &serde_json::to_vec_pretty(&ev).expect("evidence serializes"),
-        )
-        .map_err(|source| RunError::EvidenceFile { path, source })?;
-        Ok(ev)
+        write_atomically(&path, &document).map_err(|source| RunError::EvidenceFile {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Finished {
+            evidence: ev,
+            hash,
+            evidence_file: path,
+            emailed_to: mail.map(|m| m.to),
+        })
     }
 
     /// A run id that sorts by time and is unique in this catalog: `20261127-200102-3fa9`.

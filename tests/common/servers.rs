@@ -335,3 +335,137 @@ impl Drop for Samba {
 fn rand_u64() -> u64 {
     rand::random()
 }
+
+/// The test user and password of the SMTP server.
+pub const SMTP_USER: &str = "backproof";
+pub const SMTP_PASSWORD: &str = "smtp-test-password";
+
+/// aiosmtpd on 127.0.0.1 with STARTTLS and AUTH required, keeping a Maildir.
+pub struct Smtp {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl Smtp {
+    pub fn start() -> Smtp {
+        let dir = tempfile::tempdir().unwrap();
+        // An internal CA, as an MSP's relay would have, and a server certificate from it.
+        let d = dir.path();
+        std::fs::write(
+            d.join("ext.cnf"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        for args in [
+            "req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=Test-MSP-CA -keyout ca.key -out ca.pem",
+            "req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout key.pem -out server.csr",
+            "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out cert.pem -extfile ext.cnf",
+        ] {
+            let ok = Command::new("openssl")
+                .args(args.split(' '))
+                .current_dir(d)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl");
+            assert!(ok.success(), "openssl {args} failed");
+        }
+        let mut s = Smtp {
+            child: None,
+            dir,
+            port: free_port(),
+        };
+        s.resume();
+        s
+    }
+
+    /// Starts (again) on the same port with the same mailbox.
+    pub fn resume(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/smtp_server.py");
+        let d = self.dir.path();
+        let log = std::fs::File::create(d.join("smtp.log")).unwrap();
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(script)
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--user",
+                SMTP_USER,
+                "--password",
+                SMTP_PASSWORD,
+            ])
+            .arg("--mbox")
+            .arg(self.mbox())
+            .arg("--cert")
+            .arg(d.join("cert.pem"))
+            .arg("--key")
+            .arg(d.join("key.pem"))
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start the SMTP server (python3-aiosmtpd)");
+        let mut line = String::new();
+        use std::io::BufRead;
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(
+            line.trim(),
+            "ready",
+            "SMTP server did not start: {}",
+            std::fs::read_to_string(d.join("smtp.log")).unwrap_or_default()
+        );
+        self.child = Some(child);
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The CA certificate that signed the server's certificate.
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    pub fn mbox(&self) -> PathBuf {
+        self.dir.path().join("mbox")
+    }
+
+    /// The raw messages received so far, oldest first (aiosmtpd keeps a Maildir).
+    pub fn messages(&self) -> Vec<Vec<u8>> {
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
+        for sub in ["new", "cur"] {
+            if let Ok(dir) = std::fs::read_dir(self.mbox().join(sub)) {
+                for e in dir.flatten() {
+                    let t = e.metadata().and_then(|m| m.modified()).unwrap();
+                    files.push((t, e.path()));
+                }
+            }
+        }
+        files.sort();
+        files
+            .into_iter()
+            .map(|(_, p)| std::fs::read(p).unwrap())
+            .collect()
+    }
+
+    /// The `[smtp]` section for a configuration using this server.
+    pub fn config(&self, password_file: &Path) -> String {
+        format!(
+            "[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"starttls\"\nusername = \"{SMTP_USER}\"\npassword_file = \"{}\"\nca_file = \"{}\"\nfrom = \"backproof <backproof@msp.example>\"\nreply_to = \"noc@msp.example\"\ntimeout = \"5s\"\n",
+            self.port,
+            password_file.display(),
+            self.ca().display()
+        )
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

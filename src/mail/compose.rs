@@ -1,0 +1,151 @@
+//! Turning reports into messages: headers, a stable Message-ID, a text part, an HTML part
+//! and (for run reports) the evidence document attached as JSON.
+
+use lettre::Message;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+
+use crate::config::Config;
+use crate::evidence::RunEvidence;
+use crate::report::digest::{self, Digest};
+use crate::report::email::{self, ReportContext};
+
+/// Who messages come from.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    pub from: Mailbox,
+    pub reply_to: Option<Mailbox>,
+}
+
+impl Sender {
+    /// From `[smtp]`, else `backproof@localhost` (the file transport does not care).
+    pub fn from_config(config: &Config) -> Sender {
+        match &config.smtp {
+            Some(s) => Sender {
+                from: s.from.clone(),
+                reply_to: s.reply_to.clone(),
+            },
+            None => Sender {
+                from: "backproof <backproof@localhost>"
+                    .parse()
+                    .expect("a valid mailbox"),
+                reply_to: None,
+            },
+        }
+    }
+
+    fn domain(&self) -> String {
+        self.from.email.domain().to_string()
+    }
+}
+
+/// A message ready for the outbox.
+#[derive(Debug, Clone)]
+pub struct Composed {
+    pub subject: String,
+    pub message_id: String,
+    pub to: Vec<String>,
+    /// RFC 5322 text.
+    pub message: String,
+}
+
+fn builder(
+    sender: &Sender,
+    to: &[String],
+    subject: &str,
+    message_id: &str,
+) -> lettre::message::MessageBuilder {
+    let mut b = Message::builder()
+        .from(sender.from.clone())
+        .subject(subject)
+        .message_id(Some(message_id.to_string()))
+        .date_now();
+    if let Some(r) = &sender.reply_to {
+        b = b.reply_to(r.clone());
+    }
+    for a in to {
+        if let Ok(m) = a.parse::<Mailbox>() {
+            b = b.to(m);
+        }
+    }
+    b
+}
+
+fn finish(subject: String, message_id: String, to: &[String], message: Message) -> Composed {
+    Composed {
+        subject,
+        message_id,
+        to: to.to_vec(),
+        message: String::from_utf8_lossy(&message.formatted()).into_owned(),
+    }
+}
+
+/// The per-run report. `document` is the evidence exactly as stored and `hash` its BLAKE3.
+pub fn run_report(
+    sender: &Sender,
+    to: &[String],
+    ev: &RunEvidence,
+    document: &[u8],
+    hash: &str,
+    recovery: bool,
+) -> Composed {
+    let attachment = format!("backproof-{}-{}.json", ev.job, ev.run_id);
+    let ctx = ReportContext {
+        hash,
+        attachment: &attachment,
+        recovery,
+    };
+    let subject = email::subject(ev, recovery);
+    let message_id = format!("<run-{}.{}@{}>", ev.run_id, ev.job, sender.domain());
+    let body = MultiPart::mixed()
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(SinglePart::plain(email::text(ev, &ctx)))
+                .singlepart(SinglePart::html(email::html(ev, &ctx))),
+        )
+        .singlepart(Attachment::new(attachment.clone()).body(
+            document.to_vec(),
+            ContentType::parse("application/json").expect("valid"),
+        ));
+    let message = builder(sender, to, &subject, &message_id)
+        .multipart(body)
+        .expect("headers are valid");
+    finish(subject, message_id, to, message)
+}
+
+/// The weekly summary for owners. `key` makes the Message-ID stable for one week's digest.
+pub fn digest(sender: &Sender, to: &[String], d: &Digest) -> Composed {
+    let subject = d.subject();
+    let message_id = format!(
+        "<digest-{}.{}@{}>",
+        d.to.format("%Y%m%d"),
+        d.job,
+        sender.domain()
+    );
+    let message = builder(sender, to, &subject, &message_id)
+        .multipart(MultiPart::alternative_plain_html(
+            digest::text(d),
+            digest::html(d),
+        ))
+        .expect("headers are valid");
+    finish(subject, message_id, to, message)
+}
+
+/// `backproof send-test-email`.
+pub fn test_message(sender: &Sender, to: &str, host: &str) -> Composed {
+    let now = chrono::Utc::now();
+    let subject = format!("backproof test message from {host}");
+    let message_id = format!(
+        "<test-{}@{}>",
+        now.format("%Y%m%d%H%M%S%f"),
+        sender.domain()
+    );
+    let to = vec![to.to_string()];
+    let message = builder(sender, &to, &subject, &message_id)
+        .multipart(MultiPart::alternative_plain_html(
+            format!("This message shows that backproof on {host} can send email with its current settings.\n"),
+            format!("<p>This message shows that backproof on {} can send email with its current settings.</p>", crate::report::email_escape(host)),
+        ))
+        .expect("headers are valid");
+    finish(subject, message_id, &to, message)
+}

@@ -1,0 +1,10 @@
+//! Email: who gets what ([`policy`]), composing messages ([`compose`]), the durable
+//! outbox in the catalog ([`outbox`]) and sending ([`transport`]).
+
+pub mod compose;
+pub mod outbox;
+pub mod policy;
+pub mod transport;
+
+pub use compose::Sender;
+pub use transport::{Mailer, SendError};

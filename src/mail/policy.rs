@@ -1,0 +1,41 @@
+//! Who is emailed about a run.
+//!
+//! A failure or an error is emailed to the technicians at once; so is the first verified
+//! run after one (a recovery). Passing runs are emailed only with `notify = "always"`.
+//! Owners get the same reports when the job says `report_to_owners = true`; otherwise
+//! they only get the weekly summary. Interrupted runs are not emailed.
+
+use crate::config::{Job, Notify};
+use crate::evidence::{RunEvidence, RunStatus, Verdict};
+
+/// Why a run is emailed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Problem,
+    Recovery,
+    Routine,
+}
+
+/// Recipients of the report of `ev`, given the verdict of the job's previous finished run.
+pub fn recipients(
+    job: &Job,
+    ev: &RunEvidence,
+    previous: Option<Verdict>,
+) -> Option<(Reason, Vec<String>)> {
+    if ev.status != RunStatus::Finished {
+        return None;
+    }
+    let bad = |v: Verdict| matches!(v, Verdict::Fail | Verdict::Error);
+    let reason = match (ev.effective_verdict(), previous) {
+        (v, _) if bad(v) => Reason::Problem,
+        (_, Some(p)) if bad(p) => Reason::Recovery,
+        _ if job.notify == Notify::Always => Reason::Routine,
+        _ => return None,
+    };
+    let mut to = job.technicians.clone();
+    if job.report_to_owners {
+        to.extend(job.owners.iter().cloned());
+    }
+    to.dedup();
+    (!to.is_empty()).then_some((reason, to))
+}

@@ -1,0 +1,148 @@
+//! Sending a formatted message: over SMTP with lettre, or as `.eml` files when no
+//! `[smtp]` is configured (lettre's file transport).
+
+use std::path::PathBuf;
+
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{Address, AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+use crate::config::{Config, Security};
+
+/// Where messages go.
+pub enum Mailer {
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        shown: String,
+    },
+    Files {
+        dir: PathBuf,
+        transport: AsyncFileTransport<Tokio1Executor>,
+    },
+}
+
+/// A message could not be sent.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct SendError {
+    /// The server refused the message for good (not: credentials, connection, 4xx).
+    pub permanent: bool,
+    pub message: String,
+}
+
+/// SMTP reply codes that mean "your credentials or setup", not "this message": the
+/// message stays queued until the settings are fixed.
+const SETUP_CODES: &[&str] = &["530", "534", "535", "538"];
+
+impl Mailer {
+    pub fn new(config: &Config) -> Result<Mailer, SendError> {
+        let Some(smtp) = &config.smtp else {
+            let dir = config.data_dir.join("mail");
+            std::fs::create_dir_all(&dir).map_err(|e| SendError {
+                permanent: false,
+                message: format!("cannot create {}: {e}", dir.display()),
+            })?;
+            return Ok(Mailer::Files {
+                transport: AsyncFileTransport::new(&dir),
+                dir,
+            });
+        };
+        let setup = |e: lettre::transport::smtp::Error| SendError {
+            permanent: false,
+            message: format!("SMTP settings for {}: {e}", smtp.host),
+        };
+        let tls_params = || -> Result<TlsParameters, SendError> {
+            let mut b = TlsParameters::builder(smtp.host.clone());
+            if let Some(pem) = &smtp.ca_pem {
+                b = b.add_root_certificate(Certificate::from_pem(pem).map_err(setup)?);
+            }
+            b.build().map_err(setup)
+        };
+        let tls = match smtp.security {
+            Security::None => Tls::None,
+            Security::Starttls => Tls::Required(tls_params()?),
+            Security::Tls => Tls::Wrapper(tls_params()?),
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+            .port(smtp.port)
+            .tls(tls)
+            .timeout(Some(smtp.timeout));
+        if let Some((user, password)) = &smtp.credentials {
+            builder = builder.credentials(Credentials::new(
+                user.clone(),
+                password.expose().to_string(),
+            ));
+        }
+        let security = match smtp.security {
+            Security::None => "plain",
+            Security::Starttls => "STARTTLS",
+            Security::Tls => "TLS",
+        };
+        Ok(Mailer::Smtp {
+            transport: builder.build(),
+            shown: format!("smtp://{}:{} ({security})", smtp.host, smtp.port),
+        })
+    }
+
+    /// Where messages go, for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Mailer::Smtp { shown, .. } => shown.clone(),
+            Mailer::Files { dir, .. } => format!("files in {}", dir.display()),
+        }
+    }
+
+    /// Sends `message` (formatted RFC 5322) from `from` to `to`. Returns where it went: a
+    /// file path for the file transport, the server for SMTP.
+    pub async fn send(
+        &self,
+        from: &str,
+        to: &[String],
+        message: &[u8],
+    ) -> Result<String, SendError> {
+        let address = |a: &str| {
+            a.parse::<Address>().map_err(|e| SendError {
+                permanent: true,
+                message: format!("`{a}` is not an address: {e}"),
+            })
+        };
+        let to = to
+            .iter()
+            .map(|a| address(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let envelope = Envelope::new(Some(address(from)?), to).map_err(|e| SendError {
+            permanent: true,
+            message: format!("no recipients: {e}"),
+        })?;
+        match self {
+            Mailer::Smtp { transport, shown } => match transport.send_raw(&envelope, message).await
+            {
+                Ok(_) => Ok(shown.clone()),
+                Err(e) => {
+                    let code = e.status().map(|c| c.to_string());
+                    let setup = code.as_deref().is_some_and(|c| SETUP_CODES.contains(&c));
+                    let message = match code.as_deref() {
+                        Some(c) if SETUP_CODES.contains(&c) => format!(
+                            "{shown} refused the login ({c}): check smtp.username and the password: {e}"
+                        ),
+                        _ if e.is_timeout() => format!("{shown} did not answer in time: {e}"),
+                        _ => format!("{shown}: {e}"),
+                    };
+                    Err(SendError {
+                        permanent: e.is_permanent() && !setup,
+                        message,
+                    })
+                }
+            },
+            Mailer::Files { dir, transport } => transport
+                .send_raw(&envelope, message)
+                .await
+                .map(|id| dir.join(format!("{id}.eml")).display().to_string())
+                .map_err(|e| SendError {
+                    permanent: false,
+                    message: format!("writing to {}: {e}", dir.display()),
+                }),
+        }
+    }
+}
