@@ -12,14 +12,17 @@
 //! - [`verify`]: one run of one job. Per target: inventory, freshness, drift, sampling,
 //!   test restore into a scratch folder with BLAKE3, comparison against the baseline.
 //!   A finding (a corrupt file) is data in the evidence; an `Err` means "could not verify".
+//! - [`progress`]: live progress of a run (progress bars, the API).
 //! - [`evidence`]: the JSON evidence document a run produces, and the [`evidence::Verdict`].
 //! - [`report`]: printers that turn evidence into words: terminal text, the run report
 //!   email (text and HTML) and the weekly owner summary.
 //! - [`mail`]: who is emailed, composing messages, the durable outbox in the catalog and
 //!   delivery over SMTP (or to `.eml` files).
 //! - [`chain`]: the tamper-evident chain of a job's evidence documents.
+//! - [`status`]: every client at a glance (`backproof status`).
 //! - [`scratch`]: per-run scratch folders and the mapping of untrusted object names to
 //!   safe file names inside them.
+//! - [`daemon`]: `backproof daemon`: scheduler, run manager, local HTTP API, outbox worker.
 //! - [`cli`]: the command line (`run`, `show`, `history`, `check-config`, `demo`).
 //!
 //! `main.rs` only calls [`cli::main`].
@@ -28,9 +31,12 @@ pub mod catalog;
 pub mod chain;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod evidence;
 pub mod mail;
+pub mod progress;
 pub mod report;
 pub mod scratch;
+pub mod status;
 pub mod target;
 pub mod verify;

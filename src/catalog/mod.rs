@@ -7,6 +7,7 @@
 //! - `inventory`: `job \0 target \0 path` → [`InventoryRecord`] (the last listing)
 //! - `targets`: `job \0 target` → [`TargetState`] (totals of the last listing)
 //! - `outbox`: outbox id → [`OutboxItem`] (messages to send, sent or rejected)
+//! - `schedule`: job → the last scheduled slot the daemon handled (RFC 3339), for catch-up
 //!
 //! sled allows one process per database; [`lock::ProcessLock`] turns a second opener into
 //! a clear error that names the process holding it.
@@ -60,6 +61,7 @@ pub struct Catalog {
     inventory: sled::Tree,
     targets: sled::Tree,
     outbox: sled::Tree,
+    schedule: sled::Tree,
     _lock: Arc<ProcessLock>,
 }
 
@@ -111,6 +113,7 @@ impl Catalog {
             inventory: tree("inventory")?,
             targets: tree("targets")?,
             outbox: tree("outbox")?,
+            schedule: tree("schedule")?,
             db,
             path,
             _lock: Arc::new(lock),
@@ -188,6 +191,48 @@ impl Catalog {
                 sled::transaction::TransactionError::Storage(e) => self.db_err(e),
                 sled::transaction::TransactionError::Abort(()) => unreachable!("never aborted"),
             })
+    }
+
+    /// Marks one run as interrupted if it is still running (cancelled by the daemon).
+    pub fn interrupt_run(&self, run_id: &str) -> Result<bool> {
+        match self.run(run_id)? {
+            Some(mut ev) if ev.status == RunStatus::Running => {
+                ev.status = RunStatus::Interrupted;
+                ev.verdict = None;
+                ev.finished_at = Some(chrono::Utc::now());
+                self.put_run(&ev)?;
+                self.flush()?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    // --- schedule ----------------------------------------------------------------------
+
+    /// The last scheduled slot of `job` the daemon handled.
+    pub fn last_slot(&self, job: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        let Some(v) = self
+            .schedule
+            .get(job.as_bytes())
+            .map_err(|e| self.db_err(e))?
+        else {
+            return Ok(None);
+        };
+        let text = String::from_utf8_lossy(&v);
+        chrono::DateTime::parse_from_rfc3339(&text)
+            .map(|t| Some(t.with_timezone(&chrono::Utc)))
+            .map_err(|e| CatalogError::Corrupt {
+                key: format!("schedule/{job}"),
+                message: e.to_string(),
+            })
+    }
+
+    pub fn set_last_slot(&self, job: &str, slot: chrono::DateTime<chrono::Utc>) -> Result<()> {
+        self.schedule
+            .insert(job.as_bytes(), slot.to_rfc3339().as_bytes())
+            .map_err(|e| self.db_err(e))?;
+        Ok(())
     }
 
     /// Forgets a run (its document and its place in the job's history). Its successor's

@@ -7,9 +7,13 @@ use anyhow::{Context, Result, anyhow, bail};
 use crate::catalog::{Catalog, CatalogError};
 use crate::config::{self, Config};
 use crate::evidence::{RunEvidence, Trigger};
+use crate::progress::{Progress, RunState};
 use crate::report;
 use crate::scratch::ScratchDir;
 use crate::verify::{RunRequest, Verifier};
+
+use super::remote::Remote;
+use std::sync::Arc;
 
 use super::{Cli, Command};
 
@@ -33,18 +37,21 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
                 target,
                 seed,
                 trigger: Trigger::Manual,
+                run_id: None,
+                progress: None,
             };
             run(&config, &job, req, json).await
         }
-        Command::Show { run_id, json } => show(&cli.config, &run_id, json),
-        Command::History { job, limit } => history(&cli.config, &job, limit),
+        Command::Show { run_id, json } => show(&cli.config, &run_id, json).await,
+        Command::History { job, limit } => history(&cli.config, &job, limit).await,
         Command::Demo { dir } => super::demo::demo(dir).await,
         Command::Digest { job, send } => super::mail::digest(&load(&cli.config)?, &job, send).await,
         Command::SendTestEmail { address } => {
             super::mail::send_test_email(&load(&cli.config)?, &address).await
         }
         Command::Outbox { retry } => super::mail::outbox(&load(&cli.config)?, retry).await,
-        Command::Status => super::mail::status(&load(&cli.config)?),
+        Command::Status => status(&load(&cli.config)?).await,
+        Command::Daemon => crate::daemon::run(&cli.config).await,
         Command::VerifyEvidence { job } => verify_evidence(&load(&cli.config)?, &job),
     }
 }
@@ -146,23 +153,53 @@ pub fn open_catalog(config: &Config) -> Result<Catalog> {
     Ok(catalog)
 }
 
-pub async fn run(config: &Config, job_name: &str, req: RunRequest, json: bool) -> Result<u8> {
+/// Opens the catalog, or says that a daemon holds it (`None`): then talk to its API.
+fn catalog_or_daemon(config: &Config) -> Result<Option<Catalog>> {
+    match open_catalog(config) {
+        Ok(c) => Ok(Some(c)),
+        Err(e) => match e.downcast_ref::<CatalogError>() {
+            Some(CatalogError::Locked { holder, .. }) if holder.contains(" daemon") => Ok(None),
+            _ => Err(e),
+        },
+    }
+}
+
+pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: bool) -> Result<u8> {
     let job = find_job(config, job_name)?;
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
-    let catalog = open_catalog(config)?;
+    let Some(catalog) = catalog_or_daemon(config)? else {
+        return run_in_daemon(config, job_name, req.target.as_deref(), json).await;
+    };
     let verifier = Verifier::new(config, catalog.clone());
+    let progress = Arc::new(Progress::new("", job_name));
+    req.progress = Some(progress.clone());
+    let bar = (!json).then(|| {
+        let p = progress.clone();
+        tokio::spawn(super::follow::follow(move || {
+            let p = p.clone();
+            async move { Ok(p.snapshot()) }
+        }))
+    });
     let outcome = tokio::select! {
         r = verifier.run(job, req) => r,
         _ = tokio::signal::ctrl_c() => {
             // The run's future is dropped here, which removes its scratch folder.
+            progress.finish(RunState::Interrupted, None);
             let ids = catalog.interrupt_unfinished()?;
             catalog.flush()?;
             eprintln!("interrupted: run {} recorded as interrupted (not verified)", ids.join(", "));
             return Ok(2);
         }
     };
+    progress.finish(
+        RunState::Finished,
+        outcome.as_ref().ok().and_then(|d| d.evidence.verdict),
+    );
+    if let Some(bar) = bar {
+        let _ = bar.await;
+    }
     let done = outcome?;
     let ev = &done.evidence;
     if json {
@@ -175,6 +212,47 @@ pub async fn run(config: &Config, job_name: &str, req: RunRequest, json: bool) -
         super::mail::deliver_now(config, &catalog, &to.join(", ")).await;
     }
     Ok(ev.effective_verdict().exit_code())
+}
+
+/// `backproof run` while the daemon runs: the daemon verifies, we follow its progress.
+async fn run_in_daemon(config: &Config, job: &str, target: Option<&str>, json: bool) -> Result<u8> {
+    let remote = Remote::connect(config)?;
+    let run_id = remote.start(job, target).await?;
+    if !json {
+        eprintln!("run {run_id} started by the daemon (Ctrl-C stops watching, not the run)");
+    }
+    let last = super::follow::follow(|| remote.progress(&run_id)).await?;
+    let ev = match remote.show(&run_id).await {
+        Ok(ev) => ev,
+        Err(_) if last.state == RunState::Interrupted => {
+            eprintln!("run {run_id} was interrupted before it started");
+            return Ok(2);
+        }
+        Err(e) => return Err(e),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&ev)?);
+    } else {
+        let file = config
+            .data_dir
+            .join("evidence")
+            .join(job)
+            .join(format!("{run_id}.json"));
+        print!(
+            "{}",
+            report::run_summary(&ev, file.exists().then_some(file.as_path()))
+        );
+    }
+    Ok(ev.effective_verdict().exit_code())
+}
+
+async fn status(config: &Config) -> Result<u8> {
+    let status = match catalog_or_daemon(config)? {
+        Some(catalog) => crate::status::collect(config, &catalog, &|_| None)?,
+        None => Remote::connect(config)?.status().await?,
+    };
+    print!("{}", report::status_table(&status));
+    Ok(0)
 }
 
 fn verify_evidence(config: &Config, job: &str) -> Result<u8> {
@@ -211,7 +289,7 @@ pub fn find_job<'a>(config: &'a Config, name: &str) -> Result<&'a config::Job> {
     })
 }
 
-fn show(config_path: &Path, run_id: &str, json: bool) -> Result<u8> {
+async fn show(config_path: &Path, run_id: &str, json: bool) -> Result<u8> {
     let config = load(config_path)?;
     let (ev, file) = match Catalog::open(&config.data_dir) {
         Ok(catalog) => {
@@ -221,9 +299,25 @@ fn show(config_path: &Path, run_id: &str, json: bool) -> Result<u8> {
             let file = Verifier::new(&config, catalog).evidence_path(&ev.job, run_id);
             (ev, file)
         }
-        // Another process (a run, the daemon) holds the catalog: finished runs also
-        // exist as evidence files.
-        Err(CatalogError::Locked { .. }) => find_evidence_file(&config.data_dir, run_id)?,
+        // Another process holds the catalog: ask the daemon, else read the evidence
+        // files finished runs leave.
+        Err(CatalogError::Locked { .. }) => {
+            let from_daemon = match Remote::connect(&config) {
+                Ok(r) => r.show(run_id).await.ok(),
+                Err(_) => None,
+            };
+            match from_daemon {
+                Some(ev) => {
+                    let file = config
+                        .data_dir
+                        .join("evidence")
+                        .join(&ev.job)
+                        .join(format!("{run_id}.json"));
+                    (ev, file)
+                }
+                None => find_evidence_file(&config.data_dir, run_id)?,
+            }
+        }
         Err(e) => return Err(e.into()),
     };
     if json {
@@ -260,16 +354,21 @@ fn find_evidence_file(data_dir: &Path, run_id: &str) -> Result<(RunEvidence, Pat
     )
 }
 
-fn history(config_path: &Path, job_name: &str, limit: usize) -> Result<u8> {
+async fn history(config_path: &Path, job_name: &str, limit: usize) -> Result<u8> {
     let config = load(config_path)?;
     find_job(&config, job_name)?;
-    let catalog = Catalog::open(&config.data_dir)?;
-    let mut runs = Vec::new();
-    for id in catalog.run_ids_of_job(job_name)?.into_iter().take(limit) {
-        if let Some(ev) = catalog.run(&id)? {
-            runs.push(ev);
+    let runs = match catalog_or_daemon(&config)? {
+        Some(catalog) => {
+            let mut runs = Vec::new();
+            for id in catalog.run_ids_of_job(job_name)?.into_iter().take(limit) {
+                if let Some(ev) = catalog.run(&id)? {
+                    runs.push(ev);
+                }
+            }
+            runs
         }
-    }
+        None => Remote::connect(&config)?.history(job_name, limit).await?,
+    };
     if runs.is_empty() {
         println!("job {job_name} has no runs yet");
     } else {

@@ -61,6 +61,8 @@ pub async fn demo(dir: Option<PathBuf>) -> Result<u8> {
         target: None,
         seed: None,
         trigger: Trigger::Demo,
+        run_id: None,
+        progress: None,
     };
 
     println!("== Step 1: verify the healthy backup set ==\n");

@@ -6,7 +6,11 @@
 
 mod commands;
 mod demo;
+mod follow;
 mod mail;
+mod remote;
+
+pub use commands::{load, open_catalog};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -90,6 +94,8 @@ pub enum Command {
     },
     /// One line per client: last run, verdict, newest backup, next run, outbox.
     Status,
+    /// Run as a service: schedules, missed runs, the local API, email delivery.
+    Daemon,
     /// Check the tamper-evident chain of a job's evidence documents.
     VerifyEvidence { job: String },
     /// Build a throwaway backup set, verify it, corrupt a file, and show it being caught.
@@ -135,8 +141,10 @@ fn init_logging(format: LogFormat, verbose: u8) {
     };
     let filter =
         EnvFilter::try_from_env("BACKPROOF_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

@@ -47,12 +47,136 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     /// Default schedule of the weekly owner summary.
     pub digest_schedule: Schedule,
+    /// Time zone of schedules without their own.
+    pub timezone: chrono_tz::Tz,
+    pub daemon: DaemonConfig,
     /// Things that work but should be changed (a secret written inline).
     pub warnings: Vec<ConfigError>,
 }
 
 /// Monday 07:00, local time.
 pub const DEFAULT_DIGEST_SCHEDULE: &str = "0 7 * * 1";
+
+/// Settings of `backproof daemon`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DaemonConfig {
+    pub listen: std::net::SocketAddr,
+    pub socket: Option<PathBuf>,
+    pub max_concurrent_runs: usize,
+    pub catch_up: bool,
+    pub catch_up_delay: std::time::Duration,
+}
+
+/// The system's time zone (from the `TZ` variable or /etc/localtime), else UTC.
+pub fn system_timezone() -> chrono_tz::Tz {
+    std::env::var("TZ")
+        .ok()
+        .and_then(|t| t.trim_start_matches(':').parse().ok())
+        .or_else(|| iana_time_zone::get_timezone().ok()?.parse().ok())
+        .unwrap_or(chrono_tz::UTC)
+}
+
+fn parse_timezone(
+    v: &Option<toml::Spanned<String>>,
+    file: &Path,
+    source: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Option<chrono_tz::Tz> {
+    let v = v.as_ref()?;
+    match v.get_ref().parse::<chrono_tz::Tz>() {
+        Ok(tz) => Some(tz),
+        Err(_) => {
+            errors.push(ConfigError::at_key(
+                file,
+                source,
+                v.span(),
+                "timezone",
+                format!(
+                    "`{}` is not an IANA time zone such as \"Europe/Berlin\"",
+                    v.get_ref()
+                ),
+            ));
+            None
+        }
+    }
+}
+
+fn daemon_config(
+    raw: &raw::RawDaemon,
+    file: &Path,
+    source: &str,
+    errors: &mut Vec<ConfigError>,
+) -> DaemonConfig {
+    let mut err = |span, key: &str, message: String| {
+        errors.push(ConfigError::at_key(
+            file,
+            source,
+            span,
+            format!("daemon.{key}"),
+            message,
+        ));
+    };
+    let listen = match &raw.listen {
+        None => std::net::SocketAddr::from(([127, 0, 0, 1], 7878)),
+        Some(l) => match l.get_ref().parse::<std::net::SocketAddr>() {
+            Ok(a) if a.ip().is_loopback() => a,
+            Ok(a) => {
+                err(
+                    l.span(),
+                    "listen",
+                    format!(
+                        "{a} is not a loopback address; the API serves this machine only (use an SSH tunnel or a reverse proxy to reach it from elsewhere)"
+                    ),
+                );
+                std::net::SocketAddr::from(([127, 0, 0, 1], 7878))
+            }
+            Err(e) => {
+                err(
+                    l.span(),
+                    "listen",
+                    format!("`{}` is not an address:port ({e})", l.get_ref()),
+                );
+                std::net::SocketAddr::from(([127, 0, 0, 1], 7878))
+            }
+        },
+    };
+    let max = match &raw.max_concurrent_runs {
+        None => 2,
+        Some(m) if (1..=64).contains(m.get_ref()) => *m.get_ref() as usize,
+        Some(m) => {
+            err(
+                m.span(),
+                "max_concurrent_runs",
+                "must be between 1 and 64".into(),
+            );
+            2
+        }
+    };
+    let delay = match &raw.catch_up_delay {
+        None => std::time::Duration::from_secs(60),
+        Some(d) => match humantime::parse_duration(d.get_ref().trim()) {
+            Ok(d) => d,
+            Err(e) => {
+                err(
+                    d.span(),
+                    "catch_up_delay",
+                    format!("`{}` is not a duration ({e})", d.get_ref()),
+                );
+                std::time::Duration::from_secs(60)
+            }
+        },
+    };
+    DaemonConfig {
+        listen,
+        socket: raw
+            .socket
+            .as_ref()
+            .map(|s| file.parent().unwrap_or(Path::new(".")).join(s.get_ref())),
+        max_concurrent_runs: max,
+        catch_up: raw.catch_up.unwrap_or(true),
+        catch_up_delay: delay,
+    }
+}
 
 impl Config {
     pub fn job(&self, name: &str) -> Option<&Job> {
@@ -75,6 +199,8 @@ pub struct Job {
     pub report_to_owners: bool,
     /// When this client's weekly summary is sent.
     pub digest_schedule: Schedule,
+    /// Time zone of `schedule` and `digest_schedule`.
+    pub timezone: chrono_tz::Tz,
     pub targets: Vec<TargetSpec>,
 }
 
@@ -125,6 +251,9 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         .smtp
         .as_ref()
         .and_then(|s| SmtpConfig::build(s, path, &source, &mut errors, &mut warnings));
+    let timezone =
+        parse_timezone(&raw.timezone, path, &source, &mut errors).unwrap_or_else(system_timezone);
+    let daemon = daemon_config(&raw.daemon, path, &source, &mut errors);
     let digest_schedule = raw.digest.schedule.clone().unwrap_or_else(|| {
         DEFAULT_DIGEST_SCHEDULE
             .parse()
@@ -133,7 +262,13 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     match job_files(&jobs_dir) {
         Ok(files) => {
             for file in files {
-                match load_job(&file, &raw.policy, &digest_schedule, &mut warnings) {
+                match load_job(
+                    &file,
+                    &raw.policy,
+                    &digest_schedule,
+                    timezone,
+                    &mut warnings,
+                ) {
                     Ok(job) => jobs.push(job),
                     Err(mut errs) => errors.append(&mut errs),
                 }
@@ -160,6 +295,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         jobs,
         smtp,
         digest_schedule,
+        timezone,
+        daemon,
         warnings,
     })
 }
@@ -191,6 +328,7 @@ fn load_job(
     file: &Path,
     global: &RawPolicy,
     digest_schedule: &Schedule,
+    timezone: chrono_tz::Tz,
     warnings: &mut Vec<ConfigError>,
 ) -> Result<Job, Vec<ConfigError>> {
     let source = std::fs::read_to_string(file)
@@ -230,6 +368,7 @@ fn load_job(
         });
     }
 
+    let job_tz = parse_timezone(&raw.timezone, file, &source, &mut errors).unwrap_or(timezone);
     let mut seen = BTreeSet::new();
     let mut targets = Vec::new();
     for (i, t) in raw.targets.iter().enumerate() {
@@ -286,6 +425,7 @@ fn load_job(
         digest_schedule: raw
             .digest_schedule
             .unwrap_or_else(|| digest_schedule.clone()),
+        timezone: job_tz,
         targets,
     })
 }

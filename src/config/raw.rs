@@ -24,6 +24,26 @@ pub struct RawGlobal {
     pub smtp: Option<super::smtp::RawSmtp>,
     #[serde(default)]
     pub digest: RawDigest,
+    /// Time zone of the schedules (IANA name); default the system's.
+    pub timezone: Option<Spanned<String>>,
+    #[serde(default)]
+    pub daemon: RawDaemon,
+}
+
+/// `[daemon]`: the long-running service.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDaemon {
+    /// Address of the local API, `127.0.0.1:7878` by default.
+    pub listen: Option<Spanned<String>>,
+    /// Serve the API on this Unix socket instead of TCP.
+    pub socket: Option<Spanned<String>>,
+    /// Runs going on at once, over all jobs.
+    pub max_concurrent_runs: Option<Spanned<u32>>,
+    /// Run a job once soon after start when a scheduled run was missed.
+    pub catch_up: Option<bool>,
+    /// How soon after start, e.g. "1m".
+    pub catch_up_delay: Option<Spanned<String>>,
 }
 
 /// `[digest]`: the weekly summary for business owners.
@@ -62,6 +82,8 @@ pub struct RawJob {
     pub report_to_owners: bool,
     /// This client's weekly summary schedule, if not the global one.
     pub digest_schedule: Option<Schedule>,
+    /// Time zone of this job's schedules, if not the global one.
+    pub timezone: Option<Spanned<String>>,
     #[serde(default)]
     pub policy: RawPolicy,
     #[serde(default)]

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 use serde::{Deserialize, Deserializer, de::Error as _};
@@ -22,6 +24,67 @@ impl Schedule {
 
     pub fn cron(&self) -> &Cron {
         &self.cron
+    }
+
+    /// The first time strictly after `after` at which the schedule fires, reading the
+    /// schedule as wall-clock time in `tz`.
+    ///
+    /// Daylight-saving changes neither skip nor double a run: a wall-clock time that does
+    /// not exist (spring forward) fires when the gap ends; a wall-clock time that exists
+    /// twice (fall back) fires at its first occurrence only.
+    pub fn next_after(&self, tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let mut wall = after.with_timezone(&tz).naive_local();
+        for _ in 0..10_000 {
+            let candidate = self
+                .cron
+                .find_next_occurrence(&Utc.from_utc_datetime(&wall), false)
+                .ok()?
+                .naive_utc()
+                .with_nanosecond(0)?;
+            let instant = resolve(tz, candidate)?;
+            if instant > after {
+                return Some(instant);
+            }
+            wall = candidate;
+        }
+        None
+    }
+
+    /// The latest time at or before `now` at which the schedule fired (same rules).
+    pub fn last_at_or_before(&self, tz: Tz, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let mut wall = now.with_timezone(&tz).naive_local() + chrono::Duration::seconds(1);
+        for _ in 0..10_000 {
+            let candidate = self
+                .cron
+                .find_previous_occurrence(&Utc.from_utc_datetime(&wall), false)
+                .ok()?
+                .naive_utc()
+                .with_nanosecond(0)?;
+            let instant = resolve(tz, candidate)?;
+            if instant <= now {
+                return Some(instant);
+            }
+            wall = candidate;
+        }
+        None
+    }
+}
+
+/// The instant of wall-clock time `wall` in `tz`: the first of two (fall back), or the
+/// end of the gap (spring forward).
+fn resolve(tz: Tz, wall: NaiveDateTime) -> Option<DateTime<Utc>> {
+    match tz.from_local_datetime(&wall) {
+        LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
+        LocalResult::Ambiguous(first, _) => Some(first.with_timezone(&Utc)),
+        LocalResult::None => (1..=24 * 60).find_map(|m| {
+            match tz.from_local_datetime(&(wall + chrono::Duration::minutes(m))) {
+                // The first wall-clock minute that exists again: the end of the gap.
+                LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => {
+                    Some(t.with_timezone(&Utc))
+                }
+                LocalResult::None => None,
+            }
+        }),
     }
 }
 
@@ -76,6 +139,97 @@ mod tests {
         for ok in ["30 2 * * *", "0 */6 * * 1-5", "@daily", "15 3 1 * *"] {
             assert!(ok.parse::<Schedule>().is_ok(), "{ok}");
         }
+    }
+
+    fn at(tz: Tz, y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        tz.with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .earliest()
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    /// Every firing between `from` and `to`, as local wall-clock strings.
+    fn fires(s: &Schedule, tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut t = from;
+        while let Some(n) = s.next_after(tz, t) {
+            if n > to {
+                break;
+            }
+            out.push(n.with_timezone(&tz).format("%m-%d %H:%M %Z").to_string());
+            t = n;
+        }
+        out
+    }
+
+    #[test]
+    fn daylight_saving_neither_skips_nor_doubles() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let daily: Schedule = "30 2 * * *".parse().unwrap();
+        // Spring forward (29 March 2026: 02:00 -> 03:00): 02:30 does not exist.
+        let got = fires(
+            &daily,
+            berlin,
+            at(berlin, 2026, 3, 27, 12, 0),
+            at(berlin, 2026, 3, 31, 12, 0),
+        );
+        assert_eq!(
+            got,
+            [
+                "03-28 02:30 CET",
+                "03-29 03:00 CEST",
+                "03-30 02:30 CEST",
+                "03-31 02:30 CEST"
+            ]
+        );
+        // Fall back (25 October 2026: 03:00 -> 02:00): 02:30 exists twice.
+        let got = fires(
+            &daily,
+            berlin,
+            at(berlin, 2026, 10, 23, 12, 0),
+            at(berlin, 2026, 10, 27, 12, 0),
+        );
+        assert_eq!(
+            got,
+            [
+                "10-24 02:30 CEST",
+                "10-25 02:30 CEST",
+                "10-26 02:30 CET",
+                "10-27 02:30 CET"
+            ]
+        );
+        // An hourly schedule over the spring gap: no hour twice, none lost but the
+        // missing one, which fires when the gap ends.
+        let hourly: Schedule = "0 * * * *".parse().unwrap();
+        let got = fires(
+            &hourly,
+            berlin,
+            at(berlin, 2026, 3, 29, 0, 30),
+            at(berlin, 2026, 3, 29, 4, 30),
+        );
+        assert_eq!(
+            got,
+            ["03-29 01:00 CET", "03-29 03:00 CEST", "03-29 04:00 CEST"]
+        );
+    }
+
+    #[test]
+    fn last_fire_for_catch_up() {
+        let utc = chrono_tz::UTC;
+        let daily: Schedule = "30 2 * * *".parse().unwrap();
+        let now = at(utc, 2026, 5, 10, 9, 0);
+        assert_eq!(
+            daily.last_at_or_before(utc, now),
+            Some(at(utc, 2026, 5, 10, 2, 30))
+        );
+        let exactly = at(utc, 2026, 5, 10, 2, 30);
+        assert_eq!(daily.last_at_or_before(utc, exactly), Some(exactly));
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let after_gap = at(berlin, 2026, 3, 29, 9, 0);
+        assert_eq!(
+            daily.last_at_or_before(berlin, after_gap),
+            Some(at(berlin, 2026, 3, 29, 3, 0))
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! outbox in the catalog ([`outbox`]) and sending ([`transport`]).
 
 pub mod compose;
+pub mod digest;
 pub mod outbox;
 pub mod policy;
 pub mod transport;

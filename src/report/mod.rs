@@ -6,7 +6,7 @@ mod html;
 mod text;
 
 pub use html::esc as email_escape;
-pub use text::{history_table, run_summary};
+pub use text::{history_table, run_summary, status_table};
 
 use std::time::Duration;
 

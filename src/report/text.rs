@@ -157,3 +157,48 @@ pub fn history_table(runs: &[RunEvidence]) -> String {
     }
     out
 }
+
+/// The `backproof status` table.
+pub fn status_table(status: &crate::status::Status) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<20} {:<24} {:<17} {:<8} {:<15} NEXT RUN (UTC)",
+        "JOB", "CLIENT", "LAST RUN (UTC)", "VERDICT", "NEWEST BACKUP"
+    );
+    for r in &status.rows {
+        let verdict = match (&r.running, r.verdict) {
+            (Some(_), _) => "RUNNING".to_string(),
+            (None, Some(v)) => v.label().to_string(),
+            (None, None) => "-".to_string(),
+        };
+        let newest = r
+            .newest_backup_age_seconds
+            .map(|s| {
+                format!(
+                    "{} old",
+                    super::human_age(std::time::Duration::from_secs(s))
+                )
+            })
+            .unwrap_or_else(|| "-".into());
+        let client: String = r.client.chars().take(24).collect();
+        let _ = writeln!(
+            out,
+            "{:<20} {client:<24} {:<17} {verdict:<8} {newest:<15} {}",
+            r.job,
+            r.last_started
+                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_else(|| "never".into()),
+            r.next_run
+                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_else(|| "-".into()),
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "outbox: {} queued, {} rejected (backproof outbox for details)",
+        status.outbox_queued, status.outbox_rejected
+    );
+    out
+}

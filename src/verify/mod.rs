@@ -54,6 +54,10 @@ pub struct RunRequest {
     /// Sampling seed; random when `None`.
     pub seed: Option<u64>,
     pub trigger: Trigger,
+    /// The run's id, when the caller chose it in advance (see [`Verifier::new_run_id`]).
+    pub run_id: Option<String>,
+    /// Where to report progress.
+    pub progress: Option<std::sync::Arc<crate::progress::Progress>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,7 +117,10 @@ impl Verifier {
         };
         let mut ev = RunEvidence {
             schema: EVIDENCE_SCHEMA,
-            run_id: self.new_run_id()?,
+            run_id: match &req.run_id {
+                Some(id) => id.clone(),
+                None => self.new_run_id()?,
+            },
             job: job.name.clone(),
             client: job.client.clone(),
             host: self.host.clone(),
@@ -130,6 +137,9 @@ impl Verifier {
         };
         self.catalog.put_run(&ev)?;
         self.catalog.flush()?;
+        if let Some(p) = &req.progress {
+            p.update(|s| s.state = crate::progress::RunState::Running);
+        }
 
         let span = tracing::info_span!(
             "run",
@@ -146,6 +156,7 @@ impl Verifier {
                     run_id: &ev.run_id,
                     seed: ev.seed,
                     index,
+                    progress: req.progress.as_deref(),
                 }
                 .verify()
                 .await?;
@@ -211,7 +222,7 @@ impl Verifier {
     }
 
     /// A run id that sorts by time and is unique in this catalog: `20261127-200102-3fa9`.
-    fn new_run_id(&self) -> Result<String, CatalogError> {
+    pub fn new_run_id(&self) -> Result<String, CatalogError> {
         loop {
             let id = format!(
                 "{}-{:04x}",

@@ -53,6 +53,16 @@ pub async fn restore(
     path: &str,
     dest: PathBuf,
 ) -> Result<Restored, RestoreError> {
+    restore_counted(target, path, dest, None).await
+}
+
+/// [`restore`], counting the bytes into `progress` as they stream.
+pub async fn restore_counted(
+    target: &dyn Target,
+    path: &str,
+    dest: PathBuf,
+    progress: Option<&crate::progress::Progress>,
+) -> Result<Restored, RestoreError> {
     let started = Instant::now();
     let mut stream = target
         .read(path)
@@ -71,6 +81,9 @@ pub async fn restore(
         let end = match item {
             Some(Ok(chunk)) => {
                 batched += chunk.len();
+                if let Some(p) = progress {
+                    p.add_bytes(chunk.len() as u64);
+                }
                 batch.push(chunk);
                 false
             }

@@ -19,7 +19,7 @@ use crate::target::{self, Entry, ErrorKind, Target};
 
 use super::expect::{self, expectation};
 use super::inventory::{self, ListError, Listed, Scope};
-use super::restore::{RestoreError, restore};
+use super::restore::{RestoreError, restore_counted};
 use super::{Verifier, drift, freshness};
 
 /// Everything one target's verification needs to know about its run.
@@ -31,6 +31,7 @@ pub(super) struct TargetRun<'a> {
     pub seed: u64,
     /// Position of the target in the job, to keep scratch folders apart.
     pub index: usize,
+    pub progress: Option<&'a crate::progress::Progress>,
 }
 
 fn check(check: CheckKind, verdict: Verdict, reason: impl Into<String>) -> CheckResult {
@@ -52,7 +53,17 @@ impl TargetRun<'_> {
         self.verify_inner().instrument(span).await
     }
 
+    fn progress(&self, f: impl FnOnce(&mut crate::progress::ProgressState)) {
+        if let Some(p) = self.progress {
+            p.update(f);
+        }
+    }
+
     async fn verify_inner(&self) -> Result<TargetEvidence, CatalogError> {
+        self.progress(|s| {
+            s.target = Some(self.spec.name.clone());
+            s.phase = Some("listing".into());
+        });
         let target = match target::open(self.spec).await {
             Ok(t) => t,
             Err(e) => return Ok(self.unreachable(self.spec.location.to_string(), &e.message)),
@@ -191,6 +202,17 @@ impl TargetRun<'_> {
                 return Ok((Vec::new(), c, None, coverage));
             }
         };
+        let (files, bytes) = listed
+            .sample
+            .picks
+            .iter()
+            .fold((0, 0), |(n, b), (e, _)| (n + 1, b + e.size));
+        self.progress(|s| {
+            s.phase = Some("restoring".into());
+            s.listed = listed.inventory.files;
+            s.files_total += files;
+            s.bytes_total += bytes;
+        });
         let concurrency = self
             .spec
             .policy
@@ -198,10 +220,18 @@ impl TargetRun<'_> {
             .unwrap_or_else(|| target.default_concurrency())
             .max(1);
         let started = Instant::now();
-        let picks = listed.sample.picks.iter().enumerate();
+        // Owned items: a stream over borrowed ones is not seen as `Send` for every
+        // lifetime (a compiler limitation), and the daemon spawns runs on its runtime.
+        let picks: Vec<(usize, Entry, PickReason)> = listed
+            .sample
+            .picks
+            .iter()
+            .enumerate()
+            .map(|(i, (e, why))| (i, e.clone(), *why))
+            .collect();
         let down = TargetDown::default();
         let results: Vec<(SampledFile, Option<DateTime<Utc>>)> = futures::stream::iter(picks)
-            .map(|(i, (entry, why))| self.restore_one(target, &scratch, &down, i, entry, *why, now))
+            .map(|(i, entry, why)| self.restore_one(target, &scratch, &down, i, entry, why, now))
             .buffered(concurrency)
             .try_collect()
             .await?;
@@ -240,10 +270,11 @@ impl TargetRun<'_> {
         scratch: &ScratchDir,
         down: &TargetDown,
         index: usize,
-        entry: &Entry,
+        entry: Entry,
         picked: PickReason,
         now: DateTime<Utc>,
     ) -> Result<(SampledFile, Option<DateTime<Utc>>), CatalogError> {
+        let entry = &entry;
         let catalog: &Catalog = &self.verifier.catalog;
         let (job, tname) = (&self.job.name, &self.spec.name);
         let known = catalog.file(job, tname, &entry.path)?;
@@ -269,7 +300,10 @@ impl TargetRun<'_> {
             return Ok((file, previously_verified));
         }
         let dest = scratch.file_for(index, &entry.path);
-        match restore(target, &entry.path, dest).await {
+        self.progress(|s| s.current_file = Some(shown(&entry.path)));
+        let restored = restore_counted(target, &entry.path, dest, self.progress).await;
+        self.progress(|s| s.files_done += 1);
+        match restored {
             Ok(r) => {
                 let j = expect::judge(
                     entry,

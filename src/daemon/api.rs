@@ -1,0 +1,200 @@
+//! The local HTTP API (127.0.0.1 only), protected by a bearer token.
+//!
+//! | method | path | |
+//! | --- | --- | --- |
+//! | GET | `/v1/health` | the daemon is up |
+//! | GET | `/v1/status` | every job: last run, verdict, newest backup, next run; outbox |
+//! | GET | `/v1/jobs` | jobs with their last verdict, next run and running run |
+//! | POST | `/v1/jobs/{job}/runs` | start a run (body `{"target": "nas"}` optional): 202 `{"run_id"}`, 409 if running |
+//! | GET | `/v1/jobs/{job}/runs?limit=N` | the job's runs, newest first |
+//! | GET | `/v1/runs/{id}` | a run's evidence document |
+//! | GET | `/v1/runs/{id}/progress` | a run's live progress |
+//!
+//! Every request needs `Authorization: Bearer <token>` (401 otherwise). The token is read
+//! from a file the daemon creates (mode 0600) and is never logged.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::evidence::Trigger;
+
+use super::runs::{RunManager, StartError};
+
+pub struct ApiState {
+    pub manager: Arc<RunManager>,
+    pub token: String,
+}
+
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/status", get(status))
+        .route("/v1/jobs", get(jobs))
+        .route("/v1/jobs/{job}/runs", get(history).post(trigger))
+        .route("/v1/runs/{id}", get(evidence))
+        .route("/v1/runs/{id}/progress", get(progress))
+        .layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .with_state(state)
+}
+
+fn error(code: StatusCode, message: impl Into<String>) -> Response {
+    (code, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// Compares without stopping at the first difference.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn authorize(State(state): State<Arc<ApiState>>, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !same(given.as_bytes(), state.token.as_bytes()) {
+        tracing::warn!(method = %req.method(), path = %req.uri().path(), "API request without a valid token");
+        return error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+    }
+    tracing::debug!(method = %req.method(), path = %req.uri().path(), "API request");
+    next.run(req).await
+}
+
+async fn health(State(state): State<Arc<ApiState>>) -> Response {
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "jobs": state.manager.config().jobs.len(),
+    }))
+    .into_response()
+}
+
+async fn status(State(state): State<Arc<ApiState>>) -> Response {
+    let m = &state.manager;
+    match crate::status::collect(&m.config(), m.catalog(), &|job| m.running(job)) {
+        Ok(s) => Json(s).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+#[derive(Serialize)]
+struct JobInfo {
+    job: String,
+    client: String,
+    last_run: Option<String>,
+    last_verdict: Option<crate::evidence::Verdict>,
+    next_run: Option<chrono::DateTime<chrono::Utc>>,
+    running: Option<String>,
+}
+
+async fn jobs(State(state): State<Arc<ApiState>>) -> Response {
+    let m = &state.manager;
+    match crate::status::collect(&m.config(), m.catalog(), &|job| m.running(job)) {
+        Ok(s) => Json(
+            s.rows
+                .into_iter()
+                .map(|r| JobInfo {
+                    job: r.job,
+                    client: r.client,
+                    last_run: r.last_run,
+                    last_verdict: r.verdict,
+                    next_run: r.next_run,
+                    running: r.running,
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TriggerBody {
+    target: Option<String>,
+}
+
+async fn trigger(
+    State(state): State<Arc<ApiState>>,
+    Path(job): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body: TriggerBody = if body.is_empty() {
+        TriggerBody::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(b) => b,
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad request body: {e}")),
+        }
+    };
+    match state.manager.start(&job, body.target, Trigger::Manual) {
+        Ok(run_id) => {
+            tracing::info!(job = %job, run_id = %run_id, "run started through the API");
+            (StatusCode::ACCEPTED, Json(json!({ "run_id": run_id }))).into_response()
+        }
+        Err(e @ StartError::AlreadyRunning { .. }) => error(StatusCode::CONFLICT, e.to_string()),
+        Err(e @ (StartError::UnknownJob { .. } | StartError::UnknownTarget { .. })) => {
+            error(StatusCode::NOT_FOUND, e.to_string())
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct HistoryQuery {
+    limit: Option<usize>,
+}
+
+async fn history(
+    State(state): State<Arc<ApiState>>,
+    Path(job): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> Response {
+    let m = &state.manager;
+    if m.config().job(&job).is_none() {
+        return error(StatusCode::NOT_FOUND, format!("no job named `{job}`"));
+    }
+    let result = (|| {
+        let mut runs = Vec::new();
+        for id in m
+            .catalog()
+            .run_ids_of_job(&job)?
+            .into_iter()
+            .take(q.limit.unwrap_or(20))
+        {
+            if let Some(ev) = m.catalog().run(&id)? {
+                runs.push(ev);
+            }
+        }
+        Ok::<_, crate::catalog::CatalogError>(runs)
+    })();
+    match result {
+        Ok(runs) => Json(runs).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn evidence(State(state): State<Arc<ApiState>>, Path(id): Path<String>) -> Response {
+    match state.manager.catalog().run(&id) {
+        Ok(Some(ev)) => Json(ev).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("no run `{id}`")),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn progress(State(state): State<Arc<ApiState>>, Path(id): Path<String>) -> Response {
+    match state.manager.progress(&id) {
+        Some(p) => Json(p).into_response(),
+        None => error(StatusCode::NOT_FOUND, format!("no recent run `{id}`")),
+    }
+}

@@ -1,0 +1,251 @@
+//! `backproof daemon`: the long-running service.
+//!
+//! - [`scheduler`] fires each job's runs and weekly summaries, and catches up missed runs;
+//! - [`runs`] carries runs out (bounded parallelism, one run per job at a time);
+//! - [`api`] serves the local HTTP API the CLI talks to while the daemon holds the catalog;
+//! - an outbox worker delivers queued email every minute and right after each run.
+//!
+//! Lifecycle: readiness is signalled to systemd once the configuration, the catalog, the
+//! API and the scheduler are up. SIGHUP reloads the configuration (an invalid one is
+//! refused and the running one kept). SIGTERM (or Ctrl-C) cancels the runs in flight,
+//! records them as interrupted, removes their scratch folders and exits within
+//! [`SHUTDOWN_GRACE`].
+
+pub mod api;
+pub mod clock;
+pub mod runs;
+pub mod scheduler;
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::evidence::Trigger;
+use crate::mail::{Mailer, Sender, outbox};
+use crate::verify::Verifier;
+
+use clock::{Clock, SystemClock};
+use runs::{RunManager, StartError};
+use scheduler::Fire;
+
+/// How long runs get to stop after SIGTERM.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How often the outbox is looked at when nothing wakes the worker.
+const OUTBOX_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The file holding the API token, beside the catalog.
+pub fn token_path(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("api.token")
+}
+
+/// Reads the API token, creating it (mode 0600) on first start.
+fn ensure_token(data_dir: &Path) -> Result<String> {
+    let path = token_path(data_dir);
+    match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
+        Ok(_) => anyhow::bail!("{} is empty: remove it to get a new token", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    let token: String = (0..32)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(token.as_bytes())?;
+    f.sync_all()?;
+    tracing::info!(path = %path.display(), "created the API token file");
+    Ok(token)
+}
+
+/// Runs the daemon until SIGTERM or Ctrl-C.
+pub async fn run(config_path: &Path) -> Result<u8> {
+    let config = Arc::new(crate::cli::load(config_path)?);
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    let catalog = crate::cli::open_catalog(&config)?;
+    let token = ensure_token(&config.data_dir)?;
+    let manager = RunManager::new(Verifier::new(&config, catalog.clone()), config.clone());
+
+    let listener = tokio::net::TcpListener::bind(config.daemon.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (daemon.listen)", config.daemon.listen))?;
+    let app = api::router(Arc::new(api::ApiState {
+        manager: manager.clone(),
+        token,
+    }));
+    let stop = manager.cancel.clone();
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the API server stopped");
+        }
+    });
+    tokio::spawn(outbox_worker(manager.clone()));
+
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (tx, mut fires) = mpsc::channel(256);
+    let now = clock.now();
+    for job in &config.jobs {
+        // A job the daemon has never scheduled starts with its latest due slot handled.
+        if catalog.last_slot(&job.name)?.is_none()
+            && let Some(due) = job.schedule.last_at_or_before(job.timezone, now)
+        {
+            catalog.set_last_slot(&job.name, due)?;
+        }
+    }
+    let missed = scheduler::missed(&config, now, &|job| catalog.last_slot(job).ok().flatten());
+    for (job, slot) in &missed {
+        tracing::warn!(job = %job, slot = %slot, "a scheduled run was missed while the daemon was down; it runs once soon");
+    }
+    let mut schedules = CancellationToken::new();
+    scheduler::start(
+        &config,
+        clock.clone(),
+        tx.clone(),
+        missed,
+        schedules.clone(),
+    );
+
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    tracing::info!(
+        jobs = config.jobs.len(),
+        api = %config.daemon.listen,
+        "backproof daemon ready"
+    );
+
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut config = config;
+    loop {
+        tokio::select! {
+            Some(fire) = fires.recv() => handle(&manager, &config, fire),
+            _ = hangup.recv() => {
+                if let Some(new) = reload(config_path, &config) {
+                    schedules.cancel();
+                    schedules = CancellationToken::new();
+                    scheduler::start(&new, clock.clone(), tx.clone(), Vec::new(), schedules.clone());
+                    manager.set_config(new.clone());
+                    config = new;
+                }
+            }
+            _ = terminate.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+
+    tracing::info!("stopping: runs in flight are interrupted");
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    schedules.cancel();
+    manager.cancel.cancel();
+    manager.tasks.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, manager.tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::error!("runs did not stop within {SHUTDOWN_GRACE:?}; exiting anyway");
+    }
+    catalog.interrupt_unfinished()?;
+    catalog.flush()?;
+    Ok(0)
+}
+
+/// Loads the configuration again; `None` (and an error in the log) if it is invalid or
+/// changes what cannot change while running.
+fn reload(path: &Path, current: &Config) -> Option<Arc<Config>> {
+    match crate::config::load(path) {
+        Err(errors) => {
+            tracing::error!(
+                "configuration reload refused, the running configuration stays: {}",
+                errors.to_string().trim_end().replace('\n', " ")
+            );
+            None
+        }
+        Ok(new)
+            if new.data_dir != current.data_dir || new.daemon.listen != current.daemon.listen =>
+        {
+            tracing::error!(
+                "configuration reload refused: data_dir and daemon.listen only change with a restart"
+            );
+            None
+        }
+        Ok(new) => {
+            for w in &new.warnings {
+                tracing::warn!("{w}");
+            }
+            tracing::info!(jobs = new.jobs.len(), "configuration reloaded");
+            Some(Arc::new(new))
+        }
+    }
+}
+
+fn handle(manager: &Arc<RunManager>, config: &Config, fire: Fire) {
+    match fire {
+        Fire::Run {
+            job,
+            slot,
+            catch_up,
+        } => {
+            let catalog = manager.catalog();
+            if let Err(e) = catalog
+                .set_last_slot(&job, slot)
+                .and_then(|()| catalog.flush())
+            {
+                tracing::error!(job = %job, error = %e, "could not record the scheduled slot");
+            }
+            match manager.start(&job, None, Trigger::Schedule) {
+                Ok(run_id) => {
+                    tracing::info!(job = %job, run_id = %run_id, catch_up, "scheduled run started")
+                }
+                Err(e @ StartError::AlreadyRunning { .. }) => {
+                    tracing::warn!(job = %job, "scheduled run skipped: {e}");
+                }
+                Err(e) => tracing::error!(job = %job, error = %e, "scheduled run not started"),
+            }
+        }
+        Fire::Digest { job, .. } => {
+            let Some(j) = config.job(&job) else { return };
+            let sender = Sender::from_config(config);
+            match crate::mail::digest::enqueue(manager.catalog(), &sender, j, chrono::Utc::now()) {
+                Ok(Some(_)) => manager.mail.notify_one(),
+                Ok(None) => tracing::debug!(job = %job, "no owners: no weekly summary"),
+                Err(e) => tracing::error!(job = %job, error = %e, "weekly summary not queued"),
+            }
+        }
+    }
+}
+
+/// Delivers the outbox now, then every minute and whenever a run queued a message.
+async fn outbox_worker(manager: Arc<RunManager>) {
+    loop {
+        let config = manager.config();
+        match Mailer::new(&config) {
+            Ok(mailer) => {
+                if let Err(e) = outbox::deliver(manager.catalog(), &mailer, false).await {
+                    tracing::error!(error = %e, "outbox delivery failed");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot send email"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(OUTBOX_INTERVAL) => {}
+            _ = manager.mail.notified() => {}
+            _ = manager.cancel.cancelled() => return,
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Putting a job's weekly owner summary in the outbox.
+
+use chrono::{DateTime, Utc};
+
+use crate::catalog::{Catalog, CatalogError, MailKind, OutboxItem};
+use crate::config::Job;
+use crate::report::digest::Digest;
+
+use super::{Sender, compose, outbox};
+
+/// The summary of `job` for the week before `now`, from its runs in the catalog.
+pub fn build(catalog: &Catalog, job: &Job, now: DateTime<Utc>) -> Result<Digest, CatalogError> {
+    let mut runs = Vec::new();
+    for id in catalog.run_ids_of_job(&job.name)? {
+        if let Some(ev) = catalog.run(&id)? {
+            if ev.started_at < now - chrono::Duration::days(8) {
+                break;
+            }
+            runs.push(ev);
+        }
+    }
+    Ok(Digest::build(&job.client, &job.name, &runs, now))
+}
+
+/// Queues the summary for the owners; `None` if the job has no owners.
+pub fn enqueue(
+    catalog: &Catalog,
+    sender: &Sender,
+    job: &Job,
+    now: DateTime<Utc>,
+) -> Result<Option<OutboxItem>, CatalogError> {
+    if job.owners.is_empty() {
+        return Ok(None);
+    }
+    let d = build(catalog, job, now)?;
+    let composed = compose::digest(sender, &job.owners, &d);
+    let item = outbox::item(
+        MailKind::Digest,
+        Some(&job.name),
+        None,
+        sender,
+        composed,
+        now,
+    );
+    catalog.put_outbox(&item)?;
+    catalog.flush()?;
+    Ok(Some(item))
+}
