@@ -41,10 +41,13 @@ fn find_binary(env: &str, name: &str) -> PathBuf {
             return p;
         }
     }
-    for p in [format!(
-        "{}/.cargo/bin/{name}",
-        std::env::var("HOME").unwrap_or_default()
-    )] {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let tools = std::env::var("BACKPROOF_TOOLS")
+        .unwrap_or_else(|_| format!("{home}/.cache/backproof-tools"));
+    for p in [
+        format!("{tools}/bin/{name}"),
+        format!("{home}/.cargo/bin/{name}"),
+    ] {
         if Path::new(&p).is_file() {
             return p.into();
         }
