@@ -154,7 +154,7 @@ pub fn open_catalog(config: &Config) -> Result<Catalog> {
 }
 
 /// Opens the catalog, or says that a daemon holds it (`None`): then talk to its API.
-fn catalog_or_daemon(config: &Config) -> Result<Option<Catalog>> {
+pub fn catalog_or_daemon(config: &Config) -> Result<Option<Catalog>> {
     match open_catalog(config) {
         Ok(c) => Ok(Some(c)),
         Err(e) => match e.downcast_ref::<CatalogError>() {

@@ -78,19 +78,32 @@ pub async fn send_test_email(config: &Config, address: &str) -> Result<u8> {
 }
 
 pub async fn outbox(config: &Config, retry: bool) -> Result<u8> {
-    let catalog = open_catalog(config)?;
-    if retry {
-        let mailer = Mailer::new(config)?;
-        let round = outbox::deliver(&catalog, &mailer, true).await?;
-        println!(
-            "delivery via {}: {} sent, {} still queued, {} rejected",
-            mailer.describe(),
-            round.sent.len(),
-            round.deferred.len(),
-            round.rejected.len()
-        );
-    }
-    let items = catalog.outbox()?;
+    let items = match super::commands::catalog_or_daemon(config)? {
+        Some(catalog) => {
+            if retry {
+                let mailer = Mailer::new(config)?;
+                let round = outbox::deliver(&catalog, &mailer, true).await?;
+                println!(
+                    "delivery via {}: {} sent, {} still queued, {} rejected",
+                    mailer.describe(),
+                    round.sent.len(),
+                    round.deferred.len(),
+                    round.rejected.len()
+                );
+            }
+            catalog.outbox()?
+        }
+        None => {
+            let remote = super::remote::Remote::connect(config)?;
+            if retry {
+                let (via, sent, deferred, rejected) = remote.outbox_retry().await?;
+                println!(
+                    "delivery via {via}: {sent} sent, {deferred} still queued, {rejected} rejected"
+                );
+            }
+            remote.outbox().await?
+        }
+    };
     if items.is_empty() {
         println!("the outbox is empty");
         return Ok(0);

@@ -77,6 +77,25 @@ impl Remote {
         self.get(&format!("/v1/runs/{run_id}/progress")).await
     }
 
+    pub async fn outbox(&self) -> Result<Vec<crate::catalog::OutboxItem>> {
+        self.get("/v1/outbox").await
+    }
+
+    /// Sends every queued message now; returns (via, sent, deferred, rejected).
+    pub async fn outbox_retry(&self) -> Result<(String, u64, u64, u64)> {
+        let resp = self
+            .send(self.http.post(format!("{}/v1/outbox/retry", self.base)))
+            .await?;
+        let v: serde_json::Value = resp.json().await?;
+        let n = |k: &str| v[k].as_u64().unwrap_or(0);
+        Ok((
+            v["via"].as_str().unwrap_or("").to_string(),
+            n("sent"),
+            n("deferred"),
+            n("rejected"),
+        ))
+    }
+
     /// Starts a run of `job` in the daemon; returns its id.
     pub async fn start(&self, job: &str, target: Option<&str>) -> Result<String> {
         let body = serde_json::json!({ "target": target });

@@ -9,6 +9,8 @@
 //! | GET | `/v1/jobs/{job}/runs?limit=N` | the job's runs, newest first |
 //! | GET | `/v1/runs/{id}` | a run's evidence document |
 //! | GET | `/v1/runs/{id}/progress` | a run's live progress |
+//! | GET | `/v1/outbox` | queued, sent and rejected messages (without their bodies) |
+//! | POST | `/v1/outbox/retry` | send every queued message now |
 //!
 //! Every request needs `Authorization: Bearer <token>` (401 otherwise). The token is read
 //! from a file the daemon creates (mode 0600) and is never logged.
@@ -42,6 +44,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/jobs/{job}/runs", get(history).post(trigger))
         .route("/v1/runs/{id}", get(evidence))
         .route("/v1/runs/{id}/progress", get(progress))
+        .route("/v1/outbox", get(outbox))
+        .route("/v1/outbox/retry", axum::routing::post(outbox_retry))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
 }
@@ -196,5 +200,38 @@ async fn progress(State(state): State<Arc<ApiState>>, Path(id): Path<String>) ->
     match state.manager.progress(&id) {
         Some(p) => Json(p).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("no recent run `{id}`")),
+    }
+}
+
+async fn outbox(State(state): State<Arc<ApiState>>) -> Response {
+    match state.manager.catalog().outbox() {
+        Ok(items) => Json(
+            items
+                .into_iter()
+                .map(|mut i| {
+                    i.message = String::new();
+                    i
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn outbox_retry(State(state): State<Arc<ApiState>>) -> Response {
+    let mailer = match crate::mail::Mailer::new(&state.manager.config()) {
+        Ok(m) => m,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    match crate::mail::outbox::deliver(state.manager.catalog(), &mailer, true).await {
+        Ok(round) => Json(json!({
+            "via": mailer.describe(),
+            "sent": round.sent.len(),
+            "deferred": round.deferred.len(),
+            "rejected": round.rejected.len(),
+        }))
+        .into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }

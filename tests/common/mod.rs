@@ -1,6 +1,7 @@
 //! Helpers for tests that drive the real `backproof` binary against real folders.
 #![allow(dead_code)]
 
+pub mod daemon;
 pub mod servers;
 pub mod suite;
 

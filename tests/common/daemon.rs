@@ -1,0 +1,165 @@
+//! The real `backproof daemon` as a child process, and its API.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::Fixture;
+use super::servers::free_port;
+
+pub struct Daemon {
+    child: Option<Child>,
+    pub port: u16,
+    pub token: String,
+    pub log: PathBuf,
+    config: PathBuf,
+}
+
+impl Daemon {
+    /// Adds a `[daemon]` section to the fixture's configuration (once) and starts the
+    /// daemon; returns when its API answers.
+    pub fn start(f: &Fixture, daemon_section: &str) -> Daemon {
+        let mut text = std::fs::read_to_string(&f.config).unwrap();
+        let port = match text.find("listen = \"127.0.0.1:") {
+            Some(i) => text[i + 20..].split('"').next().unwrap().parse().unwrap(),
+            None => {
+                let port = free_port();
+                text.push_str(&format!(
+                    "\n[daemon]\nlisten = \"127.0.0.1:{port}\"\n{daemon_section}\n"
+                ));
+                std::fs::write(&f.config, &text).unwrap();
+                port
+            }
+        };
+        let log = f
+            .dir
+            .path()
+            .join(format!("daemon-{}.log", rand::random::<u32>()));
+        let child = Command::new(env!("CARGO_BIN_EXE_backproof"))
+            .args(["--config", f.config.to_str().unwrap(), "-v", "daemon"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut d = Daemon {
+            child: Some(child),
+            port,
+            token: String::new(),
+            log,
+            config: f.config.clone(),
+        };
+        let token_file = f.data_dir().join("api.token");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(t) = std::fs::read_to_string(&token_file) {
+                d.token = t.trim().to_string();
+                if d.get("/v1/health").0 == 200 {
+                    return d;
+                }
+            }
+            if let Some(status) = d.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("the daemon exited with {status}: {}", d.log_text());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "daemon not ready: {}",
+                d.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let client = reqwest::blocking::Client::new();
+        let url = format!("http://127.0.0.1:{}{path}", self.port);
+        let mut req = match method {
+            "POST" => client.post(url),
+            _ => client.get(url),
+        };
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        match req.send() {
+            Ok(resp) => {
+                let code = resp.status().as_u16();
+                (code, resp.json().unwrap_or(Value::Null))
+            }
+            Err(_) => (0, Value::Null),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        self.request("GET", path, Some(&self.token.clone()), None)
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.request("POST", path, Some(&self.token.clone()), Some(body))
+    }
+
+    /// Waits until the run's progress says it ended; returns the last progress.
+    pub fn wait_run(&self, run_id: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let (code, p) = self.get(&format!("/v1/runs/{run_id}/progress"));
+            if code == 200 && (p["state"] == "finished" || p["state"] == "interrupted") {
+                return p;
+            }
+            assert!(Instant::now() < deadline, "run {run_id} did not end: {p}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        assert!(
+            Command::new("kill")
+                .args([sig, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
+    /// Waits for the daemon to exit; `None` if it did not within `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(s) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                self.child = None;
+                return Some(s);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn config(&self) -> &PathBuf {
+        &self.config
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

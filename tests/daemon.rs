@@ -1,0 +1,360 @@
+//! The real daemon: its API, concurrent triggers, signals, restarts and the CLI over it.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::daemon::Daemon;
+use common::*;
+use serde_json::json;
+
+/// A job `acme` with small files, and a job `big` whose newest file is a sparse 64 GiB
+/// image: a run of `big` takes long enough to be interrupted.
+fn fixture() -> Fixture {
+    let f = Fixture::new("sample_files = 100");
+    for (i, n) in ["a.tar", "b.tar", "c.tar"].iter().enumerate() {
+        f.file(n, 20_000, hours(1 + i as u64));
+    }
+    let big = f.dir.path().join("big");
+    std::fs::create_dir_all(&big).unwrap();
+    std::fs::File::create(big.join("huge.img"))
+        .unwrap()
+        .set_len(64 << 30)
+        .unwrap();
+    f.write_job(
+        "big",
+        &format!(
+            "client = \"Big Data Inc\"\nschedule = \"0 3 * * *\"\n[policy]\nsample_bytes = \"1TB\"\n[[targets]]\nname = \"disk\"\nurl = \"file://{}\"\n",
+            big.display()
+        ),
+    );
+    f
+}
+
+fn scratch_is_empty(f: &Fixture) -> bool {
+    std::fs::read_dir(f.data_dir().join("scratch"))
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(true)
+}
+
+/// Waits until the run of `big` is restoring (a file in its scratch folder).
+fn wait_restoring(f: &Fixture) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_dir(f.data_dir().join("scratch"))
+        .map(|d| {
+            d.flatten().any(|r| {
+                std::fs::read_dir(r.path())
+                    .map(|mut x| x.next().is_some())
+                    .unwrap_or(false)
+            })
+        })
+        .unwrap_or(false)
+    {
+        assert!(Instant::now() < deadline, "the run never started restoring");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_api_needs_the_token_and_never_logs_it() {
+    let f = fixture();
+    let d = Daemon::start(&f, "");
+    assert_eq!(d.request("GET", "/v1/health", None, None).0, 401);
+    assert_eq!(
+        d.request("GET", "/v1/jobs", Some("wrong-token"), None).0,
+        401
+    );
+    assert_eq!(
+        d.request("POST", "/v1/jobs/acme/runs", None, Some(json!({})))
+            .0,
+        401
+    );
+    let (code, health) = d.get("/v1/health");
+    assert_eq!(code, 200);
+    assert_eq!(health["jobs"], 2);
+    // The token file is private.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(f.data_dir().join("api.token"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let (code, jobs) = d.get("/v1/jobs");
+    assert_eq!(code, 200);
+    assert_eq!(jobs.as_array().unwrap().len(), 2);
+    assert!(jobs[0]["next_run"].is_string(), "{jobs}");
+    assert!(!d.log_text().contains(&d.token), "the token is in the log");
+}
+
+#[test]
+fn a_run_through_the_api_and_a_second_trigger_refused() {
+    let f = fixture();
+    let d = Daemon::start(&f, "");
+    let (code, started) = d.post("/v1/jobs/big/runs", json!({}));
+    assert_eq!(code, 202, "{started}");
+    let run_id = started["run_id"].as_str().unwrap().to_string();
+    let (code, refused) = d.post("/v1/jobs/big/runs", json!({}));
+    assert_eq!(code, 409);
+    let message = refused["error"].as_str().unwrap();
+    assert!(
+        message.contains("already running") && message.contains(&run_id),
+        "{message}"
+    );
+    // Other jobs still run, up to max_concurrent_runs.
+    let (code, small) = d.post("/v1/jobs/acme/runs", json!({"target": "nas"}));
+    assert_eq!(code, 202);
+    let p = d.wait_run(small["run_id"].as_str().unwrap(), Duration::from_secs(30));
+    assert_eq!(p["state"], "finished");
+    assert_eq!(p["exit_code"], 0);
+    let (code, ev) = d.get(&format!("/v1/runs/{}", small["run_id"].as_str().unwrap()));
+    assert_eq!(code, 200);
+    assert_eq!(ev["verdict"], "pass");
+    assert_eq!(d.post("/v1/jobs/nobody/runs", json!({})).0, 404);
+    assert_eq!(
+        d.post("/v1/jobs/acme/runs", json!({"target": "usb"})).0,
+        404
+    );
+    let (_, progress) = d.get(&format!("/v1/runs/{run_id}/progress"));
+    assert_eq!(progress["state"], "running", "{progress}");
+    // The CLI's status goes through the daemon and shows the run going on.
+    let out = f.backproof(&["status"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("big") && l.contains("RUNNING")),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn sigterm_mid_run_records_it_as_interrupted_and_cleans_up() {
+    let f = fixture();
+    let mut d = Daemon::start(&f, "");
+    let (_, started) = d.post("/v1/jobs/big/runs", json!({}));
+    let run_id = started["run_id"].as_str().unwrap().to_string();
+    wait_restoring(&f);
+    let sent = Instant::now();
+    d.signal("-TERM");
+    let status = d
+        .wait_exit(Duration::from_secs(20))
+        .expect("the daemon did not stop");
+    assert!(status.success(), "{status}: {}", d.log_text());
+    assert!(
+        sent.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        sent.elapsed()
+    );
+    assert!(scratch_is_empty(&f), "scratch left behind");
+    // The daemon is gone: the CLI reads the catalog itself.
+    let out = f.backproof(&["show", &run_id, "--json"]);
+    assert_eq!(out.json()["status"], "interrupted", "{}", out.stdout);
+    assert!(out.json()["verdict"].is_null());
+}
+
+#[test]
+fn kill_9_mid_run_is_recovered_on_restart_without_duplicate_email() {
+    let f = fixture();
+    // Make `acme` fail, so its report is emailed (to .eml files: no [smtp]).
+    let d = Daemon::start(&f, "");
+    let (_, r) = d.post("/v1/jobs/acme/runs", json!({}));
+    d.wait_run(r["run_id"].as_str().unwrap(), Duration::from_secs(30));
+    corrupt_in_place(&f.backups.join("a.tar"));
+    let (_, r) = d.post("/v1/jobs/acme/runs", json!({}));
+    let p = d.wait_run(r["run_id"].as_str().unwrap(), Duration::from_secs(30));
+    assert_eq!(p["exit_code"], 1);
+    let mails = || {
+        std::fs::read_dir(f.data_dir().join("mail"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while mails() < 1 {
+        assert!(Instant::now() < deadline, "the report was not delivered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let (_, started) = d.post("/v1/jobs/big/runs", json!({}));
+    let big_run = started["run_id"].as_str().unwrap().to_string();
+    wait_restoring(&f);
+    d.signal("-KILL");
+    drop(d);
+    assert!(
+        !scratch_is_empty(&f),
+        "an orphan scratch folder is expected after kill -9"
+    );
+
+    let d = Daemon::start(&f, "");
+    assert!(
+        scratch_is_empty(&f),
+        "the orphan scratch folder was not removed"
+    );
+    let (_, ev) = d.get(&format!("/v1/runs/{big_run}"));
+    assert_eq!(ev["status"], "interrupted", "{ev}");
+    std::thread::sleep(Duration::from_millis(500)); // let the outbox worker have its round
+    assert_eq!(mails(), 1, "a report was sent twice");
+    let out = f.backproof(&["outbox"]);
+    assert!(out.stdout.contains("sent"), "{}", out.stdout);
+}
+
+#[test]
+fn sighup_reloads_and_a_broken_configuration_keeps_the_old_one() {
+    let f = fixture();
+    let d = Daemon::start(&f, "");
+    let job = f.dir.path().join("jobs.d/acme.toml");
+    let good = std::fs::read_to_string(&job).unwrap();
+    std::fs::write(&job, "client = \"Acme\"\nthis is not toml\n").unwrap();
+    d.signal("-HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !d.log_text().contains("reload refused") {
+        assert!(
+            Instant::now() < deadline,
+            "no refusal logged: {}",
+            d.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        d.log_text().contains("acme.toml:2"),
+        "the error names file and line"
+    );
+    let (_, jobs) = d.get("/v1/jobs");
+    assert_eq!(
+        jobs.as_array().unwrap().len(),
+        2,
+        "the old configuration still runs"
+    );
+    let (code, r) = d.post("/v1/jobs/acme/runs", json!({}));
+    assert_eq!(code, 202);
+    assert_eq!(
+        d.wait_run(r["run_id"].as_str().unwrap(), Duration::from_secs(30))["exit_code"],
+        0
+    );
+
+    // A good new configuration with a third job is taken.
+    std::fs::write(&job, good.clone()).unwrap();
+    f.write_job("law", &good.replace("Acme Dental", "Riverside Law"));
+    d.signal("-HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, jobs) = d.get("/v1/jobs");
+        if jobs.as_array().map(|a| a.len()) == Some(3) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "reload not applied: {}",
+            d.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_cli_runs_through_the_daemon_and_exits_with_the_verdict() {
+    let f = fixture();
+    let _d = Daemon::start(&f, "");
+    let out = f.backproof(&["run", "acme"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("started by the daemon"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.contains("Verdict: PASS"), "{}", out.stdout);
+    corrupt_in_place(&f.backups.join("b.tar"));
+    let out = f.backproof(&["run", "acme", "--json"]);
+    assert_eq!(out.code, 1);
+    let ev = out.json();
+    assert_eq!(ev["verdict"], "fail");
+    let out = f.backproof(&["history", "acme"]);
+    assert_eq!(out.code, 0);
+    assert_eq!(out.stdout.lines().count(), 3, "{}", out.stdout);
+    let out = f.backproof(&["show", ev["run_id"].as_str().unwrap()]);
+    assert!(out.stdout.contains("Verdict: FAIL"), "{}", out.stdout);
+}
+
+#[test]
+fn a_run_missed_while_the_daemon_was_down_runs_once_at_start() {
+    let f = fixture();
+    {
+        // The daemon last handled acme's slot three days ago.
+        let c = backproof::catalog::Catalog::open(&f.data_dir()).unwrap();
+        c.set_last_slot("acme", chrono::Utc::now() - chrono::Duration::days(3))
+            .unwrap();
+        c.flush().unwrap();
+    }
+    let d = Daemon::start(&f, "catch_up_delay = \"1s\"");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let runs = loop {
+        let (_, runs) = d.get("/v1/jobs/acme/runs");
+        let done = runs
+            .as_array()
+            .map(|a| a.iter().any(|r| r["status"] == "finished"))
+            .unwrap_or(false);
+        if done {
+            break runs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no catch-up run: {}",
+            d.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(runs[0]["trigger"], "schedule");
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, runs) = d.get("/v1/jobs/acme/runs");
+    assert_eq!(
+        runs.as_array().unwrap().len(),
+        1,
+        "caught up once, not once per missed slot"
+    );
+    let (_, big) = d.get("/v1/jobs/big/runs");
+    assert_eq!(
+        big.as_array().unwrap().len(),
+        0,
+        "a job never scheduled before is not caught up"
+    );
+}
+
+#[test]
+fn readiness_is_signalled_to_systemd_only_once_the_api_answers() {
+    use std::os::unix::net::UnixDatagram;
+    let f = fixture();
+    let port = common::servers::free_port();
+    let mut text = std::fs::read_to_string(&f.config).unwrap();
+    text.push_str(&format!("\n[daemon]\nlisten = \"127.0.0.1:{port}\"\n"));
+    std::fs::write(&f.config, text).unwrap();
+    let socket = f.dir.path().join("notify.sock");
+    let listener = UnixDatagram::bind(&socket).unwrap();
+    listener
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_backproof"))
+        .args(["--config", f.config.to_str().unwrap(), "daemon"])
+        .env("NOTIFY_SOCKET", &socket)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = listener.recv(&mut buf).expect("no READY=1 from the daemon");
+    let message = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(message.contains("READY=1"), "{message}");
+    // At READY the API already answers.
+    let token = std::fs::read_to_string(f.data_dir().join("api.token")).unwrap();
+    let resp = reqwest::blocking::Client::new()
+        .get(format!("http://127.0.0.1:{port}/v1/health"))
+        .bearer_auth(token.trim())
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let n = listener.recv(&mut buf).expect("no STOPPING=1");
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("STOPPING=1"));
+    assert!(child.wait().unwrap().success());
+}
