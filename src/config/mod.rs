@@ -61,7 +61,6 @@ pub const DEFAULT_DIGEST_SCHEDULE: &str = "0 7 * * 1";
 #[derive(Debug, Clone, PartialEq)]
 pub struct DaemonConfig {
     pub listen: std::net::SocketAddr,
-    pub socket: Option<PathBuf>,
     pub max_concurrent_runs: usize,
     pub catch_up: bool,
     pub catch_up_delay: std::time::Duration,
@@ -168,10 +167,6 @@ fn daemon_config(
     };
     DaemonConfig {
         listen,
-        socket: raw
-            .socket
-            .as_ref()
-            .map(|s| file.parent().unwrap_or(Path::new(".")).join(s.get_ref())),
         max_concurrent_runs: max,
         catch_up: raw.catch_up.unwrap_or(true),
         catch_up_delay: delay,

@@ -36,8 +36,6 @@ pub struct RawGlobal {
 pub struct RawDaemon {
     /// Address of the local API, `127.0.0.1:7878` by default.
     pub listen: Option<Spanned<String>>,
-    /// Serve the API on this Unix socket instead of TCP.
-    pub socket: Option<Spanned<String>>,
     /// Runs going on at once, over all jobs.
     pub max_concurrent_runs: Option<Spanned<u32>>,
     /// Run a job once soon after start when a scheduled run was missed.

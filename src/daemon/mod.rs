@@ -188,6 +188,9 @@ fn reload(path: &Path, current: &Config) -> Option<Arc<Config>> {
             for w in &new.warnings {
                 tracing::warn!("{w}");
             }
+            if new.daemon.max_concurrent_runs != current.daemon.max_concurrent_runs {
+                tracing::warn!("daemon.max_concurrent_runs changes with the next restart");
+            }
             tracing::info!(jobs = new.jobs.len(), "configuration reloaded");
             Some(Arc::new(new))
         }
