@@ -31,30 +31,6 @@ fn fixture() -> Fixture {
     f
 }
 
-fn scratch_is_empty(f: &Fixture) -> bool {
-    std::fs::read_dir(f.data_dir().join("scratch"))
-        .map(|mut d| d.next().is_none())
-        .unwrap_or(true)
-}
-
-/// Waits until the run of `big` is restoring (a file in its scratch folder).
-fn wait_restoring(f: &Fixture) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !std::fs::read_dir(f.data_dir().join("scratch"))
-        .map(|d| {
-            d.flatten().any(|r| {
-                std::fs::read_dir(r.path())
-                    .map(|mut x| x.next().is_some())
-                    .unwrap_or(false)
-            })
-        })
-        .unwrap_or(false)
-    {
-        assert!(Instant::now() < deadline, "the run never started restoring");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn the_api_needs_the_token_and_never_logs_it() {
     let f = fixture();

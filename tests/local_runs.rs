@@ -132,7 +132,8 @@ fn deleted_file_is_reported() {
     assert_eq!(t["drift"]["vanished"][0]["path"], "daily/wed.tar");
     let out = f.backproof(&["show", ev["run_id"].as_str().unwrap()]);
     assert!(
-        out.stdout.contains("Vanished since the previous run (1)"),
+        out.stdout
+            .contains("Vanished since the last run (1): daily/wed.tar"),
         "{}",
         out.stdout
     );
@@ -400,28 +401,8 @@ fn interrupted_run_is_recorded_and_leaves_no_scratch() {
         .unwrap()
         .set_len(64 << 30)
         .unwrap();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_backproof"))
-        .args(["--config", f.config.to_str().unwrap(), "run", "acme"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until the restore is under way: a scratch folder with a file in it.
-    let scratch = f.data_dir().join("scratch");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let busy = std::fs::read_dir(&scratch)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(false);
-        if busy {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "restore never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let child = spawn_run(&f, "acme");
+    wait_restoring(&f);
     std::thread::sleep(std::time::Duration::from_millis(200));
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -432,11 +413,7 @@ fn interrupted_run_is_recorded_and_leaves_no_scratch() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("recorded as interrupted"), "{stderr}");
-    assert_eq!(
-        std::fs::read_dir(&scratch).unwrap().count(),
-        0,
-        "scratch left behind"
-    );
+    assert!(scratch_is_empty(&f), "scratch left behind");
     let history = f.backproof(&["history", "acme"]);
     assert!(
         history
@@ -458,24 +435,9 @@ fn a_run_killed_outright_is_recovered_by_the_next_start() {
         .unwrap()
         .set_len(64 << 30)
         .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_backproof"))
-        .args(["--config", f.config.to_str().unwrap(), "run", "acme"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&f, "acme");
+    wait_restoring(&f);
     let scratch = f.data_dir().join("scratch");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !std::fs::read_dir(&scratch)
-        .map(|mut d| d.next().is_some())
-        .unwrap_or(false)
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "restore never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
     child.kill().unwrap(); // SIGKILL: no cleanup at all
     child.wait().unwrap();
     assert_eq!(

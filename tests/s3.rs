@@ -278,43 +278,13 @@ fn server_stopped_mid_run_is_an_error_within_the_timeout() {
         put(&*store, "acme/big.bin", suite::content("big2", 192 << 20)).await;
     });
     let f = s3_fixture(&g, "sample_files = 10\nsample_bytes = \"1GB\"", &g.secret);
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_backproof"))
-        .args([
-            "--config",
-            f.config.to_str().unwrap(),
-            "run",
-            "acme",
-            "--json",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let scratch = f.data_dir().join("scratch");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !std::fs::read_dir(&scratch)
-        .map(|d| {
-            d.flatten().any(|run| {
-                std::fs::read_dir(run.path())
-                    .map(|mut f| f.next().is_some())
-                    .unwrap_or(false)
-            })
-        })
-        .unwrap_or(false)
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "restore never started"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    let child = spawn_run(&f, "acme");
+    wait_restoring(&f);
     g.stop();
     let stopped = std::time::Instant::now();
-    let out = child.wait_with_output().unwrap();
+    let (code, ev) = finish_run(child);
     let took = stopped.elapsed();
-    let ev: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    assert_eq!(out.status.code(), Some(2), "{ev:#}");
+    assert_eq!(code, 2, "{ev:#}");
     let t = target(&ev, "bucket");
     assert_eq!(check(t, "restore")["verdict"], "error", "{t:#}");
     let big = sampled(t, "big.bin").unwrap();

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
-use crate::evidence::{CheckKind, Expectation, RunEvidence, TargetEvidence, Verdict};
+use crate::evidence::{CheckKind, Expectation, PickReason, RunEvidence, TargetEvidence, Verdict};
 
 use super::html::{esc, verdict_badge};
 use super::{human_age, human_bytes, human_duration, short_hash, shown};
@@ -105,62 +105,7 @@ pub fn text(ev: &RunEvidence, ctx: &ReportContext<'_>) -> String {
     );
     for t in &ev.targets {
         let _ = writeln!(w);
-        let _ = writeln!(w, "[{}] {} ({})", t.verdict.label(), t.name, t.location);
-        if t.verdict != Verdict::Pass {
-            let _ = writeln!(w, "  What is wrong: {}", t.summary);
-            if let Some(hint) = first_look(t) {
-                let _ = writeln!(w, "  Look first at: {hint}");
-            }
-        }
-        for line in target_facts(t, checked(ev)) {
-            let _ = writeln!(w, "  {line}");
-        }
-        let _ = writeln!(w, "  Checks:");
-        for c in &t.checks {
-            let _ = writeln!(
-                w,
-                "    {:<10} {:<5} {}",
-                c.check.label(),
-                c.verdict.label(),
-                c.reason
-            );
-        }
-        if !t.files.is_empty() {
-            let _ = writeln!(w, "  Files test-restored:");
-            for f in &t.files {
-                let _ = writeln!(
-                    w,
-                    "    {:<5} {}  {}  blake3 {}  ({})",
-                    f.verdict.label(),
-                    shown(&f.path),
-                    human_bytes(f.size),
-                    f.streamed_blake3
-                        .as_deref()
-                        .map(short_hash)
-                        .unwrap_or_else(|| "-".into()),
-                    expectation(&f.expected)
-                );
-                if f.verdict != Verdict::Pass {
-                    let _ = writeln!(w, "          {}", f.reason);
-                }
-            }
-        }
-        if let Some(d) = &t.drift
-            && d.vanished_files > 0
-        {
-            let names: Vec<String> = d.vanished.iter().take(10).map(|f| shown(&f.path)).collect();
-            let more = d.vanished_files as usize - names.len();
-            let _ = writeln!(
-                w,
-                "  Vanished since the last run: {}{}",
-                names.join(", "),
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
-            );
-        }
+        target_text(&mut w, t, checked(ev));
     }
     let _ = writeln!(w);
     let _ = writeln!(
@@ -177,6 +122,83 @@ pub fn text(ev: &RunEvidence, ctx: &ReportContext<'_>) -> String {
     }
     let _ = writeln!(w, "backproof {} on {}", ev.backproof_version, ev.host);
     w
+}
+
+/// One target in plain text: verdict, what is wrong and where to look first, the facts,
+/// every check, every restored file, and what vanished or changed size in place. Shared
+/// by the report email and the terminal summary.
+pub(super) fn target_text(w: &mut String, t: &TargetEvidence, checked: DateTime<Utc>) {
+    let _ = writeln!(w, "[{}] {} ({})", t.verdict.label(), t.name, t.location);
+    if t.verdict != Verdict::Pass {
+        let _ = writeln!(w, "  What is wrong: {}", t.summary);
+        if let Some(hint) = first_look(t) {
+            let _ = writeln!(w, "  Look first at: {hint}");
+        }
+    }
+    for line in target_facts(t, checked) {
+        let _ = writeln!(w, "  {line}");
+    }
+    let _ = writeln!(w, "  Checks:");
+    for c in &t.checks {
+        let _ = writeln!(
+            w,
+            "    {:<10} {:<5} {}",
+            c.check.label(),
+            c.verdict.label(),
+            c.reason
+        );
+    }
+    if !t.files.is_empty() {
+        let _ = writeln!(w, "  Files test-restored:");
+        for f in &t.files {
+            let why = match f.picked {
+                PickReason::Newest => "newest",
+                PickReason::NeverVerified => "never verified",
+                PickReason::LongestUnverified => "longest unverified",
+            };
+            let _ = writeln!(
+                w,
+                "    {:<5} {}  {}  blake3 {}  ({why}; {})",
+                f.verdict.label(),
+                shown(&f.path),
+                human_bytes(f.size),
+                f.streamed_blake3
+                    .as_deref()
+                    .map(short_hash)
+                    .unwrap_or_else(|| "-".into()),
+                expectation(&f.expected)
+            );
+            if f.verdict != Verdict::Pass {
+                let _ = writeln!(w, "          {}", f.reason);
+            }
+        }
+    }
+    if let Some(d) = &t.drift {
+        if d.vanished_files > 0 {
+            let names: Vec<String> = d.vanished.iter().take(10).map(|f| shown(&f.path)).collect();
+            let more = d.vanished_files as usize - names.len();
+            let _ = writeln!(
+                w,
+                "  Vanished since the last run ({}): {}{}",
+                d.vanished_files,
+                names.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        for r in &d.resized_in_place {
+            let _ = writeln!(
+                w,
+                "  Changed size, same modification time: {} ({} -> {} bytes)",
+                shown(&r.path),
+                r.size_before,
+                r.size_now
+            );
+        }
+    }
 }
 
 /// When the run looked at the targets (its end; its start while unfinished).

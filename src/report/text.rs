@@ -3,9 +3,9 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use crate::evidence::{Expectation, PickReason, RunEvidence, RunStatus, TargetEvidence};
+use crate::evidence::{RunEvidence, RunStatus};
 
-use super::{human_bytes, human_duration, short_hash, shown};
+use super::human_duration;
 
 /// The summary of a run a technician reads after `backproof run` or `backproof show`.
 pub fn run_summary(ev: &RunEvidence, evidence_file: Option<&Path>) -> String {
@@ -28,7 +28,7 @@ pub fn run_summary(ev: &RunEvidence, evidence_file: Option<&Path>) -> String {
     );
     for t in &ev.targets {
         let _ = writeln!(w);
-        target_section(w, t);
+        super::email::target_text(w, t, ev.finished_at.unwrap_or(ev.started_at));
     }
     let _ = writeln!(w);
     let verdict = ev.effective_verdict();
@@ -52,78 +52,6 @@ pub fn run_summary(ev: &RunEvidence, evidence_file: Option<&Path>) -> String {
         let _ = writeln!(w, "Evidence: {}", p.display());
     }
     out
-}
-
-fn target_section(w: &mut String, t: &TargetEvidence) {
-    let _ = writeln!(w, "Target {} ({}): {}", t.name, t.location, t.verdict);
-    let _ = writeln!(w, "  {}", t.summary);
-    for c in &t.checks {
-        let _ = writeln!(
-            w,
-            "  {:<10} {:<5}  {}",
-            c.check.label(),
-            c.verdict.label(),
-            c.reason
-        );
-    }
-    if !t.files.is_empty() {
-        let _ = writeln!(w, "  Restored files:");
-        for f in &t.files {
-            let hash = f
-                .streamed_blake3
-                .as_deref()
-                .map(short_hash)
-                .unwrap_or_else(|| "-".into());
-            let why = match f.picked {
-                PickReason::Newest => "newest",
-                PickReason::NeverVerified => "never verified",
-                PickReason::LongestUnverified => "longest unverified",
-            };
-            let expected = match &f.expected {
-                Expectation::FirstSeen => "no baseline yet".to_string(),
-                Expectation::Baseline { blake3, .. } => format!("expected {}", short_hash(blake3)),
-                Expectation::NewVersion { .. } => "new version".to_string(),
-            };
-            let _ = writeln!(
-                w,
-                "    {:<5} {}  {}  blake3 {hash}  ({why}; {expected})",
-                f.verdict.label(),
-                shown(&f.path),
-                human_bytes(f.size),
-            );
-            if f.verdict != crate::evidence::Verdict::Pass {
-                let _ = writeln!(w, "          {}", f.reason);
-            }
-        }
-    }
-    if let Some(d) = &t.drift {
-        if d.vanished_files > 0 {
-            let _ = writeln!(
-                w,
-                "  Vanished since the previous run ({}):",
-                d.vanished_files
-            );
-            for f in &d.vanished {
-                let _ = writeln!(w, "    {}  {}", shown(&f.path), human_bytes(f.size));
-            }
-            if d.vanished_files as usize > d.vanished.len() {
-                let _ = writeln!(
-                    w,
-                    "    … and {} more",
-                    d.vanished_files as usize - d.vanished.len()
-                );
-            }
-        }
-        for r in &d.resized_in_place {
-            let _ = writeln!(
-                w,
-                "  Changed size with the same modification time: {} ({} → {} bytes)",
-                shown(&r.path),
-                r.size_before,
-                r.size_now
-            );
-        }
-    }
 }
 
 /// One line per run, newest first.

@@ -193,3 +193,50 @@ pub fn sampled<'a>(t: &'a Value, path: &str) -> Option<&'a Value> {
         .iter()
         .find(|f| f["path"] == path)
 }
+
+/// Starts `backproof run JOB --json` in the background, its output captured.
+pub fn spawn_run(f: &Fixture, job: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_backproof"))
+        .args(["--config", f.config.to_str().unwrap(), "run", job, "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until a restore is under way: a file in one of the run scratch folders.
+pub fn wait_restoring(f: &Fixture) {
+    let scratch = f.data_dir().join("scratch");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_dir(&scratch)
+        .map(|d| {
+            d.flatten().any(|run| {
+                std::fs::read_dir(run.path())
+                    .map(|mut files| files.next().is_some())
+                    .unwrap_or(false)
+            })
+        })
+        .unwrap_or(false)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the restore never started"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The scratch folder holds nothing (no run folder left behind).
+pub fn scratch_is_empty(f: &Fixture) -> bool {
+    std::fs::read_dir(f.data_dir().join("scratch"))
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(true)
+}
+
+/// Waits for a background run; returns its exit code and evidence.
+pub fn finish_run(child: std::process::Child) -> (i32, Value) {
+    let out = child.wait_with_output().unwrap();
+    let ev = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap_or(-1), ev)
+}
