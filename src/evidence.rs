@@ -295,6 +295,10 @@ pub struct SampledFile {
     pub streamed_blake3: Option<String>,
     /// BLAKE3 of the restored copy, read back from the scratch disk.
     pub restored_blake3: Option<String>,
+    /// When the first read did not match the baseline, the BLAKE3 of a second read of the
+    /// file: a mismatch that does not repeat points at the storage path, not the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_read_blake3: Option<String>,
     pub bytes: u64,
     pub seconds: f64,
     pub verdict: Verdict,

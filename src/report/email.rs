@@ -168,6 +168,9 @@ pub(super) fn target_text(w: &mut String, t: &TargetEvidence, checked: DateTime<
                     .unwrap_or_else(|| "-".into()),
                 expectation(&f.expected)
             );
+            if let Some(second) = &f.second_read_blake3 {
+                let _ = writeln!(w, "          second read: blake3 {}", short_hash(second));
+            }
             if f.verdict != Verdict::Pass {
                 let _ = writeln!(w, "          {}", f.reason);
             }

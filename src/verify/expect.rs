@@ -25,6 +25,8 @@ pub struct Judgement {
     /// The catalog record to store: `None` keeps the old one (a failed file keeps its
     /// good baseline, and stays first in line for the next sample).
     pub record: Option<FileRecord>,
+    /// Same size and modification time as the baseline, other content: worth a second read.
+    pub content_mismatch: bool,
 }
 
 /// What a baseline says about a listed file, before anything is restored.
@@ -59,6 +61,7 @@ pub fn judge(
         reason,
         expected,
         record: None,
+        content_mismatch: false,
     };
     if restored.streamed != restored.on_disk {
         return Judgement {
@@ -70,6 +73,7 @@ pub fn judge(
             ),
             expected,
             record: None,
+            content_mismatch: false,
         };
     }
     if restored.bytes != entry.size {
@@ -112,20 +116,23 @@ pub fn judge(
                     expected.clone(),
                 )
             } else if *blake3 != hash {
-                fail(
+                let mut j = fail(
                     format!(
                         "content changed while size and modification time stayed the same: corruption or tampering (expected {}, got {}, baseline from run {since_run})",
                         short_hash(blake3),
                         short_hash(&hash)
                     ),
                     expected.clone(),
-                )
+                );
+                j.content_mismatch = true;
+                j
             } else {
                 Judgement {
                     verdict: Verdict::Pass,
                     reason: format!("identical to the baseline from run {since_run}"),
                     record: Some(new_record(&k.baseline_run, k.baseline_at)),
                     expected,
+                    content_mismatch: false,
                 }
             }
         }
@@ -162,6 +169,7 @@ pub fn judge(
                 ),
                 record: Some(new_record(run_id, now)),
                 expected,
+                content_mismatch: false,
             }
         }
         _ => Judgement {
@@ -169,7 +177,66 @@ pub fn judge(
             reason: "first restore of this file; baseline recorded".into(),
             record: Some(new_record(run_id, now)),
             expected,
+            content_mismatch: false,
         },
+    }
+}
+
+/// Judges a second read of a file whose first read did not match its baseline
+/// (`first` is that judgement): corruption only if the mismatch repeats.
+pub fn judge_second_read(
+    first: Judgement,
+    first_hash: &str,
+    second: &Restored,
+    known: &FileRecord,
+    run_id: &str,
+    now: DateTime<Utc>,
+) -> Judgement {
+    let second_hash = second.streamed.to_hex().to_string();
+    if second.streamed != second.on_disk {
+        return Judgement {
+            verdict: Verdict::Error,
+            reason: format!(
+                "{}; a second read could not be checked: the scratch disk returned other bytes",
+                first.reason
+            ),
+            ..first
+        };
+    }
+    if second_hash == known.blake3 {
+        let mut record = known.clone();
+        record.verified_run = run_id.to_string();
+        record.verified_at = now;
+        Judgement {
+            verdict: Verdict::Warn,
+            reason: format!(
+                "the first read returned other bytes ({}), a second read matched the baseline ({}): the file is intact, but the path to the storage (network, controller, cache) delivered wrong data once",
+                short_hash(first_hash),
+                short_hash(&second_hash)
+            ),
+            record: Some(record),
+            content_mismatch: false,
+            ..first
+        }
+    } else if second_hash == first_hash {
+        Judgement {
+            reason: format!(
+                "{}; a second read returned the same bytes: the damage is on the storage",
+                first.reason
+            ),
+            ..first
+        }
+    } else {
+        Judgement {
+            verdict: Verdict::Error,
+            reason: format!(
+                "three different contents: baseline {}, first read {}, second read {}: reads from this storage are unstable, the file could not be verified",
+                short_hash(&known.blake3),
+                short_hash(first_hash),
+                short_hash(&second_hash)
+            ),
+            ..first
+        }
     }
 }
 

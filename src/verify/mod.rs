@@ -11,6 +11,8 @@ mod inventory;
 pub mod restore;
 pub mod sample;
 mod target_run;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
 
@@ -33,7 +35,20 @@ pub struct Verifier {
     pub host: String,
     /// Who report emails come from.
     pub sender: Sender,
+    /// Opens a configured target ([`crate::target::open`]; replaced in unit tests).
+    pub opener: Opener,
 }
+
+/// How a run opens its targets.
+pub type Opener = std::sync::Arc<
+    dyn Fn(
+            &crate::config::TargetSpec,
+        ) -> futures::future::BoxFuture<
+            'static,
+            Result<std::sync::Arc<dyn crate::target::Target>, crate::target::TargetError>,
+        > + Send
+        + Sync,
+>;
 
 /// A recorded run.
 #[derive(Debug, Clone)]
@@ -85,6 +100,10 @@ impl Verifier {
             evidence_dir: config.data_dir.join("evidence"),
             host: gethostname::gethostname().to_string_lossy().into_owned(),
             sender: Sender::from_config(config),
+            opener: std::sync::Arc::new(|spec| {
+                let spec = spec.clone();
+                Box::pin(async move { crate::target::open(&spec).await })
+            }),
         }
     }
 

@@ -15,7 +15,7 @@ use crate::evidence::{
 };
 use crate::report::{human_bytes, human_duration, percent, shown};
 use crate::scratch::ScratchDir;
-use crate::target::{self, Entry, ErrorKind, Target};
+use crate::target::{Entry, ErrorKind, Target};
 
 use super::expect::{self, expectation};
 use super::inventory::{self, ListError, Listed, Scope};
@@ -64,7 +64,7 @@ impl TargetRun<'_> {
             s.target = Some(self.spec.name.clone());
             s.phase = Some("listing".into());
         });
-        let target = match target::open(self.spec).await {
+        let target = match (self.verifier.opener)(self.spec).await {
             Ok(t) => t,
             Err(e) => return Ok(self.unreachable(self.spec.location.to_string(), &e.message)),
         };
@@ -290,6 +290,7 @@ impl TargetRun<'_> {
             expected: expectation(entry, known.as_ref()),
             streamed_blake3: None,
             restored_blake3: None,
+            second_read_blake3: None,
             bytes: 0,
             seconds: 0.0,
             verdict: Verdict::Error,
@@ -305,7 +306,7 @@ impl TargetRun<'_> {
         self.progress(|s| s.files_done += 1);
         match restored {
             Ok(r) => {
-                let j = expect::judge(
+                let mut j = expect::judge(
                     entry,
                     &r,
                     known.as_ref(),
@@ -313,6 +314,22 @@ impl TargetRun<'_> {
                     self.run_id,
                     now,
                 );
+                if j.content_mismatch
+                    && let Some(k) = &known
+                {
+                    // Corruption, or a flaky path to the storage? Read it once more.
+                    let first = r.streamed.to_hex().to_string();
+                    let dest = scratch.file_for(index, &entry.path);
+                    match restore_counted(target, &entry.path, dest, self.progress).await {
+                        Ok(second) => {
+                            file.second_read_blake3 = Some(second.streamed.to_hex().to_string());
+                            j = expect::judge_second_read(j, &first, &second, k, self.run_id, now);
+                        }
+                        Err(e) => {
+                            j.reason = format!("{}; a second read failed: {e}", j.reason);
+                        }
+                    }
+                }
                 if let Some(rec) = &j.record {
                     catalog.put_file(job, tname, &entry.path, rec)?;
                 }
