@@ -151,6 +151,8 @@ pub enum CheckKind {
     Drift,
     Coverage,
     Restore,
+    /// Canary files present and intact.
+    Canary,
 }
 
 impl CheckKind {
@@ -162,6 +164,7 @@ impl CheckKind {
             CheckKind::Drift => "drift",
             CheckKind::Coverage => "coverage",
             CheckKind::Restore => "restore",
+            CheckKind::Canary => "canary",
         }
     }
 }
@@ -212,6 +215,22 @@ pub struct Drift {
     pub resized_in_place: Vec<Resized>,
     /// Files with a new modification time (new versions).
     pub modified_files: u64,
+    /// Files matching an `immutable` pattern whose size or modification time changed:
+    /// the count, and up to [`Drift::LIST_LIMIT`] of them.
+    #[serde(default)]
+    pub immutable_changed_files: u64,
+    #[serde(default)]
+    pub immutable_changed: Vec<Changed>,
+}
+
+/// A file that changed: before and after.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Changed {
+    pub path: String,
+    pub size_before: u64,
+    pub modified_before: DateTime<Utc>,
+    pub size_now: u64,
+    pub modified_now: DateTime<Utc>,
 }
 
 impl Drift {
@@ -260,6 +279,8 @@ pub enum PickReason {
     Newest,
     NeverVerified,
     LongestUnverified,
+    /// A canary: restored on every run.
+    Canary,
 }
 
 /// Where the expected hash of a sampled file came from.
@@ -275,6 +296,8 @@ pub enum Expectation {
         since_run: String,
         since: DateTime<Utc>,
     },
+    /// A canary: its hash is in the configuration.
+    Canary { blake3: String },
     /// The file has a new modification time: a new version, re-baselined.
     NewVersion {
         previous_blake3: String,

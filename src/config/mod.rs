@@ -205,6 +205,16 @@ pub struct TargetSpec {
     pub name: String,
     pub location: Location,
     pub policy: Policy,
+    /// Files that must be present with exactly this BLAKE3 (path, hex hash).
+    pub canaries: Vec<Canary>,
+}
+
+/// A known file an MSP plants in the client's data so it travels into every backup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Canary {
+    /// Path relative to the target root.
+    pub path: String,
+    pub blake3: String,
 }
 
 /// Loads and validates the global file at `path` and every job file of its `jobs_dir`.
@@ -401,6 +411,14 @@ fn load_job(
                 name: tname,
                 location,
                 policy: Policy::resolve(&[&t.policy, &raw.policy, global]),
+                canaries: t
+                    .canaries
+                    .iter()
+                    .map(|c| Canary {
+                        path: c.path.trim_start_matches('/').to_string(),
+                        blake3: c.blake3.clone(),
+                    })
+                    .collect(),
             });
         }
     }

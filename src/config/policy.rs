@@ -25,6 +25,9 @@ pub struct Policy {
     pub file_shrink_percent: f64,
     /// Test restores running at once; `None` lets the backend choose.
     pub concurrency: Option<usize>,
+    /// Files that must never change once written (older incrementals, archived months):
+    /// any change of content, size or modification time fails.
+    pub immutable: Option<PathFilter>,
 }
 
 impl Policy {
@@ -38,6 +41,7 @@ impl Policy {
         let max_age = pick(&|l| l.max_age.is_some()).and_then(|l| l.max_age);
         let include = pick(&|l| l.include.is_some()).and_then(|l| l.include.clone());
         let exclude = pick(&|l| l.exclude.is_some()).and_then(|l| l.exclude.clone());
+        let immutable = pick(&|l| l.immutable.is_some()).and_then(|l| l.immutable.clone());
         let first = |get: fn(&RawPolicy) -> Option<f64>| layers.iter().find_map(|l| get(l));
         let first_u = |get: fn(&RawPolicy) -> Option<u64>| layers.iter().find_map(|l| get(l));
         Policy {
@@ -54,6 +58,9 @@ impl Policy {
             size_drop_percent: first(|l| l.size_drop_percent).unwrap_or(20.0),
             file_shrink_percent: first(|l| l.file_shrink_percent).unwrap_or(50.0),
             concurrency: first_u(|l| l.concurrency).map(|n| n as usize),
+            immutable: immutable.filter(|p| !p.is_empty()).map(|p| {
+                PathFilter::new(p, Vec::new()).expect("globs were validated while parsing")
+            }),
         }
     }
 }

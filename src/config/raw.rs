@@ -114,6 +114,28 @@ pub struct RawTarget {
     pub password_file: Option<Spanned<String>>,
     pub password_env: Option<Spanned<String>>,
     pub encryption: Option<Spanned<Encryption>>,
+    /// Known files planted in the client's data, restored on every run.
+    #[serde(default)]
+    pub canaries: Vec<RawCanary>,
+}
+
+/// `[[targets.canaries]]`: a file with the BLAKE3 it must have.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCanary {
+    pub path: String,
+    #[serde(deserialize_with = "blake3_hex")]
+    pub blake3: String,
+}
+
+fn blake3_hex<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?.trim().to_ascii_lowercase();
+    if s.len() != 64 || !s.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(D::Error::custom(format!(
+            "`{s}` is not a BLAKE3 hash (64 hexadecimal digits, as b3sum prints)"
+        )));
+    }
+    Ok(s)
 }
 
 /// A `[policy]` table: every key optional, a target's overrides its job's, which
@@ -139,6 +161,9 @@ pub struct RawPolicy {
     pub file_shrink_percent: Option<f64>,
     #[serde(default, deserialize_with = "concurrency")]
     pub concurrency: Option<u64>,
+    /// Files that must never change once written.
+    #[serde(default, deserialize_with = "globs")]
+    pub immutable: Option<Vec<String>>,
 }
 
 /// `max_age = "26h"` or `max_age = "off"`.

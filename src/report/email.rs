@@ -69,6 +69,9 @@ fn first_look(t: &TargetEvidence) -> Option<&'static str> {
         (CheckKind::Coverage, _) => {
             "Some files can never be test-restored within the per-run budget: raise sample_bytes for this target."
         }
+        (CheckKind::Canary, _) => {
+            "A canary file is missing or altered in the backup: check that the backup still covers the folder it lives in, and who changed it."
+        }
         (CheckKind::Restore, Verdict::Fail) => {
             "A backup file's content is not what it was: restore it by hand and compare, check the storage for disk errors, and run the backup software's own check."
         }
@@ -155,6 +158,7 @@ pub(super) fn target_text(w: &mut String, t: &TargetEvidence, checked: DateTime<
                 PickReason::Newest => "newest",
                 PickReason::NeverVerified => "never verified",
                 PickReason::LongestUnverified => "longest unverified",
+                PickReason::Canary => "canary",
             };
             let _ = writeln!(
                 w,
@@ -222,6 +226,7 @@ fn verdict_word(v: Verdict, recovery: bool) -> &'static str {
 fn expectation(e: &Expectation) -> String {
     match e {
         Expectation::FirstSeen => "first restore, baseline recorded".into(),
+        Expectation::Canary { blake3 } => format!("canary, must be {}", short_hash(blake3)),
         Expectation::Baseline {
             blake3, since_run, ..
         } => {

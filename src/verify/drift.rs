@@ -1,8 +1,8 @@
 //! Drift: what changed in a target since its previous complete listing.
 
 use crate::catalog::{InventoryRecord, TargetState};
-use crate::config::Policy;
-use crate::evidence::{CheckKind, CheckResult, Drift, FileRef, Resized, Verdict};
+use crate::config::{PathFilter, Policy};
+use crate::evidence::{Changed, CheckKind, CheckResult, Drift, FileRef, Resized, Verdict};
 use crate::report::{human_bytes, shown};
 use crate::target::Entry;
 
@@ -10,22 +10,42 @@ use crate::target::Entry;
 #[derive(Debug, Default)]
 pub struct DriftTally {
     previous: Option<TargetState>,
+    immutable: Option<PathFilter>,
     drift: Drift,
 }
 
 impl DriftTally {
-    pub fn new(previous: Option<TargetState>) -> DriftTally {
+    pub fn new(previous: Option<TargetState>, immutable: Option<PathFilter>) -> DriftTally {
         let mut drift = Drift::default();
         if let Some(p) = &previous {
             drift.previous_run = Some(p.run_id.clone());
             drift.previous_files = p.files;
             drift.previous_bytes = p.bytes;
         }
-        DriftTally { previous, drift }
+        DriftTally {
+            previous,
+            immutable,
+            drift,
+        }
     }
 
     /// A listed file, with what the previous listing knew of it.
     pub fn seen(&mut self, entry: &Entry, before: Option<&InventoryRecord>) {
+        if let (Some(b), Some(immutable)) = (before, &self.immutable)
+            && (b.size != entry.size || b.modified != entry.modified)
+            && immutable.matches(&entry.path)
+        {
+            self.drift.immutable_changed_files += 1;
+            if self.drift.immutable_changed.len() < Drift::LIST_LIMIT {
+                self.drift.immutable_changed.push(Changed {
+                    path: entry.path.clone(),
+                    size_before: b.size,
+                    modified_before: b.modified,
+                    size_now: entry.size,
+                    modified_now: entry.modified,
+                });
+            }
+        }
         match before {
             None if self.previous.is_some() => self.drift.new_files += 1,
             None => {}
@@ -92,6 +112,17 @@ pub fn check(drift: &Drift, files: u64, bytes: u64, policy: &Policy) -> CheckRes
             shown(&r.path),
             r.size_before,
             r.size_now
+        ));
+    }
+    if let Some(c) = drift.immutable_changed.first() {
+        problems.push(format!(
+            "{} file(s) that must never change (immutable) changed, e.g. {}: {} bytes modified {} before, {} bytes modified {} now",
+            drift.immutable_changed_files,
+            shown(&c.path),
+            c.size_before,
+            c.modified_before.format("%Y-%m-%d %H:%M:%S UTC"),
+            c.size_now,
+            c.modified_now.format("%Y-%m-%d %H:%M:%S UTC")
         ));
     }
     let count_drop = drop_percent(drift.previous_files, files);

@@ -140,6 +140,30 @@ pub fn judge(
             Expectation::NewVersion {
                 previous_size,
                 previous_modified,
+                previous_blake3,
+            },
+            _,
+        ) if policy
+            .immutable
+            .as_ref()
+            .is_some_and(|f| f.matches(&entry.path)) =>
+        {
+            fail(
+                format!(
+                    "this file must never change (immutable) but was rewritten: before {previous_size} bytes, modified {}, BLAKE3 {}; now {} bytes, modified {}, BLAKE3 {}",
+                    previous_modified.format("%Y-%m-%d %H:%M:%S UTC"),
+                    short_hash(previous_blake3),
+                    entry.size,
+                    entry.modified.format("%Y-%m-%d %H:%M:%S UTC"),
+                    short_hash(&hash)
+                ),
+                expected.clone(),
+            )
+        }
+        (
+            Expectation::NewVersion {
+                previous_size,
+                previous_modified,
                 ..
             },
             _,
@@ -179,6 +203,60 @@ pub fn judge(
             expected,
             content_mismatch: false,
         },
+    }
+}
+
+/// Judges a canary: it must have exactly the configured hash, whatever its dates.
+pub fn judge_canary(
+    entry: &Entry,
+    restored: &Restored,
+    blake3: &str,
+    run_id: &str,
+    now: DateTime<Utc>,
+) -> Judgement {
+    let hash = restored.streamed.to_hex().to_string();
+    let expected = Expectation::Canary {
+        blake3: blake3.to_string(),
+    };
+    if restored.streamed != restored.on_disk {
+        return Judgement {
+            verdict: Verdict::Error,
+            reason:
+                "the copy on the scratch disk differs from the bytes read: scratch disk problem"
+                    .into(),
+            expected,
+            record: None,
+            content_mismatch: false,
+        };
+    }
+    if hash != blake3 {
+        return Judgement {
+            verdict: Verdict::Fail,
+            reason: format!(
+                "the canary is altered: it must be {}, the backup holds {}",
+                short_hash(blake3),
+                short_hash(&hash)
+            ),
+            expected,
+            record: None,
+            content_mismatch: false,
+        };
+    }
+    Judgement {
+        verdict: Verdict::Pass,
+        reason: "canary present and intact".into(),
+        expected,
+        record: Some(FileRecord {
+            v: RECORD_SCHEMA,
+            size: entry.size,
+            modified: entry.modified,
+            blake3: hash,
+            baseline_run: run_id.to_string(),
+            baseline_at: now,
+            verified_run: run_id.to_string(),
+            verified_at: now,
+        }),
+        content_mismatch: false,
     }
 }
 

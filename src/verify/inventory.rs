@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use crate::catalog::{Catalog, CatalogError, InventoryRecord, RECORD_SCHEMA, TargetState};
-use crate::config::Policy;
+use crate::config::{Canary, Policy};
 use crate::evidence::{Coverage, Drift, FileRef, Inventory};
 use crate::target::{Entry, Target, TargetError};
 
@@ -26,6 +26,8 @@ pub struct Listed {
     pub drift: Drift,
     pub coverage: Coverage,
     pub sample: Sample,
+    /// Each configured canary, with its listing entry if it was found.
+    pub canaries: Vec<(Canary, Option<Entry>)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +59,9 @@ struct Pass {
     bytes: u64,
     excluded: u64,
     newest: Option<FileRef>,
+    canaries: Vec<Canary>,
+    /// Canaries seen in the listing.
+    found: Vec<Entry>,
 }
 
 impl Pass {
@@ -99,7 +104,12 @@ impl Pass {
                     self.coverage.verified_bytes_30d += entry.size;
                 }
             }
-            self.sampler.offer(&entry, verified_at);
+            if self.canaries.iter().any(|c| c.path == entry.path) {
+                // Restored as a canary on every run, never as a sample.
+                self.found.push(entry.clone());
+            } else {
+                self.sampler.offer(&entry, verified_at);
+            }
 
             batch.push((
                 entry.path,
@@ -140,6 +150,16 @@ impl Pass {
         )?;
         let sample = self.sampler.finish();
         self.coverage.oversize_files = sample.oversize;
+        let canaries = self
+            .canaries
+            .iter()
+            .map(|c| {
+                (
+                    c.clone(),
+                    self.found.iter().find(|e| e.path == c.path).cloned(),
+                )
+            })
+            .collect();
         Ok(Listed {
             inventory: Inventory {
                 files: self.files,
@@ -151,6 +171,7 @@ impl Pass {
             drift: self.drift.finish(),
             coverage: self.coverage,
             sample,
+            canaries,
         })
     }
 }
@@ -162,6 +183,7 @@ pub async fn list(
     catalog: &Catalog,
     scope: Scope,
     policy: &Policy,
+    canaries: &[Canary],
     seed: u64,
     now: DateTime<Utc>,
 ) -> Result<Listed, ListError> {
@@ -170,7 +192,9 @@ pub async fn list(
     let mut pass = Pass {
         generation: catalog.next_generation()?,
         sampler: Sampler::new(seed, policy.sample_files, policy.sample_bytes),
-        drift: DriftTally::new(previous),
+        drift: DriftTally::new(previous, policy.immutable.clone()),
+        canaries: canaries.to_vec(),
+        found: Vec::new(),
         scope,
         catalog: catalog.clone(),
         policy: policy.clone(),

@@ -81,6 +81,7 @@ impl TargetRun<'_> {
             catalog,
             scope,
             &self.spec.policy,
+            &self.spec.canaries,
             self.seed,
             now,
         )
@@ -140,6 +141,9 @@ impl TargetRun<'_> {
         let (files, restore_check, summary, coverage) =
             self.restore_sample(&*target, &listed, now).await?;
         checks.push(coverage_check(&coverage, &listed, &self.spec.policy));
+        if let Some(c) = canary_check(&listed.canaries, &files) {
+            checks.push(c);
+        }
         checks.push(restore_check);
         let mut listed = listed;
         listed.coverage = coverage;
@@ -223,11 +227,12 @@ impl TargetRun<'_> {
         // Owned items: a stream over borrowed ones is not seen as `Send` for every
         // lifetime (a compiler limitation), and the daemon spawns runs on its runtime.
         let picks: Vec<(usize, Entry, PickReason)> = listed
-            .sample
-            .picks
+            .canaries
             .iter()
+            .filter_map(|(_, found)| found.clone().map(|e| (e, PickReason::Canary)))
+            .chain(listed.sample.picks.iter().cloned())
             .enumerate()
-            .map(|(i, (e, why))| (i, e.clone(), *why))
+            .map(|(i, (e, why))| (i, e, why))
             .collect();
         let down = TargetDown::default();
         let results: Vec<(SampledFile, Option<DateTime<Utc>>)> = futures::stream::iter(picks)
@@ -306,14 +311,20 @@ impl TargetRun<'_> {
         self.progress(|s| s.files_done += 1);
         match restored {
             Ok(r) => {
-                let mut j = expect::judge(
-                    entry,
-                    &r,
-                    known.as_ref(),
-                    &self.spec.policy,
-                    self.run_id,
-                    now,
-                );
+                let canary = (picked == PickReason::Canary)
+                    .then(|| self.spec.canaries.iter().find(|c| c.path == entry.path))
+                    .flatten();
+                let mut j = match canary {
+                    Some(c) => expect::judge_canary(entry, &r, &c.blake3, self.run_id, now),
+                    None => expect::judge(
+                        entry,
+                        &r,
+                        known.as_ref(),
+                        &self.spec.policy,
+                        self.run_id,
+                        now,
+                    ),
+                };
                 if j.content_mismatch
                     && let Some(k) = &known
                 {
@@ -466,6 +477,60 @@ fn coverage_check(c: &Coverage, listed: &Listed, policy: &crate::config::Policy)
         Verdict::Pass
     };
     check(CheckKind::Coverage, verdict, reason)
+}
+
+/// The canary check: every configured canary listed, restored and intact.
+fn canary_check(
+    canaries: &[(crate::config::Canary, Option<Entry>)],
+    files: &[SampledFile],
+) -> Option<CheckResult> {
+    if canaries.is_empty() {
+        return None;
+    }
+    let mut problems = Vec::new();
+    for (c, found) in canaries {
+        if found.is_none() {
+            problems.push((
+                Verdict::Fail,
+                format!("canary {} is missing from the backup", shown(&c.path)),
+            ));
+            continue;
+        }
+        match files
+            .iter()
+            .find(|f| f.picked == PickReason::Canary && f.path == c.path)
+        {
+            Some(f) if f.verdict == Verdict::Pass => {}
+            Some(f) => problems.push((
+                f.verdict,
+                format!("canary {}: {}", shown(&c.path), f.reason),
+            )),
+            None => problems.push((
+                Verdict::Error,
+                format!("canary {} was not restored", shown(&c.path)),
+            )),
+        }
+    }
+    Some(match Verdict::worst(problems.iter().map(|(v, _)| *v)) {
+        None => check(
+            CheckKind::Canary,
+            Verdict::Pass,
+            format!(
+                "{} canar{} present and intact",
+                canaries.len(),
+                if canaries.len() == 1 { "y" } else { "ies" }
+            ),
+        ),
+        Some(v) => check(
+            CheckKind::Canary,
+            v,
+            problems
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+    })
 }
 
 /// The restore check: worst file verdict, and never a pass when nothing was restored.

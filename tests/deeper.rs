@@ -1,0 +1,117 @@
+//! Deeper verification on real folders: canary files and immutable patterns.
+
+mod common;
+
+use common::*;
+
+const CANARY: &[u8] =
+    b"backproof canary: if you can read this in a restore, the backup reached here\n";
+
+/// A backup set with a canary planted by the MSP, and the job that expects it.
+fn with_canary(blake3: &str) -> Fixture {
+    let f = Fixture::empty();
+    f.file("daily/mon.tar", 30_000, hours(2));
+    f.file("daily/tue.tar", 30_000, hours(3));
+    let canary = f.backups.join("Shared/IT/backproof-canary.txt");
+    std::fs::create_dir_all(canary.parent().unwrap()).unwrap();
+    std::fs::write(&canary, CANARY).unwrap();
+    set_mtime(&canary, std::time::SystemTime::now() - hours(100));
+    f.job_with_target(
+        "sample_files = 1",
+        &format!(
+            "name = \"nas\"\nurl = \"file://{}\"\n[[targets.canaries]]\npath = \"Shared/IT/backproof-canary.txt\"\nblake3 = \"{blake3}\"",
+            f.backups.display()
+        ),
+    );
+    f
+}
+
+#[test]
+fn an_intact_canary_passes_and_is_restored_on_every_run() {
+    let f = with_canary(blake3::hash(CANARY).to_hex().as_str());
+    for _ in 0..2 {
+        let (code, ev) = f.run_json("acme", &[]);
+        assert_eq!(code, 0, "{ev:#}");
+        let t = target(&ev, "nas");
+        assert_eq!(check(t, "canary")["verdict"], "pass");
+        let c = sampled(t, "Shared/IT/backproof-canary.txt").unwrap();
+        assert_eq!(c["picked"], "canary");
+        assert_eq!(c["expected"]["kind"], "canary");
+        assert_eq!(c["verdict"], "pass");
+        // The sample of one file is still the newest backup, besides the canary.
+        assert_eq!(t["files"].as_array().unwrap().len(), 2);
+    }
+}
+
+#[test]
+fn an_altered_or_missing_canary_fails() {
+    let f = with_canary(blake3::hash(CANARY).to_hex().as_str());
+    assert_eq!(f.run_json("acme", &[]).0, 0);
+    // Altered, with a new date: not a "new version" for a canary.
+    let canary = f.backups.join("Shared/IT/backproof-canary.txt");
+    std::fs::write(&canary, b"encrypted by someone\n").unwrap();
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 1, "{ev:#}");
+    let t = target(&ev, "nas");
+    let c = check(t, "canary");
+    assert_eq!(c["verdict"], "fail");
+    assert!(c["reason"].as_str().unwrap().contains("altered"), "{c}");
+    std::fs::remove_file(&canary).unwrap();
+    let (code, ev) = f.run_json("acme", &["--seed", "1"]);
+    assert_eq!(code, 1);
+    let c = check(target(&ev, "nas"), "canary");
+    assert!(c["reason"].as_str().unwrap().contains("missing"), "{c}");
+}
+
+#[test]
+fn a_canary_hash_must_be_a_blake3() {
+    let f = with_canary("abc");
+    let out = f.backproof(&["check-config"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("targets[1].canaries") || out.stderr.contains("blake3"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("not a BLAKE3 hash"), "{}", out.stderr);
+}
+
+#[test]
+fn immutable_files_must_never_change() {
+    let f = Fixture::new("sample_files = 100\nimmutable = [\"archive/**\"]");
+    f.file("archive/2025-01.tar", 20_000, hours(24 * 60));
+    f.file("archive/2025-02.tar", 20_000, hours(24 * 30));
+    f.file("daily/mon.tar", 20_000, hours(2));
+    assert_eq!(f.run_json("acme", &[]).0, 0);
+
+    // A daily file rewritten with a new date: a new version, fine.
+    std::fs::write(f.backups.join("daily/mon.tar"), vec![5u8; 21_000]).unwrap();
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 0, "{ev:#}");
+
+    // An archived month rewritten, with a new date: that must never happen.
+    std::fs::write(f.backups.join("archive/2025-01.tar"), vec![6u8; 20_000]).unwrap();
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 1, "{ev:#}");
+    let t = target(&ev, "nas");
+    let drift = check(t, "drift");
+    assert_eq!(drift["verdict"], "fail");
+    assert!(
+        drift["reason"].as_str().unwrap().contains("immutable"),
+        "{drift}"
+    );
+    let changed = &t["drift"]["immutable_changed"][0];
+    assert_eq!(changed["path"], "archive/2025-01.tar");
+    assert!(changed["modified_before"] != changed["modified_now"]);
+    let file = sampled(t, "archive/2025-01.tar").unwrap();
+    assert_eq!(file["verdict"], "fail", "{file:#}");
+    assert!(
+        file["reason"]
+            .as_str()
+            .unwrap()
+            .contains("must never change"),
+        "{file}"
+    );
+    // The original remains the expectation: the next run fails again.
+    assert_eq!(f.run_json("acme", &[]).0, 1);
+}
