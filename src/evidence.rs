@@ -110,6 +110,33 @@ pub struct RunEvidence {
     pub previous_run: Option<String>,
     #[serde(default)]
     pub previous_hash: Option<String>,
+    /// Bytes read from the targets by this run, against the job's egress budget.
+    #[serde(default)]
+    pub egress: Egress,
+}
+
+/// Bytes read from the targets (what cloud providers bill as egress), and the budget.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Egress {
+    pub read_bytes: u64,
+    pub per_run: Option<u64>,
+    pub per_week: Option<u64>,
+    /// Bytes read by the job's runs of the 7 days before this one.
+    pub week_used_before: u64,
+}
+
+impl Egress {
+    /// Bytes this run may still read, if a budget is set.
+    pub fn left(&self) -> Option<u64> {
+        let run = self.per_run.map(|b| b.saturating_sub(self.read_bytes));
+        let week = self
+            .per_week
+            .map(|b| b.saturating_sub(self.week_used_before + self.read_bytes));
+        match (run, week) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 impl RunEvidence {
@@ -259,11 +286,19 @@ pub struct Coverage {
     pub oversize_files: u64,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// Totals of the test restores of one target.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RestoreSummary {
     pub files: u64,
     pub bytes: u64,
+    /// Every byte read from the target for restores, failed ones and second reads
+    /// included (the egress).
+    #[serde(default)]
+    pub read_bytes: u64,
     pub seconds: f64,
     /// Bytes restored per second over the restore phase, in MB/s (10^6 bytes).
     pub throughput_mb_s: f64,
@@ -322,6 +357,8 @@ pub struct SampledFile {
     /// file: a mismatch that does not repeat points at the storage path, not the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub second_read_blake3: Option<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub second_read_bytes: u64,
     pub bytes: u64,
     pub seconds: f64,
     pub verdict: Verdict,

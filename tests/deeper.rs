@@ -115,3 +115,41 @@ fn immutable_files_must_never_change() {
     // The original remains the expectation: the next run fails again.
     assert_eq!(f.run_json("acme", &[]).0, 1);
 }
+
+#[test]
+fn the_egress_budget_shrinks_the_sample_and_is_shown() {
+    let f = Fixture::new("sample_files = 100\n[budget]\nper_run = 50000\nper_week = 90000");
+    for i in 0..6 {
+        f.file(&format!("f{i}.bin"), 20_000, hours(1 + i));
+    }
+    // Run 1: 50 kB per run fit two files of 20 kB.
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 0, "{ev:#}");
+    assert_eq!(target(&ev, "nas")["files"].as_array().unwrap().len(), 2);
+    assert_eq!(ev["egress"]["read_bytes"], 40_000);
+    assert_eq!(ev["egress"]["per_run"], 50_000);
+    assert_eq!(ev["egress"]["week_used_before"], 0);
+    // Run 2: 40 kB of the week's 90 kB used, 50 kB left: two files again.
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 0);
+    assert_eq!(ev["egress"]["week_used_before"], 40_000);
+    assert_eq!(ev["egress"]["read_bytes"], 40_000);
+    // Run 3: 10 kB left, smaller than the newest file: nothing restored, not a pass.
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 2, "{ev:#}");
+    assert_eq!(ev["egress"]["read_bytes"], 0);
+    let restore = check(target(&ev, "nas"), "restore");
+    assert!(
+        restore["reason"]
+            .as_str()
+            .unwrap()
+            .contains("egress budget"),
+        "{restore}"
+    );
+    let out = f.backproof(&["show", ev["run_id"].as_str().unwrap()]);
+    assert!(
+        out.stdout.contains("Read from the targets: 0 B"),
+        "{}",
+        out.stdout
+    );
+}

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 pub use error::{ConfigError, ConfigErrors};
 pub use location::{Encryption, Location, S3Location, SmbLocation, TargetUrl};
 pub use policy::{PathFilter, Policy};
-pub use raw::Notify;
+pub use raw::{Notify, RawBudget as Budget};
 pub use schedule::Schedule;
 pub use secret::Secret;
 pub use smtp::{Security, SmtpConfig};
@@ -196,6 +196,8 @@ pub struct Job {
     pub digest_schedule: Schedule,
     /// Time zone of `schedule` and `digest_schedule`.
     pub timezone: chrono_tz::Tz,
+    /// Egress limits: bytes read per run and per 7 days, over all targets.
+    pub budget: Budget,
     pub targets: Vec<TargetSpec>,
 }
 
@@ -439,6 +441,7 @@ fn load_job(
             .digest_schedule
             .unwrap_or_else(|| digest_schedule.clone()),
         timezone: job_tz,
+        budget: raw.budget,
         targets,
     })
 }

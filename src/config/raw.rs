@@ -52,6 +52,16 @@ pub struct RawDigest {
     pub schedule: Option<Schedule>,
 }
 
+/// `[budget]` of a job: bytes its runs may read from its targets.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBudget {
+    #[serde(default, deserialize_with = "byte_size")]
+    pub per_run: Option<u64>,
+    #[serde(default, deserialize_with = "byte_size")]
+    pub per_week: Option<u64>,
+}
+
 /// Which runs are emailed to the technicians.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -82,6 +92,9 @@ pub struct RawJob {
     pub digest_schedule: Option<Schedule>,
     /// Time zone of this job's schedules, if not the global one.
     pub timezone: Option<Spanned<String>>,
+    /// Limits on bytes read from the targets (cloud download costs).
+    #[serde(default)]
+    pub budget: RawBudget,
     #[serde(default)]
     pub policy: RawPolicy,
     #[serde(default)]

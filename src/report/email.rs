@@ -111,6 +111,7 @@ pub fn text(ev: &RunEvidence, ctx: &ReportContext<'_>) -> String {
         target_text(&mut w, t, checked(ev));
     }
     let _ = writeln!(w);
+    let _ = writeln!(w, "{}", egress_line(&ev.egress));
     let _ = writeln!(
         w,
         "Evidence: {} (attached), BLAKE3 {}",
@@ -206,6 +207,26 @@ pub(super) fn target_text(w: &mut String, t: &TargetEvidence, checked: DateTime<
             );
         }
     }
+}
+
+/// `Read from the targets: 40.0 kB (budget: 50.0 kB per run, 90.0 kB per week, ...)`.
+pub(super) fn egress_line(e: &crate::evidence::Egress) -> String {
+    let mut line = format!("Read from the targets: {}", human_bytes(e.read_bytes));
+    let mut budget = Vec::new();
+    if let Some(r) = e.per_run {
+        budget.push(format!("{} per run", human_bytes(r)));
+    }
+    if let Some(w) = e.per_week {
+        budget.push(format!(
+            "{} per week, {} used in the 7 days before",
+            human_bytes(w),
+            human_bytes(e.week_used_before)
+        ));
+    }
+    if !budget.is_empty() {
+        line.push_str(&format!(" (budget: {})", budget.join(", ")));
+    }
+    line
 }
 
 /// When the run looked at the targets (its end; its start while unfinished).

@@ -31,6 +31,7 @@ pub fn run_summary(ev: &RunEvidence, evidence_file: Option<&Path>) -> String {
         super::email::target_text(w, t, ev.finished_at.unwrap_or(ev.started_at));
     }
     let _ = writeln!(w);
+    let _ = writeln!(w, "{}", super::email::egress_line(&ev.egress));
     let verdict = ev.effective_verdict();
     let status = match ev.status {
         RunStatus::Finished => verdict.label().to_string(),

@@ -184,14 +184,14 @@ pub async fn list(
     scope: Scope,
     policy: &Policy,
     canaries: &[Canary],
-    seed: u64,
+    sampler: Sampler,
     now: DateTime<Utc>,
 ) -> Result<Listed, ListError> {
     let started = Instant::now();
     let previous = catalog.target_state(&scope.job, &scope.target)?;
     let mut pass = Pass {
         generation: catalog.next_generation()?,
-        sampler: Sampler::new(seed, policy.sample_files, policy.sample_bytes),
+        sampler,
         drift: DriftTally::new(previous, policy.immutable.clone()),
         canaries: canaries.to_vec(),
         found: Vec::new(),

@@ -153,6 +153,13 @@ impl Verifier {
             targets: Vec::new(),
             previous_run: None,
             previous_hash: None,
+            egress: crate::evidence::Egress {
+                per_run: job.budget.per_run,
+                per_week: job.budget.per_week,
+                week_used_before: self
+                    .egress_since(&job.name, Utc::now() - chrono::Duration::days(7))?,
+                read_bytes: 0,
+            },
         };
         self.catalog.put_run(&ev)?;
         self.catalog.flush()?;
@@ -176,9 +183,11 @@ impl Verifier {
                     seed: ev.seed,
                     index,
                     progress: req.progress.as_deref(),
+                    allowance: ev.egress.left(),
                 }
                 .verify()
                 .await?;
+                ev.egress.read_bytes += t.restore.as_ref().map_or(0, |r| r.read_bytes);
                 tracing::info!(target = %t.name, verdict = %t.verdict, "target verified");
                 ev.targets.push(t);
             }
@@ -238,6 +247,21 @@ impl Verifier {
             evidence_file: path,
             emailed_to: mail.map(|m| m.to),
         })
+    }
+
+    /// Bytes read by the job's runs started since `since`.
+    fn egress_since(&self, job: &str, since: chrono::DateTime<Utc>) -> Result<u64, CatalogError> {
+        let mut total = 0;
+        for id in self.catalog.run_ids_of_job(job)? {
+            let Some(ev) = self.catalog.run(&id)? else {
+                continue;
+            };
+            if ev.started_at < since {
+                break;
+            }
+            total += ev.egress.read_bytes;
+        }
+        Ok(total)
     }
 
     /// A run id that sorts by time and is unique in this catalog: `20261127-200102-3fa9`.

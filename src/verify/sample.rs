@@ -24,6 +24,8 @@ pub struct Sampler {
     best: BinaryHeap<Candidate>,
     newest: Option<Entry>,
     oversize: u64,
+    /// A hard limit on bytes (an egress budget): even the newest file must fit.
+    cap: Option<u64>,
 }
 
 /// The files picked, in the order they will be restored.
@@ -32,6 +34,8 @@ pub struct Sample {
     pub picks: Vec<(Entry, PickReason)>,
     /// Files larger than `max_bytes`: never picked unless newest.
     pub oversize: u64,
+    /// The newest file, when it was left out because it does not fit the hard cap.
+    pub newest_over_cap: Option<Entry>,
 }
 
 #[derive(Debug)]
@@ -72,7 +76,16 @@ impl Sampler {
             best: BinaryHeap::new(),
             newest: None,
             oversize: 0,
+            cap: None,
         }
+    }
+
+    /// Limits the sample to `cap` bytes in all (an egress budget): unlike `max_bytes`,
+    /// the newest file too must fit.
+    pub fn with_cap(mut self, cap: u64) -> Sampler {
+        self.cap = Some(cap);
+        self.max_bytes = self.max_bytes.min(cap);
+        self
     }
 
     /// Offers one listed file. `verified_at` is when its current version (same size and
@@ -117,12 +130,17 @@ impl Sampler {
     pub fn finish(self) -> Sample {
         let mut picks = Vec::new();
         let mut used = 0u64;
+        let mut newest_over_cap = None;
         if let Some(n) = &self.newest {
-            // A newest file larger than the whole budget is taken on top of it.
-            if n.size <= self.max_bytes {
-                used = n.size;
+            if self.cap.is_some_and(|cap| n.size > cap) {
+                newest_over_cap = Some(n.clone());
+            } else {
+                // A newest file larger than the whole budget is taken on top of it.
+                if n.size <= self.max_bytes {
+                    used = n.size;
+                }
+                picks.push((n.clone(), PickReason::Newest));
             }
-            picks.push((n.clone(), PickReason::Newest));
         }
         for c in self.best.into_sorted_vec() {
             if picks.len() >= self.max_files {
@@ -145,6 +163,7 @@ impl Sampler {
         Sample {
             picks,
             oversize: self.oversize,
+            newest_over_cap,
         }
     }
 }

@@ -32,6 +32,8 @@ pub(super) struct TargetRun<'a> {
     /// Position of the target in the job, to keep scratch folders apart.
     pub index: usize,
     pub progress: Option<&'a crate::progress::Progress>,
+    /// Bytes this target may still read under the job's egress budget, if it has one.
+    pub allowance: Option<u64>,
 }
 
 fn check(check: CheckKind, verdict: Verdict, reason: impl Into<String>) -> CheckResult {
@@ -59,6 +61,16 @@ impl TargetRun<'_> {
         }
     }
 
+    /// The sample of this target: the policy's limits, within the egress allowance.
+    fn sampler(&self) -> crate::verify::sample::Sampler {
+        let p = &self.spec.policy;
+        let s = crate::verify::sample::Sampler::new(self.seed, p.sample_files, p.sample_bytes);
+        match self.allowance {
+            Some(a) => s.with_cap(a),
+            None => s,
+        }
+    }
+
     async fn verify_inner(&self) -> Result<TargetEvidence, CatalogError> {
         self.progress(|s| {
             s.target = Some(self.spec.name.clone());
@@ -82,7 +94,7 @@ impl TargetRun<'_> {
             scope,
             &self.spec.policy,
             &self.spec.canaries,
-            self.seed,
+            self.sampler(),
             now,
         )
         .await
@@ -262,7 +274,18 @@ impl TargetRun<'_> {
             }
             files.push(f);
         }
-        let (check, summary) = restore_check(&files, phase_seconds, listed.inventory.bytes);
+        let budget_note = match (self.allowance, &listed.sample.newest_over_cap) {
+            (Some(left), Some(n)) => Some(format!(
+                "the egress budget left ({}) is smaller than the newest file {} ({}), which was not restored",
+                human_bytes(left),
+                shown(&n.path),
+                human_bytes(n.size)
+            )),
+            (Some(0), None) if files.is_empty() => Some("the egress budget is used up".into()),
+            _ => None,
+        };
+        let (check, summary) =
+            restore_check(&files, phase_seconds, listed.inventory.bytes, budget_note);
         Ok((files, check, summary, coverage))
     }
 
@@ -296,6 +319,7 @@ impl TargetRun<'_> {
             streamed_blake3: None,
             restored_blake3: None,
             second_read_blake3: None,
+            second_read_bytes: 0,
             bytes: 0,
             seconds: 0.0,
             verdict: Verdict::Error,
@@ -334,6 +358,7 @@ impl TargetRun<'_> {
                     match restore_counted(target, &entry.path, dest, self.progress).await {
                         Ok(second) => {
                             file.second_read_blake3 = Some(second.streamed.to_hex().to_string());
+                            file.second_read_bytes = second.bytes;
                             j = expect::judge_second_read(j, &first, &second, k, self.run_id, now);
                         }
                         Err(e) => {
@@ -538,6 +563,7 @@ fn restore_check(
     files: &[SampledFile],
     phase_seconds: f64,
     target_bytes: u64,
+    budget_note: Option<String>,
 ) -> (CheckResult, Option<RestoreSummary>) {
     let ok: Vec<&SampledFile> = files
         .iter()
@@ -552,6 +578,7 @@ fn restore_check(
     let summary = RestoreSummary {
         files: ok.len() as u64,
         bytes,
+        read_bytes: files.iter().map(|f| f.bytes + f.second_read_bytes).sum(),
         seconds: phase_seconds,
         throughput_mb_s: throughput,
         projected_full_restore_seconds: (throughput > 0.0)
@@ -570,6 +597,7 @@ fn restore_check(
         let why = bad
             .first()
             .map(|f| format!(": {}: {}", shown(&f.path), f.reason))
+            .or_else(|| budget_note.as_ref().map(|n| format!(": {n}")))
             .unwrap_or_default();
         (
             Verdict::Error.max(worst),
@@ -603,6 +631,11 @@ fn restore_check(
                 human_bytes(bytes)
             ),
         )
+    };
+    // Files restored, but the budget kept the newest one out: not a full pass.
+    let (verdict, reason) = match budget_note {
+        Some(note) if !ok.is_empty() => (verdict.max(Verdict::Warn), format!("{reason}; {note}")),
+        _ => (verdict, reason),
     };
     (check(CheckKind::Restore, verdict, reason), Some(summary))
 }
