@@ -180,6 +180,8 @@ pub enum CheckKind {
     Restore,
     /// Canary files present and intact.
     Canary,
+    /// Checksum manifests readable, their files present, sampled files matching.
+    Manifest,
 }
 
 impl CheckKind {
@@ -192,6 +194,7 @@ impl CheckKind {
             CheckKind::Coverage => "coverage",
             CheckKind::Restore => "restore",
             CheckKind::Canary => "canary",
+            CheckKind::Manifest => "manifest",
         }
     }
 }
@@ -286,6 +289,16 @@ pub struct Coverage {
     pub oversize_files: u64,
 }
 
+/// A sampled file checked against a checksum manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManifestMatch {
+    pub manifest: String,
+    pub line: usize,
+    pub algorithm: crate::verify::manifest::Algorithm,
+    pub expected: String,
+    pub actual: Option<String>,
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -359,6 +372,9 @@ pub struct SampledFile {
     pub second_read_blake3: Option<String>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub second_read_bytes: u64,
+    /// The checksum a manifest gives for this file, and what the restore computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<ManifestMatch>,
     pub bytes: u64,
     pub seconds: f64,
     pub verdict: Verdict,

@@ -153,3 +153,102 @@ fn the_egress_budget_shrinks_the_sample_and_is_shown() {
         out.stdout
     );
 }
+
+/// Writes a manifest with a checksum tool run in `dir`, as an MSP's backup script would.
+fn manifest_with(tool: &str, dir: &std::path::Path, files: &[&str], out: &str) {
+    let output = std::process::Command::new(tool)
+        .args(files)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool}: {e}"));
+    assert!(output.status.success());
+    std::fs::write(dir.join(out), output.stdout).unwrap();
+}
+
+#[test]
+fn checksum_manifests_catch_what_dates_allow() {
+    let f = Fixture::new("sample_files = 100\nmanifests = [\"SHA256SUMS\", \"*.md5\", \"*.b3\"]");
+    f.file("daily/mon.tar", 30_000, hours(5));
+    f.file("daily/tue.tar", 30_000, hours(4));
+    f.file("weekly/w46.tar", 30_000, hours(3));
+    let daily = f.backups.join("daily");
+    manifest_with("sha256sum", &daily, &["mon.tar", "tue.tar"], "SHA256SUMS");
+    manifest_with(
+        "md5sum",
+        &f.backups.join("weekly"),
+        &["w46.tar"],
+        "w46.tar.md5",
+    );
+    // b3sum's format, written here so the test needs no extra tool.
+    let w46 = std::fs::read(f.backups.join("weekly/w46.tar")).unwrap();
+    std::fs::write(
+        f.backups.join("weekly.b3"),
+        format!("{}  weekly/w46.tar\n", blake3::hash(&w46).to_hex()),
+    )
+    .unwrap();
+
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 0, "{ev:#}");
+    let t = target(&ev, "nas");
+    let m = check(t, "manifest");
+    assert_eq!(m["verdict"], "pass", "{m}");
+    assert!(
+        m["reason"]
+            .as_str()
+            .unwrap()
+            .contains("3 manifest(s), 4 entries"),
+        "{m}"
+    );
+    let mon = sampled(t, "daily/mon.tar").unwrap();
+    assert_eq!(mon["manifest"]["algorithm"], "sha256");
+    assert_eq!(mon["manifest"]["actual"], mon["manifest"]["expected"]);
+
+    // Rewritten with a new date: by dates alone a new version, but the manifest says no.
+    std::fs::write(f.backups.join("daily/tue.tar"), vec![1u8; 30_000]).unwrap();
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 1, "{ev:#}");
+    let t = target(&ev, "nas");
+    let tue = sampled(t, "daily/tue.tar").unwrap();
+    assert_eq!(tue["verdict"], "fail");
+    assert!(
+        tue["reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not match daily/SHA256SUMS line 2"),
+        "{tue}"
+    );
+    assert_eq!(check(t, "manifest")["verdict"], "fail");
+
+    // A listed file that is gone is reported.
+    std::fs::remove_file(f.backups.join("daily/mon.tar")).unwrap();
+    let (_, ev) = f.run_json("acme", &[]);
+    let m = check(target(&ev, "nas"), "manifest");
+    assert!(
+        m["reason"]
+            .as_str()
+            .unwrap()
+            .contains("lists daily/mon.tar, which is not in the backup"),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_malformed_manifest_is_an_error_with_its_line() {
+    let f = Fixture::new("manifests = [\"SHA256SUMS\"]");
+    f.file("a.tar", 1000, hours(1));
+    manifest_with("sha256sum", &f.backups, &["a.tar"], "SHA256SUMS");
+    let mut text = std::fs::read_to_string(f.backups.join("SHA256SUMS")).unwrap();
+    text.push_str("not a checksum line\n");
+    std::fs::write(f.backups.join("SHA256SUMS"), text).unwrap();
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 2, "{ev:#}");
+    let m = check(target(&ev, "nas"), "manifest");
+    assert_eq!(m["verdict"], "error");
+    assert!(
+        m["reason"]
+            .as_str()
+            .unwrap()
+            .contains("SHA256SUMS line 2 is malformed"),
+        "{m}"
+    );
+}

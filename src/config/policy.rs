@@ -28,6 +28,8 @@ pub struct Policy {
     /// Files that must never change once written (older incrementals, archived months):
     /// any change of content, size or modification time fails.
     pub immutable: Option<PathFilter>,
+    /// Checksum manifests (`sha256sum`, `md5sum`, `b3sum` output) in the target.
+    pub manifests: Option<PathFilter>,
 }
 
 impl Policy {
@@ -42,6 +44,12 @@ impl Policy {
         let include = pick(&|l| l.include.is_some()).and_then(|l| l.include.clone());
         let exclude = pick(&|l| l.exclude.is_some()).and_then(|l| l.exclude.clone());
         let immutable = pick(&|l| l.immutable.is_some()).and_then(|l| l.immutable.clone());
+        let manifests = pick(&|l| l.manifests.is_some()).and_then(|l| l.manifests.clone());
+        let globs = |p: Option<Vec<String>>| {
+            p.filter(|p| !p.is_empty()).map(|p| {
+                PathFilter::new(p, Vec::new()).expect("globs were validated while parsing")
+            })
+        };
         let first = |get: fn(&RawPolicy) -> Option<f64>| layers.iter().find_map(|l| get(l));
         let first_u = |get: fn(&RawPolicy) -> Option<u64>| layers.iter().find_map(|l| get(l));
         Policy {
@@ -58,9 +66,8 @@ impl Policy {
             size_drop_percent: first(|l| l.size_drop_percent).unwrap_or(20.0),
             file_shrink_percent: first(|l| l.file_shrink_percent).unwrap_or(50.0),
             concurrency: first_u(|l| l.concurrency).map(|n| n as usize),
-            immutable: immutable.filter(|p| !p.is_empty()).map(|p| {
-                PathFilter::new(p, Vec::new()).expect("globs were validated while parsing")
-            }),
+            immutable: globs(immutable),
+            manifests: globs(manifests),
         }
     }
 }

@@ -177,6 +177,9 @@ pub struct RawPolicy {
     /// Files that must never change once written.
     #[serde(default, deserialize_with = "globs")]
     pub immutable: Option<Vec<String>>,
+    /// Checksum manifests to check sampled files against (`SHA256SUMS`, `*.b3`...).
+    #[serde(default, deserialize_with = "globs")]
+    pub manifests: Option<Vec<String>>,
 }
 
 /// `max_age = "26h"` or `max_age = "off"`.

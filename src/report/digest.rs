@@ -70,6 +70,10 @@ fn owner_problem(t: &TargetEvidence) -> Option<String> {
         (CheckKind::Coverage, _) => {
             "some very large backup files cannot be tested within the current limits.".into()
         }
+        (CheckKind::Manifest, _) => {
+            "backup files do not match the checksums the backup software recorded, or are missing."
+                .into()
+        }
         (CheckKind::Canary, _) => {
             "a test file we placed in your data is missing or altered in the backup.".into()
         }

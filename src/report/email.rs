@@ -69,6 +69,9 @@ fn first_look(t: &TargetEvidence) -> Option<&'static str> {
         (CheckKind::Coverage, _) => {
             "Some files can never be test-restored within the per-run budget: raise sample_bytes for this target."
         }
+        (CheckKind::Manifest, _) => {
+            "A checksum manifest disagrees with the backup (or could not be read): compare the listed files with the manifest, and check how the backup software writes it."
+        }
         (CheckKind::Canary, _) => {
             "A canary file is missing or altered in the backup: check that the backup still covers the folder it lives in, and who changed it."
         }

@@ -28,7 +28,15 @@ pub struct Listed {
     pub sample: Sample,
     /// Each configured canary, with its listing entry if it was found.
     pub canaries: Vec<(Canary, Option<Entry>)>,
+    /// Checksum manifests found (at most [`MAX_MANIFESTS`]), and how many more there were.
+    pub manifests: Vec<Entry>,
+    pub manifests_left_out: u64,
+    /// The generation of this listing in the catalog's inventory.
+    pub generation: u64,
 }
+
+/// Manifests read per target and run.
+pub const MAX_MANIFESTS: usize = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ListError {
@@ -62,6 +70,8 @@ struct Pass {
     canaries: Vec<Canary>,
     /// Canaries seen in the listing.
     found: Vec<Entry>,
+    manifests: Vec<Entry>,
+    manifests_left_out: u64,
 }
 
 impl Pass {
@@ -102,6 +112,18 @@ impl Pass {
                 if self.now.signed_duration_since(at).num_days() < RECENT_DAYS {
                     self.coverage.verified_files_30d += 1;
                     self.coverage.verified_bytes_30d += entry.size;
+                }
+            }
+            if self
+                .policy
+                .manifests
+                .as_ref()
+                .is_some_and(|m| m.matches(&entry.path))
+            {
+                if self.manifests.len() < MAX_MANIFESTS {
+                    self.manifests.push(entry.clone());
+                } else {
+                    self.manifests_left_out += 1;
                 }
             }
             if self.canaries.iter().any(|c| c.path == entry.path) {
@@ -172,6 +194,9 @@ impl Pass {
             coverage: self.coverage,
             sample,
             canaries,
+            manifests: self.manifests,
+            manifests_left_out: self.manifests_left_out,
+            generation: self.generation,
         })
     }
 }
@@ -195,6 +220,8 @@ pub async fn list(
         drift: DriftTally::new(previous, policy.immutable.clone()),
         canaries: canaries.to_vec(),
         found: Vec::new(),
+        manifests: Vec::new(),
+        manifests_left_out: 0,
         scope,
         catalog: catalog.clone(),
         policy: policy.clone(),

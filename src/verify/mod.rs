@@ -8,6 +8,8 @@ mod drift;
 mod expect;
 mod freshness;
 mod inventory;
+pub mod manifest;
+mod manifest_check;
 pub mod restore;
 pub mod sample;
 mod target_run;

@@ -16,6 +16,8 @@ use futures::StreamExt;
 
 use crate::target::{Target, TargetError};
 
+use super::manifest::{Algorithm, Digester};
+
 /// Batches waiting between the target and the sink.
 const READ_AHEAD: usize = 2;
 /// The pump hands chunks to the sink in batches of at least this many bytes, so that
@@ -34,6 +36,8 @@ pub struct Restored {
     pub on_disk: blake3::Hash,
     /// Time from opening the file on the target to the end of the second hash.
     pub seconds: f64,
+    /// Hex digest of the streamed bytes in the extra algorithm asked for (a manifest's).
+    pub extra: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,15 +57,17 @@ pub async fn restore(
     path: &str,
     dest: PathBuf,
 ) -> Result<Restored, RestoreError> {
-    restore_counted(target, path, dest, None).await
+    restore_counted(target, path, dest, None, None).await
 }
 
-/// [`restore`], counting the bytes into `progress` as they stream.
+/// [`restore`], counting the bytes into `progress` as they stream, and computing an
+/// `extra` digest (a manifest's algorithm) alongside BLAKE3 in the same pass.
 pub async fn restore_counted(
     target: &dyn Target,
     path: &str,
     dest: PathBuf,
     progress: Option<&crate::progress::Progress>,
+    extra: Option<Algorithm>,
 ) -> Result<Restored, RestoreError> {
     let started = Instant::now();
     let mut stream = target
@@ -71,7 +77,8 @@ pub async fn restore_counted(
 
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Bytes>>(READ_AHEAD);
     let sink_dest = dest.clone();
-    let sink = tokio::task::spawn_blocking(move || sink(&sink_dest, rx));
+    let digester = extra.and_then(Digester::new);
+    let sink = tokio::task::spawn_blocking(move || sink(&sink_dest, rx, digester));
 
     let mut source_error = None;
     let mut batch = Vec::new();
@@ -105,7 +112,7 @@ pub async fn restore_counted(
     }
     drop(tx);
     drop(stream);
-    let (streamed, bytes) = sink
+    let (streamed, extra, bytes) = sink
         .await
         .expect("restore sink panicked")
         .map_err(RestoreError::Scratch)?;
@@ -130,6 +137,7 @@ pub async fn restore_counted(
         streamed,
         on_disk,
         seconds: started.elapsed().as_secs_f64(),
+        extra,
     })
 }
 
@@ -137,7 +145,8 @@ pub async fn restore_counted(
 fn sink(
     dest: &Path,
     mut rx: tokio::sync::mpsc::Receiver<Vec<Bytes>>,
-) -> std::io::Result<(blake3::Hash, u64)> {
+    mut extra: Option<Digester>,
+) -> std::io::Result<(blake3::Hash, Option<String>, u64)> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -155,6 +164,9 @@ fn sink(
                     } else {
                         hasher.update(chunk);
                     }
+                    if let Some(d) = extra.as_mut() {
+                        d.update(chunk);
+                    }
                 }
             },
             || batch.iter().try_for_each(|chunk| file.write_all(chunk)),
@@ -163,7 +175,7 @@ fn sink(
         bytes += batch.iter().map(|c| c.len() as u64).sum::<u64>();
     }
     file.flush()?;
-    Ok((hasher.finalize(), bytes))
+    Ok((hasher.finalize(), extra.map(Digester::finish_hex), bytes))
 }
 
 /// BLAKE3 and length of a restored copy in the scratch folder, hashed on all cores.

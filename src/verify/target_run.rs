@@ -10,8 +10,8 @@ use tracing::Instrument;
 use crate::catalog::{Catalog, CatalogError};
 use crate::config::{Job, TargetSpec};
 use crate::evidence::{
-    CheckKind, CheckResult, Coverage, PickReason, RestoreSummary, SampledFile, TargetEvidence,
-    Verdict,
+    CheckKind, CheckResult, Coverage, ManifestMatch, PickReason, RestoreSummary, SampledFile,
+    TargetEvidence, Verdict,
 };
 use crate::report::{human_bytes, human_duration, percent, shown};
 use crate::scratch::ScratchDir;
@@ -19,6 +19,7 @@ use crate::target::{Entry, ErrorKind, Target};
 
 use super::expect::{self, expectation};
 use super::inventory::{self, ListError, Listed, Scope};
+use super::manifest_check;
 use super::restore::{RestoreError, restore_counted};
 use super::{Verifier, drift, freshness};
 
@@ -150,8 +151,11 @@ impl TargetRun<'_> {
             &self.spec.policy,
         ));
 
-        let (files, restore_check, summary, coverage) =
+        let (files, restore_check, summary, coverage, manifest) =
             self.restore_sample(&*target, &listed, now).await?;
+        if let Some(m) = manifest {
+            checks.push(m);
+        }
         checks.push(coverage_check(&coverage, &listed, &self.spec.policy));
         if let Some(c) = canary_check(&listed.canaries, &files) {
             checks.push(c);
@@ -197,6 +201,7 @@ impl TargetRun<'_> {
             CheckResult,
             Option<RestoreSummary>,
             Coverage,
+            Option<CheckResult>,
         ),
         CatalogError,
     > {
@@ -215,7 +220,7 @@ impl TargetRun<'_> {
                         self.verifier.scratch_dir.display()
                     ),
                 );
-                return Ok((Vec::new(), c, None, coverage));
+                return Ok((Vec::new(), c, None, coverage, None));
             }
         };
         let (files, bytes) = listed
@@ -246,9 +251,24 @@ impl TargetRun<'_> {
             .enumerate()
             .map(|(i, (e, why))| (i, e, why))
             .collect();
+        let plan = match &self.spec.policy.manifests {
+            Some(_) => {
+                let sampled = picks.iter().map(|(_, e, _)| e.path.clone()).collect();
+                let scope = (self.job.name.as_str(), self.spec.name.as_str());
+                Some(
+                    manifest_check::read(target, &self.verifier.catalog, scope, listed, &sampled)
+                        .await?,
+                )
+            }
+            None => None,
+        };
+        let expected = |path: &str| plan.as_ref().and_then(|p| p.expected.get(path).cloned());
         let down = TargetDown::default();
         let results: Vec<(SampledFile, Option<DateTime<Utc>>)> = futures::stream::iter(picks)
-            .map(|(i, entry, why)| self.restore_one(target, &scratch, &down, i, entry, why, now))
+            .map(|(i, entry, why)| {
+                let manifest = expected(&entry.path);
+                self.restore_one(target, &scratch, &down, i, entry, why, manifest, now)
+            })
             .buffered(concurrency)
             .try_collect()
             .await?;
@@ -286,7 +306,8 @@ impl TargetRun<'_> {
         };
         let (check, summary) =
             restore_check(&files, phase_seconds, listed.inventory.bytes, budget_note);
-        Ok((files, check, summary, coverage))
+        let manifest = plan.map(|p| manifest_check::check(p, &files));
+        Ok((files, check, summary, coverage, manifest))
     }
 
     /// Restores and judges one sampled file. Returns it with when its current version
@@ -300,6 +321,7 @@ impl TargetRun<'_> {
         index: usize,
         entry: Entry,
         picked: PickReason,
+        manifest: Option<ManifestMatch>,
         now: DateTime<Utc>,
     ) -> Result<(SampledFile, Option<DateTime<Utc>>), CatalogError> {
         let entry = &entry;
@@ -320,6 +342,7 @@ impl TargetRun<'_> {
             restored_blake3: None,
             second_read_blake3: None,
             second_read_bytes: 0,
+            manifest: None,
             bytes: 0,
             seconds: 0.0,
             verdict: Verdict::Error,
@@ -331,7 +354,8 @@ impl TargetRun<'_> {
         }
         let dest = scratch.file_for(index, &entry.path);
         self.progress(|s| s.current_file = Some(shown(&entry.path)));
-        let restored = restore_counted(target, &entry.path, dest, self.progress).await;
+        let extra = manifest.as_ref().map(|m| m.algorithm);
+        let restored = restore_counted(target, &entry.path, dest, self.progress, extra).await;
         self.progress(|s| s.files_done += 1);
         match restored {
             Ok(r) => {
@@ -355,7 +379,7 @@ impl TargetRun<'_> {
                     // Corruption, or a flaky path to the storage? Read it once more.
                     let first = r.streamed.to_hex().to_string();
                     let dest = scratch.file_for(index, &entry.path);
-                    match restore_counted(target, &entry.path, dest, self.progress).await {
+                    match restore_counted(target, &entry.path, dest, self.progress, None).await {
                         Ok(second) => {
                             file.second_read_blake3 = Some(second.streamed.to_hex().to_string());
                             file.second_read_bytes = second.bytes;
@@ -365,6 +389,17 @@ impl TargetRun<'_> {
                             j.reason = format!("{}; a second read failed: {e}", j.reason);
                         }
                     }
+                }
+                if let Some(mut m) = manifest {
+                    let blake3 = r.streamed.to_hex().to_string();
+                    if let Some(problem) =
+                        manifest_check::compare(&mut m, &blake3, r.extra.as_deref())
+                    {
+                        j.verdict = j.verdict.max(Verdict::Fail);
+                        j.reason = format!("{problem}; {}", j.reason);
+                        j.record = None;
+                    }
+                    file.manifest = Some(m);
                 }
                 if let Some(rec) = &j.record {
                     catalog.put_file(job, tname, &entry.path, rec)?;
