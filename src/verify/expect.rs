@@ -337,6 +337,7 @@ mod tests {
             streamed: h,
             on_disk: h,
             seconds: 0.1,
+            extra: None,
         }
     }
 
