@@ -182,6 +182,8 @@ pub enum CheckKind {
     Canary,
     /// Checksum manifests readable, their files present, sampled files matching.
     Manifest,
+    /// A backup repository's own consistency (restic: names match contents).
+    Repository,
 }
 
 impl CheckKind {
@@ -195,6 +197,7 @@ impl CheckKind {
             CheckKind::Restore => "restore",
             CheckKind::Canary => "canary",
             CheckKind::Manifest => "manifest",
+            CheckKind::Repository => "repository",
         }
     }
 }
@@ -329,6 +332,8 @@ pub enum PickReason {
     LongestUnverified,
     /// A canary: restored on every run.
     Canary,
+    /// The newest snapshot or index of a repository: restored on every run.
+    RepositoryMetadata,
 }
 
 /// Where the expected hash of a sampled file came from.

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 pub use error::{ConfigError, ConfigErrors};
 pub use location::{Encryption, Location, S3Location, SmbLocation, TargetUrl};
 pub use policy::{PathFilter, Policy};
-pub use raw::{Notify, RawBudget as Budget};
+pub use raw::{Format, Notify, RawBudget as Budget};
 pub use schedule::Schedule;
 pub use secret::Secret;
 pub use smtp::{Security, SmtpConfig};
@@ -209,6 +209,7 @@ pub struct TargetSpec {
     pub policy: Policy,
     /// Files that must be present with exactly this BLAKE3 (path, hex hash).
     pub canaries: Vec<Canary>,
+    pub format: Format,
 }
 
 /// A known file an MSP plants in the client's data so it travels into every backup.
@@ -421,6 +422,7 @@ fn load_job(
                         blake3: c.blake3.clone(),
                     })
                     .collect(),
+                format: t.format,
             });
         }
     }

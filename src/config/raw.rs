@@ -130,6 +130,20 @@ pub struct RawTarget {
     /// Known files planted in the client's data, restored on every run.
     #[serde(default)]
     pub canaries: Vec<RawCanary>,
+    /// What the target holds: plain backup files, or a backup repository.
+    #[serde(default)]
+    pub format: Format,
+}
+
+/// The layout of a target.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Backup files of any kind.
+    #[default]
+    Files,
+    /// A restic repository: verified without its password.
+    Restic,
 }
 
 /// `[[targets.canaries]]`: a file with the BLAKE3 it must have.

@@ -70,6 +70,9 @@ fn owner_problem(t: &TargetEvidence) -> Option<String> {
         (CheckKind::Coverage, _) => {
             "some very large backup files cannot be tested within the current limits.".into()
         }
+        (CheckKind::Repository, _) => {
+            "the backup repository is damaged or could not be checked.".into()
+        }
         (CheckKind::Manifest, _) => {
             "backup files do not match the checksums the backup software recorded, or are missing."
                 .into()

@@ -69,6 +69,9 @@ fn first_look(t: &TargetEvidence) -> Option<&'static str> {
         (CheckKind::Coverage, _) => {
             "Some files can never be test-restored within the per-run budget: raise sample_bytes for this target."
         }
+        (CheckKind::Repository, _) => {
+            "The backup repository's files do not match their names: run the backup software's own check (restic check --read-data) and look at the storage."
+        }
         (CheckKind::Manifest, _) => {
             "A checksum manifest disagrees with the backup (or could not be read): compare the listed files with the manifest, and check how the backup software writes it."
         }
@@ -163,6 +166,7 @@ pub(super) fn target_text(w: &mut String, t: &TargetEvidence, checked: DateTime<
                 PickReason::NeverVerified => "never verified",
                 PickReason::LongestUnverified => "longest unverified",
                 PickReason::Canary => "canary",
+                PickReason::RepositoryMetadata => "repository metadata",
             };
             let _ = writeln!(
                 w,

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use crate::catalog::{Catalog, CatalogError, InventoryRecord, RECORD_SCHEMA, TargetState};
-use crate::config::{Canary, Policy};
+use crate::config::{Canary, Format, Policy};
 use crate::evidence::{Coverage, Drift, FileRef, Inventory};
 use crate::target::{Entry, Target, TargetError};
 
@@ -33,6 +33,8 @@ pub struct Listed {
     pub manifests_left_out: u64,
     /// The generation of this listing in the catalog's inventory.
     pub generation: u64,
+    /// For a restic repository: its shape and newest snapshot and index.
+    pub restic: Option<super::restic::Listing>,
 }
 
 /// Manifests read per target and run.
@@ -72,6 +74,7 @@ struct Pass {
     found: Vec<Entry>,
     manifests: Vec<Entry>,
     manifests_left_out: u64,
+    restic: Option<super::restic::Listing>,
 }
 
 impl Pass {
@@ -79,12 +82,16 @@ impl Pass {
         let Scope { job, target, .. } = &self.scope;
         let mut batch = Vec::with_capacity(chunk.len());
         for entry in chunk {
-            if !self.policy.filter.matches(&entry.path) {
+            let transient = self.restic.is_some() && super::restic::transient(&entry.path);
+            if transient || !self.policy.filter.matches(&entry.path) {
                 self.excluded += 1;
                 continue;
             }
             self.files += 1;
             self.bytes += entry.size;
+            if let Some(r) = self.restic.as_mut() {
+                r.see(&entry);
+            }
             if self
                 .newest
                 .as_ref()
@@ -197,6 +204,7 @@ impl Pass {
             manifests: self.manifests,
             manifests_left_out: self.manifests_left_out,
             generation: self.generation,
+            restic: self.restic,
         })
     }
 }
@@ -208,7 +216,7 @@ pub async fn list(
     catalog: &Catalog,
     scope: Scope,
     policy: &Policy,
-    canaries: &[Canary],
+    (canaries, format): (&[Canary], Format),
     sampler: Sampler,
     now: DateTime<Utc>,
 ) -> Result<Listed, ListError> {
@@ -222,6 +230,7 @@ pub async fn list(
         found: Vec::new(),
         manifests: Vec::new(),
         manifests_left_out: 0,
+        restic: (format == Format::Restic).then(super::restic::Listing::default),
         scope,
         catalog: catalog.clone(),
         policy: policy.clone(),

@@ -19,9 +19,9 @@ use crate::target::{Entry, ErrorKind, Target};
 
 use super::expect::{self, expectation};
 use super::inventory::{self, ListError, Listed, Scope};
-use super::manifest_check;
 use super::restore::{RestoreError, restore_counted};
 use super::{Verifier, drift, freshness};
+use super::{manifest_check, restic};
 
 /// Everything one target's verification needs to know about its run.
 pub(super) struct TargetRun<'a> {
@@ -62,6 +62,20 @@ impl TargetRun<'_> {
         }
     }
 
+    /// For a repository, its newest snapshot and index, restored on every run unless the
+    /// sample has them already.
+    fn repository_metadata(&self, listed: &Listed) -> Vec<(Entry, PickReason)> {
+        let Some(r) = &listed.restic else {
+            return Vec::new();
+        };
+        [&r.newest_snapshot, &r.newest_index]
+            .into_iter()
+            .flatten()
+            .filter(|e| !listed.sample.picks.iter().any(|(p, _)| p.path == e.path))
+            .map(|e| (e.clone(), PickReason::RepositoryMetadata))
+            .collect()
+    }
+
     /// The sample of this target: the policy's limits, within the egress allowance.
     fn sampler(&self) -> crate::verify::sample::Sampler {
         let p = &self.spec.policy;
@@ -94,7 +108,7 @@ impl TargetRun<'_> {
             catalog,
             scope,
             &self.spec.policy,
-            &self.spec.canaries,
+            (&self.spec.canaries, self.spec.format),
             self.sampler(),
             now,
         )
@@ -139,8 +153,13 @@ impl TargetRun<'_> {
             return Ok(self.evidence(location, checks, listed, Vec::new(), None));
         }
         checks.push(self.inventory_check(&listed));
+        // A repository is as fresh as its newest snapshot, not its newest pack.
+        let newest = match &listed.restic {
+            Some(r) => r.newest(),
+            None => listed.inventory.newest.clone(),
+        };
         checks.push(freshness::check(
-            listed.inventory.newest.as_ref(),
+            newest.as_ref(),
             self.spec.policy.max_age,
             now,
         ));
@@ -247,6 +266,7 @@ impl TargetRun<'_> {
             .canaries
             .iter()
             .filter_map(|(_, found)| found.clone().map(|e| (e, PickReason::Canary)))
+            .chain(self.repository_metadata(listed))
             .chain(listed.sample.picks.iter().cloned())
             .enumerate()
             .map(|(i, (e, why))| (i, e, why))
@@ -262,7 +282,10 @@ impl TargetRun<'_> {
             }
             None => None,
         };
-        let expected = |path: &str| plan.as_ref().and_then(|p| p.expected.get(path).cloned());
+        let expected = |path: &str| match &listed.restic {
+            Some(_) => restic::expectation(path),
+            None => plan.as_ref().and_then(|p| p.expected.get(path).cloned()),
+        };
         let down = TargetDown::default();
         let results: Vec<(SampledFile, Option<DateTime<Utc>>)> = futures::stream::iter(picks)
             .map(|(i, entry, why)| {
@@ -306,7 +329,10 @@ impl TargetRun<'_> {
         };
         let (check, summary) =
             restore_check(&files, phase_seconds, listed.inventory.bytes, budget_note);
-        let manifest = plan.map(|p| manifest_check::check(p, &files));
+        let manifest = match &listed.restic {
+            Some(r) => Some(restic::check(r, &files, now)),
+            None => plan.map(|p| manifest_check::check(p, &files)),
+        };
         Ok((files, check, summary, coverage, manifest))
     }
 
