@@ -380,6 +380,9 @@ pub struct SampledFile {
     /// The checksum a manifest gives for this file, and what the restore computed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest: Option<ManifestMatch>,
+    /// What validating the restored copy beyond its hash showed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<crate::verify::validate::Validation>,
     pub bytes: u64,
     pub seconds: f64,
     pub verdict: Verdict,

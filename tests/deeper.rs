@@ -252,3 +252,115 @@ fn a_malformed_manifest_is_an_error_with_its_line() {
         "{m}"
     );
 }
+
+#[test]
+fn restored_files_are_validated_beyond_their_hash() {
+    let f = Fixture::empty();
+    let b = &f.backups;
+    // A zip (Python's zipfile), a tar.gz and a gzip (the system's tools), an SQLite DB.
+    std::fs::write(b.join("letter.txt"), "Dear client,\n".repeat(2000)).unwrap();
+    let ok = |cmd: &mut std::process::Command| assert!(cmd.status().unwrap().success());
+    ok(std::process::Command::new("/usr/bin/python3")
+        .args(["-c", "import zipfile; z = zipfile.ZipFile('docs.zip', 'w', zipfile.ZIP_DEFLATED); z.write('letter.txt'); z.close()"])
+        .current_dir(b));
+    ok(std::process::Command::new("tar")
+        .args(["czf", "site.tar.gz", "letter.txt"])
+        .current_dir(b));
+    ok(std::process::Command::new("gzip")
+        .args(["--keep", "letter.txt"])
+        .current_dir(b));
+    std::fs::rename(b.join("letter.txt.gz"), b.join("notes.gz")).unwrap();
+    std::fs::remove_file(b.join("letter.txt")).unwrap();
+    {
+        let db = rusqlite::Connection::open(b.join("ledger.db")).unwrap();
+        db.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1), (2), (3);")
+            .unwrap();
+    }
+    f.job_with_target(
+        "sample_files = 100",
+        &format!(
+            r#"name = "nas"
+url = "file://{}"
+[[targets.validate]]
+files = "*.zip"
+kind = "zip"
+[[targets.validate]]
+files = "*.tar.gz"
+kind = "tar.gz"
+[[targets.validate]]
+files = "*.db"
+kind = "sqlite"
+[[targets.validate]]
+files = "*.gz"
+kind = "command"
+command = ["gzip", "--test", "{{file}}"]
+timeout = "30s""#,
+            b.display()
+        ),
+    );
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 0, "{ev:#}");
+    let t = target(&ev, "nas");
+    for (path, validator) in [
+        ("docs.zip", "zip"),
+        ("site.tar.gz", "tar.gz"),
+        ("ledger.db", "sqlite"),
+        ("notes.gz", "command gzip --test {file}"),
+    ] {
+        let v = &sampled(t, path).unwrap()["validation"];
+        assert_eq!(v["validator"], validator, "{path}: {v}");
+        assert_eq!(v["verdict"], "pass", "{path}: {v}");
+    }
+    assert_eq!(
+        sampled(t, "notes.gz").unwrap()["validation"]["exit_code"],
+        0
+    );
+
+    // New versions (new dates) that hash fine but are broken inside.
+    let zip = std::fs::read(b.join("docs.zip")).unwrap();
+    std::fs::write(b.join("docs.zip"), &zip[..zip.len() / 2]).unwrap();
+    let mut gz = std::fs::read(b.join("notes.gz")).unwrap();
+    let mid = gz.len() / 2;
+    gz[mid] ^= 0xff;
+    std::fs::write(b.join("notes.gz"), gz).unwrap();
+    std::fs::write(b.join("ledger.db"), vec![7u8; 8192]).unwrap();
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 1, "{ev:#}");
+    let t = target(&ev, "nas");
+    for path in ["docs.zip", "notes.gz", "ledger.db"] {
+        let file = sampled(t, path).unwrap();
+        assert_eq!(file["verdict"], "fail", "{path}: {file:#}");
+        assert_eq!(file["validation"]["verdict"], "fail", "{path}");
+    }
+    let gz = &sampled(t, "notes.gz").unwrap()["validation"];
+    assert_eq!(gz["exit_code"], 1);
+    assert!(
+        !gz["output"].as_str().unwrap().is_empty(),
+        "the command's output is kept: {gz}"
+    );
+    assert_eq!(sampled(t, "site.tar.gz").unwrap()["verdict"], "pass");
+}
+
+#[test]
+fn a_validation_command_that_cannot_run_is_not_a_verdict_on_the_file() {
+    let f = Fixture::empty();
+    f.file("dump.sql", 1000, hours(1));
+    f.job_with_target(
+        "",
+        &format!(
+            "name = \"nas\"\nurl = \"file://{}\"\n[[targets.validate]]\nfiles = \"*.sql\"\nkind = \"command\"\ncommand = [\"/nonexistent/pg_restore\", \"--list\", \"{{file}}\"]",
+            f.backups.display()
+        ),
+    );
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 2, "{ev:#}");
+    let v = &sampled(target(&ev, "nas"), "dump.sql").unwrap()["validation"];
+    assert_eq!(v["verdict"], "error");
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cannot run /nonexistent/pg_restore"),
+        "{v}"
+    );
+}

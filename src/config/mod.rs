@@ -12,6 +12,7 @@ mod schedule;
 mod secret;
 mod smtp;
 mod target;
+mod validator;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ pub use raw::{Format, Notify, RawBudget as Budget};
 pub use schedule::Schedule;
 pub use secret::Secret;
 pub use smtp::{Security, SmtpConfig};
+pub use validator::{FileValidator, Validator};
 
 use raw::{RawGlobal, RawJob, RawPolicy};
 
@@ -210,6 +212,8 @@ pub struct TargetSpec {
     /// Files that must be present with exactly this BLAKE3 (path, hex hash).
     pub canaries: Vec<Canary>,
     pub format: Format,
+    /// Validation of restored files beyond their hash, by glob (the first match applies).
+    pub validators: Vec<FileValidator>,
 }
 
 /// A known file an MSP plants in the client's data so it travels into every backup.
@@ -322,6 +326,86 @@ fn job_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// The validators of target `t` (the `index`-th, from 0); errors name their keys.
+fn validators(
+    t: &raw::RawTarget,
+    file: &Path,
+    source: &str,
+    index: usize,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<FileValidator> {
+    use raw::ValidateKind as K;
+    let mut out = Vec::new();
+    for (n, v) in t.validate.iter().enumerate() {
+        let key = |k: &str| format!("targets[{}].validate[{}].{k}", index + 1, n + 1);
+        let validator = match (*v.kind.get_ref(), &v.command) {
+            (K::Command, None) => {
+                errors.push(ConfigError::at_key(
+                    file,
+                    source,
+                    v.kind.span(),
+                    key("command"),
+                    "kind = \"command\" needs command = [\"program\", \"arg\", \"{file}\"]",
+                ));
+                continue;
+            }
+            (K::Command, Some(c)) if c.get_ref().is_empty() || c.get_ref()[0].is_empty() => {
+                errors.push(ConfigError::at_key(
+                    file,
+                    source,
+                    c.span(),
+                    key("command"),
+                    "names no program",
+                ));
+                continue;
+            }
+            (K::Command, Some(c)) => {
+                let timeout = match &v.timeout {
+                    None => std::time::Duration::from_secs(600),
+                    Some(t) => match humantime::parse_duration(t.get_ref().trim()) {
+                        Ok(d) if !d.is_zero() => d,
+                        _ => {
+                            errors.push(ConfigError::at_key(
+                                file,
+                                source,
+                                t.span(),
+                                key("timeout"),
+                                format!("`{}` is not a duration such as \"5m\"", t.get_ref()),
+                            ));
+                            continue;
+                        }
+                    },
+                };
+                Validator::Command {
+                    argv: c.get_ref().clone(),
+                    timeout,
+                }
+            }
+            (_, Some(c)) => {
+                errors.push(ConfigError::at_key(
+                    file,
+                    source,
+                    c.span(),
+                    key("command"),
+                    "only kind = \"command\" takes a command",
+                ));
+                continue;
+            }
+            (K::Zip, None) => Validator::Zip,
+            (K::Gzip, None) => Validator::Gzip,
+            (K::Tar, None) => Validator::Tar,
+            (K::TarGz, None) => Validator::TarGz,
+            (K::Sqlite, None) => Validator::Sqlite,
+        };
+        out.push(FileValidator {
+            files: PathFilter::new(vec![v.files.clone()], Vec::new())
+                .expect("validated while parsing"),
+            validator,
+        });
+    }
+    out
+}
+
 /// A valid job or target name: letters, digits, `-`, `_`, `.`; not starting with `.`.
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -422,6 +506,7 @@ fn load_job(
                         blake3: c.blake3.clone(),
                     })
                     .collect(),
+                validators: validators(t, file, &source, i, &mut errors),
                 format: t.format,
             });
         }

@@ -133,6 +133,41 @@ pub struct RawTarget {
     /// What the target holds: plain backup files, or a backup repository.
     #[serde(default)]
     pub format: Format,
+    /// Validation of restored files beyond their hash.
+    #[serde(default)]
+    pub validate: Vec<RawValidate>,
+}
+
+/// `[[targets.validate]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawValidate {
+    /// Glob of the files this applies to.
+    #[serde(deserialize_with = "one_glob")]
+    pub files: String,
+    pub kind: Spanned<ValidateKind>,
+    /// For `kind = "command"`: the program and its arguments; `{file}` is the restored copy.
+    pub command: Option<Spanned<Vec<String>>>,
+    /// For `kind = "command"`: how long it may run, default 10 minutes.
+    pub timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ValidateKind {
+    Zip,
+    Gzip,
+    Tar,
+    #[serde(rename = "tar.gz")]
+    TarGz,
+    Sqlite,
+    Command,
+}
+
+fn one_glob<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let p = String::deserialize(d)?;
+    super::policy::PathFilter::compile(&p).map_err(D::Error::custom)?;
+    Ok(p)
 }
 
 /// The layout of a target.

@@ -16,6 +16,7 @@ pub mod sample;
 mod target_run;
 #[cfg(test)]
 mod tests;
+pub mod validate;
 
 use std::path::{Path, PathBuf};
 

@@ -69,6 +69,42 @@ pub async fn restore_counted(
     progress: Option<&crate::progress::Progress>,
     extra: Option<Algorithm>,
 ) -> Result<Restored, RestoreError> {
+    restore_with(
+        target,
+        path,
+        dest,
+        Options {
+            progress,
+            extra,
+            keep: false,
+        },
+    )
+    .await
+}
+
+/// How a restore is done.
+#[derive(Default, Clone, Copy)]
+pub struct Options<'a> {
+    /// Where to count the bytes as they stream.
+    pub progress: Option<&'a crate::progress::Progress>,
+    /// A digest to compute alongside BLAKE3 in the same pass (a manifest's algorithm).
+    pub extra: Option<Algorithm>,
+    /// Leave the restored copy in place (for validation); the caller removes it.
+    pub keep: bool,
+}
+
+/// [`restore`] with [`Options`].
+pub async fn restore_with(
+    target: &dyn Target,
+    path: &str,
+    dest: PathBuf,
+    opts: Options<'_>,
+) -> Result<Restored, RestoreError> {
+    let Options {
+        progress,
+        extra,
+        keep,
+    } = opts;
     let started = Instant::now();
     let mut stream = target
         .read(path)
@@ -126,7 +162,9 @@ pub async fn restore_counted(
         .expect("re-hash task panicked")
         .map_err(RestoreError::Scratch)?;
     // The copy has served its purpose; free the scratch space for the next file.
-    let _ = tokio::fs::remove_file(&dest).await;
+    if !keep {
+        let _ = tokio::fs::remove_file(&dest).await;
+    }
     if disk_bytes != bytes {
         return Err(RestoreError::Scratch(std::io::Error::other(format!(
             "the restored copy has {disk_bytes} bytes on disk but {bytes} were written"

@@ -19,7 +19,8 @@ use crate::target::{Entry, ErrorKind, Target};
 
 use super::expect::{self, expectation};
 use super::inventory::{self, ListError, Listed, Scope};
-use super::restore::{RestoreError, restore_counted};
+use super::restore::{self, RestoreError, restore_counted};
+use super::validate;
 use super::{Verifier, drift, freshness};
 use super::{manifest_check, restic};
 
@@ -369,6 +370,7 @@ impl TargetRun<'_> {
             second_read_blake3: None,
             second_read_bytes: 0,
             manifest: None,
+            validation: None,
             bytes: 0,
             seconds: 0.0,
             verdict: Verdict::Error,
@@ -380,8 +382,18 @@ impl TargetRun<'_> {
         }
         let dest = scratch.file_for(index, &entry.path);
         self.progress(|s| s.current_file = Some(shown(&entry.path)));
-        let extra = manifest.as_ref().map(|m| m.algorithm);
-        let restored = restore_counted(target, &entry.path, dest, self.progress, extra).await;
+        let validator = self
+            .spec
+            .validators
+            .iter()
+            .find(|v| v.files.matches(&entry.path))
+            .map(|v| &v.validator);
+        let opts = restore::Options {
+            progress: self.progress,
+            extra: manifest.as_ref().map(|m| m.algorithm),
+            keep: validator.is_some(),
+        };
+        let restored = restore::restore_with(target, &entry.path, dest.clone(), opts).await;
         self.progress(|s| s.files_done += 1);
         match restored {
             Ok(r) => {
@@ -404,7 +416,7 @@ impl TargetRun<'_> {
                 {
                     // Corruption, or a flaky path to the storage? Read it once more.
                     let first = r.streamed.to_hex().to_string();
-                    let dest = scratch.file_for(index, &entry.path);
+                    let dest = scratch.file_for(index, &format!("{}.second-read", entry.path));
                     match restore_counted(target, &entry.path, dest, self.progress, None).await {
                         Ok(second) => {
                             file.second_read_blake3 = Some(second.streamed.to_hex().to_string());
@@ -426,6 +438,17 @@ impl TargetRun<'_> {
                         j.record = None;
                     }
                     file.manifest = Some(m);
+                }
+                if let Some(v) = validator {
+                    let checked = validate::validate(&dest, v).await;
+                    let _ = tokio::fs::remove_file(&dest).await;
+                    if checked.verdict != Verdict::Pass {
+                        j.verdict = j.verdict.max(checked.verdict);
+                        j.reason =
+                            format!("{}: {}; {}", checked.validator, checked.detail, j.reason);
+                        j.record = None;
+                    }
+                    file.validation = Some(checked);
                 }
                 if let Some(rec) = &j.record {
                     catalog.put_file(job, tname, &entry.path, rec)?;
