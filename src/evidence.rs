@@ -184,6 +184,8 @@ pub enum CheckKind {
     Manifest,
     /// A backup repository's own consistency (restic: names match contents).
     Repository,
+    /// Signs of ransomware: many files changed at once, content turned random.
+    Ransomware,
 }
 
 impl CheckKind {
@@ -198,6 +200,7 @@ impl CheckKind {
             CheckKind::Canary => "canary",
             CheckKind::Manifest => "manifest",
             CheckKind::Repository => "repository",
+            CheckKind::Ransomware => "ransomware",
         }
     }
 }
@@ -380,6 +383,12 @@ pub struct SampledFile {
     /// The checksum a manifest gives for this file, and what the restore computed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest: Option<ManifestMatch>,
+    /// Shannon entropy (bits per byte) of the start of the restored content, and of its
+    /// baseline: text or databases turning near 8 is what encryption looks like.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entropy: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_entropy: Option<f32>,
     /// What validating the restored copy beyond its hash showed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation: Option<crate::verify::validate::Validation>,

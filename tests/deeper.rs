@@ -364,3 +364,81 @@ fn a_validation_command_that_cannot_run_is_not_a_verdict_on_the_file() {
         "{v}"
     );
 }
+
+/// Text files, encrypted in place the way ransomware does: same names, random bytes.
+fn ransomware_fixture(policy: &str) -> Fixture {
+    let f = Fixture::new(&format!("sample_files = 100\n{policy}"));
+    for i in 0..6 {
+        let p = f.backups.join(format!("docs/letter-{i}.txt"));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(
+            &p,
+            format!("Dear client {i},\nyour invoice is attached.\n").repeat(500),
+        )
+        .unwrap();
+        set_mtime(&p, std::time::SystemTime::now() - hours(5 + i as u64));
+    }
+    f
+}
+
+fn encrypt_all(f: &Fixture) {
+    for i in 0..6 {
+        let p = f.backups.join(format!("docs/letter-{i}.txt"));
+        let len = std::fs::metadata(&p).unwrap().len() as usize;
+        std::fs::write(&p, suite::content(&format!("ciphertext {i}"), len)).unwrap();
+    }
+}
+
+#[test]
+fn content_turning_random_under_the_same_names_is_a_sign_of_ransomware() {
+    let f = ransomware_fixture("");
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 0, "{ev:#}");
+    let r = check(target(&ev, "nas"), "ransomware");
+    assert_eq!(r["verdict"], "pass", "{r}");
+    let entropy = sampled(target(&ev, "nas"), "docs/letter-0.txt").unwrap()["entropy"]
+        .as_f64()
+        .unwrap();
+    assert!(entropy < 5.0, "text has low entropy: {entropy}");
+
+    encrypt_all(&f);
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 0, "a warning by default: {ev:#}");
+    assert_eq!(ev["verdict"], "warn");
+    let r = check(target(&ev, "nas"), "ransomware");
+    assert_eq!(r["verdict"], "warn");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("6 file(s) turned to near-random bytes"),
+        "{reason}"
+    );
+    assert!(reason.contains("docs/letter-0.txt"), "{reason}");
+    assert!(
+        reason.contains("6 of 6 sampled files seen before changed"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn ransomware_signs_can_fail_the_run_or_be_switched_off() {
+    let f = ransomware_fixture("ransomware = \"fail\"");
+    assert_eq!(f.run_json("acme", &[]).0, 0);
+    encrypt_all(&f);
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 1, "{ev:#}");
+    assert_eq!(check(target(&ev, "nas"), "ransomware")["verdict"], "fail");
+
+    let g = ransomware_fixture("ransomware = \"off\"");
+    assert_eq!(g.run_json("acme", &[]).0, 0);
+    encrypt_all(&g);
+    let (code, ev) = g.run_json("acme", &[]);
+    assert_eq!(code, 0);
+    let t = target(&ev, "nas");
+    assert!(
+        t["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["check"] != "ransomware")
+    );
+}

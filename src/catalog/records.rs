@@ -21,6 +21,9 @@ pub struct FileRecord {
     /// Last run that restored the file and found it as expected.
     pub verified_run: String,
     pub verified_at: DateTime<Utc>,
+    /// Shannon entropy (bits per byte) of the start of the baseline content.
+    #[serde(default)]
+    pub entropy: Option<f32>,
 }
 
 /// A file as the last complete listing saw it. There is one per listed file and all are

@@ -30,6 +30,10 @@ pub struct Policy {
     pub immutable: Option<PathFilter>,
     /// Checksum manifests (`sha256sum`, `md5sum`, `b3sum` output) in the target.
     pub manifests: Option<PathFilter>,
+    /// The verdict signs of ransomware yield; `None` when the check is off.
+    pub ransomware: Option<crate::evidence::Verdict>,
+    /// Share of sampled files changed in one run that counts as a sign.
+    pub ransomware_changed_percent: f64,
 }
 
 impl Policy {
@@ -68,6 +72,12 @@ impl Policy {
             concurrency: first_u(|l| l.concurrency).map(|n| n as usize),
             immutable: globs(immutable),
             manifests: globs(manifests),
+            ransomware: match layers.iter().find_map(|l| l.ransomware) {
+                None | Some(super::raw::Ransomware::Warn) => Some(crate::evidence::Verdict::Warn),
+                Some(super::raw::Ransomware::Fail) => Some(crate::evidence::Verdict::Fail),
+                Some(super::raw::Ransomware::Off) => None,
+            },
+            ransomware_changed_percent: first(|l| l.ransomware_changed_percent).unwrap_or(50.0),
         }
     }
 }

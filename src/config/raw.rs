@@ -229,6 +229,20 @@ pub struct RawPolicy {
     /// Checksum manifests to check sampled files against (`SHA256SUMS`, `*.b3`...).
     #[serde(default, deserialize_with = "globs")]
     pub manifests: Option<Vec<String>>,
+    /// What signs of ransomware in a run yield: `warn`, `fail` or `off`.
+    pub ransomware: Option<Ransomware>,
+    /// Share of sampled files (with a baseline) changed in one run that is a sign.
+    #[serde(default, deserialize_with = "percent")]
+    pub ransomware_changed_percent: Option<f64>,
+}
+
+/// `ransomware = "warn" | "fail" | "off"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ransomware {
+    Warn,
+    Fail,
+    Off,
 }
 
 /// `max_age = "26h"` or `max_age = "off"`.

@@ -69,6 +69,9 @@ fn first_look(t: &TargetEvidence) -> Option<&'static str> {
         (CheckKind::Coverage, _) => {
             "Some files can never be test-restored within the per-run budget: raise sample_bytes for this target."
         }
+        (CheckKind::Ransomware, _) => {
+            "Files changed all at once or turned to near-random bytes under their old names: check the client's machines for ransomware now, and keep older backups safe."
+        }
         (CheckKind::Repository, _) => {
             "The backup repository's files do not match their names: run the backup software's own check (restic check --read-data) and look at the storage."
         }

@@ -95,6 +95,7 @@ pub fn judge(
         baseline_at,
         verified_run: run_id.to_string(),
         verified_at: now,
+        entropy: restored.entropy,
     };
     match (&expected, known) {
         (
@@ -255,6 +256,7 @@ pub fn judge_canary(
             baseline_at: now,
             verified_run: run_id.to_string(),
             verified_at: now,
+            entropy: restored.entropy,
         }),
         content_mismatch: false,
     }
@@ -338,6 +340,7 @@ mod tests {
             on_disk: h,
             seconds: 0.1,
             extra: None,
+            entropy: None,
         }
     }
 

@@ -10,6 +10,7 @@ mod freshness;
 mod inventory;
 pub mod manifest;
 mod manifest_check;
+mod ransomware;
 mod restic;
 pub mod restore;
 pub mod sample;

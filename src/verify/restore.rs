@@ -38,6 +38,52 @@ pub struct Restored {
     pub seconds: f64,
     /// Hex digest of the streamed bytes in the extra algorithm asked for (a manifest's).
     pub extra: Option<String>,
+    /// Shannon entropy (bits per byte) of the first [`ENTROPY_WINDOW`] bytes: near 8 for
+    /// encrypted or random data, lower for most formats that are not compressed.
+    pub entropy: Option<f32>,
+}
+
+/// Bytes at the start of a file whose entropy is measured.
+pub const ENTROPY_WINDOW: usize = 4 << 20;
+
+/// Counts bytes of the start of a file, for its entropy.
+struct Histogram {
+    counts: [u64; 256],
+    seen: usize,
+}
+
+impl Histogram {
+    fn new() -> Histogram {
+        Histogram {
+            counts: [0; 256],
+            seen: 0,
+        }
+    }
+
+    fn add(&mut self, bytes: &[u8]) {
+        let take = bytes.len().min(ENTROPY_WINDOW - self.seen);
+        for b in &bytes[..take] {
+            self.counts[*b as usize] += 1;
+        }
+        self.seen += take;
+    }
+
+    fn entropy(&self) -> Option<f32> {
+        if self.seen == 0 {
+            return None;
+        }
+        let n = self.seen as f64;
+        let h: f64 = self
+            .counts
+            .iter()
+            .filter(|c| **c > 0)
+            .map(|c| {
+                let p = *c as f64 / n;
+                -p * p.log2()
+            })
+            .sum();
+        Some(h as f32)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -148,7 +194,7 @@ pub async fn restore_with(
     }
     drop(tx);
     drop(stream);
-    let (streamed, extra, bytes) = sink
+    let (streamed, extra, entropy, bytes) = sink
         .await
         .expect("restore sink panicked")
         .map_err(RestoreError::Scratch)?;
@@ -176,6 +222,7 @@ pub async fn restore_with(
         on_disk,
         seconds: started.elapsed().as_secs_f64(),
         extra,
+        entropy,
     })
 }
 
@@ -184,7 +231,8 @@ fn sink(
     dest: &Path,
     mut rx: tokio::sync::mpsc::Receiver<Vec<Bytes>>,
     mut extra: Option<Digester>,
-) -> std::io::Result<(blake3::Hash, Option<String>, u64)> {
+) -> std::io::Result<(blake3::Hash, Option<String>, Option<f32>, u64)> {
+    let mut histogram = Histogram::new();
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -205,6 +253,9 @@ fn sink(
                     if let Some(d) = extra.as_mut() {
                         d.update(chunk);
                     }
+                    if histogram.seen < ENTROPY_WINDOW {
+                        histogram.add(chunk);
+                    }
                 }
             },
             || batch.iter().try_for_each(|chunk| file.write_all(chunk)),
@@ -213,7 +264,12 @@ fn sink(
         bytes += batch.iter().map(|c| c.len() as u64).sum::<u64>();
     }
     file.flush()?;
-    Ok((hasher.finalize(), extra.map(Digester::finish_hex), bytes))
+    Ok((
+        hasher.finalize(),
+        extra.map(Digester::finish_hex),
+        histogram.entropy(),
+        bytes,
+    ))
 }
 
 /// BLAKE3 and length of a restored copy in the scratch folder, hashed on all cores.

@@ -22,7 +22,7 @@ use super::inventory::{self, ListError, Listed, Scope};
 use super::restore::{self, RestoreError, restore_counted};
 use super::validate;
 use super::{Verifier, drift, freshness};
-use super::{manifest_check, restic};
+use super::{manifest_check, ransomware, restic};
 
 /// Everything one target's verification needs to know about its run.
 pub(super) struct TargetRun<'a> {
@@ -178,6 +178,9 @@ impl TargetRun<'_> {
         }
         checks.push(coverage_check(&coverage, &listed, &self.spec.policy));
         if let Some(c) = canary_check(&listed.canaries, &files) {
+            checks.push(c);
+        }
+        if let Some(c) = ransomware::check(&files, &self.spec.policy) {
             checks.push(c);
         }
         checks.push(restore_check);
@@ -371,6 +374,8 @@ impl TargetRun<'_> {
             second_read_bytes: 0,
             manifest: None,
             validation: None,
+            entropy: None,
+            previous_entropy: None,
             bytes: 0,
             seconds: 0.0,
             verdict: Verdict::Error,
@@ -453,6 +458,8 @@ impl TargetRun<'_> {
                 if let Some(rec) = &j.record {
                     catalog.put_file(job, tname, &entry.path, rec)?;
                 }
+                file.entropy = r.entropy;
+                file.previous_entropy = known.as_ref().and_then(|k| k.entropy);
                 file.streamed_blake3 = Some(r.streamed.to_hex().to_string());
                 file.restored_blake3 = Some(r.on_disk.to_hex().to_string());
                 file.bytes = r.bytes;
