@@ -186,6 +186,8 @@ pub enum CheckKind {
     Repository,
     /// Signs of ransomware: many files changed at once, content turned random.
     Ransomware,
+    /// Sampled files compared with the live data.
+    Source,
 }
 
 impl CheckKind {
@@ -201,6 +203,7 @@ impl CheckKind {
             CheckKind::Manifest => "manifest",
             CheckKind::Repository => "repository",
             CheckKind::Ransomware => "ransomware",
+            CheckKind::Source => "source",
         }
     }
 }
@@ -389,6 +392,9 @@ pub struct SampledFile {
     pub entropy: Option<f32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_entropy: Option<f32>,
+    /// How the file compared with the live data (source spot check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<crate::verify::source_check::SourceComparison>,
     /// What validating the restored copy beyond its hash showed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation: Option<crate::verify::validate::Validation>,

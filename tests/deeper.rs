@@ -442,3 +442,68 @@ fn ransomware_signs_can_fail_the_run_or_be_switched_off() {
             .all(|c| c["check"] != "ransomware")
     );
 }
+
+#[test]
+fn the_source_spot_check_compares_unchanged_files_with_the_live_data() {
+    let f = Fixture::empty();
+    let live = f.dir.path().join("live");
+    let written = std::time::SystemTime::now() - hours(10);
+    for name in ["a.doc", "b.doc", "c.doc", "d.doc"] {
+        for root in [&live, &f.backups] {
+            std::fs::create_dir_all(root).unwrap();
+            std::fs::write(root.join(name), format!("content of {name}\n").repeat(100)).unwrap();
+            set_mtime(&root.join(name), written);
+        }
+    }
+    // The backup of b.doc went wrong (same date, other bytes); c.doc was edited after the
+    // backup; d.doc was deleted from the live data.
+    std::fs::write(f.backups.join("b.doc"), "garbage\n".repeat(100)).unwrap();
+    set_mtime(&f.backups.join("b.doc"), written);
+    std::fs::write(live.join("c.doc"), "edited today\n").unwrap();
+    std::fs::remove_file(live.join("d.doc")).unwrap();
+    let job = |policy: &str| {
+        f.job_with_target(
+            &format!("sample_files = 100\n{policy}"),
+            &format!(
+                "name = \"nas\"\nurl = \"file://{}\"\n[targets.source]\nurl = \"file://{}\"",
+                f.backups.display(),
+                live.display()
+            ),
+        )
+    };
+    job("");
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 1, "{ev:#}");
+    let t = target(&ev, "nas");
+    let s = check(t, "source");
+    assert_eq!(s["verdict"], "fail", "{s}");
+    let reason = s["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("2 compared with the source: 1 identical, 1 differ"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("1 changed at the source since the backup, 1 not at the source"),
+        "{reason}"
+    );
+    assert!(reason.contains("b.doc"), "{reason}");
+    assert_eq!(
+        sampled(t, "a.doc").unwrap()["source"]["outcome"],
+        "identical"
+    );
+    assert_eq!(sampled(t, "b.doc").unwrap()["source"]["outcome"], "differs");
+    assert_eq!(
+        sampled(t, "c.doc").unwrap()["source"]["outcome"],
+        "changed_at_source"
+    );
+    assert_eq!(
+        sampled(t, "d.doc").unwrap()["source"]["outcome"],
+        "missing_at_source"
+    );
+
+    // With a tolerance of 60% of the files compared, the same finding is a warning.
+    job("source_differ_percent = 60");
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 0, "{ev:#}");
+    assert_eq!(check(target(&ev, "nas"), "source")["verdict"], "warn");
+}

@@ -214,6 +214,8 @@ pub struct TargetSpec {
     pub format: Format,
     /// Validation of restored files beyond their hash, by glob (the first match applies).
     pub validators: Vec<FileValidator>,
+    /// Where the live data is, for the source spot check.
+    pub source: Option<Location>,
 }
 
 /// A known file an MSP plants in the client's data so it travels into every backup.
@@ -490,7 +492,20 @@ fn load_job(
             errors: Vec::new(),
             warnings: Vec::new(),
         };
-        let location = checker.location(t);
+        let location = checker.location(&t.connection());
+        let live = t.source.as_ref().and_then(|s| {
+            let mut c = target::Checker {
+                file,
+                source: &source,
+                prefix: format!("targets[{}].source", i + 1),
+                errors: Vec::new(),
+                warnings: Vec::new(),
+            };
+            let l = c.location(s);
+            errors.append(&mut c.errors);
+            warnings.append(&mut c.warnings);
+            l
+        });
         errors.append(&mut checker.errors);
         warnings.append(&mut checker.warnings);
         if let Some(location) = location {
@@ -506,6 +521,7 @@ fn load_job(
                         blake3: c.blake3.clone(),
                     })
                     .collect(),
+                source: live,
                 validators: validators(t, file, &source, i, &mut errors),
                 format: t.format,
             });

@@ -34,6 +34,8 @@ pub struct Policy {
     pub ransomware: Option<crate::evidence::Verdict>,
     /// Share of sampled files changed in one run that counts as a sign.
     pub ransomware_changed_percent: f64,
+    /// Share of files compared with the source that may differ before it fails.
+    pub source_differ_percent: f64,
 }
 
 impl Policy {
@@ -78,6 +80,7 @@ impl Policy {
                 Some(super::raw::Ransomware::Off) => None,
             },
             ransomware_changed_percent: first(|l| l.ransomware_changed_percent).unwrap_or(50.0),
+            source_differ_percent: first(|l| l.source_differ_percent).unwrap_or(0.0),
         }
     }
 }

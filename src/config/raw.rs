@@ -136,6 +136,53 @@ pub struct RawTarget {
     /// Validation of restored files beyond their hash.
     #[serde(default)]
     pub validate: Vec<RawValidate>,
+    /// Where the live data is, to compare sampled files with (optional).
+    pub source: Option<RawConnection>,
+}
+
+/// Where something is and how to reach it: a target's URL and connection keys, or a
+/// `[targets.source]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConnection {
+    pub url: Spanned<TargetUrl>,
+    pub timeout: Option<Spanned<String>>,
+    pub endpoint: Option<Spanned<String>>,
+    pub region: Option<Spanned<String>>,
+    pub path_style: Option<Spanned<bool>>,
+    pub access_key_id: Option<Spanned<String>>,
+    pub secret_access_key: Option<Spanned<String>>,
+    pub secret_access_key_file: Option<Spanned<String>>,
+    pub secret_access_key_env: Option<Spanned<String>>,
+    pub username: Option<Spanned<String>>,
+    pub domain: Option<Spanned<String>>,
+    pub password: Option<Spanned<String>>,
+    pub password_file: Option<Spanned<String>>,
+    pub password_env: Option<Spanned<String>>,
+    pub encryption: Option<Spanned<Encryption>>,
+}
+
+impl RawTarget {
+    /// The target's own connection keys.
+    pub fn connection(&self) -> RawConnection {
+        RawConnection {
+            url: self.url.clone(),
+            timeout: self.timeout.clone(),
+            endpoint: self.endpoint.clone(),
+            region: self.region.clone(),
+            path_style: self.path_style.clone(),
+            access_key_id: self.access_key_id.clone(),
+            secret_access_key: self.secret_access_key.clone(),
+            secret_access_key_file: self.secret_access_key_file.clone(),
+            secret_access_key_env: self.secret_access_key_env.clone(),
+            username: self.username.clone(),
+            domain: self.domain.clone(),
+            password: self.password.clone(),
+            password_file: self.password_file.clone(),
+            password_env: self.password_env.clone(),
+            encryption: self.encryption.clone(),
+        }
+    }
 }
 
 /// `[[targets.validate]]`.
@@ -234,6 +281,9 @@ pub struct RawPolicy {
     /// Share of sampled files (with a baseline) changed in one run that is a sign.
     #[serde(default, deserialize_with = "percent")]
     pub ransomware_changed_percent: Option<f64>,
+    /// Share of files compared with the source allowed to differ (warning, not failure).
+    #[serde(default, deserialize_with = "percent")]
+    pub source_differ_percent: Option<f64>,
 }
 
 /// `ransomware = "warn" | "fail" | "off"`.

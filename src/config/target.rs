@@ -7,7 +7,7 @@ use toml::Spanned;
 
 use super::error::ConfigError;
 use super::location::{Encryption, Location, S3Location, SmbLocation, TargetUrl};
-use super::raw::RawTarget;
+use super::raw::RawConnection as RawTarget;
 use super::secret::{self, SecretKeys};
 
 /// Default limit for one S3 request or SMB operation.

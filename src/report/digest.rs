@@ -70,6 +70,9 @@ fn owner_problem(t: &TargetEvidence) -> Option<String> {
         (CheckKind::Coverage, _) => {
             "some very large backup files cannot be tested within the current limits.".into()
         }
+        (CheckKind::Source, _) => {
+            "backed-up files differ from your live files although those did not change.".into()
+        }
         (CheckKind::Ransomware, _) => {
             "many backup files changed at once or turned into scrambled data, which is what ransomware does: your IT provider is looking into it.".into()
         }

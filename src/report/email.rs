@@ -69,6 +69,9 @@ fn first_look(t: &TargetEvidence) -> Option<&'static str> {
         (CheckKind::Coverage, _) => {
             "Some files can never be test-restored within the per-run budget: raise sample_bytes for this target."
         }
+        (CheckKind::Source, _) => {
+            "The backup of unchanged files differs from the live data: check what the backup software copies (open files, filters) and the storage."
+        }
         (CheckKind::Ransomware, _) => {
             "Files changed all at once or turned to near-random bytes under their old names: check the client's machines for ransomware now, and keep older backups safe."
         }

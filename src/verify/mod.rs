@@ -14,6 +14,7 @@ mod ransomware;
 mod restic;
 pub mod restore;
 pub mod sample;
+pub mod source_check;
 mod target_run;
 #[cfg(test)]
 mod tests;

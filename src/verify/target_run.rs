@@ -22,7 +22,7 @@ use super::inventory::{self, ListError, Listed, Scope};
 use super::restore::{self, RestoreError, restore_counted};
 use super::validate;
 use super::{Verifier, drift, freshness};
-use super::{manifest_check, ransomware, restic};
+use super::{manifest_check, ransomware, restic, source_check};
 
 /// Everything one target's verification needs to know about its run.
 pub(super) struct TargetRun<'a> {
@@ -171,11 +171,9 @@ impl TargetRun<'_> {
             &self.spec.policy,
         ));
 
-        let (files, restore_check, summary, coverage, manifest) =
+        let (files, restore_check, summary, coverage, extra) =
             self.restore_sample(&*target, &listed, now).await?;
-        if let Some(m) = manifest {
-            checks.push(m);
-        }
+        checks.extend(extra);
         checks.push(coverage_check(&coverage, &listed, &self.spec.policy));
         if let Some(c) = canary_check(&listed.canaries, &files) {
             checks.push(c);
@@ -224,7 +222,7 @@ impl TargetRun<'_> {
             CheckResult,
             Option<RestoreSummary>,
             Coverage,
-            Option<CheckResult>,
+            Vec<CheckResult>,
         ),
         CatalogError,
     > {
@@ -243,7 +241,7 @@ impl TargetRun<'_> {
                         self.verifier.scratch_dir.display()
                     ),
                 );
-                return Ok((Vec::new(), c, None, coverage, None));
+                return Ok((Vec::new(), c, None, coverage, Vec::new()));
             }
         };
         let (files, bytes) = listed
@@ -300,7 +298,6 @@ impl TargetRun<'_> {
             .try_collect()
             .await?;
         let phase_seconds = started.elapsed().as_secs_f64();
-        drop(scratch);
 
         let mut files = Vec::with_capacity(results.len());
         for (f, previously_verified) in results {
@@ -333,11 +330,20 @@ impl TargetRun<'_> {
         };
         let (check, summary) =
             restore_check(&files, phase_seconds, listed.inventory.bytes, budget_note);
-        let manifest = match &listed.restic {
-            Some(r) => Some(restic::check(r, &files, now)),
-            None => plan.map(|p| manifest_check::check(p, &files)),
+        let mut extra: Vec<CheckResult> = match &listed.restic {
+            Some(r) => vec![restic::check(r, &files, now)],
+            None => plan
+                .map(|p| manifest_check::check(p, &files))
+                .into_iter()
+                .collect(),
         };
-        Ok((files, check, summary, coverage, manifest))
+        if let Some(source) = &self.spec.source {
+            extra.push(
+                source_check::compare(self.verifier, self.spec, source, &scratch, &mut files).await,
+            );
+        }
+        drop(scratch);
+        Ok((files, check, summary, coverage, extra))
     }
 
     /// Restores and judges one sampled file. Returns it with when its current version
@@ -376,6 +382,7 @@ impl TargetRun<'_> {
             validation: None,
             entropy: None,
             previous_entropy: None,
+            source: None,
             bytes: 0,
             seconds: 0.0,
             verdict: Verdict::Error,
