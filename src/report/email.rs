@@ -186,8 +186,8 @@ pub(super) fn target_text(w: &mut String, t: &TargetEvidence, checked: DateTime<
                     .unwrap_or_else(|| "-".into()),
                 expectation(&f.expected)
             );
-            if let Some(second) = &f.second_read_blake3 {
-                let _ = writeln!(w, "          second read: blake3 {}", short_hash(second));
+            for note in file_notes(f) {
+                let _ = writeln!(w, "          {note}");
             }
             if f.verdict != Verdict::Pass {
                 let _ = writeln!(w, "          {}", f.reason);
@@ -240,6 +240,50 @@ pub(super) fn egress_line(e: &crate::evidence::Egress) -> String {
         line.push_str(&format!(" (budget: {})", budget.join(", ")));
     }
     line
+}
+
+/// The further proofs of a restored file, each with where its expectation came from.
+fn file_notes(f: &crate::evidence::SampledFile) -> Vec<String> {
+    use crate::verify::source_check::SourceComparison as S;
+    let mut notes = Vec::new();
+    if let Some(second) = &f.second_read_blake3 {
+        notes.push(format!("second read: blake3 {}", short_hash(second)));
+    }
+    if let Some(m) = &f.manifest {
+        let place = if m.line > 0 {
+            format!("{} line {}", shown(&m.manifest), m.line)
+        } else {
+            m.manifest.clone()
+        };
+        let verdict = if m.actual.as_deref() == Some(m.expected.as_str()) {
+            "matches"
+        } else {
+            "DIFFERS"
+        };
+        notes.push(format!(
+            "{} {} from {place}: {verdict}",
+            m.algorithm.label(),
+            short_hash(&m.expected)
+        ));
+    }
+    if let Some(v) = &f.validation {
+        notes.push(format!("validated with {}: {}", v.validator, v.detail));
+    }
+    if let Some(s) = &f.source {
+        notes.push(match s {
+            S::Identical => "identical to the live data".to_string(),
+            S::Differs { source_blake3 } => format!(
+                "DIFFERS from the live data (blake3 {})",
+                short_hash(source_blake3)
+            ),
+            S::ChangedAtSource => {
+                "changed at the source since the backup: not compared".to_string()
+            }
+            S::MissingAtSource => "no longer at the source: not compared".to_string(),
+            S::Error { reason } => format!("could not be compared with the source: {reason}"),
+        });
+    }
+    notes
 }
 
 /// When the run looked at the targets (its end; its start while unfinished).
@@ -393,11 +437,14 @@ pub fn html(ev: &RunEvidence, ctx: &ReportContext<'_>) -> String {
 <table role="presentation" width="100%" cellpadding="4" cellspacing="0" style="border-collapse:collapse;font-size:12px;line-height:16px;">
 "#);
             for f in &t.files {
-                let note = if f.verdict == Verdict::Pass {
+                let mut note = if f.verdict == Verdict::Pass {
                     esc(&expectation(&f.expected))
                 } else {
                     format!("<strong>{}</strong>", esc(&f.reason))
                 };
+                for n in file_notes(f) {
+                    note.push_str(&format!("<br>{}", esc(&n)));
+                }
                 let _ = writeln!(
                     w,
                     r#"<tr><td style="border-top:1px solid #f3f4f6;width:56px;vertical-align:top;">{}</td><td style="border-top:1px solid #f3f4f6;vertical-align:top;"><span style="word-break:break-all;">{}</span><br><span style="color:#6b7280;">{} &middot; blake3 <code>{}</code></span><br>{}</td></tr>"#,
