@@ -204,7 +204,13 @@ fn checksum_manifests_catch_what_dates_allow() {
     assert_eq!(mon["manifest"]["actual"], mon["manifest"]["expected"]);
     // The report says where the expectation came from.
     let shown = f.backproof(&["show", ev["run_id"].as_str().unwrap()]);
-    assert!(shown.stdout.contains("from daily/SHA256SUMS line 1: matches"), "{}", shown.stdout);
+    assert!(
+        shown
+            .stdout
+            .contains("from daily/SHA256SUMS line 1: matches"),
+        "{}",
+        shown.stdout
+    );
 
     // Rewritten with a new date: by dates alone a new version, but the manifest says no.
     std::fs::write(f.backups.join("daily/tue.tar"), vec![1u8; 30_000]).unwrap();
