@@ -10,8 +10,11 @@
 //! - [`catalog`]: the sled database under `data_dir`: runs, per-file records (baseline
 //!   hash and coverage ledger), the last inventory of each target, and the process lock.
 //! - [`verify`]: one run of one job. Per target: inventory, freshness, drift, sampling,
-//!   test restore into a scratch folder with BLAKE3, comparison against the baseline.
-//!   A finding (a corrupt file) is data in the evidence; an `Err` means "could not verify".
+//!   test restore into a scratch folder with BLAKE3, comparison against the baseline,
+//!   and the deeper checks a target asks for (canaries, manifests, restic repositories,
+//!   validation of restored files, ransomware signs, the source spot check, the egress
+//!   budget). A finding (a corrupt file) is data in the evidence; an `Err` means "could
+//!   not verify".
 //! - [`progress`]: live progress of a run (progress bars, the API).
 //! - [`evidence`]: the JSON evidence document a run produces, and the [`evidence::Verdict`].
 //! - [`report`]: printers that turn evidence into words: terminal text, the run report
@@ -23,7 +26,9 @@
 //! - [`scratch`]: per-run scratch folders and the mapping of untrusted object names to
 //!   safe file names inside them.
 //! - [`daemon`]: `backproof daemon`: scheduler, run manager, local HTTP API, outbox worker.
-//! - [`cli`]: the command line (`run`, `show`, `history`, `check-config`, `demo`).
+//! - [`cli`]: the command line (`run`, `show`, `history`, `status`, `check-config`,
+//!   `digest`, `outbox`, `verify-evidence`, `daemon`, `demo`); talks to the daemon's API
+//!   when the daemon holds the catalog.
 //!
 //! `main.rs` only calls [`cli::main`].
 
