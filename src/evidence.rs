@@ -298,6 +298,15 @@ pub struct Coverage {
     pub oversize_files: u64,
 }
 
+impl SampledFile {
+    /// Restored, hashed, and found as expected (perhaps with a warning): the only files
+    /// that count as verified. A file that vanished before its restore warns, but proves
+    /// nothing.
+    pub fn verified(&self) -> bool {
+        matches!(self.verdict, Verdict::Pass | Verdict::Warn) && self.streamed_blake3.is_some()
+    }
+}
+
 /// A sampled file checked against a checksum manifest.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ManifestMatch {

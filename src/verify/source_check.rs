@@ -61,7 +61,7 @@ pub async fn compare(
     };
     let (mut identical, mut differ, mut changed, mut missing) = (0u64, Vec::new(), 0u64, 0u64);
     for (i, f) in files.iter_mut().enumerate() {
-        let comparable = matches!(f.verdict, Verdict::Pass | Verdict::Warn)
+        let comparable = f.verified()
             && !matches!(
                 f.picked,
                 PickReason::Canary | PickReason::RepositoryMetadata

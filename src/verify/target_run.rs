@@ -301,7 +301,7 @@ impl TargetRun<'_> {
 
         let mut files = Vec::with_capacity(results.len());
         for (f, previously_verified) in results {
-            if matches!(f.verdict, Verdict::Pass | Verdict::Warn) {
+            if f.verified() {
                 match previously_verified {
                     None => {
                         coverage.verified_files += 1;
@@ -663,10 +663,7 @@ fn restore_check(
     target_bytes: u64,
     budget_note: Option<String>,
 ) -> (CheckResult, Option<RestoreSummary>) {
-    let ok: Vec<&SampledFile> = files
-        .iter()
-        .filter(|f| matches!(f.verdict, Verdict::Pass | Verdict::Warn))
-        .collect();
+    let ok: Vec<&SampledFile> = files.iter().filter(|f| f.verified()).collect();
     let bytes: u64 = ok.iter().map(|f| f.bytes).sum();
     let throughput = if phase_seconds > 0.0 {
         bytes as f64 / phase_seconds / 1e6

@@ -22,6 +22,8 @@ struct Flaky {
     files: Vec<(String, Vec<u8>, DateTime<Utc>)>,
     reads: Mutex<HashMap<String, usize>>,
     bad_reads: Mutex<HashMap<String, Vec<usize>>>,
+    /// Files listed but gone by the time they are read.
+    gone: Mutex<Vec<String>>,
 }
 
 #[async_trait]
@@ -47,6 +49,12 @@ impl Target for Flaky {
         Err(TargetError::new(ErrorKind::Other, "unused"))
     }
     async fn read(&self, path: &str) -> Result<ByteStream, TargetError> {
+        if self.gone.lock().unwrap().iter().any(|g| g == path) {
+            return Err(TargetError::new(
+                ErrorKind::NotFound,
+                format!("`{path}` does not exist"),
+            ));
+        }
         let n = {
             let mut reads = self.reads.lock().unwrap();
             let n = reads.entry(path.to_string()).or_default();
@@ -86,6 +94,7 @@ fn setup() -> (tempfile::TempDir, crate::config::Config, Arc<Flaky>) {
         ],
         reads: Mutex::new(HashMap::new()),
         bad_reads: Mutex::new(HashMap::new()),
+        gone: Mutex::new(Vec::new()),
     });
     (dir, config, flaky)
 }
@@ -159,4 +168,31 @@ async fn a_mismatch_that_does_not_repeat_is_a_warning_and_one_that_does_is_a_fai
     assert_eq!(a.second_read_blake3, a.streamed_blake3);
     assert!(a.reason.contains("same bytes"), "{}", a.reason);
     assert_eq!(ev.verdict, Some(Verdict::Fail));
+}
+
+#[tokio::test]
+async fn files_that_vanish_before_their_restore_prove_nothing() {
+    let (_dir, config, flaky) = setup();
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    *flaky.gone.lock().unwrap() = vec!["a.bin".into(), "b.bin".into()];
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let t = &ev.targets[0];
+    assert!(
+        t.files
+            .iter()
+            .all(|f| f.verdict == Verdict::Warn && !f.verified())
+    );
+    let restore = t
+        .checks
+        .iter()
+        .find(|c| c.check == crate::evidence::CheckKind::Restore)
+        .unwrap();
+    assert_eq!(restore.verdict, Verdict::Error, "{}", restore.reason);
+    assert!(
+        restore.reason.contains("nothing could be restored"),
+        "{}",
+        restore.reason
+    );
+    assert_eq!(t.coverage.as_ref().unwrap().verified_files, 0);
+    assert_eq!(ev.verdict, Some(Verdict::Error));
 }
