@@ -55,12 +55,12 @@ fn an_altered_or_missing_canary_fails() {
     let t = target(&ev, "nas");
     let c = check(t, "canary");
     assert_eq!(c["verdict"], "fail");
-    assert!(c["reason"].as_str().unwrap().contains("altered"), "{c}");
+    assert!(reason_of(c).contains("altered"), "{c}");
     std::fs::remove_file(&canary).unwrap();
     let (code, ev) = f.run_json("acme", &["--seed", "1"]);
     assert_eq!(code, 1);
     let c = check(target(&ev, "nas"), "canary");
-    assert!(c["reason"].as_str().unwrap().contains("missing"), "{c}");
+    assert!(reason_of(c).contains("missing"), "{c}");
 }
 
 #[test]
@@ -96,22 +96,13 @@ fn immutable_files_must_never_change() {
     let t = target(&ev, "nas");
     let drift = check(t, "drift");
     assert_eq!(drift["verdict"], "fail");
-    assert!(
-        drift["reason"].as_str().unwrap().contains("immutable"),
-        "{drift}"
-    );
+    assert!(reason_of(drift).contains("immutable"), "{drift}");
     let changed = &t["drift"]["immutable_changed"][0];
     assert_eq!(changed["path"], "archive/2025-01.tar");
     assert!(changed["modified_before"] != changed["modified_now"]);
     let file = sampled(t, "archive/2025-01.tar").unwrap();
     assert_eq!(file["verdict"], "fail", "{file:#}");
-    assert!(
-        file["reason"]
-            .as_str()
-            .unwrap()
-            .contains("must never change"),
-        "{file}"
-    );
+    assert!(reason_of(file).contains("must never change"), "{file}");
     // The original remains the expectation: the next run fails again.
     assert_eq!(f.run_json("acme", &[]).0, 1);
 }
@@ -139,13 +130,7 @@ fn the_egress_budget_shrinks_the_sample_and_is_shown() {
     assert_eq!(code, 2, "{ev:#}");
     assert_eq!(ev["egress"]["read_bytes"], 0);
     let restore = check(target(&ev, "nas"), "restore");
-    assert!(
-        restore["reason"]
-            .as_str()
-            .unwrap()
-            .contains("egress budget"),
-        "{restore}"
-    );
+    assert!(reason_of(restore).contains("egress budget"), "{restore}");
     let out = f.backproof(&["show", ev["run_id"].as_str().unwrap()]);
     assert!(
         out.stdout.contains("Read from the targets: 0 B"),
@@ -192,13 +177,7 @@ fn checksum_manifests_catch_what_dates_allow() {
     let t = target(&ev, "nas");
     let m = check(t, "manifest");
     assert_eq!(m["verdict"], "pass", "{m}");
-    assert!(
-        m["reason"]
-            .as_str()
-            .unwrap()
-            .contains("3 manifest(s), 4 entries"),
-        "{m}"
-    );
+    assert!(reason_of(m).contains("3 manifest(s), 4 entries"), "{m}");
     let mon = sampled(t, "daily/mon.tar").unwrap();
     assert_eq!(mon["manifest"]["algorithm"], "sha256");
     assert_eq!(mon["manifest"]["actual"], mon["manifest"]["expected"]);
@@ -220,10 +199,7 @@ fn checksum_manifests_catch_what_dates_allow() {
     let tue = sampled(t, "daily/tue.tar").unwrap();
     assert_eq!(tue["verdict"], "fail");
     assert!(
-        tue["reason"]
-            .as_str()
-            .unwrap()
-            .contains("does not match daily/SHA256SUMS line 2"),
+        reason_of(tue).contains("does not match daily/SHA256SUMS line 2"),
         "{tue}"
     );
     assert_eq!(check(t, "manifest")["verdict"], "fail");
@@ -233,10 +209,7 @@ fn checksum_manifests_catch_what_dates_allow() {
     let (_, ev) = f.run_json("acme", &[]);
     let m = check(target(&ev, "nas"), "manifest");
     assert!(
-        m["reason"]
-            .as_str()
-            .unwrap()
-            .contains("lists daily/mon.tar, which is not in the backup"),
+        reason_of(m).contains("lists daily/mon.tar, which is not in the backup"),
         "{m}"
     );
 }
@@ -254,10 +227,7 @@ fn a_malformed_manifest_is_an_error_with_its_line() {
     let m = check(target(&ev, "nas"), "manifest");
     assert_eq!(m["verdict"], "error");
     assert!(
-        m["reason"]
-            .as_str()
-            .unwrap()
-            .contains("SHA256SUMS line 2 is malformed"),
+        reason_of(m).contains("SHA256SUMS line 2 is malformed"),
         "{m}"
     );
 }
@@ -416,7 +386,7 @@ fn content_turning_random_under_the_same_names_is_a_sign_of_ransomware() {
     assert_eq!(ev["verdict"], "warn");
     let r = check(target(&ev, "nas"), "ransomware");
     assert_eq!(r["verdict"], "warn");
-    let reason = r["reason"].as_str().unwrap();
+    let reason = reason_of(r);
     assert!(
         reason.contains("6 file(s) turned to near-random bytes"),
         "{reason}"
@@ -486,7 +456,7 @@ fn the_source_spot_check_compares_unchanged_files_with_the_live_data() {
     let t = target(&ev, "nas");
     let s = check(t, "source");
     assert_eq!(s["verdict"], "fail", "{s}");
-    let reason = s["reason"].as_str().unwrap();
+    let reason = reason_of(s);
     assert!(
         reason.contains("2 compared with the source: 1 identical, 1 differ"),
         "{reason}"

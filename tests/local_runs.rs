@@ -84,7 +84,7 @@ fn corruption_with_size_and_mtime_kept_fails() {
     assert_eq!(bad["verdict"], "fail");
     assert_eq!(bad["expected"]["kind"], "baseline");
     assert_ne!(bad["streamed_blake3"], bad["expected"]["blake3"]);
-    assert!(bad["reason"].as_str().unwrap().contains("corruption"));
+    assert!(reason_of(bad).contains("corruption"));
     // The other files still pass: the finding is precise.
     assert_eq!(sampled(t, "daily/tue.tar").unwrap()["verdict"], "pass");
     // The failure is not forgotten: the baseline was kept, so the next run fails again.
@@ -102,7 +102,7 @@ fn truncation_with_mtime_kept_fails() {
     let t = target(&ev, "nas");
     let bad = sampled(t, "db/ledger.bak").unwrap();
     assert_eq!(bad["verdict"], "fail");
-    assert!(bad["reason"].as_str().unwrap().contains("size changed"));
+    assert!(reason_of(bad).contains("size changed"));
     let drift = check(t, "drift");
     assert_eq!(drift["verdict"], "fail");
     assert_eq!(t["drift"]["resized_in_place"][0]["path"], "db/ledger.bak");
@@ -152,12 +152,7 @@ fn deletion_within_threshold_is_reported_but_passes() {
     assert_eq!(code, 0, "{ev:#}");
     let t = target(&ev, "nas");
     assert_eq!(t["drift"]["vanished_files"], 1);
-    assert!(
-        check(t, "drift")["reason"]
-            .as_str()
-            .unwrap()
-            .contains("1 vanished")
-    );
+    assert!(reason_of(check(t, "drift")).contains("1 vanished"));
 }
 
 #[test]
@@ -169,10 +164,7 @@ fn stale_backups_fail_freshness() {
     assert_eq!(code, 1, "{ev:#}");
     let fresh = check(target(&ev, "nas"), "freshness");
     assert_eq!(fresh["verdict"], "fail");
-    assert!(
-        fresh["reason"].as_str().unwrap().contains("2 d 2 h old"),
-        "{fresh}"
-    );
+    assert!(reason_of(fresh).contains("2 d 2 h old"), "{fresh}");
     // The restores themselves were fine: the failure is freshness alone.
     assert_eq!(check(target(&ev, "nas"), "restore")["verdict"], "pass");
 }
@@ -391,11 +383,10 @@ fn walk(dir: &std::path::Path) -> BTreeSet<std::path::PathBuf> {
     out
 }
 
-#[test]
-fn interrupted_run_is_recorded_and_leaves_no_scratch() {
+/// A run caught in the middle of restoring a sparse 64 GiB newest file: always
+/// sampled, and far too long to restore before a signal arrives.
+fn run_restoring_a_huge_file() -> (Fixture, std::path::PathBuf, std::process::Child) {
     let f = healthy("sample_bytes = \"1TB\"");
-    // A sparse 64 GiB newest file: always sampled, and far too long to restore before
-    // the signal arrives.
     let big = f.backups.join("daily/huge.img");
     std::fs::File::create(&big)
         .unwrap()
@@ -403,6 +394,12 @@ fn interrupted_run_is_recorded_and_leaves_no_scratch() {
         .unwrap();
     let child = spawn_run(&f, "acme");
     wait_restoring(&f);
+    (f, big, child)
+}
+
+#[test]
+fn interrupted_run_is_recorded_and_leaves_no_scratch() {
+    let (f, _big, child) = run_restoring_a_huge_file();
     std::thread::sleep(std::time::Duration::from_millis(200));
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -429,14 +426,7 @@ fn interrupted_run_is_recorded_and_leaves_no_scratch() {
 
 #[test]
 fn a_run_killed_outright_is_recovered_by_the_next_start() {
-    let f = healthy("sample_bytes = \"1TB\"");
-    let big = f.backups.join("daily/huge.img");
-    std::fs::File::create(&big)
-        .unwrap()
-        .set_len(64 << 30)
-        .unwrap();
-    let mut child = spawn_run(&f, "acme");
-    wait_restoring(&f);
+    let (f, big, mut child) = run_restoring_a_huge_file();
     let scratch = f.data_dir().join("scratch");
     child.kill().unwrap(); // SIGKILL: no cleanup at all
     child.wait().unwrap();

@@ -66,10 +66,7 @@ fn check_healthy(f: &Fixture) {
     let t = &ev["targets"][0];
     let repo = check(t, "repository");
     assert_eq!(repo["verdict"], "pass", "{repo}");
-    assert!(
-        repo["reason"].as_str().unwrap().contains("1 snapshots"),
-        "{repo}"
-    );
+    assert!(reason_of(repo).contains("1 snapshots"), "{repo}");
     // Every content-addressed file restored was checked against its name.
     let named: Vec<_> = t["files"]
         .as_array()
@@ -97,10 +94,7 @@ fn check_damaged(f: &Fixture) {
     let repo = check(t, "repository");
     assert_eq!(repo["verdict"], "fail", "{repo}");
     assert!(
-        repo["reason"]
-            .as_str()
-            .unwrap()
-            .contains("do not match their name"),
+        reason_of(repo).contains("do not match their name"),
         "{repo}"
     );
 }

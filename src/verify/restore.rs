@@ -103,29 +103,7 @@ pub async fn restore(
     path: &str,
     dest: PathBuf,
 ) -> Result<Restored, RestoreError> {
-    restore_counted(target, path, dest, None, None).await
-}
-
-/// [`restore`], counting the bytes into `progress` as they stream, and computing an
-/// `extra` digest (a manifest's algorithm) alongside BLAKE3 in the same pass.
-pub async fn restore_counted(
-    target: &dyn Target,
-    path: &str,
-    dest: PathBuf,
-    progress: Option<&crate::progress::Progress>,
-    extra: Option<Algorithm>,
-) -> Result<Restored, RestoreError> {
-    restore_with(
-        target,
-        path,
-        dest,
-        Options {
-            progress,
-            extra,
-            keep: false,
-        },
-    )
-    .await
+    restore_with(target, path, dest, Options::default()).await
 }
 
 /// How a restore is done.

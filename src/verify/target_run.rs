@@ -19,7 +19,7 @@ use crate::target::{Entry, ErrorKind, Target};
 
 use super::expect::{self, expectation};
 use super::inventory::{self, ListError, Listed, Scope};
-use super::restore::{self, RestoreError, restore_counted};
+use super::restore::{self, RestoreError};
 use super::validate;
 use super::{Verifier, drift, freshness};
 use super::{manifest_check, ransomware, restic, source_check};
@@ -429,7 +429,11 @@ impl TargetRun<'_> {
                     // Corruption, or a flaky path to the storage? Read it once more.
                     let first = r.streamed.to_hex().to_string();
                     let dest = scratch.file_for(index, &format!("{}.second-read", entry.path));
-                    match restore_counted(target, &entry.path, dest, self.progress, None).await {
+                    let again = restore::Options {
+                        progress: self.progress,
+                        ..Default::default()
+                    };
+                    match restore::restore_with(target, &entry.path, dest, again).await {
                         Ok(second) => {
                             file.second_read_blake3 = Some(second.streamed.to_hex().to_string());
                             file.second_read_bytes = second.bytes;

@@ -194,6 +194,13 @@ pub fn sampled<'a>(t: &'a Value, path: &str) -> Option<&'a Value> {
         .find(|f| f["path"] == path)
 }
 
+/// The `reason` text of a check, file or drift entry in the JSON evidence.
+pub fn reason_of(v: &Value) -> &str {
+    v["reason"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no reason in {v:#}"))
+}
+
 /// Starts `backproof run JOB --json` in the background, its output captured.
 pub fn spawn_run(f: &Fixture, job: &str) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_backproof"))
