@@ -14,7 +14,8 @@
 //!   and the deeper checks a target asks for (canaries, manifests, restic repositories,
 //!   validation of restored files, ransomware signs, the source spot check, the egress
 //!   budget). A finding (a corrupt file) is data in the evidence; an `Err` means "could
-//!   not verify".
+//!   not verify". Findings are ranked by severity, and a proven problem stays open
+//!   across runs until the evidence shows it fixed or a technician acknowledges it.
 //! - [`progress`]: live progress of a run (progress bars, the API).
 //! - [`evidence`]: the JSON evidence document a run produces, and the [`evidence::Verdict`].
 //! - [`report`]: printers that turn evidence into words: terminal text, the run report
@@ -22,6 +23,7 @@
 //! - [`mail`]: who is emailed, composing messages, the durable outbox in the catalog and
 //!   delivery over SMTP (or to `.eml` files).
 //! - [`chain`]: the tamper-evident chain of a job's evidence documents.
+//! - [`ack`]: acknowledging open problems (who, when, why, until when).
 //! - [`status`]: every client at a glance (`backproof status`).
 //! - [`scratch`]: per-run scratch folders and the mapping of untrusted object names to
 //!   safe file names inside them.
@@ -32,6 +34,7 @@
 //!
 //! `main.rs` only calls [`cli::main`].
 
+pub mod ack;
 pub mod catalog;
 pub mod chain;
 pub mod cli;

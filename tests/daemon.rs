@@ -93,15 +93,17 @@ fn a_run_through_the_api_and_a_second_trigger_refused() {
     let (_, progress) = d.get(&format!("/v1/runs/{run_id}/progress"));
     assert_eq!(progress["state"], "running", "{progress}");
     // The CLI's status goes through the daemon and shows the run going on.
+    // `big` has never finished a run: not verified (exit 2), and it is running.
     let out = f.backproof(&["status"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stdout
             .lines()
-            .any(|l| l.starts_with("big") && l.contains("RUNNING")),
+            .any(|l| l.starts_with("NOT VERIFIED (running) big")),
         "{}",
         out.stdout
     );
+    assert!(out.stdout.contains("daemon: running"), "{}", out.stdout);
 }
 
 #[test]

@@ -65,7 +65,7 @@ fn a_failing_run_is_emailed_with_text_html_and_the_evidence() {
     let m = mailparse::parse_mail(&messages[0]).unwrap();
     assert_eq!(
         header(&m, "Subject"),
-        "[FAIL] Acme Dental: 0 of 1 backup target verified"
+        "[FAIL] Acme Dental: 1 corrupt file on nas"
     );
     assert_eq!(header(&m, "From"), "backproof <backproof@msp.example>");
     assert_eq!(header(&m, "To"), "noc@msp.example");
@@ -328,9 +328,12 @@ fn weekly_digest_is_plain_language_and_goes_to_owners() {
         header(&m, "Subject").starts_with("Weekly backup check for Acme Dental: attention needed")
     );
     let text = String::from_utf8(parts(&m)[0].1.clone()).unwrap();
-    assert!(text.contains("3 passed, 1 found a problem"), "{text}");
     assert!(
-        text.contains("we could not reach this backup location"),
+        text.contains("3 passed, 1 could not be completed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("nas: the latest check could not reach or read this backup location"),
         "{text}"
     );
 }
@@ -371,7 +374,14 @@ fn the_evidence_chain_detects_changed_and_removed_reports() {
         ev.verdict = Some(backproof::evidence::Verdict::Pass);
         ev.host = "elsewhere".into();
         let changed = serde_json::to_vec(&ev).unwrap();
-        catalog.finish_run(&ev, &changed, None).unwrap();
+        catalog
+            .finish_run(
+                &ev,
+                &changed,
+                None,
+                &backproof::catalog::RunCommit::default(),
+            )
+            .unwrap();
         catalog.flush().unwrap();
     }
     let out = f.backproof(&["verify-evidence", "acme"]);

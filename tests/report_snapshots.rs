@@ -70,7 +70,7 @@ fn weekly_digest_text_and_html() {
         evidence("evidence_fail.json"),
     ];
     let now = runs[1].finished_at.unwrap() + chrono::Duration::hours(1);
-    let d = Digest::build("Acme Dental", "acme-dental", &runs, now);
+    let d = Digest::build("Acme Dental", "acme-dental", &runs, Vec::new(), now);
     assert_eq!((d.runs, d.passed, d.failed), (2, 1, 1));
     check("digest.txt", &digest::text(&d));
     check("digest.html", &digest::html(&d));

@@ -4,8 +4,12 @@
 //! - `runs`: run id → [`RunEvidence`]
 //! - `job_runs`: `job \0 start time \0 run id` → run id (a job's runs in time order)
 //! - `files`: `job \0 target \0 path` → [`FileRecord`] (baseline and coverage ledger)
-//! - `inventory`: `job \0 target \0 path` → [`InventoryRecord`] (the last listing)
-//! - `targets`: `job \0 target` → [`TargetState`] (totals of the last listing)
+//! - `inventory`: `job \0 target \0 path` → [`InventoryRecord`] (the committed listing
+//!   and the one in progress)
+//! - `targets`: `job \0 target` → [`TargetState`] (totals of the committed listing)
+//! - `problems`: `job \0 target \0 kind` → [`ProblemRecord`] (open problems)
+//! - `problem_files`: `job \0 target \0 kind \0 path` → [`ProblemFile`]
+//! - `acks`: `job \0 time \0 key` → [`AckRecord`] (every acknowledgement, kept)
 //! - `outbox`: outbox id → [`OutboxItem`] (messages to send, sent or rejected)
 //! - `schedule`: job → the last scheduled slot the daemon handled (RFC 3339), for catch-up
 //!
@@ -25,8 +29,56 @@ use crate::evidence::{EVIDENCE_SCHEMA, RunEvidence, RunStatus};
 
 pub use lock::ProcessLock;
 pub use records::{
-    Delivery, FileRecord, InventoryRecord, MailKind, OutboxItem, RECORD_SCHEMA, TargetState,
+    AckRecord, Delivery, FileRecord, InventoryRecord, MailKind, OutboxItem, PROBLEM_FILE_LIMIT,
+    ProblemFile, ProblemRecord, RECORD_SCHEMA, Seen, TargetState,
 };
+
+use crate::evidence::{Acknowledgement, ProblemKind};
+
+/// What a finished run changes besides its own record, written in the same transaction:
+/// the committed listing of each target it listed completely, and the open problems.
+#[derive(Debug, Default)]
+pub struct RunCommit {
+    pub targets: Vec<TargetCommit>,
+}
+
+/// One target's part of a [`RunCommit`].
+#[derive(Debug)]
+pub struct TargetCommit {
+    pub job: String,
+    pub target: String,
+    /// The listing this run made, now the one later runs compare with; `None` when the
+    /// target could not be listed completely.
+    pub state: Option<TargetState>,
+    pub problems: Vec<ProblemUpdate>,
+}
+
+/// A change to one open problem.
+#[derive(Debug)]
+pub enum ProblemUpdate {
+    /// Opens or updates the problem. An acknowledgement given meanwhile is kept unless
+    /// `clear_ack` (the problem grew since).
+    Upsert {
+        record: Box<ProblemRecord>,
+        add: Vec<(String, ProblemFile)>,
+        remove: Vec<String>,
+        clear_ack: bool,
+    },
+    /// The evidence shows it fixed: the record and its remaining files go.
+    Close {
+        kind: ProblemKind,
+        files: Vec<String>,
+    },
+}
+
+/// How a stored inventory record relates to the listing being swept.
+#[derive(Debug, Clone, Copy)]
+pub enum Swept {
+    /// Seen by this listing; `before` is the committed view, if the file was in it.
+    Present { now: Seen, before: Option<Seen> },
+    /// In the committed listing but not in this one.
+    Vanished { before: Seen },
+}
 
 /// The catalog could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +114,9 @@ pub struct Catalog {
     targets: sled::Tree,
     outbox: sled::Tree,
     schedule: sled::Tree,
+    problems: sled::Tree,
+    problem_files: sled::Tree,
+    acks: sled::Tree,
     _lock: Arc<ProcessLock>,
 }
 
@@ -114,6 +169,9 @@ impl Catalog {
             targets: tree("targets")?,
             outbox: tree("outbox")?,
             schedule: tree("schedule")?,
+            problems: tree("problems")?,
+            problem_files: tree("problem_files")?,
+            acks: tree("acks")?,
             db,
             path,
             _lock: Arc::new(lock),
@@ -163,33 +221,80 @@ impl Catalog {
     }
 
     /// Records a finished run: its evidence exactly as `document` (the bytes its hash is
-    /// taken of), and the message reporting it, in one transaction. Either both are
-    /// stored or neither.
+    /// taken of), the message reporting it, and what it changes (`commit`: committed
+    /// listings, open problems), in one transaction. Either all are stored or none.
     pub fn finish_run(
         &self,
         ev: &RunEvidence,
         document: &[u8],
         mail: Option<&OutboxItem>,
+        commit: &RunCommit,
     ) -> Result<()> {
         use sled::Transactional;
-        let mail = mail.map(|m| {
-            (
-                m.id.clone(),
-                serde_json::to_vec(m).expect("records serialize"),
-            )
-        });
-        (&self.runs, &self.job_runs, &self.outbox)
-            .transaction(|(runs, job_runs, outbox)| {
+        use sled::transaction::ConflictableTransactionError;
+        let mail = mail.map(|m| (m.id.clone(), encode(m)));
+        (
+            &self.runs,
+            &self.job_runs,
+            &self.outbox,
+            &self.targets,
+            &self.problems,
+            &self.problem_files,
+        )
+            .transaction(|(runs, job_runs, outbox, targets, problems, files)| {
                 runs.insert(ev.run_id.as_bytes(), document)?;
                 job_runs.insert(job_run_key(ev), ev.run_id.as_bytes())?;
                 if let Some((id, bytes)) = &mail {
                     outbox.insert(id.as_bytes(), bytes.as_slice())?;
                 }
-                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+                for tc in &commit.targets {
+                    let (job, target) = (tc.job.as_str(), tc.target.as_str());
+                    if let Some(state) = &tc.state {
+                        targets.insert(key(&[job, target]), encode(state))?;
+                    }
+                    for update in &tc.problems {
+                        match update {
+                            ProblemUpdate::Upsert {
+                                record,
+                                add,
+                                remove,
+                                clear_ack,
+                            } => {
+                                let k = key(&[job, target, record.kind.label()]);
+                                let mut record = (**record).clone();
+                                if !clear_ack && let Some(current) = problems.get(&k)? {
+                                    let current: ProblemRecord = serde_json::from_slice(&current)
+                                        .map_err(|e| {
+                                        ConflictableTransactionError::Abort(e.to_string())
+                                    })?;
+                                    record.ack = current.ack;
+                                }
+                                problems.insert(k, encode(&record))?;
+                                let label = record.kind.label();
+                                for (path, f) in add {
+                                    files.insert(key(&[job, target, label, path]), encode(f))?;
+                                }
+                                for path in remove {
+                                    files.remove(key(&[job, target, label, path]))?;
+                                }
+                            }
+                            ProblemUpdate::Close { kind, files: paths } => {
+                                problems.remove(key(&[job, target, kind.label()]))?;
+                                for path in paths {
+                                    files.remove(key(&[job, target, kind.label(), path]))?;
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok::<_, ConflictableTransactionError<String>>(())
             })
             .map_err(|e| match e {
                 sled::transaction::TransactionError::Storage(e) => self.db_err(e),
-                sled::transaction::TransactionError::Abort(()) => unreachable!("never aborted"),
+                sled::transaction::TransactionError::Abort(message) => CatalogError::Corrupt {
+                    key: format!("problems of job {}", ev.job),
+                    message,
+                },
             })
     }
 
@@ -385,22 +490,31 @@ impl Catalog {
         self.inventory.apply_batch(b).map_err(|e| self.db_err(e))
     }
 
-    /// Removes every inventory entry of the target that the listing `generation` did not
-    /// see, calling `gone` for each: these files vanished since the previous listing.
+    /// Walks the target's inventory in path order after listing `generation`, calling
+    /// `visit` for each file this listing saw or the `committed` one had. Records of
+    /// neither (files only an interrupted listing saw, or that vanished before the
+    /// committed listing) are deleted. Nothing the committed listing had is deleted: if
+    /// this run does not finish, the next one still compares with it.
     pub fn sweep_inventory(
         &self,
         job: &str,
         target: &str,
+        committed: Option<u64>,
         generation: u64,
-        mut gone: impl FnMut(&str, &InventoryRecord),
+        mut visit: impl FnMut(&str, Swept),
     ) -> Result<()> {
         let p = prefix(&[job, target]);
         for item in self.inventory.scan_prefix(&p) {
             let (k, v) = item.map_err(|e| self.db_err(e))?;
             let rec = decode_inventory(&k, &v)?;
-            if rec.generation != generation {
-                gone(&String::from_utf8_lossy(&k[p.len()..]), &rec);
-                self.inventory.remove(&k).map_err(|e| self.db_err(e))?;
+            let path = String::from_utf8_lossy(&k[p.len()..]);
+            let before = rec.at(committed);
+            match (rec.at(Some(generation)), before) {
+                (Some(now), before) => visit(&path, Swept::Present { now, before }),
+                (None, Some(before)) => visit(&path, Swept::Vanished { before }),
+                (None, None) => {
+                    self.inventory.remove(&k).map_err(|e| self.db_err(e))?;
+                }
             }
         }
         Ok(())
@@ -415,6 +529,117 @@ impl Catalog {
     pub fn put_target_state(&self, job: &str, target: &str, st: &TargetState) -> Result<()> {
         self.put(&self.targets, key(&[job, target]), st)
     }
+
+    // --- problems -----------------------------------------------------------------------
+
+    /// The open problems of a target, worst kind first.
+    pub fn open_problems(&self, job: &str, target: &str) -> Result<Vec<ProblemRecord>> {
+        let mut out: Vec<ProblemRecord> = Vec::new();
+        for item in self.problems.scan_prefix(prefix(&[job, target])) {
+            let (k, v) = item.map_err(|e| self.db_err(e))?;
+            out.push(decode(&k, &v)?);
+        }
+        out.sort_by_key(|r| (r.kind.tier(), r.kind));
+        Ok(out)
+    }
+
+    /// The open problems of every target of a job: (target, problem).
+    pub fn job_problems(&self, job: &str) -> Result<Vec<(String, ProblemRecord)>> {
+        let p = prefix(&[job]);
+        let mut out = Vec::new();
+        for item in self.problems.scan_prefix(&p) {
+            let (k, v) = item.map_err(|e| self.db_err(e))?;
+            let rest = &k[p.len()..];
+            let target = rest.split(|b| *b == SEP).next().unwrap_or_default();
+            out.push((
+                String::from_utf8_lossy(target).into_owned(),
+                decode(&k, &v)?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// One file of an open problem, if the problem names it.
+    pub fn problem_file(
+        &self,
+        job: &str,
+        target: &str,
+        kind: ProblemKind,
+        path: &str,
+    ) -> Result<Option<ProblemFile>> {
+        self.get(
+            &self.problem_files,
+            &key(&[job, target, kind.label(), path]),
+        )
+    }
+
+    /// Calls `visit` for each file of an open problem, in path order, until it returns
+    /// `false`.
+    pub fn problem_files(
+        &self,
+        job: &str,
+        target: &str,
+        kind: ProblemKind,
+        mut visit: impl FnMut(&str, ProblemFile) -> Result<bool>,
+    ) -> Result<()> {
+        let p = prefix(&[job, target, kind.label()]);
+        for item in self.problem_files.scan_prefix(&p) {
+            let (k, v) = item.map_err(|e| self.db_err(e))?;
+            let f: ProblemFile = decode(&k, &v)?;
+            if !visit(&String::from_utf8_lossy(&k[p.len()..]), f)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Acknowledges the open problems of a job (of one target, or only the one with
+    /// `key`), recording who, when and why in each problem and in the acknowledgement
+    /// log. Returns the problems acknowledged: (target, problem as acknowledged).
+    pub fn acknowledge(
+        &self,
+        job: &str,
+        target: Option<&str>,
+        problem_key: Option<&str>,
+        ack: &Acknowledgement,
+    ) -> Result<Vec<(String, ProblemRecord)>> {
+        let mut done = Vec::new();
+        for (t, mut rec) in self.job_problems(job)? {
+            let k = rec.kind.key(job, &t);
+            if target.is_some_and(|x| x != t) || problem_key.is_some_and(|x| x != k) {
+                continue;
+            }
+            rec.ack = Some(ack.clone());
+            self.put(&self.problems, key(&[job, &t, rec.kind.label()]), &rec)?;
+            let log = AckRecord {
+                v: RECORD_SCHEMA,
+                job: job.to_string(),
+                target: t.clone(),
+                kind: rec.kind,
+                key: k.clone(),
+                ack: ack.clone(),
+            };
+            let at = format!("{:020}", ack.at.timestamp_micros().max(0));
+            self.put(&self.acks, key(&[job, &at, &k]), &log)?;
+            done.push((t, rec));
+        }
+        self.flush()?;
+        Ok(done)
+    }
+
+    /// Every acknowledgement ever given for a job, oldest first.
+    pub fn acknowledgements(&self, job: &str) -> Result<Vec<AckRecord>> {
+        let mut out = Vec::new();
+        for item in self.acks.scan_prefix(prefix(&[job])) {
+            let (k, v) = item.map_err(|e| self.db_err(e))?;
+            out.push(decode(&k, &v)?);
+        }
+        Ok(out)
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("records serialize")
 }
 
 fn job_run_key(ev: &RunEvidence) -> Vec<u8> {
@@ -457,26 +682,39 @@ mod tests {
     }
 
     #[test]
-    fn sweep_reports_only_unseen() {
+    fn sweep_compares_with_the_committed_listing_only() {
         let dir = tempfile::tempdir().unwrap();
         let c = Catalog::open(dir.path()).unwrap();
-        let rec = |generation| InventoryRecord {
-            v: RECORD_SCHEMA,
+        let seen = |generation| Seen {
+            generation,
             size: 1,
             modified: chrono::Utc::now(),
-            generation,
         };
-        c.put_inventory_batch("j", "t", &[("a".into(), rec(1)), ("b".into(), rec(1))])
-            .unwrap();
-        c.put_inventory_batch("j", "t2", &[("c".into(), rec(1))])
-            .unwrap();
-        c.put_inventory_batch("j", "t", &[("a".into(), rec(2))])
-            .unwrap();
-        let mut gone = vec![];
-        c.sweep_inventory("j", "t", 2, |p, _| gone.push(p.to_string()))
-            .unwrap();
-        assert_eq!(gone, vec!["b"]);
-        assert!(c.inventory("j", "t", "b").unwrap().is_none());
+        let write = |target: &str, path: &str, committed, generation| {
+            let before = c.inventory("j", target, path).unwrap();
+            let rec = InventoryRecord::record(before.as_ref(), committed, seen(generation));
+            c.put_inventory_batch("j", target, &[(path.into(), rec)])
+                .unwrap();
+        };
+        // Listing 1 (committed) saw a and b; listing 2 (interrupted) saw a and x;
+        // listing 3 sees a only.
+        for p in ["a", "b"] {
+            write("t", p, None, 1);
+        }
+        write("t2", "c", None, 1);
+        for p in ["a", "x"] {
+            write("t", p, Some(1), 2);
+        }
+        write("t", "a", Some(1), 3);
+        let mut visited = vec![];
+        c.sweep_inventory("j", "t", Some(1), 3, |p, s| {
+            visited.push(format!("{p}:{}", matches!(s, Swept::Vanished { .. })))
+        })
+        .unwrap();
+        assert_eq!(visited, vec!["a:false", "b:true"]);
+        // x was only seen by the interrupted listing: gone. b stays until committed.
+        assert!(c.inventory("j", "t", "x").unwrap().is_none());
+        assert!(c.inventory("j", "t", "b").unwrap().is_some());
         assert!(c.inventory("j", "t2", "c").unwrap().is_some());
     }
 }

@@ -26,55 +26,110 @@ pub struct FileRecord {
     pub entropy: Option<f32>,
 }
 
-/// A file as the last complete listing saw it. There is one per listed file and all are
-/// rewritten by every run, so it is stored in a fixed 25-byte binary layout (version
-/// byte, then size, modification time in nanoseconds and generation, little-endian)
-/// rather than JSON.
+/// One listing's view of a file.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct InventoryRecord {
-    pub v: u32,
+pub struct Seen {
+    /// The listing generation ([`super::Catalog::next_generation`]).
+    pub generation: u64,
     pub size: u64,
     pub modified: DateTime<Utc>,
-    /// Listing generation that last saw the file.
-    pub generation: u64,
+}
+
+/// A file as listings saw it. It holds up to two views: the one of the last *committed*
+/// listing (of the last finished run; see [`TargetState::generation`]) and the one of the
+/// listing in progress (or of a run that was interrupted). Drift compares with the
+/// committed view only, so an interrupted run leaves no trace in what later runs compare
+/// against. There is one record per listed file, so it is stored in a fixed 50-byte
+/// binary layout (layout byte, presence flags, then two slots of generation, size and
+/// modification time in nanoseconds, little-endian) rather than JSON. Records of the
+/// older one-slot layout (25 bytes) are read as one slot.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct InventoryRecord {
+    pub slots: [Option<Seen>; 2],
 }
 
 impl InventoryRecord {
-    const LEN: usize = 25;
+    const LAYOUT: u8 = 2;
+    const LEN: usize = 50;
+    const LEN_V1: usize = 25;
+
+    /// The view of listing `generation`, if this record has it.
+    pub fn at(&self, generation: Option<u64>) -> Option<Seen> {
+        let g = generation?;
+        self.slots.into_iter().flatten().find(|s| s.generation == g)
+    }
+
+    /// `previous` with the view of listing `now.generation`, keeping the view of the
+    /// committed listing and dropping any other.
+    pub fn record(previous: Option<&InventoryRecord>, committed: Option<u64>, now: Seen) -> Self {
+        let keep = previous.and_then(|p| p.at(committed));
+        InventoryRecord {
+            slots: [keep, Some(now)],
+        }
+    }
 
     pub fn encode(&self) -> [u8; Self::LEN] {
         let mut out = [0u8; Self::LEN];
-        out[0] = self.v as u8;
-        out[1..9].copy_from_slice(&self.size.to_le_bytes());
-        let nanos = self
-            .modified
-            .timestamp_nanos_opt()
-            .unwrap_or(self.modified.timestamp().saturating_mul(1_000_000_000));
-        out[9..17].copy_from_slice(&nanos.to_le_bytes());
-        out[17..25].copy_from_slice(&self.generation.to_le_bytes());
+        out[0] = Self::LAYOUT;
+        for (i, slot) in self.slots.iter().enumerate() {
+            let Some(s) = slot else { continue };
+            out[1] |= 1 << i;
+            let at = 2 + i * 24;
+            out[at..at + 8].copy_from_slice(&s.generation.to_le_bytes());
+            out[at + 8..at + 16].copy_from_slice(&s.size.to_le_bytes());
+            let nanos = s
+                .modified
+                .timestamp_nanos_opt()
+                .unwrap_or(s.modified.timestamp().saturating_mul(1_000_000_000));
+            out[at + 16..at + 24].copy_from_slice(&nanos.to_le_bytes());
+        }
         out
     }
 
     pub fn decode(bytes: &[u8]) -> Result<InventoryRecord, String> {
-        if bytes.len() != Self::LEN || u32::from(bytes[0]) != RECORD_SCHEMA {
-            return Err(format!(
-                "inventory record of {} bytes, version {}: expected {} bytes, version {RECORD_SCHEMA}",
-                bytes.len(),
-                bytes.first().copied().unwrap_or_default(),
-                Self::LEN
-            ));
+        let word = |at: usize| -> u64 {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&bytes[at..at + 8]);
+            u64::from_le_bytes(w)
+        };
+        let time = |at: usize| DateTime::from_timestamp_nanos(word(at) as i64);
+        match (bytes.len(), bytes.first().copied()) {
+            (Self::LEN_V1, Some(1)) => Ok(InventoryRecord {
+                slots: [
+                    Some(Seen {
+                        size: word(1),
+                        modified: time(9),
+                        generation: word(17),
+                    }),
+                    None,
+                ],
+            }),
+            (Self::LEN, Some(Self::LAYOUT)) => {
+                let mut r = InventoryRecord::default();
+                for (i, slot) in r.slots.iter_mut().enumerate() {
+                    if bytes[1] & (1 << i) != 0 {
+                        let at = 2 + i * 24;
+                        *slot = Some(Seen {
+                            generation: word(at),
+                            size: word(at + 8),
+                            modified: time(at + 16),
+                        });
+                    }
+                }
+                Ok(r)
+            }
+            (len, layout) => Err(format!(
+                "inventory record of {len} bytes, layout {}: expected {} bytes, layout {}",
+                layout.unwrap_or_default(),
+                Self::LEN,
+                Self::LAYOUT
+            )),
         }
-        let word = |r: std::ops::Range<usize>| <[u8; 8]>::try_from(&bytes[r]).expect("8 bytes");
-        Ok(InventoryRecord {
-            v: RECORD_SCHEMA,
-            size: u64::from_le_bytes(word(1..9)),
-            modified: DateTime::from_timestamp_nanos(i64::from_le_bytes(word(9..17))),
-            generation: u64::from_le_bytes(word(17..25)),
-        })
     }
 }
 
-/// Totals of the last complete listing of a target, for drift.
+/// Totals of the last committed listing of a target (the one of its last finished run),
+/// for drift. Written only when a run finishes, in the same transaction as the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetState {
     pub v: u32,
@@ -91,14 +146,51 @@ mod tests {
 
     #[test]
     fn inventory_record_round_trips() {
-        let r = InventoryRecord {
-            v: RECORD_SCHEMA,
-            size: 123_456_789_012,
+        let seen = |generation, size| Seen {
+            generation,
+            size,
             modified: DateTime::from_timestamp_nanos(1_790_000_000_123_456_789),
-            generation: 42,
+        };
+        let r = InventoryRecord {
+            slots: [Some(seen(41, 7)), Some(seen(42, 123_456_789_012))],
         };
         assert_eq!(InventoryRecord::decode(&r.encode()), Ok(r));
-        assert!(InventoryRecord::decode(&r.encode()[..24]).is_err());
+        let one = InventoryRecord {
+            slots: [None, Some(seen(0, 1))],
+        };
+        assert_eq!(InventoryRecord::decode(&one.encode()), Ok(one));
+        assert!(InventoryRecord::decode(&r.encode()[..49]).is_err());
+    }
+
+    #[test]
+    fn old_layout_reads_as_one_slot() {
+        let mut v1 = vec![1u8];
+        v1.extend_from_slice(&5u64.to_le_bytes());
+        v1.extend_from_slice(&1_000_000_000i64.to_le_bytes());
+        v1.extend_from_slice(&9u64.to_le_bytes());
+        let r = InventoryRecord::decode(&v1).unwrap();
+        let s = r.at(Some(9)).unwrap();
+        assert_eq!((s.size, s.modified.timestamp()), (5, 1));
+        assert!(r.at(Some(8)).is_none());
+    }
+
+    #[test]
+    fn recording_keeps_only_the_committed_view() {
+        let seen = |generation| Seen {
+            generation,
+            size: generation,
+            modified: DateTime::from_timestamp_nanos(0),
+        };
+        // Committed 1; an interrupted listing 2 left its view; listing 3 replaces it.
+        let r = InventoryRecord {
+            slots: [Some(seen(2)), Some(seen(1))],
+        };
+        let next = InventoryRecord::record(Some(&r), Some(1), seen(3));
+        assert_eq!(next.at(Some(1)), Some(seen(1)));
+        assert_eq!(next.at(Some(3)), Some(seen(3)));
+        assert_eq!(next.at(Some(2)), None);
+        let first = InventoryRecord::record(None, None, seen(4));
+        assert_eq!(first.slots, [None, Some(seen(4))]);
     }
 }
 
@@ -149,4 +241,50 @@ pub struct OutboxItem {
     pub attempts: u32,
     pub next_attempt: DateTime<Utc>,
     pub last_error: Option<String>,
+}
+
+/// An open problem of one target, in the catalog until the evidence shows it fixed.
+/// The files it concerns are stored apart (one [`ProblemFile`] each), so that a problem
+/// about thousands of vanished files does not make one huge record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProblemRecord {
+    pub v: u32,
+    pub kind: crate::evidence::ProblemKind,
+    pub summary: String,
+    pub opened_run: String,
+    pub opened_at: DateTime<Utc>,
+    pub last_seen_run: String,
+    pub last_seen_at: DateTime<Utc>,
+    /// Files still concerned.
+    pub files: u64,
+    /// Files concerned beyond those stored one by one (see [`PROBLEM_FILE_LIMIT`]): the
+    /// problem can then only be closed by a technician or by its check passing.
+    #[serde(default)]
+    pub untracked_files: u64,
+    /// For a shrunken set: its total size before the drop.
+    #[serde(default)]
+    pub reference_bytes: Option<u64>,
+    #[serde(default)]
+    pub ack: Option<crate::evidence::Acknowledgement>,
+}
+
+/// Files stored one by one per problem; beyond, only counted.
+pub const PROBLEM_FILE_LIMIT: usize = 10_000;
+
+/// A file an open problem concerns, as it was when the problem saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProblemFile {
+    pub size: u64,
+    pub modified: DateTime<Utc>,
+}
+
+/// An acknowledgement as recorded in the catalog's log (kept after the problem closes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AckRecord {
+    pub v: u32,
+    pub job: String,
+    pub target: String,
+    pub kind: crate::evidence::ProblemKind,
+    pub key: String,
+    pub ack: crate::evidence::Acknowledgement,
 }

@@ -50,7 +50,32 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             super::mail::send_test_email(&load(&cli.config)?, &address).await
         }
         Command::Outbox { retry } => super::mail::outbox(&load(&cli.config)?, retry).await,
-        Command::Status => status(&load(&cli.config)?).await,
+        Command::Status { json } => status(&load(&cli.config)?, json).await,
+        Command::Ack {
+            job,
+            target,
+            problem,
+            reason,
+            until,
+            by,
+        } => {
+            let config = load(&cli.config)?;
+            let until = match until {
+                Some(u) => Some(
+                    crate::ack::parse_until(&u, config.timezone, chrono::Utc::now())
+                        .map_err(|e| anyhow!("--until: {e}"))?,
+                ),
+                None => None,
+            };
+            let req = crate::ack::AckRequest {
+                target,
+                problem,
+                reason,
+                until,
+                by: by.unwrap_or_else(current_user),
+            };
+            ack(&config, &job, &req).await
+        }
         Command::Daemon => crate::daemon::run(&cli.config).await,
         Command::VerifyEvidence { job } => verify_evidence(&load(&cli.config)?, &job),
     }
@@ -246,12 +271,51 @@ async fn run_in_daemon(config: &Config, job: &str, target: Option<&str>, json: b
     Ok(ev.effective_verdict().exit_code())
 }
 
-async fn status(config: &Config) -> Result<u8> {
+async fn status(config: &Config, json: bool) -> Result<u8> {
     let status = match catalog_or_daemon(config)? {
-        Some(catalog) => crate::status::collect(config, &catalog, &|_| None)?,
+        Some(catalog) => crate::status::collect(config, &catalog, None)?,
         None => Remote::connect(config)?.status().await?,
     };
-    print!("{}", report::status_table(&status));
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!("{}", report::status_table(&status));
+    }
+    Ok(status.exit_code())
+}
+
+/// Who runs this command: the user behind `sudo`, else the login name.
+fn current_user() -> String {
+    ["SUDO_USER", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| format!("uid {}", unsafe { libc::getuid() }))
+}
+
+async fn ack(config: &Config, job: &str, req: &crate::ack::AckRequest) -> Result<u8> {
+    find_job(config, job)?;
+    let acked = match catalog_or_daemon(config)? {
+        Some(catalog) => crate::ack::acknowledge(config, &catalog, job, req, chrono::Utc::now())?,
+        None => Remote::connect(config)?.ack(job, req).await?,
+    };
+    if acked.is_empty() {
+        println!("job {job} has no open problem to acknowledge");
+        return Ok(0);
+    }
+    let until = req
+        .until
+        .map(|u| format!(" until {}", u.format("%Y-%m-%d %H:%M UTC")))
+        .unwrap_or_else(|| " until fixed".into());
+    for a in &acked {
+        println!(
+            "acknowledged [BP-{}] {} on {}{until} by {}: {}",
+            a.key,
+            a.kind.label(),
+            a.target,
+            req.by,
+            report::shown(&a.summary)
+        );
+    }
     Ok(0)
 }
 

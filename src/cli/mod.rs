@@ -92,8 +92,35 @@ pub enum Command {
         #[arg(long)]
         retry: bool,
     },
-    /// One line per client: last run, verdict, newest backup, next run, outbox.
-    Status,
+    /// Every client, problems first: state, worst open problem, last run, newest backup
+    /// (age now), next run; exit 0 all verified, 1 an open problem, 2 not verified.
+    Status {
+        /// Print the status as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Acknowledge a job's open problems: they stay open and shown, with who, when and
+    /// why, but no longer fail runs that do not see them again.
+    Ack {
+        /// The job.
+        job: String,
+        /// Only this target's problems.
+        #[arg(long)]
+        target: Option<String>,
+        /// Only the problem with this key (as in reports: BP-3f9a2c1d).
+        #[arg(long)]
+        problem: Option<String>,
+        /// Why (shown in every report and in status).
+        #[arg(long)]
+        reason: String,
+        /// Until when: a date (2026-12-01, the end of that day), a date and time, or a
+        /// duration (3d); default until the problem is fixed.
+        #[arg(long)]
+        until: Option<String>,
+        /// Who acknowledges (default: the user running the command).
+        #[arg(long)]
+        by: Option<String>,
+    },
     /// Run as a service: schedules, missed runs, the local API, email delivery.
     Daemon,
     /// Check the tamper-evident chain of a job's evidence documents.

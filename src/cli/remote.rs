@@ -96,6 +96,22 @@ impl Remote {
         ))
     }
 
+    /// Acknowledges open problems of `job` through the daemon.
+    pub async fn ack(
+        &self,
+        job: &str,
+        req: &crate::ack::AckRequest,
+    ) -> Result<Vec<crate::ack::Acked>> {
+        let resp = self
+            .send(
+                self.http
+                    .post(format!("{}/v1/jobs/{job}/ack", self.base))
+                    .json(req),
+            )
+            .await?;
+        Ok(resp.json().await?)
+    }
+
     /// Starts a run of `job` in the daemon; returns its id.
     pub async fn start(&self, job: &str, target: Option<&str>) -> Result<String> {
         let body = serde_json::json!({ "target": target });

@@ -36,6 +36,10 @@ pub struct Policy {
     pub ransomware_changed_percent: f64,
     /// Share of files compared with the source that may differ before it fails.
     pub source_differ_percent: f64,
+    /// How long the backup software keeps files: a vanished file older than this may go
+    /// quietly (unless it was the newest of its folder); `None`: every vanished file is
+    /// reported.
+    pub retention: Option<Duration>,
 }
 
 impl Policy {
@@ -81,6 +85,7 @@ impl Policy {
             },
             ransomware_changed_percent: first(|l| l.ransomware_changed_percent).unwrap_or(50.0),
             source_differ_percent: first(|l| l.source_differ_percent).unwrap_or(0.0),
+            retention: layers.iter().find_map(|l| l.retention),
         }
     }
 }

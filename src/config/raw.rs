@@ -284,6 +284,9 @@ pub struct RawPolicy {
     /// Share of files compared with the source allowed to differ (warning, not failure).
     #[serde(default, deserialize_with = "percent")]
     pub source_differ_percent: Option<f64>,
+    /// How long the backup software keeps files: older ones may vanish quietly.
+    #[serde(default, deserialize_with = "retention")]
+    pub retention: Option<Duration>,
 }
 
 /// `ransomware = "warn" | "fail" | "off"`.
@@ -322,6 +325,19 @@ fn max_age<'de, D: Deserializer<'de>>(d: D) -> Result<Option<MaxAge>, D::Error> 
         Ok(d) => Ok(Some(MaxAge::Limit(d))),
         Err(e) => Err(D::Error::custom(format!(
             "`{s}` is not a duration ({e}); write for example \"26h\", \"8d\" or \"off\""
+        ))),
+    }
+}
+
+fn retention<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let s = String::deserialize(d)?;
+    match humantime::parse_duration(s.trim()) {
+        Ok(d) if d.is_zero() => Err(D::Error::custom(
+            "a zero retention would let every file vanish quietly; leave `retention` out instead",
+        )),
+        Ok(d) => Ok(Some(d)),
+        Err(e) => Err(D::Error::custom(format!(
+            "`{s}` is not a duration ({e}); write for example \"30d\" or \"12w\""
         ))),
     }
 }

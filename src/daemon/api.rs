@@ -7,6 +7,7 @@
 //! | GET | `/v1/jobs` | jobs with their last verdict, next run and running run |
 //! | POST | `/v1/jobs/{job}/runs` | start a run (body `{"target": "nas"}` optional): 202 `{"run_id"}`, 409 if running |
 //! | GET | `/v1/jobs/{job}/runs?limit=N` | the job's runs, newest first |
+//! | POST | `/v1/jobs/{job}/ack` | acknowledge open problems (body: [`crate::ack::AckRequest`]) |
 //! | GET | `/v1/runs/{id}` | a run's evidence document |
 //! | GET | `/v1/runs/{id}/progress` | a run's live progress |
 //! | GET | `/v1/outbox` | queued, sent and rejected messages (without their bodies) |
@@ -42,6 +43,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/jobs", get(jobs))
         .route("/v1/jobs/{job}/runs", get(history).post(trigger))
+        .route("/v1/jobs/{job}/ack", axum::routing::post(ack))
         .route("/v1/runs/{id}", get(evidence))
         .route("/v1/runs/{id}/progress", get(progress))
         .route("/v1/outbox", get(outbox))
@@ -85,7 +87,7 @@ async fn health(State(state): State<Arc<ApiState>>) -> Response {
 
 async fn status(State(state): State<Arc<ApiState>>) -> Response {
     let m = &state.manager;
-    match crate::status::collect(&m.config(), m.catalog(), &|job| m.running(job)) {
+    match crate::status::collect(&m.config(), m.catalog(), Some(&|job| m.running(job))) {
         Ok(s) => Json(s).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
@@ -103,7 +105,7 @@ struct JobInfo {
 
 async fn jobs(State(state): State<Arc<ApiState>>) -> Response {
     let m = &state.manager;
-    match crate::status::collect(&m.config(), m.catalog(), &|job| m.running(job)) {
+    match crate::status::collect(&m.config(), m.catalog(), Some(&|job| m.running(job))) {
         Ok(s) => Json(
             s.rows
                 .into_iter()
@@ -151,6 +153,23 @@ async fn trigger(
             error(StatusCode::NOT_FOUND, e.to_string())
         }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn ack(
+    State(state): State<Arc<ApiState>>,
+    Path(job): Path<String>,
+    Json(req): Json<crate::ack::AckRequest>,
+) -> Response {
+    use crate::ack::AckError;
+    let m = &state.manager;
+    match crate::ack::acknowledge(&m.config(), m.catalog(), &job, &req, chrono::Utc::now()) {
+        Ok(done) => Json(done).into_response(),
+        Err(e @ (AckError::UnknownJob(_) | AckError::UnknownTarget { .. })) => {
+            error(StatusCode::NOT_FOUND, e.to_string())
+        }
+        Err(e @ AckError::Catalog(_)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
     }
 }
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::catalog::{Catalog, CatalogError, MailKind, OutboxItem};
 use crate::config::Job;
-use crate::report::digest::Digest;
+use crate::report::digest::{Digest, DigestProblem};
 
 use super::{Sender, compose, outbox};
 
@@ -19,7 +19,21 @@ pub fn build(catalog: &Catalog, job: &Job, now: DateTime<Utc>) -> Result<Digest,
             runs.push(ev);
         }
     }
-    Ok(Digest::build(&job.client, &job.name, &runs, now))
+    let problems = catalog
+        .job_problems(&job.name)?
+        .into_iter()
+        .map(|(target, p)| DigestProblem {
+            target,
+            kind: p.kind,
+            files: p.files,
+            since: p.opened_at,
+            acknowledged: p
+                .ack
+                .filter(|a| a.until.is_none_or(|u| u > now))
+                .map(|a| (a.by, a.reason)),
+        })
+        .collect();
+    Ok(Digest::build(&job.client, &job.name, &runs, problems, now))
 }
 
 /// Queues the summary for the owners; `None` if the job has no owners.

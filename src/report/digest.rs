@@ -1,13 +1,16 @@
 //! The weekly summary for a client's business owner: plain language, no jargon.
 //!
-//! [`Digest::build`] summarizes a job's runs of the last week (and the coverage and state
-//! of its latest run); [`text`] and [`html`] print it.
+//! [`Digest::build`] summarizes a job's runs of the last week, its open problems, and the
+//! coverage and state of its latest run; [`text`] and [`html`] print it. Every sentence
+//! comes from those facts: files that verified and files that did not are counted apart,
+//! every open problem is listed by kind, and a week without a check is a problem, never
+//! "none".
 
 use std::fmt::Write;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::evidence::{CheckKind, RunEvidence, RunStatus, TargetEvidence, Verdict};
+use crate::evidence::{ProblemKind, RunEvidence, RunStatus, SampledFile, Verdict};
 
 use super::html::{esc, verdict_badge};
 use super::{human_age, human_bytes, human_duration};
@@ -24,74 +27,94 @@ pub struct Digest {
     pub passed: u32,
     pub failed: u32,
     pub not_verified: u32,
-    pub files_restored: u64,
-    pub bytes_restored: u64,
+    /// Files test-restored in the week that verified, and their bytes.
+    pub files_verified: u64,
+    pub bytes_verified: u64,
+    /// Files test-restored in the week that were damaged or could not be restored.
+    pub files_damaged: u64,
     /// State of each backup location at the latest finished run.
     pub targets: Vec<TargetDigest>,
+    /// Every problem open now, worst first.
+    pub problems: Vec<DigestProblem>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetDigest {
     pub name: String,
     pub verdict: Verdict,
-    /// Age of the newest backup when last checked.
+    /// Age of the newest backup, now.
     pub newest_age: Option<std::time::Duration>,
     /// Shares of files and bytes test-restored in the last 30 days, in percent.
     pub coverage_files: f64,
     pub coverage_bytes: f64,
     pub full_restore_seconds: Option<f64>,
-    /// The open problem in plain words, if the latest check was not a pass.
-    pub problem: Option<String>,
+    /// The latest run could not check this location.
+    pub not_verified: bool,
 }
 
-/// The open problem of a target in words for a business owner, from its worst check.
-fn owner_problem(t: &TargetEvidence) -> Option<String> {
-    let worst = t
-        .checks
-        .iter()
-        .find(|c| c.verdict == t.verdict && c.verdict != Verdict::Pass)?;
-    let damaged = t
-        .files
-        .iter()
-        .filter(|f| f.verdict == Verdict::Fail)
-        .count();
-    Some(match (worst.check, worst.verdict) {
-        (CheckKind::Access | CheckKind::Inventory, _) => {
-            "we could not reach this backup location, so its backups could not be checked.".into()
+/// An open problem, for the owner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DigestProblem {
+    pub target: String,
+    pub kind: ProblemKind,
+    pub files: u64,
+    pub since: DateTime<Utc>,
+    /// Acknowledged by the IT provider: by whom, and why.
+    pub acknowledged: Option<(String, String)>,
+}
+
+impl DigestProblem {
+    /// The problem in words for a business owner.
+    fn words(&self) -> String {
+        let n = self.files;
+        let s = if n == 1 { "" } else { "s" };
+        match self.kind {
+            ProblemKind::Corruption => {
+                format!("{n} backup file{s} turned out damaged when we test-restored them.")
+            }
+            ProblemKind::Tampering => "backup files that must never change were changed, or many changed at once as ransomware does.".into(),
+            ProblemKind::FailedRestore => format!("{n} backup file{s} could not be restored."),
+            ProblemKind::Canary => {
+                "a test file we placed in your data is missing or altered in the backup.".into()
+            }
+            ProblemKind::Repository => "the backup repository is damaged.".into(),
+            ProblemKind::Vanished => format!("{n} backup file{s} disappeared unexpectedly."),
+            ProblemKind::Shrunken => "the backups shrank unexpectedly.".into(),
+            ProblemKind::Stale => "new backups are not arriving on time.".into(),
+            ProblemKind::Manifest => "backup files do not match the checksums the backup software recorded, or are missing.".into(),
+            ProblemKind::SourceMismatch => {
+                "backed-up files differ from your live files although those did not change."
+                    .into()
+            }
+            ProblemKind::NotVerified => "the backups could not be checked.".into(),
+            ProblemKind::Other => "something needs attention.".into(),
         }
-        (CheckKind::Freshness, _) => "new backups are not arriving on time.".into(),
-        (CheckKind::Drift, _) => "backup files disappeared or shrank unexpectedly.".into(),
-        (CheckKind::Restore, Verdict::Fail) => format!(
-            "a test restore found {} damaged backup file{}.",
-            damaged.max(1),
-            if damaged > 1 { "s" } else { "" }
-        ),
-        (CheckKind::Restore, _) => "some backup files could not be read to test them.".into(),
-        (CheckKind::Coverage, _) => {
-            "some very large backup files cannot be tested within the current limits.".into()
+    }
+
+    fn line(&self) -> String {
+        let mut line = format!(
+            "{}: {} (since {})",
+            self.target,
+            self.words(),
+            self.since.format("%-d %b")
+        );
+        if let Some((by, why)) = &self.acknowledged {
+            let _ = write!(line, " Your IT provider ({by}) knows about it: {why}");
         }
-        (CheckKind::Source, _) => {
-            "backed-up files differ from your live files although those did not change.".into()
-        }
-        (CheckKind::Ransomware, _) => {
-            "many backup files changed at once or turned into scrambled data, which is what ransomware does: your IT provider is looking into it.".into()
-        }
-        (CheckKind::Repository, _) => {
-            "the backup repository is damaged or could not be checked.".into()
-        }
-        (CheckKind::Manifest, _) => {
-            "backup files do not match the checksums the backup software recorded, or are missing."
-                .into()
-        }
-        (CheckKind::Canary, _) => {
-            "a test file we placed in your data is missing or altered in the backup.".into()
-        }
-    })
+        line
+    }
 }
 
 impl Digest {
-    /// Summarizes `runs` (any order) for the 7 days before `now`.
-    pub fn build(client: &str, job: &str, runs: &[RunEvidence], now: DateTime<Utc>) -> Digest {
+    /// Summarizes `runs` (any order) for the 7 days before `now`, with the problems open
+    /// now: (target, kind, files, since, acknowledgement).
+    pub fn build(
+        client: &str,
+        job: &str,
+        runs: &[RunEvidence],
+        problems: Vec<DigestProblem>,
+        now: DateTime<Utc>,
+    ) -> Digest {
         let from = now - Duration::days(7);
         let mut d = Digest {
             client: client.to_string(),
@@ -102,10 +125,14 @@ impl Digest {
             passed: 0,
             failed: 0,
             not_verified: 0,
-            files_restored: 0,
-            bytes_restored: 0,
+            files_verified: 0,
+            bytes_verified: 0,
+            files_damaged: 0,
             targets: Vec::new(),
+            problems,
         };
+        d.problems
+            .sort_by_key(|p| (p.acknowledged.is_some(), p.kind.tier(), p.kind));
         let finished = runs.iter().filter(|r| {
             r.status == RunStatus::Finished && r.started_at >= from && r.started_at <= now
         });
@@ -116,10 +143,12 @@ impl Digest {
                 Verdict::Fail => d.failed += 1,
                 Verdict::Error => d.not_verified += 1,
             }
-            for t in &r.targets {
-                if let Some(rs) = &t.restore {
-                    d.files_restored += rs.files;
-                    d.bytes_restored += rs.bytes;
+            for f in r.targets.iter().flat_map(|t| &t.files) {
+                if f.verified() {
+                    d.files_verified += 1;
+                    d.bytes_verified += f.bytes;
+                } else if damaged(f) {
+                    d.files_damaged += 1;
                 }
             }
         }
@@ -128,7 +157,6 @@ impl Digest {
             .filter(|r| r.status == RunStatus::Finished && r.started_at <= now)
             .max_by_key(|r| r.started_at);
         if let Some(r) = latest {
-            let checked = r.finished_at.unwrap_or(r.started_at);
             for t in &r.targets {
                 let pct = |part: u64, whole: u64| {
                     if whole == 0 {
@@ -150,25 +178,31 @@ impl Digest {
                         .inventory
                         .as_ref()
                         .and_then(|i| i.newest.as_ref())
-                        .and_then(|n| checked.signed_duration_since(n.modified).to_std().ok()),
+                        .and_then(|n| now.signed_duration_since(n.modified).to_std().ok()),
                     coverage_files: cov.map(|c| pct(c.verified_files_30d, files)).unwrap_or(0.0),
                     coverage_bytes: cov.map(|c| pct(c.verified_bytes_30d, bytes)).unwrap_or(0.0),
                     full_restore_seconds: t
                         .restore
                         .as_ref()
                         .and_then(|r| r.projected_full_restore_seconds),
-                    problem: owner_problem(t),
+                    not_verified: t.verdict == Verdict::Error,
                 });
             }
         }
         d
     }
 
+    /// Anything the owner should know is wrong: open problems, no check this week, a
+    /// location the latest run could not check, nothing verified.
+    pub fn needs_attention(&self) -> bool {
+        !self.problem_lines().is_empty()
+    }
+
     /// The subject line of the email.
     pub fn subject(&self) -> String {
         let state = if self.runs == 0 {
             "no backup checks this week"
-        } else if self.targets.iter().any(|t| t.problem.is_some()) {
+        } else if self.needs_attention() {
             "attention needed"
         } else {
             "backups verified"
@@ -182,43 +216,58 @@ impl Digest {
     }
 
     fn headline(&self) -> String {
+        let times = |n: u32| format!("{n} time{}", if n == 1 { "" } else { "s" });
         match (self.runs, self.failed + self.not_verified) {
-            (0, _) => "Your backups were not checked this week. Your IT provider has been asked to look into it.".into(),
+            (0, _) => "Your backups were not checked this week.".into(),
             (n, 0) => format!(
-                "Your backups were checked {n} time{} this week, and every check passed.",
-                if n == 1 { "" } else { "s" }
+                "Your backups were checked {} this week, and every check passed.",
+                times(n)
             ),
-            (n, bad) => format!(
-                "Your backups were checked {n} time{} this week: {} passed, {bad} found a problem or could not be completed.",
-                if n == 1 { "" } else { "s" },
-                self.passed
-            ),
+            (n, _) => {
+                let mut parts = vec![format!("{} passed", self.passed)];
+                if self.failed > 0 {
+                    parts.push(format!("{} found a problem", self.failed));
+                }
+                if self.not_verified > 0 {
+                    parts.push(format!("{} could not be completed", self.not_verified));
+                }
+                format!(
+                    "Your backups were checked {} this week: {}.",
+                    times(n),
+                    parts.join(", ")
+                )
+            }
         }
     }
 
     fn facts(&self) -> Vec<String> {
-        let mut out = vec![format!(
-            "What we tested: we restored {} file{} ({}) from your backups and confirmed {} intact.",
-            self.files_restored,
-            if self.files_restored == 1 { "" } else { "s" },
-            human_bytes(self.bytes_restored),
-            if self.files_restored == 1 {
-                "it was"
-            } else {
-                "they were"
+        let mut out = Vec::new();
+        let tested = self.files_verified + self.files_damaged;
+        let files = |n: u64| format!("{n} file{}", if n == 1 { "" } else { "s" });
+        if tested > 0 {
+            let mut line = format!(
+                "What we tested: we test-restored {} from your backups; {} ({}) came back intact",
+                files(tested),
+                self.files_verified,
+                human_bytes(self.bytes_verified)
+            );
+            if self.files_damaged > 0 {
+                let _ = write!(
+                    line,
+                    ", {} damaged or could not be restored",
+                    self.files_damaged
+                );
             }
-        )];
-        for t in &self.targets {
+            line.push('.');
+            out.push(line);
+        }
+        for t in self.targets.iter().filter(|t| !t.not_verified) {
             let mut line = format!(
                 "{}: in the last 30 days we test-restored {:.0}% of the backup files ({:.0}% of the data).",
                 t.name, t.coverage_files, t.coverage_bytes
             );
             if let Some(age) = t.newest_age {
-                let _ = write!(
-                    line,
-                    " The newest backup was {} old when last checked.",
-                    human_age(age)
-                );
+                let _ = write!(line, " The newest backup is {} old.", human_age(age));
             }
             if let Some(s) = t.full_restore_seconds {
                 let _ = write!(
@@ -232,12 +281,29 @@ impl Digest {
         out
     }
 
-    fn problems(&self) -> Vec<String> {
-        self.targets
-            .iter()
-            .filter_map(|t| t.problem.as_ref().map(|p| format!("{}: {p}", t.name)))
-            .collect()
+    /// Every problem, worst first, in the owner's words.
+    fn problem_lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.runs == 0 {
+            out.push("no check of your backups ran this week.".to_string());
+        } else if self.files_verified == 0 {
+            out.push("no backup file could be test-restored this week.".to_string());
+        }
+        out.extend(self.problems.iter().map(DigestProblem::line));
+        for t in self.targets.iter().filter(|t| t.not_verified) {
+            out.push(format!(
+                "{}: the latest check could not reach or read this backup location, so its backups could not be checked.",
+                t.name
+            ));
+        }
+        out
     }
+}
+
+/// A sampled file the restore showed damaged or unrestorable (not one that merely
+/// could not be verified).
+fn damaged(f: &SampledFile) -> bool {
+    f.verdict == Verdict::Fail
 }
 
 /// The plain-text summary.
@@ -251,14 +317,11 @@ pub fn text(d: &Digest) -> String {
         let _ = writeln!(w, "{f}");
     }
     let _ = writeln!(w);
-    let problems = d.problems();
+    let problems = d.problem_lines();
     if problems.is_empty() {
         let _ = writeln!(w, "Open problems: none.");
     } else {
-        let _ = writeln!(
-            w,
-            "Open problems (your IT provider has the details and has been alerted):"
-        );
+        let _ = writeln!(w, "Open problems ({}):", problems.len());
         for p in problems {
             let _ = writeln!(w, "  - {p}");
         }
@@ -297,20 +360,22 @@ pub fn html(d: &Digest) -> String {
             esc(&f)
         );
     }
-    let problems = d.problems();
+    let problems = d.problem_lines();
     if problems.is_empty() {
         w.push_str(r#"<p style="font-size:14px;line-height:21px;margin:12px 0 0 0;padding:8px 10px;background:#f0fdf4;border-left:4px solid #16a34a;">Open problems: none.</p>
 "#);
     } else {
-        w.push_str(r#"<p style="font-size:14px;line-height:21px;margin:12px 0 4px 0;"><strong>Open problems</strong> (your IT provider has the details and has been alerted):</p>
-"#);
-        for t in d.targets.iter().filter(|t| t.problem.is_some()) {
+        let _ = writeln!(
+            w,
+            r#"<p style="font-size:14px;line-height:21px;margin:12px 0 4px 0;"><strong>Open problems ({})</strong>:</p>"#,
+            problems.len()
+        );
+        for p in problems {
             let _ = writeln!(
                 w,
-                r#"<p style="font-size:14px;line-height:21px;margin:0 0 6px 0;padding:8px 10px;background:#fef2f2;border-left:4px solid #dc2626;">{} <strong>{}</strong>: {}</p>"#,
-                verdict_badge(t.verdict),
-                esc(&t.name),
-                esc(t.problem.as_deref().unwrap_or_default())
+                r#"<p style="font-size:14px;line-height:21px;margin:0 0 6px 0;padding:8px 10px;background:#fef2f2;border-left:4px solid #dc2626;">{} {}</p>"#,
+                verdict_badge(Verdict::Fail),
+                esc(&p)
             );
         }
     }

@@ -6,7 +6,9 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
-use crate::evidence::{CheckKind, Expectation, PickReason, RunEvidence, TargetEvidence, Verdict};
+use crate::evidence::{
+    CheckKind, Expectation, Finding, PickReason, ProblemKind, RunEvidence, TargetEvidence, Verdict,
+};
 
 use super::html::{esc, verdict_badge};
 use super::{human_age, human_bytes, human_duration, short_hash, shown};
@@ -21,19 +23,79 @@ pub struct ReportContext<'a> {
     pub recovery: bool,
 }
 
-/// `[FAIL] Acme Dental: 2 of 3 backup targets verified`.
+/// `[FAIL] Acme Dental: 2 corrupt files on nas`: the verdict and the worst finding.
 pub fn subject(ev: &RunEvidence, recovery: bool) -> String {
-    let verdict = ev.effective_verdict();
+    format!(
+        "[{}] {}: {}",
+        ev.effective_verdict().label(),
+        ev.client,
+        headline(ev, recovery)
+    )
+}
+
+/// The run in a few words, leading with its worst finding: `2 corrupt files on nas
+/// (+1 more problem)`, or `all 3 backup targets verified`.
+pub fn headline(ev: &RunEvidence, recovery: bool) -> String {
     let total = ev.targets.len();
+    let mut found: Vec<(&TargetEvidence, &Finding)> = ev
+        .targets
+        .iter()
+        .flat_map(|t| t.findings.iter().map(move |f| (t, f)))
+        .filter(|(_, f)| f.verdict != Verdict::Pass)
+        .collect();
+    found.sort_by_key(|(_, f)| f.rank());
+    if ev.effective_verdict() != Verdict::Pass
+        && let Some((t, worst)) = found.first()
+    {
+        let others = found
+            .iter()
+            .skip(1)
+            .filter(|(_, f)| f.verdict >= Verdict::Error)
+            .count();
+        let more = match others {
+            0 => String::new(),
+            n => format!(" (+{n} more problem{})", plural(n)),
+        };
+        return format!("{} on {}{more}", finding_label(worst), t.name);
+    }
+    if ev.status != crate::evidence::RunStatus::Finished {
+        return "not verified (the run did not finish)".into();
+    }
     let ok = verified(ev);
-    let what = if ok == total && recovery {
+    if ok == total && recovery {
         format!("all {total} backup target{} verified again", plural(total))
     } else if ok == total {
         format!("all {total} backup target{} verified", plural(total))
     } else {
         format!("{ok} of {total} backup target{} verified", plural(total))
-    };
-    format!("[{}] {}: {what}", verdict.label(), ev.client)
+    }
+}
+
+/// A finding in a few words, from its kind and file count: `2 corrupt files`.
+pub fn finding_label(f: &Finding) -> String {
+    let n = f.files as usize;
+    let files = |what: &str| format!("{n} {what}{}", plural(n));
+    let carried = f.check == CheckKind::Problems;
+    match f.kind {
+        ProblemKind::Corruption if n > 0 => format!("{n} corrupt file{}", plural(n)),
+        ProblemKind::Corruption => "corrupt backup data".into(),
+        ProblemKind::Tampering if f.check == CheckKind::Ransomware => "signs of ransomware".into(),
+        ProblemKind::Tampering if n > 0 => {
+            format!("{n} file{} that must not change changed", plural(n))
+        }
+        ProblemKind::Tampering => "tampering".into(),
+        ProblemKind::FailedRestore => format!("{} failed to restore", files("file")),
+        ProblemKind::Canary => "canary file missing or altered".into(),
+        ProblemKind::Repository => "repository check failed".into(),
+        ProblemKind::Vanished if carried => format!("{} still missing", files("backup file")),
+        ProblemKind::Vanished => format!("{} vanished", files("backup file")),
+        ProblemKind::Shrunken => "backup size dropped".into(),
+        ProblemKind::Stale => "no new backup in time".into(),
+        ProblemKind::Manifest => "checksum manifest check failed".into(),
+        ProblemKind::SourceMismatch => "backup differs from the live data".into(),
+        ProblemKind::NotVerified => "could not verify".into(),
+        ProblemKind::Other => "needs attention".into(),
+    }
 }
 
 fn plural(n: usize) -> &'static str {
@@ -47,50 +109,121 @@ fn verified(ev: &RunEvidence) -> usize {
         .count()
 }
 
-/// What a technician should look at first for a target's worst check.
+/// What a technician should look at first for a target's worst finding.
 fn first_look(t: &TargetEvidence) -> Option<&'static str> {
-    let worst = t
-        .checks
-        .iter()
-        .find(|c| c.verdict == t.verdict && c.verdict != Verdict::Pass)?;
-    Some(match (worst.check, worst.verdict) {
-        (CheckKind::Access, _) => {
-            "Can this server reach the storage? Check that it is up and mounted, the path, bucket or share name, and the credentials."
-        }
-        (CheckKind::Inventory, _) => {
+    let worst = t.findings.first().filter(|f| f.verdict != Verdict::Pass)?;
+    Some(match (worst.kind, worst.check) {
+        (ProblemKind::NotVerified, CheckKind::Inventory) => {
             "The location holds no backup files: check that the disk or share is mounted and the path is the one the backup software writes to."
         }
-        (CheckKind::Freshness, _) => {
-            "The backup software has not written a new backup in time: check its job log and schedule."
-        }
-        (CheckKind::Drift, _) => {
-            "Backups disappeared, shrank or changed in place: check retention settings, who has write access, and signs of ransomware."
-        }
-        (CheckKind::Coverage, _) => {
-            "Some files can never be test-restored within the per-run budget: raise sample_bytes for this target."
-        }
-        (CheckKind::Source, _) => {
-            "The backup of unchanged files differs from the live data: check what the backup software copies (open files, filters) and the storage."
-        }
-        (CheckKind::Ransomware, _) => {
-            "Files changed all at once or turned to near-random bytes under their old names: check the client's machines for ransomware now, and keep older backups safe."
-        }
-        (CheckKind::Repository, _) => {
-            "The backup repository's files do not match their names: run the backup software's own check (restic check --read-data) and look at the storage."
-        }
-        (CheckKind::Manifest, _) => {
-            "A checksum manifest disagrees with the backup (or could not be read): compare the listed files with the manifest, and check how the backup software writes it."
-        }
-        (CheckKind::Canary, _) => {
-            "A canary file is missing or altered in the backup: check that the backup still covers the folder it lives in, and who changed it."
-        }
-        (CheckKind::Restore, Verdict::Fail) => {
-            "A backup file's content is not what it was: restore it by hand and compare, check the storage for disk errors, and run the backup software's own check."
-        }
-        (CheckKind::Restore, _) => {
+        (ProblemKind::NotVerified, CheckKind::Restore) => {
             "Files could not be read: check permissions and the connection to the storage, and the scratch disk of this server."
         }
+        (ProblemKind::NotVerified, _) => {
+            "Can this server reach the storage? Check that it is up and mounted, the path, bucket or share name, and the credentials."
+        }
+        (ProblemKind::Stale, _) => {
+            "The backup software has not written a new backup in time: check its job log and schedule."
+        }
+        (ProblemKind::Vanished | ProblemKind::Shrunken, _) => {
+            "Backups disappeared or shrank: check the backup software's retention settings and logs, who has write or delete access to the storage, and signs of ransomware."
+        }
+        (ProblemKind::SourceMismatch, _) => {
+            "The backup of unchanged files differs from the live data: check what the backup software copies (open files, filters) and the storage."
+        }
+        (ProblemKind::Tampering, CheckKind::Ransomware) => {
+            "Files changed all at once or turned to near-random bytes under their old names: check the client's machines for ransomware now, and keep older backups safe."
+        }
+        (ProblemKind::Tampering, _) => {
+            "Files that must never change were changed: find out who or what wrote to them, and keep older backups safe."
+        }
+        (ProblemKind::Repository, _) => {
+            "The backup repository is damaged: run the backup software's own check (restic check --read-data) and look at the storage."
+        }
+        (ProblemKind::Manifest, _) => {
+            "A checksum manifest disagrees with the backup (or could not be read): compare the listed files with the manifest, and check how the backup software writes it."
+        }
+        (ProblemKind::Canary, _) => {
+            "A canary file is missing or altered in the backup: check that the backup still covers the folder it lives in, and who changed it."
+        }
+        (ProblemKind::Corruption, _) => {
+            "A backup file's content is not what it was: restore it by hand and compare, check the storage for disk errors, and run the backup software's own check."
+        }
+        (ProblemKind::FailedRestore, _) => {
+            "A backup file could not be read back: try restoring it by hand, and check the storage and the connection to it."
+        }
+        (ProblemKind::Other, CheckKind::Coverage) => {
+            "Some files can never be test-restored within the per-run budget: raise sample_bytes for this target."
+        }
+        (ProblemKind::Other, _) => return None,
     })
+}
+
+/// The problem lines of a target: every finding worst first, the open problems with
+/// their acknowledgements, and the problems this run showed fixed.
+fn problem_lines(t: &TargetEvidence) -> Vec<String> {
+    let mut out = Vec::new();
+    let found: Vec<&Finding> = t
+        .findings
+        .iter()
+        .filter(|f| f.verdict != Verdict::Pass)
+        .collect();
+    if found.len() > 1 {
+        out.push(format!("All findings, worst first ({}):", found.len()));
+        for f in found {
+            out.push(format!(
+                "  {:<5} {}: {}",
+                f.verdict.label(),
+                f.kind.label(),
+                f.summary
+            ));
+        }
+    }
+    if !t.problems.is_empty() {
+        out.push(format!(
+            "Open problems ({}), until fixed or acknowledged:",
+            t.problems.len()
+        ));
+        for p in &t.problems {
+            let state = match (&p.acknowledged, p.new, p.observed) {
+                (Some(a), _, _) => format!(
+                    "acknowledged by {} on {}{}: {}",
+                    a.by,
+                    a.at.format("%Y-%m-%d"),
+                    a.until
+                        .map(|u| format!(" until {}", u.format("%Y-%m-%d %H:%M UTC")))
+                        .unwrap_or_default(),
+                    a.reason
+                ),
+                (None, true, _) => "new in this run".into(),
+                (None, false, true) => "seen again in this run".into(),
+                (None, false, false) => "not fixed yet".into(),
+            };
+            out.push(format!(
+                "  [BP-{}] {} since {} (run {}): {}{}",
+                p.key,
+                p.kind.label(),
+                p.opened_at.format("%Y-%m-%d %H:%M UTC"),
+                p.opened_run,
+                state,
+                if p.files > 0 {
+                    format!("; {} file(s)", p.files)
+                } else {
+                    String::new()
+                }
+            ));
+        }
+    }
+    for c in &t.closed_problems {
+        out.push(format!(
+            "Fixed: [BP-{}] {} (open since {}): {}",
+            c.key,
+            c.kind.label(),
+            c.opened_at.format("%Y-%m-%d %H:%M UTC"),
+            c.fixed_by
+        ));
+    }
+    out
 }
 
 /// The plain-text part.
@@ -112,12 +245,7 @@ pub fn text(ev: &RunEvidence, ctx: &ReportContext<'_>) -> String {
         ev.started_at.format("%Y-%m-%d %H:%M UTC"),
         ev.trigger
     );
-    let _ = writeln!(
-        w,
-        "{} of {} backup targets verified.",
-        verified(ev),
-        ev.targets.len()
-    );
+    let _ = writeln!(w, "{}.", headline(ev, ctx.recovery));
     for t in &ev.targets {
         let _ = writeln!(w);
         target_text(&mut w, t, checked(ev));
@@ -151,6 +279,9 @@ pub(super) fn target_text(w: &mut String, t: &TargetEvidence, checked: DateTime<
             let _ = writeln!(w, "  Look first at: {hint}");
         }
     }
+    for line in problem_lines(t) {
+        let _ = writeln!(w, "  {line}");
+    }
     for line in target_facts(t, checked) {
         let _ = writeln!(w, "  {line}");
     }
@@ -173,6 +304,7 @@ pub(super) fn target_text(w: &mut String, t: &TargetEvidence, checked: DateTime<
                 PickReason::LongestUnverified => "longest unverified",
                 PickReason::Canary => "canary",
                 PickReason::RepositoryMetadata => "repository metadata",
+                PickReason::Recheck => "rechecked: an open problem names it",
             };
             let _ = writeln!(
                 w,
@@ -195,13 +327,13 @@ pub(super) fn target_text(w: &mut String, t: &TargetEvidence, checked: DateTime<
         }
     }
     if let Some(d) = &t.drift {
-        if d.vanished_files > 0 {
+        let unexpected = (d.vanished_files - d.retired_files) as usize;
+        if unexpected > 0 {
             let names: Vec<String> = d.vanished.iter().take(10).map(|f| shown(&f.path)).collect();
-            let more = d.vanished_files as usize - names.len();
+            let more = unexpected.saturating_sub(names.len());
             let _ = writeln!(
                 w,
-                "  Vanished since the last run ({}): {}{}",
-                d.vanished_files,
+                "  Vanished since the last run ({unexpected}): {}{}",
                 names.join(", "),
                 if more > 0 {
                     format!(" and {more} more")
@@ -357,8 +489,12 @@ fn target_facts(t: &TargetEvidence, checked: DateTime<Utc>) -> Vec<String> {
     if let Some(d) = &t.drift
         && d.previous_run.is_some()
     {
+        let retired = match d.retired_files {
+            0 => String::new(),
+            n => format!(" ({n} older than the retention, as expected)"),
+        };
         lines.push(format!(
-            "Since the last run: {} new, {} vanished, {} new versions",
+            "Since the last finished run: {} new, {} vanished{retired}, {} new versions",
             d.new_files, d.vanished_files, d.modified_files
         ));
     }
@@ -377,14 +513,13 @@ pub fn html(ev: &RunEvidence, ctx: &ReportContext<'_>) -> String {
 <table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="max-width:680px;background:#ffffff;border:1px solid #e5e7eb;">
 <tr><td style="padding:20px 20px 8px 20px;">{badge}
 <h1 style="font-size:20px;line-height:26px;margin:12px 0 4px 0;">{client}: backup verification {word}</h1>
-<p style="font-size:14px;line-height:20px;margin:0;color:#374151;">{ok} of {total} backup targets verified &middot; run {run} &middot; {when} &middot; {trigger} run on {host}</p>
+<p style="font-size:14px;line-height:20px;margin:0;color:#374151;">{headline} &middot; run {run} &middot; {when} &middot; {trigger} run on {host}</p>
 </td></tr>"#,
         title = esc(&subject(ev, ctx.recovery)),
         badge = verdict_badge(verdict),
         client = esc(&ev.client),
         word = verdict_word(verdict, ctx.recovery),
-        ok = verified(ev),
-        total = ev.targets.len(),
+        headline = esc(&headline(ev, ctx.recovery)),
         run = esc(&ev.run_id),
         when = ev.started_at.format("%Y-%m-%d %H:%M UTC"),
         trigger = ev.trigger,
@@ -412,6 +547,13 @@ pub fn html(ev: &RunEvidence, ctx: &ReportContext<'_>) -> String {
                     esc(hint)
                 );
             }
+        }
+        for line in problem_lines(t) {
+            let _ = writeln!(
+                w,
+                r#"<p style="margin:2px 0;font-size:13px;line-height:18px;">{}</p>"#,
+                esc(&line)
+            );
         }
         for line in target_facts(t, checked(ev)) {
             let _ = writeln!(
@@ -461,7 +603,7 @@ pub fn html(ev: &RunEvidence, ctx: &ReportContext<'_>) -> String {
             w.push_str("</table>\n");
         }
         if let Some(d) = &t.drift
-            && d.vanished_files > 0
+            && d.vanished_files > d.retired_files
         {
             let names: Vec<String> = d
                 .vanished
@@ -469,7 +611,7 @@ pub fn html(ev: &RunEvidence, ctx: &ReportContext<'_>) -> String {
                 .take(10)
                 .map(|f| esc(&shown(&f.path)))
                 .collect();
-            let more = d.vanished_files as usize - names.len();
+            let more = ((d.vanished_files - d.retired_files) as usize).saturating_sub(names.len());
             let _ = writeln!(
                 w,
                 r#"<p style="margin:8px 0 0 0;font-size:13px;line-height:18px;"><strong>Vanished since the last run:</strong> {}{}</p>"#,

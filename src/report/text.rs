@@ -26,6 +26,8 @@ pub fn run_summary(ev: &RunEvidence, evidence_file: Option<&Path>) -> String {
         ev.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
         ev.seed
     );
+    let headline = super::email::headline(ev, false);
+    let _ = writeln!(w, "{}: {headline}", ev.effective_verdict().label());
     for t in &ev.targets {
         let _ = writeln!(w);
         super::email::target_text(w, t, ev.finished_at.unwrap_or(ev.started_at));
@@ -38,15 +40,9 @@ pub fn run_summary(ev: &RunEvidence, evidence_file: Option<&Path>) -> String {
         RunStatus::Running => "RUNNING (not finished: not verified)".into(),
         RunStatus::Interrupted => "INTERRUPTED (not verified)".into(),
     };
-    let ok = ev
-        .targets
-        .iter()
-        .filter(|t| t.verdict.exit_code() == 0)
-        .count();
     let _ = writeln!(
         w,
-        "Verdict: {status}: {ok} of {} targets verified (exit code {})",
-        ev.targets.len(),
+        "Verdict: {status}: {headline} (exit code {})",
         verdict.exit_code()
     );
     if let Some(p) = evidence_file {
@@ -87,19 +83,18 @@ pub fn history_table(runs: &[RunEvidence]) -> String {
     out
 }
 
-/// The `backproof status` table.
+/// The `backproof status` table: clients with problems first, ages relative to now.
 pub fn status_table(status: &crate::status::Status) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<20} {:<24} {:<17} {:<8} {:<15} NEXT RUN (UTC)",
-        "JOB", "CLIENT", "LAST RUN (UTC)", "VERDICT", "NEWEST BACKUP"
+        "{:<13} {:<20} {:<24} {:<17} {:<15} {:<17} WORST OPEN PROBLEM",
+        "STATE", "JOB", "CLIENT", "LAST RUN (UTC)", "NEWEST BACKUP", "NEXT RUN (UTC)"
     );
     for r in &status.rows {
-        let verdict = match (&r.running, r.verdict) {
-            (Some(_), _) => "RUNNING".to_string(),
-            (None, Some(v)) => v.label().to_string(),
-            (None, None) => "-".to_string(),
+        let state = match &r.running {
+            Some(_) => format!("{} (running)", r.state.label()),
+            None => r.state.label().to_string(),
         };
         let newest = r
             .newest_backup_age_seconds
@@ -111,19 +106,55 @@ pub fn status_table(status: &crate::status::Status) -> String {
             })
             .unwrap_or_else(|| "-".into());
         let client: String = r.client.chars().take(24).collect();
+        let next = match (&r.next_run, status.daemon_running) {
+            (Some(t), _) => t.format("%Y-%m-%d %H:%M").to_string(),
+            (None, true) => "-".into(),
+            (None, false) => "no daemon".into(),
+        };
+        let problem = match (&r.worst_problem, &r.not_verified_reason) {
+            (Some(p), _) => format!(
+                "{}{} on {}: {}{}",
+                p.kind.label(),
+                if p.acknowledged {
+                    " (acknowledged)"
+                } else {
+                    ""
+                },
+                p.target,
+                super::shown(&p.summary),
+                match r.open_problems {
+                    0 | 1 => String::new(),
+                    n => format!(" (+{} more)", n - 1),
+                }
+            ),
+            (None, Some(reason)) => format!("could not verify: {}", super::shown(reason)),
+            (None, None) if r.last_run.is_none() => "never verified".into(),
+            (None, None) => "-".into(),
+        };
+        let problem = if r.nobody_notified {
+            format!("{problem} [no technicians or owners: nobody is alerted]")
+        } else {
+            problem
+        };
         let _ = writeln!(
             out,
-            "{:<20} {client:<24} {:<17} {verdict:<8} {newest:<15} {}",
+            "{state:<13} {:<20} {client:<24} {:<17} {newest:<15} {next:<17} {problem}",
             r.job,
             r.last_started
                 .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
                 .unwrap_or_else(|| "never".into()),
-            r.next_run
-                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-                .unwrap_or_else(|| "-".into()),
         );
     }
     let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "daemon: {}",
+        if status.daemon_running {
+            "running (scheduled runs happen)"
+        } else {
+            "NOT running: nothing runs on schedule (systemctl start backproof)"
+        }
+    );
     let _ = writeln!(
         out,
         "outbox: {} queued, {} rejected (backproof outbox for details)",

@@ -1,9 +1,22 @@
-//! Drift: what changed in a target since its previous complete listing.
+//! Drift: what changed in a target since the listing of its last finished run.
+//!
+//! The listing pass feeds [`DriftTally::seen`] with every listed file and its view in the
+//! committed listing, then the catalog's sweep feeds [`DriftTally::swept`] with every
+//! file of either listing in path order. Vanished files are judged against a `retention`
+//! policy on the way: a file older than the retention horizon may go quietly, unless it
+//! was the newest file of a folder that still has older files (the newest backup of a
+//! chain); any other vanished file is unexpected.
 
-use crate::catalog::{InventoryRecord, TargetState};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::catalog::{PROBLEM_FILE_LIMIT, ProblemFile, Seen, Swept, TargetState};
 use crate::config::{PathFilter, Policy};
-use crate::evidence::{Changed, CheckKind, CheckResult, Drift, FileRef, Resized, Verdict};
-use crate::report::{human_bytes, shown};
+use crate::evidence::{
+    Changed, CheckKind, CheckResult, Drift, FileRef, Finding, ProblemKind, Resized, Verdict,
+};
+use crate::report::{human_age, human_bytes, shown};
 use crate::target::Entry;
 
 /// Collects drift while the listing streams by.
@@ -11,11 +24,45 @@ use crate::target::Entry;
 pub struct DriftTally {
     previous: Option<TargetState>,
     immutable: Option<PathFilter>,
+    /// Files modified before this may vanish quietly (`now - retention`).
+    horizon: Option<DateTime<Utc>>,
     drift: Drift,
+    /// Folders of the sweep that may still receive files, outermost first.
+    folders: Vec<Folder>,
+    /// Vanished files that were not expected to go, up to [`PROBLEM_FILE_LIMIT`].
+    unexpected: Vec<(String, ProblemFile)>,
+}
+
+/// One folder of the sweep: what its direct files were and are.
+#[derive(Debug)]
+struct Folder {
+    /// The folder's path with a trailing `/` (empty for the root).
+    prefix: String,
+    /// Newest modification time of its files in the committed listing (vanished or not).
+    committed_newest: Option<DateTime<Utc>>,
+    /// Newest modification time of its files in this listing.
+    present_newest: Option<DateTime<Utc>>,
+    /// The newest of its vanished files older than the horizon: retired by retention,
+    /// unless it was the folder's newest file and older files remain.
+    candidate: Option<(String, Seen)>,
+}
+
+/// What the drift of a run found, beyond the evidence.
+#[derive(Debug, Default)]
+pub struct DriftOutcome {
+    pub drift: Drift,
+    /// Unexpectedly vanished files, for the open problem (at most
+    /// [`PROBLEM_FILE_LIMIT`]; `drift` has the full count).
+    pub unexpected: Vec<(String, ProblemFile)>,
 }
 
 impl DriftTally {
-    pub fn new(previous: Option<TargetState>, immutable: Option<PathFilter>) -> DriftTally {
+    pub fn new(
+        previous: Option<TargetState>,
+        immutable: Option<PathFilter>,
+        retention: Option<Duration>,
+        now: DateTime<Utc>,
+    ) -> DriftTally {
         let mut drift = Drift::default();
         if let Some(p) = &previous {
             drift.previous_run = Some(p.run_id.clone());
@@ -25,12 +72,22 @@ impl DriftTally {
         DriftTally {
             previous,
             immutable,
+            horizon: retention
+                .and_then(|r| chrono::Duration::from_std(r).ok())
+                .map(|r| now - r),
             drift,
+            folders: Vec::new(),
+            unexpected: Vec::new(),
         }
     }
 
-    /// A listed file, with what the previous listing knew of it.
-    pub fn seen(&mut self, entry: &Entry, before: Option<&InventoryRecord>) {
+    /// The generation of the committed listing this run compares with.
+    pub fn committed(&self) -> Option<u64> {
+        self.previous.as_ref().map(|p| p.generation)
+    }
+
+    /// A listed file, with its view in the committed listing.
+    pub fn seen(&mut self, entry: &Entry, before: Option<Seen>) {
         if let (Some(b), Some(immutable)) = (before, &self.immutable)
             && (b.size != entry.size || b.modified != entry.modified)
             && immutable.matches(&entry.path)
@@ -65,21 +122,127 @@ impl DriftTally {
         }
     }
 
-    /// A file the previous listing had and this one does not.
-    pub fn vanished(&mut self, path: &str, before: &InventoryRecord) {
+    /// A file of the committed listing or of this one, in path order.
+    pub fn swept(&mut self, path: &str, s: Swept) {
+        let parent = match path.rfind('/') {
+            Some(i) => &path[..=i],
+            None => "",
+        };
+        while let Some(top) = self.folders.last()
+            && !parent.starts_with(&top.prefix)
+        {
+            self.close_folder();
+        }
+        if self.folders.last().is_none_or(|top| top.prefix != parent) {
+            self.folders.push(Folder {
+                prefix: parent.to_string(),
+                committed_newest: None,
+                present_newest: None,
+                candidate: None,
+            });
+        }
+        let (present, committed) = match s {
+            Swept::Present { now, before } => (Some(now), before),
+            Swept::Vanished { before } => (None, Some(before)),
+        };
+        let mut retired: Vec<Seen> = Vec::new();
+        let mut unexpected = None;
+        if let Some(top) = self.folders.last_mut() {
+            if let Some(now) = present {
+                top.present_newest = top.present_newest.max(Some(now.modified));
+            }
+            if let Some(before) = committed {
+                top.committed_newest = top.committed_newest.max(Some(before.modified));
+            }
+            if let (None, Some(before)) = (present, committed) {
+                match self.horizon {
+                    // Old enough to go; only the folder's newest such file is held back
+                    // until the folder ends, in case it was the folder's newest file.
+                    Some(h) if before.modified < h => {
+                        let newer = top
+                            .candidate
+                            .as_ref()
+                            .is_none_or(|(_, c)| before.modified > c.modified);
+                        if newer {
+                            if let Some((_, c)) = top.candidate.replace((path.to_string(), before))
+                            {
+                                retired.push(c);
+                            }
+                        } else {
+                            retired.push(before);
+                        }
+                    }
+                    _ => unexpected = Some((path.to_string(), before)),
+                }
+            }
+            // A held file older than a file of the committed listing was not the newest.
+            if top
+                .candidate
+                .as_ref()
+                .is_some_and(|(_, c)| top.committed_newest.is_some_and(|n| n > c.modified))
+                && let Some((_, c)) = top.candidate.take()
+            {
+                retired.push(c);
+            }
+        }
+        for r in retired {
+            self.retire(r);
+        }
+        if let Some((p, u)) = unexpected {
+            self.unexpected(p, u);
+        }
+    }
+
+    /// A folder's region of the sweep ended: judge its held candidate.
+    fn close_folder(&mut self) {
+        let Some(f) = self.folders.pop() else { return };
+        let Some((path, c)) = f.candidate else { return };
+        let was_newest = f.committed_newest.is_none_or(|n| c.modified >= n);
+        let older_remain = f.present_newest.is_some_and(|p| p < c.modified);
+        if was_newest && older_remain {
+            self.unexpected(path, c);
+        } else {
+            self.retire(c);
+        }
+    }
+
+    fn retire(&mut self, before: Seen) {
+        self.drift.vanished_files += 1;
+        self.drift.vanished_bytes += before.size;
+        self.drift.retired_files += 1;
+        self.drift.retired_bytes += before.size;
+    }
+
+    fn unexpected(&mut self, path: String, before: Seen) {
         self.drift.vanished_files += 1;
         self.drift.vanished_bytes += before.size;
         if self.drift.vanished.len() < Drift::LIST_LIMIT {
             self.drift.vanished.push(FileRef {
-                path: path.to_string(),
+                path: path.clone(),
                 size: before.size,
                 modified: before.modified,
             });
         }
+        if self.unexpected.len() < PROBLEM_FILE_LIMIT {
+            self.unexpected.push((
+                path,
+                ProblemFile {
+                    size: before.size,
+                    modified: before.modified,
+                },
+            ));
+        }
     }
 
-    pub fn finish(self) -> Drift {
-        self.drift
+    pub fn finish(mut self) -> DriftOutcome {
+        while !self.folders.is_empty() {
+            self.close_folder();
+        }
+        self.drift.vanished.sort_by(|a, b| a.path.cmp(&b.path));
+        DriftOutcome {
+            drift: self.drift,
+            unexpected: self.unexpected,
+        }
     }
 }
 
@@ -91,66 +254,346 @@ fn drop_percent(before: u64, now: u64) -> f64 {
     }
 }
 
+fn paths<'a>(it: impl Iterator<Item = &'a str>) -> Vec<String> {
+    it.take(Drift::LIST_LIMIT).map(str::to_string).collect()
+}
+
 /// Judges the drift of a target whose listing now holds `files` files and `bytes` bytes.
-pub fn check(drift: &Drift, files: u64, bytes: u64, policy: &Policy) -> CheckResult {
+/// Files a `retention` policy expected to go do not count towards the drops.
+pub fn check(
+    drift: &Drift,
+    files: u64,
+    bytes: u64,
+    policy: &Policy,
+) -> (CheckResult, Vec<Finding>) {
     let result = |verdict, reason: String| CheckResult {
         check: CheckKind::Drift,
         verdict,
         reason,
     };
     let Some(prev) = &drift.previous_run else {
-        return result(
-            Verdict::Pass,
-            "first inventory of this target; changes are measured from the next run".into(),
-        );
+        let first = "first inventory of this target; changes are measured from the next run";
+        return (result(Verdict::Pass, first.into()), Vec::new());
     };
-    let mut problems = Vec::new();
+    let finding = |kind, verdict, summary: String, files: u64, paths: Vec<String>| Finding {
+        kind,
+        check: CheckKind::Drift,
+        verdict,
+        summary,
+        files,
+        paths,
+    };
+    let mut found = Vec::new();
     if let Some(r) = drift.resized_in_place.first() {
-        problems.push(format!(
-            "{} file(s) changed size while keeping their modification time, e.g. {} ({} → {} bytes): truncation, corruption or tampering",
+        found.push(finding(
+            ProblemKind::Corruption,
+            Verdict::Fail,
+            format!(
+                "{} file(s) changed size while keeping their modification time, e.g. {} ({} → {} bytes): truncation, corruption or tampering",
+                drift.resized_in_place_files,
+                shown(&r.path),
+                r.size_before,
+                r.size_now
+            ),
             drift.resized_in_place_files,
-            shown(&r.path),
-            r.size_before,
-            r.size_now
+            paths(drift.resized_in_place.iter().map(|r| r.path.as_str())),
         ));
     }
     if let Some(c) = drift.immutable_changed.first() {
-        problems.push(format!(
-            "{} file(s) that must never change (immutable) changed, e.g. {}: {} bytes modified {} before, {} bytes modified {} now",
+        found.push(finding(
+            ProblemKind::Tampering,
+            Verdict::Fail,
+            format!(
+                "{} file(s) that must never change (immutable) changed, e.g. {}: {} bytes modified {} before, {} bytes modified {} now",
+                drift.immutable_changed_files,
+                shown(&c.path),
+                c.size_before,
+                c.modified_before.format("%Y-%m-%d %H:%M:%S UTC"),
+                c.size_now,
+                c.modified_now.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
             drift.immutable_changed_files,
-            shown(&c.path),
-            c.size_before,
-            c.modified_before.format("%Y-%m-%d %H:%M:%S UTC"),
-            c.size_now,
-            c.modified_now.format("%Y-%m-%d %H:%M:%S UTC")
+            paths(drift.immutable_changed.iter().map(|c| c.path.as_str())),
         ));
     }
-    let count_drop = drop_percent(drift.previous_files, files);
+    let unexpected = drift.vanished_files - drift.retired_files;
+    let vanished_paths = || paths(drift.vanished.iter().map(|f| f.path.as_str()));
+    let example = drift
+        .vanished
+        .first()
+        .map(|f| format!(", e.g. {}", shown(&f.path)))
+        .unwrap_or_default();
+    // Files retention expected to go are not a drop.
+    let count_drop = drop_percent(drift.previous_files - drift.retired_files, files);
+    let size_drop = drop_percent(drift.previous_bytes - drift.retired_bytes, bytes);
     if count_drop > policy.count_drop_percent {
-        problems.push(format!(
-            "the number of files dropped from {} to {} (−{count_drop:.1}%, more than the allowed {}%)",
-            drift.previous_files, files, policy.count_drop_percent
+        found.push(finding(
+            ProblemKind::Vanished,
+            Verdict::Fail,
+            format!(
+                "the number of files dropped from {} to {} (−{count_drop:.1}%, more than the allowed {}%): {unexpected} file(s) vanished{example}",
+                drift.previous_files, files, policy.count_drop_percent
+            ),
+            unexpected,
+            vanished_paths(),
+        ));
+    } else if unexpected > 0 {
+        let (verdict, why) = match policy.retention {
+            Some(r) => (
+                Verdict::Fail,
+                format!(
+                    "younger than the retention of {}, or the newest file of its folder",
+                    human_age(r)
+                ),
+            ),
+            None => (
+                Verdict::Warn,
+                "no retention is set, so any vanished file is reported".to_string(),
+            ),
+        };
+        found.push(finding(
+            ProblemKind::Vanished,
+            verdict,
+            format!(
+                "{unexpected} backup file(s) vanished{example} ({}; {why})",
+                human_bytes(drift.vanished_bytes - drift.retired_bytes)
+            ),
+            unexpected,
+            vanished_paths(),
         ));
     }
-    let size_drop = drop_percent(drift.previous_bytes, bytes);
     if size_drop > policy.size_drop_percent {
-        problems.push(format!(
-            "the total size dropped from {} to {} (−{size_drop:.1}%, more than the allowed {}%)",
-            human_bytes(drift.previous_bytes),
-            human_bytes(bytes),
-            policy.size_drop_percent
+        found.push(finding(
+            ProblemKind::Shrunken,
+            Verdict::Fail,
+            format!(
+                "the total size dropped from {} to {} (−{size_drop:.1}%, more than the allowed {}%)",
+                human_bytes(drift.previous_bytes),
+                human_bytes(bytes),
+                policy.size_drop_percent
+            ),
+            0,
+            Vec::new(),
         ));
     }
+    let retired = if drift.retired_files > 0 {
+        format!(
+            " ({} older than the retention, as expected)",
+            drift.retired_files
+        )
+    } else {
+        String::new()
+    };
     let changes = format!(
-        "since run {prev}: {} new, {} vanished ({}), {} with a new version",
+        "since run {prev}: {} new, {} vanished{retired} ({}), {} with a new version",
         drift.new_files,
         drift.vanished_files,
         human_bytes(drift.vanished_bytes),
         drift.modified_files
     );
-    if problems.is_empty() {
-        result(Verdict::Pass, changes)
+    let verdict = Verdict::worst(found.iter().map(|f| f.verdict)).unwrap_or(Verdict::Pass);
+    let reason = if found.is_empty() {
+        changes
     } else {
-        result(Verdict::Fail, format!("{}; {changes}", problems.join("; ")))
+        let problems: Vec<&str> = found.iter().map(|f| f.summary.as_str()).collect();
+        format!("{}; {changes}", problems.join("; "))
+    };
+    (result(verdict, reason), found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(generation: u64, days_ago: i64, now: DateTime<Utc>) -> Seen {
+        Seen {
+            generation,
+            size: 10,
+            modified: now - chrono::Duration::days(days_ago),
+        }
+    }
+
+    fn state() -> TargetState {
+        TargetState {
+            v: 1,
+            run_id: "r1".into(),
+            at: Utc::now(),
+            generation: 1,
+            files: 10,
+            bytes: 100,
+        }
+    }
+
+    /// Sweeps (path, committed age in days, present age in days) and returns the
+    /// unexpected vanished paths and the retired count.
+    fn sweep(
+        retention_days: Option<u64>,
+        files: &[(&str, Option<i64>, Option<i64>)],
+    ) -> (Vec<String>, u64) {
+        let now = Utc::now();
+        let mut t = DriftTally::new(
+            Some(state()),
+            None,
+            retention_days.map(|d| Duration::from_secs(d * 86400)),
+            now,
+        );
+        let mut sorted = files.to_vec();
+        sorted.sort_by_key(|f| f.0);
+        for (path, before, present) in sorted {
+            let before = before.map(|d| seen(1, d, now));
+            let s = match present {
+                Some(d) => Swept::Present {
+                    now: seen(2, d, now),
+                    before,
+                },
+                None => Swept::Vanished {
+                    before: before.expect("vanished files were committed"),
+                },
+            };
+            t.swept(path, s);
+        }
+        let out = t.finish();
+        (
+            out.unexpected.into_iter().map(|(p, _)| p).collect(),
+            out.drift.retired_files,
+        )
+    }
+
+    #[test]
+    fn retention_lets_old_files_go_quietly() {
+        let (unexpected, retired) = sweep(
+            Some(30),
+            &[
+                ("d/old1", Some(40), None),
+                ("d/old2", Some(35), None),
+                ("d/keep", Some(10), Some(10)),
+            ],
+        );
+        assert!(unexpected.is_empty(), "{unexpected:?}");
+        assert_eq!(retired, 2);
+    }
+
+    #[test]
+    fn a_young_vanished_file_is_unexpected() {
+        let (unexpected, retired) = sweep(
+            Some(30),
+            &[("d/young", Some(3), None), ("d/keep", Some(1), Some(1))],
+        );
+        assert_eq!(unexpected, vec!["d/young"]);
+        assert_eq!(retired, 0);
+    }
+
+    #[test]
+    fn the_newest_file_of_a_folder_with_older_files_left_is_unexpected() {
+        // The newest (40 d) vanished while older files of its folder remain.
+        let (unexpected, _) = sweep(
+            Some(30),
+            &[
+                ("chain/full.vbk", Some(60), Some(60)),
+                ("chain/inc1.vib", Some(50), Some(50)),
+                ("chain/inc2.vib", Some(40), None),
+                ("other/x", Some(1), Some(1)),
+            ],
+        );
+        assert_eq!(unexpected, vec!["chain/inc2.vib"]);
+    }
+
+    #[test]
+    fn a_whole_old_folder_may_go_and_a_newer_file_replaces_the_newest() {
+        let (unexpected, retired) = sweep(
+            Some(30),
+            &[
+                ("2025-01/a", Some(300), None),
+                ("2025-01/b", Some(290), None),
+                ("cur/old", Some(40), None),
+                ("cur/new", None, Some(0)),
+            ],
+        );
+        assert!(unexpected.is_empty(), "{unexpected:?}");
+        assert_eq!(retired, 3);
+    }
+
+    #[test]
+    fn without_retention_every_vanished_file_is_listed() {
+        let (unexpected, retired) = sweep(
+            None,
+            &[
+                ("a", Some(400), None),
+                ("b/c", Some(1), None),
+                ("d", Some(1), Some(1)),
+            ],
+        );
+        assert_eq!(unexpected, vec!["a", "b/c"]);
+        assert_eq!(retired, 0);
+    }
+
+    fn drift(previous_files: u64, previous_bytes: u64) -> Drift {
+        Drift {
+            previous_run: Some("r1".into()),
+            previous_files,
+            previous_bytes,
+            ..Drift::default()
+        }
+    }
+
+    fn policy(retention: Option<u64>) -> Policy {
+        let mut p = Policy::resolve(&[]);
+        p.retention = retention.map(|d| Duration::from_secs(d * 86400));
+        p
+    }
+
+    #[test]
+    fn a_size_collapse_without_a_count_drop_fails_as_shrunken() {
+        let (c, f) = check(&drift(10, 1000), 10, 100, &policy(None));
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].kind, ProblemKind::Shrunken);
+        // Exactly at the limit is allowed.
+        let (c, f) = check(&drift(10, 1000), 10, 800, &policy(None));
+        assert_eq!((c.verdict, f.len()), (Verdict::Pass, 0));
+        let (c, _) = check(&drift(10, 1000), 10, 799, &policy(None));
+        assert_eq!(c.verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn one_vanished_file_warns_without_retention_and_fails_with_it() {
+        let mut d = drift(35, 350);
+        d.vanished_files = 1;
+        d.vanished_bytes = 10;
+        d.vanished.push(FileRef {
+            path: "x".into(),
+            size: 10,
+            modified: Utc::now(),
+        });
+        let (c, f) = check(&d, 34, 340, &policy(None));
+        assert_eq!(c.verdict, Verdict::Warn);
+        assert_eq!(
+            (f[0].kind, f[0].verdict),
+            (ProblemKind::Vanished, Verdict::Warn)
+        );
+        let (c, f) = check(&d, 34, 340, &policy(Some(30)));
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert_eq!(f[0].paths, vec!["x"]);
+        // Retired files count neither as vanished problems nor towards the drop.
+        let mut r = d.clone();
+        r.vanished.clear();
+        r.retired_files = 1;
+        r.retired_bytes = 10;
+        let (c, f) = check(&r, 34, 340, &policy(Some(30)));
+        assert_eq!((c.verdict, f.len()), (Verdict::Pass, 0), "{}", c.reason);
+    }
+
+    #[test]
+    fn a_count_drop_over_the_limit_fails() {
+        let mut d = drift(35, 350);
+        d.vanished_files = 5;
+        d.vanished_bytes = 50;
+        let (c, f) = check(&d, 30, 300, &policy(None));
+        assert_eq!(c.verdict, Verdict::Fail);
+        assert_eq!((f[0].kind, f[0].files), (ProblemKind::Vanished, 5));
+        // 3 of 35 (8.6%) is under the 10% limit: a warning.
+        d.vanished_files = 3;
+        let (c, _) = check(&d, 32, 320, &policy(None));
+        assert_eq!(c.verdict, Verdict::Warn);
     }
 }

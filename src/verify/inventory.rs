@@ -8,7 +8,9 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
-use crate::catalog::{Catalog, CatalogError, InventoryRecord, RECORD_SCHEMA, TargetState};
+use crate::catalog::{
+    Catalog, CatalogError, InventoryRecord, ProblemFile, RECORD_SCHEMA, Seen, TargetState,
+};
 use crate::config::{Canary, Format, Policy};
 use crate::evidence::{Coverage, Drift, FileRef, Inventory};
 use crate::target::{Entry, Target, TargetError};
@@ -33,6 +35,12 @@ pub struct Listed {
     pub manifests_left_out: u64,
     /// The generation of this listing in the catalog's inventory.
     pub generation: u64,
+    /// This listing's totals, to become the committed listing when the run finishes.
+    pub state: TargetState,
+    /// Vanished files that were not expected to go (for the open problem).
+    pub unexpected: Vec<(String, ProblemFile)>,
+    /// Files of open problems found in the listing, to restore again.
+    pub recheck: Vec<Entry>,
     /// For a restic repository: its shape and newest snapshot and index.
     pub restic: Option<super::restic::Listing>,
 }
@@ -46,6 +54,15 @@ pub enum ListError {
     Target(#[from] TargetError),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+}
+
+/// What the listing looks out for besides backup files.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    pub canaries: Vec<Canary>,
+    pub format: Format,
+    /// Files that open problems name (corrupt, failed to restore): restored again.
+    pub recheck: std::collections::HashSet<String>,
 }
 
 /// Identifies the target being listed in the catalog.
@@ -72,6 +89,8 @@ struct Pass {
     canaries: Vec<Canary>,
     /// Canaries seen in the listing.
     found: Vec<Entry>,
+    recheck: std::collections::HashSet<String>,
+    recheck_found: Vec<Entry>,
     manifests: Vec<Entry>,
     manifests_left_out: u64,
     restic: Option<super::restic::Listing>,
@@ -82,6 +101,11 @@ impl Pass {
         let Scope { job, target, .. } = &self.scope;
         let mut batch = Vec::with_capacity(chunk.len());
         for entry in chunk {
+            // Canaries are restored whatever include/exclude say.
+            let canary = self.canaries.iter().any(|c| c.path == entry.path);
+            if canary {
+                self.found.push(entry.clone());
+            }
             let transient = self.restic.is_some() && super::restic::transient(&entry.path);
             if transient || !self.policy.filter.matches(&entry.path) {
                 self.excluded += 1;
@@ -104,8 +128,10 @@ impl Pass {
                 });
             }
 
-            let before = self.catalog.inventory(job, target, &entry.path)?;
-            self.drift.seen(&entry, before.as_ref());
+            let committed = self.drift.committed();
+            let record = self.catalog.inventory(job, target, &entry.path)?;
+            self.drift
+                .seen(&entry, record.as_ref().and_then(|r| r.at(committed)));
 
             // Coverage counts a file only if its current version was verified.
             let verified_at = self
@@ -133,21 +159,22 @@ impl Pass {
                     self.manifests_left_out += 1;
                 }
             }
-            if self.canaries.iter().any(|c| c.path == entry.path) {
+            if canary {
                 // Restored as a canary on every run, never as a sample.
-                self.found.push(entry.clone());
+            } else if self.recheck.contains(&entry.path) {
+                self.recheck_found.push(entry.clone());
             } else {
                 self.sampler.offer(&entry, verified_at);
             }
 
+            let now = Seen {
+                generation: self.generation,
+                size: entry.size,
+                modified: entry.modified,
+            };
             batch.push((
                 entry.path,
-                InventoryRecord {
-                    v: RECORD_SCHEMA,
-                    size: entry.size,
-                    modified: entry.modified,
-                    generation: self.generation,
-                },
+                InventoryRecord::record(record.as_ref(), committed, now),
             ));
         }
         self.catalog.put_inventory_batch(job, target, &batch)
@@ -161,22 +188,19 @@ impl Pass {
             run_id,
         } = &self.scope;
         let drift = &mut self.drift;
+        let committed = drift.committed();
         self.catalog
-            .sweep_inventory(job, target, self.generation, |path, rec| {
-                drift.vanished(path, rec)
+            .sweep_inventory(job, target, committed, self.generation, |path, s| {
+                drift.swept(path, s)
             })?;
-        self.catalog.put_target_state(
-            job,
-            target,
-            &TargetState {
-                v: RECORD_SCHEMA,
-                run_id: run_id.clone(),
-                at: self.now,
-                generation: self.generation,
-                files: self.files,
-                bytes: self.bytes,
-            },
-        )?;
+        let state = TargetState {
+            v: RECORD_SCHEMA,
+            run_id: run_id.clone(),
+            at: self.now,
+            generation: self.generation,
+            files: self.files,
+            bytes: self.bytes,
+        };
         let sample = self.sampler.finish();
         self.coverage.oversize_files = sample.oversize;
         let canaries = self
@@ -189,6 +213,7 @@ impl Pass {
                 )
             })
             .collect();
+        let outcome = self.drift.finish();
         Ok(Listed {
             inventory: Inventory {
                 files: self.files,
@@ -197,13 +222,16 @@ impl Pass {
                 newest: self.newest,
                 list_seconds,
             },
-            drift: self.drift.finish(),
+            drift: outcome.drift,
+            unexpected: outcome.unexpected,
             coverage: self.coverage,
             sample,
             canaries,
             manifests: self.manifests,
             manifests_left_out: self.manifests_left_out,
             generation: self.generation,
+            state,
+            recheck: self.recheck_found,
             restic: self.restic,
         })
     }
@@ -216,7 +244,7 @@ pub async fn list(
     catalog: &Catalog,
     scope: Scope,
     policy: &Policy,
-    (canaries, format): (&[Canary], Format),
+    extras: Extras,
     sampler: Sampler,
     now: DateTime<Utc>,
 ) -> Result<Listed, ListError> {
@@ -225,12 +253,14 @@ pub async fn list(
     let mut pass = Pass {
         generation: catalog.next_generation()?,
         sampler,
-        drift: DriftTally::new(previous, policy.immutable.clone()),
-        canaries: canaries.to_vec(),
+        drift: DriftTally::new(previous, policy.immutable.clone(), policy.retention, now),
+        canaries: extras.canaries,
         found: Vec::new(),
+        recheck: extras.recheck,
+        recheck_found: Vec::new(),
         manifests: Vec::new(),
         manifests_left_out: 0,
-        restic: (format == Format::Restic).then(super::restic::Listing::default),
+        restic: (extras.format == Format::Restic).then(super::restic::Listing::default),
         scope,
         catalog: catalog.clone(),
         policy: policy.clone(),

@@ -99,7 +99,7 @@ pub async fn read(
             };
             let present = catalog
                 .inventory(job, tname, &path)?
-                .is_some_and(|r| r.generation == listed.generation);
+                .is_some_and(|r| r.at(Some(listed.generation)).is_some());
             if !present {
                 plan.missing += 1;
                 if plan.missing <= 10 {

@@ -6,10 +6,12 @@
 
 mod drift;
 mod expect;
+mod findings;
 mod freshness;
 mod inventory;
 pub mod manifest;
 mod manifest_check;
+mod problems;
 mod ransomware;
 mod restic;
 pub mod restore;
@@ -25,7 +27,7 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 use tracing::Instrument;
 
-use crate::catalog::{Catalog, CatalogError, MailKind};
+use crate::catalog::{Catalog, CatalogError, MailKind, RunCommit};
 use crate::config::{Config, Job};
 use crate::evidence::{EVIDENCE_SCHEMA, RunEvidence, RunStatus, Trigger, Verdict};
 use crate::mail::{Sender, compose, outbox, policy};
@@ -179,9 +181,10 @@ impl Verifier {
             run_id = %ev.run_id,
             trigger = %req.trigger
         );
+        let mut commit = RunCommit::default();
         async {
             for (index, spec) in targets.into_iter().enumerate() {
-                let t = target_run::TargetRun {
+                let outcome = target_run::TargetRun {
                     verifier: self,
                     job,
                     spec,
@@ -193,6 +196,8 @@ impl Verifier {
                 }
                 .verify()
                 .await?;
+                let t = outcome.evidence;
+                commit.targets.push(outcome.commit);
                 ev.egress.read_bytes += t.restore.as_ref().map_or(0, |r| r.read_bytes);
                 tracing::info!(target = %t.name, verdict = %t.verdict, "target verified");
                 ev.targets.push(t);
@@ -206,12 +211,18 @@ impl Verifier {
         ev.status = RunStatus::Finished;
         ev.verdict =
             Some(Verdict::worst(ev.targets.iter().map(|t| t.verdict)).unwrap_or(Verdict::Error));
-        self.finish(job, ev)
+        self.finish(job, ev, &commit)
     }
 
     /// Seals the evidence to the job's previous report, queues the report email and
-    /// records both in one transaction, then writes the evidence file.
-    fn finish(&self, job: &Job, mut ev: RunEvidence) -> Result<Finished, RunError> {
+    /// records both in one transaction with what the run changes (the committed listings,
+    /// the open problems), then writes the evidence file.
+    fn finish(
+        &self,
+        job: &Job,
+        mut ev: RunEvidence,
+        commit: &RunCommit,
+    ) -> Result<Finished, RunError> {
         let previous = self.catalog.last_finished_run(&job.name)?;
         if let Some(prev) = &previous
             && let Some(doc) = self.catalog.run_document(&prev.run_id)?
@@ -240,7 +251,8 @@ impl Verifier {
                 Utc::now(),
             )
         });
-        self.catalog.finish_run(&ev, &document, mail.as_ref())?;
+        self.catalog
+            .finish_run(&ev, &document, mail.as_ref(), commit)?;
         self.catalog.flush()?;
         let path = self.evidence_path(&ev.job, &ev.run_id);
         write_atomically(&path, &document).map_err(|source| RunError::EvidenceFile {

@@ -7,18 +7,20 @@ use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use tracing::Instrument;
 
-use crate::catalog::{Catalog, CatalogError};
+use crate::catalog::{Catalog, CatalogError, TargetCommit};
 use crate::config::{Job, TargetSpec};
 use crate::evidence::{
-    CheckKind, CheckResult, Coverage, ManifestMatch, PickReason, RestoreSummary, SampledFile,
-    TargetEvidence, Verdict,
+    CheckKind, CheckResult, Coverage, Drift, ManifestMatch, PickReason, RestoreSummary,
+    SampledFile, TargetEvidence, Verdict,
 };
 use crate::report::{human_bytes, human_duration, percent, shown};
 use crate::scratch::ScratchDir;
 use crate::target::{Entry, ErrorKind, Target};
 
 use super::expect::{self, expectation};
+use super::findings::{self, Observation};
 use super::inventory::{self, ListError, Listed, Scope};
+use super::problems;
 use super::restore::{self, RestoreError};
 use super::validate;
 use super::{Verifier, drift, freshness};
@@ -46,8 +48,17 @@ fn check(check: CheckKind, verdict: Verdict, reason: impl Into<String>) -> Check
     }
 }
 
+/// Files of open problems restored again per run, at most.
+const MAX_RECHECK: usize = 20;
+
+/// What a target run leaves for the run to record when it finishes.
+pub(super) struct TargetOutcome {
+    pub evidence: TargetEvidence,
+    pub commit: TargetCommit,
+}
+
 impl TargetRun<'_> {
-    pub async fn verify(self) -> Result<TargetEvidence, CatalogError> {
+    pub async fn verify(self) -> Result<TargetOutcome, CatalogError> {
         let span = tracing::info_span!(
             "target",
             job = %self.job.name,
@@ -55,6 +66,20 @@ impl TargetRun<'_> {
             target = %self.spec.name
         );
         self.verify_inner().instrument(span).await
+    }
+
+    /// Files of the target's open problems that are restored again until they verify.
+    fn recheck(&self) -> Result<std::collections::HashSet<String>, CatalogError> {
+        use crate::evidence::ProblemKind;
+        let catalog = &self.verifier.catalog;
+        let mut paths = std::collections::HashSet::new();
+        for kind in [ProblemKind::Corruption, ProblemKind::FailedRestore] {
+            catalog.problem_files(&self.job.name, &self.spec.name, kind, |path, _| {
+                paths.insert(path.to_string());
+                Ok(paths.len() < MAX_RECHECK)
+            })?;
+        }
+        Ok(paths)
     }
 
     fn progress(&self, f: impl FnOnce(&mut crate::progress::ProgressState)) {
@@ -87,14 +112,14 @@ impl TargetRun<'_> {
         }
     }
 
-    async fn verify_inner(&self) -> Result<TargetEvidence, CatalogError> {
+    async fn verify_inner(&self) -> Result<TargetOutcome, CatalogError> {
         self.progress(|s| {
             s.target = Some(self.spec.name.clone());
             s.phase = Some("listing".into());
         });
         let target = match (self.verifier.opener)(self.spec).await {
             Ok(t) => t,
-            Err(e) => return Ok(self.unreachable(self.spec.location.to_string(), &e.message)),
+            Err(e) => return self.unreachable(self.spec.location.to_string(), &e.message),
         };
         let location = target.location().to_string();
         let now = Utc::now();
@@ -104,12 +129,17 @@ impl TargetRun<'_> {
             run_id: self.run_id.to_string(),
         };
         let catalog = &self.verifier.catalog;
+        let extras = inventory::Extras {
+            canaries: self.spec.canaries.clone(),
+            format: self.spec.format,
+            recheck: self.recheck()?,
+        };
         let listed = match inventory::list(
             &*target,
             catalog,
             scope,
             &self.spec.policy,
-            (&self.spec.canaries, self.spec.format),
+            extras,
             self.sampler(),
             now,
         )
@@ -117,7 +147,7 @@ impl TargetRun<'_> {
         {
             Ok(l) => l,
             Err(ListError::Target(e)) => {
-                return Ok(self.unreachable(location, &format!("listing failed: {e}")));
+                return self.unreachable(location, &format!("listing failed: {e}"));
             }
             Err(ListError::Catalog(e)) => return Err(e),
         };
@@ -151,7 +181,18 @@ impl TargetRun<'_> {
                     }
                 ),
             ));
-            return Ok(self.evidence(location, checks, listed, Vec::new(), None));
+            // An empty listing (an unmounted disk?) does not become what later runs
+            // compare with.
+            let observed = findings::collect(&checks, &[], (&Drift::default(), Vec::new()), &[]);
+            return self.conclude(
+                location,
+                checks,
+                observed,
+                Some(listed),
+                Vec::new(),
+                None,
+                false,
+            );
         }
         checks.push(self.inventory_check(&listed));
         // A repository is as fresh as its newest snapshot, not its newest pack.
@@ -164,12 +205,13 @@ impl TargetRun<'_> {
             self.spec.policy.max_age,
             now,
         ));
-        checks.push(drift::check(
+        let (drift_check, drift_findings) = drift::check(
             &listed.drift,
             listed.inventory.files,
             listed.inventory.bytes,
             &self.spec.policy,
-        ));
+        );
+        checks.push(drift_check);
 
         let (files, restore_check, summary, coverage, extra) =
             self.restore_sample(&*target, &listed, now).await?;
@@ -182,9 +224,100 @@ impl TargetRun<'_> {
             checks.push(c);
         }
         checks.push(restore_check);
+        let observed = findings::collect(
+            &checks,
+            &files,
+            (&listed.drift, drift_findings),
+            &listed.unexpected,
+        );
         let mut listed = listed;
         listed.coverage = coverage;
-        Ok(self.evidence(location, checks, listed, files, summary))
+        self.conclude(
+            location,
+            checks,
+            observed,
+            Some(listed),
+            files,
+            summary,
+            true,
+        )
+    }
+
+    /// Reconciles the open problems with what this run observed, and assembles the
+    /// target's evidence and what to record when the run finishes. `commit_listing`:
+    /// the listing becomes the one later runs compare with.
+    #[allow(clippy::too_many_arguments)]
+    fn conclude(
+        &self,
+        location: String,
+        mut checks: Vec<CheckResult>,
+        observed: Vec<Observation>,
+        listed: Option<Listed>,
+        files: Vec<SampledFile>,
+        restore: Option<RestoreSummary>,
+        commit_listing: bool,
+    ) -> Result<TargetOutcome, CatalogError> {
+        let scope = problems::Scope {
+            catalog: &self.verifier.catalog,
+            job: &self.job.name,
+            target: &self.spec.name,
+            run_id: self.run_id,
+            now: Utc::now(),
+            policy: &self.spec.policy,
+        };
+        let listed_ok = listed.as_ref().filter(|_| commit_listing);
+        let reconciled = problems::reconcile(
+            &scope,
+            &problems::Observed {
+                observations: &observed,
+                files: &files,
+                checks: &checks,
+                generation: listed_ok.map(|l| l.generation),
+                bytes_now: listed_ok.map(|l| l.inventory.bytes),
+                drift: listed_ok.map(|l| &l.drift),
+            },
+        )?;
+        checks.extend(reconciled.check.clone());
+        let mut found: Vec<crate::evidence::Finding> = observed
+            .into_iter()
+            .map(|o| o.finding)
+            .chain(reconciled.carried)
+            .collect();
+        found.sort_by_key(|f| f.rank());
+        let verdict = Verdict::worst(checks.iter().map(|c| c.verdict)).unwrap_or(Verdict::Error);
+        let summary = match found.first() {
+            Some(f) if verdict != Verdict::Pass => f.summary.clone(),
+            _ => match &restore {
+                Some(r) => format!(
+                    "{} files ({}) restored and verified",
+                    r.files,
+                    human_bytes(r.bytes)
+                ),
+                None => "verified".into(),
+            },
+        };
+        let commit = TargetCommit {
+            job: self.job.name.clone(),
+            target: self.spec.name.clone(),
+            state: listed_ok.map(|l| l.state.clone()),
+            problems: reconciled.updates,
+        };
+        let evidence = TargetEvidence {
+            name: self.spec.name.clone(),
+            location,
+            verdict,
+            summary,
+            checks,
+            inventory: listed.as_ref().map(|l| l.inventory.clone()),
+            drift: listed.as_ref().map(|l| l.drift.clone()),
+            coverage: listed.as_ref().map(|l| l.coverage.clone()),
+            restore,
+            files,
+            findings: found,
+            problems: reconciled.open,
+            closed_problems: reconciled.closed,
+        };
+        Ok(TargetOutcome { evidence, commit })
     }
 
     fn inventory_check(&self, listed: &Listed) -> CheckResult {
@@ -248,7 +381,9 @@ impl TargetRun<'_> {
             .sample
             .picks
             .iter()
-            .fold((0, 0), |(n, b), (e, _)| (n + 1, b + e.size));
+            .map(|(e, _)| e)
+            .chain(&listed.recheck)
+            .fold((0, 0), |(n, b), e| (n + 1, b + e.size));
         self.progress(|s| {
             s.phase = Some("restoring".into());
             s.listed = listed.inventory.files;
@@ -269,6 +404,12 @@ impl TargetRun<'_> {
             .iter()
             .filter_map(|(_, found)| found.clone().map(|e| (e, PickReason::Canary)))
             .chain(self.repository_metadata(listed))
+            .chain(
+                listed
+                    .recheck
+                    .iter()
+                    .map(|e| (e.clone(), PickReason::Recheck)),
+            )
             .chain(listed.sample.picks.iter().cloned())
             .enumerate()
             .map(|(i, (e, why))| (i, e, why))
@@ -514,55 +655,16 @@ impl TargetRun<'_> {
         Ok((file, previously_verified))
     }
 
-    /// Evidence for a target that could not be opened or listed.
-    fn unreachable(&self, location: String, message: &str) -> TargetEvidence {
-        TargetEvidence {
-            name: self.spec.name.clone(),
-            location,
-            verdict: Verdict::Error,
-            summary: format!("could not verify: {message}"),
-            checks: vec![check(CheckKind::Access, Verdict::Error, message)],
-            inventory: None,
-            drift: None,
-            coverage: None,
-            restore: None,
-            files: Vec::new(),
+    /// A target that could not be opened or listed: could not verify; its open
+    /// problems stay open.
+    fn unreachable(&self, location: String, message: &str) -> Result<TargetOutcome, CatalogError> {
+        let checks = vec![check(CheckKind::Access, Verdict::Error, message)];
+        let observed = findings::collect(&checks, &[], (&Drift::default(), Vec::new()), &[]);
+        let mut out = self.conclude(location, checks, observed, None, Vec::new(), None, false)?;
+        if out.evidence.verdict == Verdict::Error {
+            out.evidence.summary = format!("could not verify: {message}");
         }
-    }
-
-    fn evidence(
-        &self,
-        location: String,
-        checks: Vec<CheckResult>,
-        listed: Listed,
-        files: Vec<SampledFile>,
-        restore: Option<RestoreSummary>,
-    ) -> TargetEvidence {
-        let verdict = Verdict::worst(checks.iter().map(|c| c.verdict)).unwrap_or(Verdict::Error);
-        let summary = checks
-            .iter()
-            .find(|c| c.verdict == verdict && verdict != Verdict::Pass)
-            .map(|c| format!("{}: {}", c.check.label(), c.reason))
-            .unwrap_or_else(|| match &restore {
-                Some(r) => format!(
-                    "{} files ({}) restored and verified",
-                    r.files,
-                    human_bytes(r.bytes)
-                ),
-                None => "verified".into(),
-            });
-        TargetEvidence {
-            name: self.spec.name.clone(),
-            location,
-            verdict,
-            summary,
-            checks,
-            inventory: Some(listed.inventory),
-            drift: Some(listed.drift),
-            coverage: Some(listed.coverage),
-            restore,
-            files,
-        }
+        Ok(out)
     }
 }
 
