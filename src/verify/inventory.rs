@@ -33,8 +33,10 @@ pub struct Listed {
     /// Checksum manifests found (at most [`MAX_MANIFESTS`]), and how many more there were.
     pub manifests: Vec<Entry>,
     pub manifests_left_out: u64,
-    /// The generation of this listing in the catalog's inventory.
+    /// The generation of this listing in the catalog's inventory, and of the committed
+    /// listing it was compared with.
     pub generation: u64,
+    pub committed: Option<u64>,
     /// This listing's totals, to become the committed listing when the run finishes.
     pub state: TargetState,
     /// Vanished files that were not expected to go (for the open problem).
@@ -230,6 +232,7 @@ impl Pass {
             manifests: self.manifests,
             manifests_left_out: self.manifests_left_out,
             generation: self.generation,
+            committed,
             state,
             recheck: self.recheck_found,
             restic: self.restic,

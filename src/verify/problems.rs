@@ -28,8 +28,8 @@ use crate::catalog::{
 };
 use crate::config::Policy;
 use crate::evidence::{
-    CheckKind, CheckResult, ClosedProblem, Drift, Finding, OpenProblem, ProblemKind, SampledFile,
-    Verdict,
+    CheckKind, CheckResult, ClosedProblem, Drift, Expectation, Finding, OpenProblem, ProblemKind,
+    SampledFile, Verdict,
 };
 use crate::report::human_bytes;
 
@@ -82,7 +82,14 @@ fn proven(observations: &[Observation]) -> Vec<Observation> {
             None => out.push(o.clone()),
             Some(m) => {
                 m.finding.summary = format!("{}; {}", m.finding.summary, o.finding.summary);
-                m.finding.files += o.finding.files;
+                // The same file may be found by two checks (a truncation by drift and by
+                // its restore): count it once.
+                let twice = o
+                    .files
+                    .iter()
+                    .filter(|(p, _)| m.files.iter().any(|x| &x.0 == p))
+                    .count() as u64;
+                m.finding.files += o.finding.files - twice;
                 for p in &o.finding.paths {
                     if m.finding.paths.len() < Drift::LIST_LIMIT && !m.finding.paths.contains(p) {
                         m.finding.paths.push(p.clone());
@@ -330,11 +337,19 @@ fn resolved(
     let Some(generation) = obs.generation else {
         return Ok(None);
     };
-    let verified = obs.files.iter().any(|x| x.path == path && x.verified());
+    let restored = obs.files.iter().find(|x| x.path == path && x.verified());
+    let verified = restored.is_some();
     match kind {
         ProblemKind::Corruption | ProblemKind::FailedRestore => {
-            if verified {
-                return Ok(Some(Fix::Verified));
+            // Fixed when restored and verified as what it was before the damage (its
+            // baseline), or as a different version; a file in the very state the
+            // problem saw proves nothing by restoring fine.
+            if let Some(x) = restored {
+                let known_good = matches!(x.expected, Expectation::Baseline { .. });
+                let other_version = (x.size, x.modified) != (f.size, f.modified);
+                if known_good || other_version {
+                    return Ok(Some(Fix::Verified));
+                }
             }
             let listed = s
                 .catalog

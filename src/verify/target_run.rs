@@ -433,7 +433,10 @@ impl TargetRun<'_> {
         let results: Vec<(SampledFile, Option<DateTime<Utc>>)> = futures::stream::iter(picks)
             .map(|(i, entry, why)| {
                 let manifest = expected(&entry.path);
-                self.restore_one(target, &scratch, &down, i, entry, why, manifest, now)
+                let committed = listed.committed;
+                self.restore_one(
+                    target, &scratch, &down, i, entry, why, manifest, committed, now,
+                )
             })
             .buffered(concurrency)
             .try_collect()
@@ -499,6 +502,7 @@ impl TargetRun<'_> {
         entry: Entry,
         picked: PickReason,
         manifest: Option<ManifestMatch>,
+        committed: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<(SampledFile, Option<DateTime<Utc>>), CatalogError> {
         let entry = &entry;
@@ -606,6 +610,31 @@ impl TargetRun<'_> {
                         j.record = None;
                     }
                     file.validation = Some(checked);
+                }
+                // A file that changed size while keeping its modification time since the
+                // last finished listing is damaged, whatever its restore shows, and never
+                // becomes its own baseline.
+                if let Some(before) = catalog
+                    .inventory(job, tname, &entry.path)?
+                    .and_then(|rec| rec.at(committed))
+                    && before.modified == entry.modified
+                    && before.size != entry.size
+                {
+                    j.verdict = Verdict::Fail;
+                    j.reason = format!(
+                        "size changed from {} to {} bytes while its modification time stayed {}: truncation, corruption or tampering",
+                        before.size,
+                        entry.size,
+                        entry.modified.format("%Y-%m-%d %H:%M:%S UTC")
+                    );
+                    j.record = None;
+                }
+                // A file an open problem names is not trusted as its own baseline: a
+                // truncated file restored again must not become the expected content.
+                if picked == PickReason::Recheck
+                    && matches!(j.expected, crate::evidence::Expectation::FirstSeen)
+                {
+                    j.record = None;
                 }
                 if let Some(rec) = &j.record {
                     catalog.put_file(job, tname, &entry.path, rec)?;
