@@ -50,10 +50,6 @@ impl File {
     fn state(&self) -> (u64, SystemTime) {
         (self.bytes.len() as u64, self.mtime)
     }
-
-    fn young(&self) -> bool {
-        age(self.mtime) < Duration::from_secs(RETENTION_DAYS * DAY)
-    }
 }
 
 fn age(t: SystemTime) -> Duration {
