@@ -51,7 +51,7 @@ fn failing_report_text_and_html() {
     let ev = evidence("evidence_fail.json");
     assert_eq!(
         email::subject(&ev, false),
-        "[FAIL] Acme Dental: 0 of 1 backup target verified"
+        "[FAIL] Acme Dental: 1 corrupt file on nas"
     );
     check("report_fail.txt", &email::text(&ev, &CTX));
     check("report_fail.html", &email::html(&ev, &CTX));
@@ -74,6 +74,23 @@ fn weekly_digest_text_and_html() {
     assert_eq!((d.runs, d.passed, d.failed), (2, 1, 1));
     check("digest.txt", &digest::text(&d));
     check("digest.html", &digest::html(&d));
+}
+
+#[test]
+fn evidence_of_the_first_schema_still_renders() {
+    // Documents written before findings and open problems existed (schema 1).
+    for name in ["evidence_v1_fail.json", "evidence_v1_pass.json"] {
+        let ev = evidence(name);
+        assert_eq!(ev.schema, 1);
+        assert!(ev.targets.iter().all(|t| t.findings.is_empty()));
+        let text = email::text(&ev, &CTX);
+        assert!(text.contains(&ev.run_id), "{text}");
+    }
+    let ev = evidence("evidence_v1_fail.json");
+    assert_eq!(
+        email::subject(&ev, false),
+        "[FAIL] Acme Dental: 0 of 1 backup target verified"
+    );
 }
 
 #[test]
