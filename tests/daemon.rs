@@ -336,3 +336,34 @@ fn readiness_is_signalled_to_systemd_only_once_the_api_answers() {
     assert!(String::from_utf8_lossy(&buf[..n]).contains("STOPPING=1"));
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn problems_are_acknowledged_through_the_daemon() {
+    let f = fixture();
+    let d = Daemon::start(&f, "");
+    let run = |d: &Daemon| {
+        let (code, started) = d.post("/v1/jobs/acme/runs", json!({}));
+        assert_eq!(code, 202, "{started}");
+        d.wait_run(started["run_id"].as_str().unwrap(), Duration::from_secs(30))
+    };
+    assert_eq!(run(&d)["exit_code"], 0);
+    corrupt_in_place(&f.backups.join("a.tar"));
+    assert_eq!(run(&d)["exit_code"], 1);
+    // Without a reason the daemon refuses; with one, the CLI acknowledges through it.
+    let (code, refused) = d.post("/v1/jobs/acme/ack", json!({"reason": "", "by": "x"}));
+    assert_eq!(code, 400, "{refused}");
+    let out = f.backproof(&["ack", "acme", "--reason", "disk replaced", "--by", "bob"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("corruption on nas"), "{}", out.stdout);
+    let out = f.backproof(&["status", "--json"]);
+    let rows = out.json()["rows"].clone();
+    let acme = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["job"] == "acme")
+        .unwrap()
+        .clone();
+    assert_eq!(acme["worst_problem"]["acknowledged"], true, "{acme:#}");
+    assert!(d.log_text().contains("problem acknowledged"));
+}
