@@ -245,8 +245,21 @@ pub struct Inventory {
     pub bytes: u64,
     /// Files left out by the include/exclude globs.
     pub excluded: u64,
+    /// Entries the listing left out on purpose (symbolic links not followed, special
+    /// files): the count, and up to 100 of them with why.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_entries: Vec<SkippedEntry>,
     pub newest: Option<FileRef>,
     pub list_seconds: f64,
+}
+
+/// An entry a listing left out, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkippedEntry {
+    pub path: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

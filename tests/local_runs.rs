@@ -455,3 +455,34 @@ fn a_run_killed_outright_is_recovered_by_the_next_start() {
         history.stdout
     );
 }
+
+#[test]
+fn links_leaving_the_target_are_not_restored_but_reported() {
+    use std::os::unix::fs::symlink;
+    let f = healthy("sample_files = 100");
+    let outside = f.dir.path().join("host-secret");
+    std::fs::write(&outside, b"not a backup").unwrap();
+    symlink(&outside, f.backups.join("daily/shadow")).unwrap();
+    symlink("/proc/self/environ", f.backups.join("environ")).unwrap();
+    symlink("/etc", f.backups.join("etc")).unwrap();
+    let (code, ev) = f.run_json("acme", &[]);
+    let t = target(&ev, "nas");
+    assert_eq!(code, 0, "{t:#}");
+    assert_eq!(
+        t["verdict"], "warn",
+        "left-out links warn: nothing is skipped silently"
+    );
+    assert_eq!(
+        t["inventory"]["files"], 6,
+        "no host file joined the backup set"
+    );
+    assert_eq!(t["inventory"]["skipped"], 3);
+    assert!(sampled(t, "daily/shadow").is_none());
+    assert!(sampled(t, "environ").is_none());
+    assert!(
+        reason_of(check(t, "inventory")).contains("outside the target, not followed"),
+        "{t:#}"
+    );
+    let text = serde_json::to_string(&ev).unwrap();
+    assert!(!text.contains(&blake3::hash(b"not a backup").to_hex().to_string()));
+}

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 pub use error::{ConfigError, ConfigErrors};
 pub use location::{Encryption, Location, S3Location, SmbLocation, TargetUrl};
 pub use policy::{PathFilter, Policy};
-pub use raw::{Format, Notify, RawBudget as Budget};
+pub use raw::{FollowSymlinks, Format, Notify, RawBudget as Budget};
 pub use schedule::Schedule;
 pub use secret::Secret;
 pub use smtp::{Security, SmtpConfig};

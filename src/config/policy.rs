@@ -40,6 +40,8 @@ pub struct Policy {
     /// quietly (unless it was the newest of its folder); `None`: every vanished file is
     /// reported.
     pub retention: Option<Duration>,
+    /// Which symbolic links a local target follows.
+    pub follow_symlinks: super::raw::FollowSymlinks,
 }
 
 impl Policy {
@@ -86,6 +88,10 @@ impl Policy {
             ransomware_changed_percent: first(|l| l.ransomware_changed_percent).unwrap_or(50.0),
             source_differ_percent: first(|l| l.source_differ_percent).unwrap_or(0.0),
             retention: layers.iter().find_map(|l| l.retention),
+            follow_symlinks: layers
+                .iter()
+                .find_map(|l| l.follow_symlinks)
+                .unwrap_or_default(),
         }
     }
 }

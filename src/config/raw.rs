@@ -287,6 +287,19 @@ pub struct RawPolicy {
     /// How long the backup software keeps files: older ones may vanish quietly.
     #[serde(default, deserialize_with = "retention")]
     pub retention: Option<Duration>,
+    /// Which symbolic links a local target follows.
+    pub follow_symlinks: Option<FollowSymlinks>,
+}
+
+/// `follow_symlinks = "inside" | "all" | "none"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FollowSymlinks {
+    /// Only links whose target resolves inside the target's root.
+    #[default]
+    Inside,
+    All,
+    None,
 }
 
 /// `ransomware = "warn" | "fail" | "off"`.

@@ -1,41 +1,59 @@
-//! Local folders and mounted storage (NAS, USB), through object_store's `LocalFileSystem`.
+//! Local folders and mounted storage (NAS, USB): a walk of the folder tree with `std::fs`.
 //!
-//! Known limits of `LocalFileSystem` listings, stated so nothing is skipped unknowingly:
-//! it follows symbolic links, leaves out broken links, and leaves out files whose name
-//! ends in `#` and digits (its own marker for unfinished uploads). A name with a control
-//! character makes the listing fail, which gives the target an error verdict.
+//! Symbolic links follow the target's `follow_symlinks` policy: by default (`inside`) a
+//! link is followed only when what it points to resolves inside the target's root, so a
+//! link to `/etc/shadow` or `/etc` never pulls host files into a client's backup set;
+//! `none` follows no link, `all` follows every link (loops are detected). Whatever the
+//! walk leaves out (links not followed, broken links, devices, pipes, sockets) is counted
+//! and listed by [`Target::skipped`], never dropped silently. A name that is not UTF-8
+//! makes the listing fail, which gives the target an error verdict.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use object_store::local::LocalFileSystem;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use futures::stream::BoxStream;
 
-use super::store::StoreTarget;
-use super::{ErrorKind, TargetError, io_kind};
+use crate::config::FollowSymlinks;
+
+use super::store::read_file;
+use super::{ByteStream, Entry, ErrorKind, Skipped, Target, TargetError, io_kind};
+
+/// Entries sent from the walk at once.
+const BATCH: usize = 512;
+
+/// A local folder.
+pub struct LocalTarget {
+    root: PathBuf,
+    /// The root with every link resolved: what "inside" means.
+    canonical: PathBuf,
+    follow: FollowSymlinks,
+    location: String,
+    skipped: Arc<Mutex<Skipped>>,
+}
 
 /// Opens the folder `root`. It must exist, be a folder and be readable: a missing
 /// mount point is a "could not verify", never an empty pass.
-pub async fn open(root: &Path) -> Result<StoreTarget, TargetError> {
+pub async fn open(root: &Path, follow: FollowSymlinks) -> Result<LocalTarget, TargetError> {
     let root: PathBuf = root.to_path_buf();
     let checked = root.clone();
-    tokio::task::spawn_blocking(move || check_root(&checked))
+    let canonical = tokio::task::spawn_blocking(move || check_root(&checked))
         .await
         .map_err(|e| TargetError::new(ErrorKind::Other, e.to_string()))??;
-    let fs = LocalFileSystem::new_with_prefix(&root).map_err(|e| {
-        TargetError::new(
-            ErrorKind::Other,
-            format!("cannot open {}: {e}", root.display()),
-        )
-    })?;
-    Ok(StoreTarget::new(
-        format!("file://{}", root.display()),
-        Arc::new(fs),
-        None,
-        1,
-    ))
+    Ok(LocalTarget {
+        location: format!("file://{}", root.display()),
+        root,
+        canonical,
+        follow,
+        skipped: Arc::new(Mutex::new(Skipped::default())),
+    })
 }
 
-fn check_root(root: &Path) -> Result<(), TargetError> {
+fn check_root(root: &Path) -> Result<PathBuf, TargetError> {
     let shown = root.display();
     let meta = std::fs::metadata(root).map_err(|e| {
         let kind = io_kind(&e);
@@ -56,5 +74,297 @@ fn check_root(root: &Path) -> Result<(), TargetError> {
     }
     std::fs::read_dir(root)
         .map_err(|e| TargetError::new(io_kind(&e), format!("cannot read folder {shown}: {e}")))?;
-    Ok(())
+    std::fs::canonicalize(root)
+        .map_err(|e| TargetError::new(io_kind(&e), format!("cannot resolve {shown}: {e}")))
+}
+
+fn modified(meta: &std::fs::Metadata) -> DateTime<Utc> {
+    meta.modified()
+        .map(DateTime::<Utc>::from)
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+/// The walk of a folder tree, run on the blocking pool.
+struct Walk {
+    root: PathBuf,
+    canonical: PathBuf,
+    follow: FollowSymlinks,
+    /// Folders entered, by device and inode: a link back up is a loop, not a new folder.
+    visited: HashSet<(u64, u64)>,
+    skipped: Skipped,
+    /// Where the skipped entries are reported, before the listing ends.
+    report: Arc<Mutex<Skipped>>,
+    batch: Vec<Result<Entry, TargetError>>,
+    tx: tokio::sync::mpsc::Sender<Vec<Result<Entry, TargetError>>>,
+}
+
+impl Walk {
+    /// Sends the batch; `false` when the listing was dropped.
+    fn flush(&mut self) -> bool {
+        let batch = std::mem::take(&mut self.batch);
+        batch.is_empty() || self.tx.blocking_send(batch).is_ok()
+    }
+
+    fn push(&mut self, item: Result<Entry, TargetError>) -> bool {
+        self.batch.push(item);
+        self.batch.len() < BATCH || self.flush()
+    }
+
+    fn skip(&mut self, path: String, reason: String) {
+        self.skipped.add(path, reason);
+    }
+
+    fn file(&mut self, rel: String, meta: &std::fs::Metadata) -> bool {
+        self.push(Ok(Entry {
+            path: rel,
+            size: meta.len(),
+            modified: modified(meta),
+        }))
+    }
+
+    /// Walks the whole tree; stops early when the listing is dropped or on an error.
+    fn run(mut self) {
+        let mut stack: Vec<(String, PathBuf)> = vec![(String::new(), self.root.clone())];
+        if let Ok(m) = std::fs::metadata(&self.root) {
+            self.visited.insert((m.dev(), m.ino()));
+        }
+        while let Some((prefix, dir)) = stack.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) => {
+                    let err = TargetError::new(
+                        io_kind(&e),
+                        format!("cannot read folder {}: {e}", dir.display()),
+                    );
+                    self.push(Err(err));
+                    break;
+                }
+            };
+            for entry in entries {
+                let entry = match entry {
+                    Ok(e) => e,
+                    Err(e) => {
+                        let err = TargetError::new(
+                            io_kind(&e),
+                            format!("listing folder {} failed: {e}", dir.display()),
+                        );
+                        self.push(Err(err));
+                        return self.finish();
+                    }
+                };
+                let name = entry.file_name();
+                let Some(name) = name.to_str() else {
+                    let err = TargetError::new(
+                        ErrorKind::InvalidName,
+                        format!(
+                            "a name in {} is not valid UTF-8 ({}): rename it so it can be verified",
+                            dir.display(),
+                            name.to_string_lossy()
+                        ),
+                    );
+                    self.push(Err(err));
+                    return self.finish();
+                };
+                let rel = format!("{prefix}{name}");
+                if !self.visit(&entry, rel, &mut stack) {
+                    return self.finish();
+                }
+            }
+        }
+        self.finish()
+    }
+
+    /// One directory entry; `false` to stop the walk.
+    fn visit(
+        &mut self,
+        entry: &std::fs::DirEntry,
+        rel: String,
+        stack: &mut Vec<(String, PathBuf)>,
+    ) -> bool {
+        let path = entry.path();
+        let file_type = match entry.file_type() {
+            Ok(t) => t,
+            Err(e) => return self.push(Err(TargetError::new(io_kind(&e), format!("{rel}: {e}")))),
+        };
+        let meta = if file_type.is_symlink() {
+            match self.follow_link(&path, &rel) {
+                Some(meta) => meta,
+                None => return true,
+            }
+        } else {
+            match entry.metadata() {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return true,
+                Err(e) => {
+                    return self.push(Err(TargetError::new(io_kind(&e), format!("{rel}: {e}"))));
+                }
+            }
+        };
+        if meta.is_file() {
+            self.file(rel, &meta)
+        } else if meta.is_dir() {
+            if self.visited.insert((meta.dev(), meta.ino())) {
+                stack.push((format!("{rel}/"), path));
+            } else {
+                self.skip(
+                    rel,
+                    "a link back to a folder already listed (a loop)".into(),
+                );
+            }
+            true
+        } else {
+            self.skip(rel, "not a regular file (a device, pipe or socket)".into());
+            true
+        }
+    }
+
+    /// What a symbolic link leads to, if the policy follows it.
+    fn follow_link(&mut self, path: &Path, rel: &str) -> Option<std::fs::Metadata> {
+        if self.follow == FollowSymlinks::None {
+            self.skip(
+                rel.to_string(),
+                "symbolic link, not followed (follow_symlinks = \"none\")".into(),
+            );
+            return None;
+        }
+        let resolved = match std::fs::canonicalize(path) {
+            Ok(r) => r,
+            Err(_) => {
+                let to = std::fs::read_link(path)
+                    .map(|t| t.display().to_string())
+                    .unwrap_or_default();
+                self.skip(rel.to_string(), format!("broken symbolic link to {to}"));
+                return None;
+            }
+        };
+        if self.follow == FollowSymlinks::Inside && !resolved.starts_with(&self.canonical) {
+            self.skip(
+                rel.to_string(),
+                format!(
+                    "symbolic link to {} outside the target, not followed (follow_symlinks = \"inside\")",
+                    resolved.display()
+                ),
+            );
+            return None;
+        }
+        match std::fs::metadata(path) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                self.skip(
+                    rel.to_string(),
+                    format!("symbolic link that cannot be read: {e}"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Reports what was skipped, then ends the listing (the sender drops with `self`).
+    fn finish(mut self) {
+        if let Ok(mut r) = self.report.lock() {
+            *r = std::mem::take(&mut self.skipped);
+        }
+        self.flush();
+    }
+}
+
+impl LocalTarget {
+    /// The file `path` (relative, from a listing) on disk, if the link policy allows
+    /// reaching it: names are untrusted, and a link may have been swapped since.
+    fn resolve(&self, path: &str) -> Result<PathBuf, TargetError> {
+        let rel = Path::new(path);
+        if path.is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+            return Err(TargetError::new(
+                ErrorKind::InvalidName,
+                format!("`{path}` is not a path inside the target"),
+            ));
+        }
+        let full = self.root.join(rel);
+        let real = std::fs::canonicalize(&full).map_err(|e| {
+            let kind = io_kind(&e);
+            let msg = match kind {
+                ErrorKind::NotFound => format!("`{path}` does not exist"),
+                _ => format!("`{path}`: {e}"),
+            };
+            TargetError::new(kind, msg)
+        })?;
+        let allowed = match self.follow {
+            FollowSymlinks::All => true,
+            FollowSymlinks::Inside => real.starts_with(&self.canonical),
+            FollowSymlinks::None => real == self.canonical.join(rel),
+        };
+        if !allowed {
+            return Err(TargetError::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "`{path}` leads through a symbolic link to {}, which the link policy does not follow",
+                    real.display()
+                ),
+            ));
+        }
+        Ok(full)
+    }
+}
+
+#[async_trait]
+impl Target for LocalTarget {
+    fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn list(&self) -> BoxStream<'static, Result<Entry, TargetError>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let walk = Walk {
+            root: self.root.clone(),
+            canonical: self.canonical.clone(),
+            follow: self.follow,
+            visited: HashSet::new(),
+            skipped: Skipped::default(),
+            report: self.skipped.clone(),
+            batch: Vec::with_capacity(BATCH),
+            tx,
+        };
+        if let Ok(mut s) = self.skipped.lock() {
+            *s = Skipped::default();
+        }
+        tokio::task::spawn_blocking(move || walk.run());
+        tokio_stream::wrappers::ReceiverStream::new(rx)
+            .flat_map(futures::stream::iter)
+            .boxed()
+    }
+
+    fn skipped(&self) -> Skipped {
+        self.skipped.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    async fn stat(&self, path: &str) -> Result<Entry, TargetError> {
+        let full = self.resolve(path)?;
+        let meta = tokio::fs::metadata(&full).await.map_err(|e| {
+            let kind = io_kind(&e);
+            TargetError::new(kind, format!("`{path}`: {e}"))
+        })?;
+        Ok(Entry {
+            path: path.to_string(),
+            size: meta.len(),
+            modified: modified(&meta),
+        })
+    }
+
+    async fn read(&self, path: &str) -> Result<ByteStream, TargetError> {
+        let full = self.resolve(path)?;
+        let file = tokio::fs::File::open(&full)
+            .await
+            .map_err(|e| {
+                let kind = io_kind(&e);
+                let msg = match kind {
+                    ErrorKind::NotFound => format!("`{path}` does not exist"),
+                    ErrorKind::PermissionDenied => format!("permission denied on `{path}`: {e}"),
+                    _ => format!("`{path}`: {e}"),
+                };
+                TargetError::new(kind, msg)
+            })?
+            .into_std()
+            .await;
+        Ok(read_file(file, path.to_string()))
+    }
 }

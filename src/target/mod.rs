@@ -2,8 +2,9 @@
 //!
 //! One small trait, [`Target`], with one module per backend. The checks in
 //! [`crate::verify`] only ever see this trait. [`store::StoreTarget`] adapts any
-//! `object_store` backend; [`local`] builds it on `LocalFileSystem`. A new backend
-//! implements the trait and passes the shared suite in `tests/target_suite.rs`.
+//! `object_store` backend (S3); [`local`] walks local folders with `std::fs`, [`smb`]
+//! talks to SMB shares. A new backend implements the trait and passes the shared suite in
+//! `tests/common/suite.rs`.
 
 mod buffer;
 pub mod local;
@@ -33,6 +34,25 @@ pub struct Entry {
     pub modified: DateTime<Utc>,
 }
 
+/// What a listing left out on purpose (links not followed, special files), with why: the
+/// count, and up to [`Skipped::LIST_LIMIT`] of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Skipped {
+    pub count: u64,
+    pub entries: Vec<(String, String)>,
+}
+
+impl Skipped {
+    pub const LIST_LIMIT: usize = 100;
+
+    pub fn add(&mut self, path: String, reason: String) {
+        self.count += 1;
+        if self.entries.len() < Self::LIST_LIMIT {
+            self.entries.push((path, reason));
+        }
+    }
+}
+
 /// The bytes of one file, in order, as they arrive.
 pub type ByteStream = BoxStream<'static, Result<Bytes, TargetError>>;
 
@@ -50,6 +70,12 @@ pub trait Target: Send + Sync + 'static {
     /// Every file under the target's root, as a stream (never collected by the target).
     fn list(&self) -> BoxStream<'static, Result<Entry, TargetError>>;
 
+    /// What the last complete listing left out on purpose, and why. Nothing, for
+    /// backends that leave nothing out.
+    fn skipped(&self) -> Skipped {
+        Skipped::default()
+    }
+
     /// Size and modification time of one file.
     async fn stat(&self, path: &str) -> Result<Entry, TargetError>;
 
@@ -61,7 +87,9 @@ pub trait Target: Send + Sync + 'static {
 /// checked here (missing folder, wrong password); S3 is first contacted by the listing.
 pub async fn open(spec: &TargetSpec) -> Result<Arc<dyn Target>, TargetError> {
     match &spec.location {
-        Location::Local(path) => Ok(Arc::new(local::open(path).await?)),
+        Location::Local(path) => Ok(Arc::new(
+            local::open(path, spec.policy.follow_symlinks).await?,
+        )),
         #[cfg(feature = "s3")]
         Location::S3(loc) => Ok(Arc::new(s3::open(loc)?)),
         #[cfg(feature = "smb")]

@@ -1,4 +1,4 @@
-//! [`Target`] over any `object_store` backend (local files today, S3 next).
+//! [`Target`] over any `object_store` backend (S3).
 
 use std::sync::Arc;
 
@@ -128,7 +128,7 @@ impl Target for StoreTarget {
 /// Reads a local file to its end (not just to the size seen when it was opened) in large
 /// chunks, each on the blocking pool. Chunk buffers are recycled once the consumer drops
 /// them: fresh multi-megabyte buffers would cost page faults and zeroing on every chunk.
-fn read_file(file: std::fs::File, what: String) -> ByteStream {
+pub(crate) fn read_file(file: std::fs::File, what: String) -> ByteStream {
     let pool = BufferPool::new(FILE_CHUNK);
     futures::stream::try_unfold((file, what, pool), |(mut file, what, pool)| async move {
         let (file, what, pool, chunk) = tokio::task::spawn_blocking(move || {

@@ -221,6 +221,8 @@ impl Pass {
                 files: self.files,
                 bytes: self.bytes,
                 excluded: self.excluded,
+                skipped: 0,
+                skipped_entries: Vec::new(),
                 newest: self.newest,
                 list_seconds,
             },
@@ -297,9 +299,17 @@ pub async fn list(
             .expect("listing task panicked")?;
     }
     let seconds = started.elapsed().as_secs_f64();
-    Ok(tokio::task::spawn_blocking(move || pass.complete(seconds))
+    let skipped = target.skipped();
+    let mut listed = tokio::task::spawn_blocking(move || pass.complete(seconds))
         .await
-        .expect("listing task panicked")?)
+        .expect("listing task panicked")?;
+    listed.inventory.skipped = skipped.count;
+    listed.inventory.skipped_entries = skipped
+        .entries
+        .into_iter()
+        .map(|(path, reason)| crate::evidence::SkippedEntry { path, reason })
+        .collect();
+    Ok(listed)
 }
 
 /// Stops a spawned task when its owner goes away (an error or a cancelled run).

@@ -332,15 +332,26 @@ impl TargetRun<'_> {
         } else {
             String::new()
         };
-        check(
-            CheckKind::Inventory,
-            Verdict::Pass,
-            format!(
-                "{} files, {}{excluded}{newest}",
-                inv.files,
-                human_bytes(inv.bytes)
+        let facts = format!(
+            "{} files, {}{excluded}{newest}",
+            inv.files,
+            human_bytes(inv.bytes)
+        );
+        match inv.skipped_entries.first() {
+            // Nothing is skipped silently: what the listing left out warns.
+            Some(first) => check(
+                CheckKind::Inventory,
+                Verdict::Warn,
+                format!(
+                    "{} entr{} left out of the listing, e.g. {}: {}; {facts}",
+                    inv.skipped,
+                    if inv.skipped == 1 { "y" } else { "ies" },
+                    shown(&first.path),
+                    first.reason
+                ),
             ),
-        )
+            None => check(CheckKind::Inventory, Verdict::Pass, facts),
+        }
     }
 
     /// Restores the sample, judges each file and records the verified ones.
