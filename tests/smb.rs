@@ -385,10 +385,18 @@ fn encryption_required_means_an_encrypted_session_or_an_error() {
     // A server that encrypts: the run passes, and the server sees an encrypted session.
     let s = Samba::start();
     seed(&s, 1000);
-    let f = smb_fixture(&s, "sample_files = 100", &s.password, "encryption = \"required\"");
+    let f = smb_fixture(
+        &s,
+        "sample_files = 100",
+        &s.password,
+        "encryption = \"required\"",
+    );
     let (code, ev) = f.run_json("acme", &[]);
     assert_eq!(code, 0, "{ev:#}");
-    assert_eq!(sampled(target(&ev, "nas"), "daily/mon.tar").unwrap()["verdict"], "pass");
+    assert_eq!(
+        sampled(target(&ev, "nas"), "daily/mon.tar").unwrap()["verdict"],
+        "pass"
+    );
     block_on(async {
         let mut loc = location(&s, "backups", "acme", &s.password);
         loc.encryption = Encryption::Required;
@@ -407,7 +415,12 @@ fn encryption_required_means_an_encrypted_session_or_an_error() {
     // message says why.
     let s = Samba::start_with("server smb encrypt = off");
     seed(&s, 1000);
-    let f = smb_fixture(&s, "sample_files = 100", &s.password, "encryption = \"required\"");
+    let f = smb_fixture(
+        &s,
+        "sample_files = 100",
+        &s.password,
+        "encryption = \"required\"",
+    );
     let (code, ev) = f.run_json("acme", &[]);
     assert_eq!(code, 2, "{ev:#}");
     let t = target(&ev, "nas");
@@ -426,7 +439,12 @@ fn a_session_libsmbclient_leaves_in_clear_is_refused_when_encryption_is_required
     // libsmbclient says so and goes on in clear.
     let s = Samba::start();
     seed(&s, 1000);
-    let f = smb_fixture(&s, "sample_files = 100", &s.password, "encryption = \"required\"");
+    let f = smb_fixture(
+        &s,
+        "sample_files = 100",
+        &s.password,
+        "encryption = \"required\"",
+    );
     let home = f.dir.path().join("home");
     std::fs::create_dir_all(home.join(".smb")).unwrap();
     std::fs::write(
@@ -457,8 +475,16 @@ fn library_chatter_stays_off_stdout_and_out_of_the_terminal_without_v() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let mut docs = serde_json::Deserializer::from_str(&out.stdout).into_iter::<serde_json::Value>();
     assert!(matches!(docs.next(), Some(Ok(_))), "{}", out.stdout);
-    assert!(docs.next().is_none(), "more than one JSON document:\n{}", out.stdout);
-    assert!(!out.stderr.contains("Encryption required"), "{}", out.stderr);
+    assert!(
+        docs.next().is_none(),
+        "more than one JSON document:\n{}",
+        out.stdout
+    );
+    assert!(
+        !out.stderr.contains("Encryption required"),
+        "{}",
+        out.stderr
+    );
     // With -v it is in the log.
     let out = f.backproof(&["-v", "run", "acme", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);

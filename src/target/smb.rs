@@ -331,16 +331,17 @@ impl Context {
     fn preflight(&self) -> Result<(), TargetError> {
         let server = self.server();
         let secs = self.timeout.as_secs();
-        let mut stream = probe::connect(&self.host, self.port, self.timeout).map_err(|e| match e {
-            ConnectError::Timeout => TargetError::new(
-                ErrorKind::Timeout,
-                format!("SMB: cannot connect to {server}: no answer within {secs} s"),
-            ),
-            ConnectError::Failed(why) => TargetError::new(
-                ErrorKind::Unreachable,
-                format!("SMB: cannot connect to {server}: {why}"),
-            ),
-        })?;
+        let mut stream =
+            probe::connect(&self.host, self.port, self.timeout).map_err(|e| match e {
+                ConnectError::Timeout => TargetError::new(
+                    ErrorKind::Timeout,
+                    format!("SMB: cannot connect to {server}: no answer within {secs} s"),
+                ),
+                ConnectError::Failed(why) => TargetError::new(
+                    ErrorKind::Unreachable,
+                    format!("SMB: cannot connect to {server}: {why}"),
+                ),
+            })?;
         if self.encryption != Encryption::Required {
             return Ok(());
         }

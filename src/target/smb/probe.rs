@@ -56,9 +56,9 @@ fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAddr>, 
 fn phrase(e: &io::Error) -> ConnectError {
     match (e.kind(), e.raw_os_error()) {
         (io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock, _) => ConnectError::Timeout,
-        (io::ErrorKind::ConnectionRefused, _) => ConnectError::Failed(
-            "connection refused (is the server up, is the port right?)".into(),
-        ),
+        (io::ErrorKind::ConnectionRefused, _) => {
+            ConnectError::Failed("connection refused (is the server up, is the port right?)".into())
+        }
         (_, Some(libc::EHOSTUNREACH | libc::EHOSTDOWN)) => {
             ConnectError::Failed("no route to host".into())
         }
@@ -113,7 +113,7 @@ pub fn negotiate(stream: &mut TcpStream, timeout: Duration) -> io::Result<Offer>
     let mut len = [0u8; 4];
     stream.read_exact(&mut len)?;
     let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_ANSWER || len < 64 {
+    if !(64..=MAX_ANSWER).contains(&len) {
         return Err(not_smb2("its answer has an impossible length"));
     }
     let mut answer = vec![0u8; len];
@@ -270,7 +270,11 @@ mod tests {
                 .unwrap()
                 .encrypts
         );
-        assert!(!parse_answer(&answer(0x0311, 0x47, &[(1, preauth)])).unwrap().encrypts);
+        assert!(
+            !parse_answer(&answer(0x0311, 0x47, &[(1, preauth)]))
+                .unwrap()
+                .encrypts
+        );
     }
 
     #[test]
