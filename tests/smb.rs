@@ -345,3 +345,181 @@ fn permission_denied_on_one_file_is_an_error_for_that_file() {
     );
     assert_eq!(sampled(t, "readable.bin").unwrap()["verdict"], "pass");
 }
+
+/// Runs the binary with this fixture's configuration and extra environment variables.
+fn backproof_env(f: &Fixture, args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_backproof"));
+    cmd.arg("--config").arg(&f.config).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.env_remove("BACKPROOF_CONFIG").output().unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The encryption column of `smbstatus` for each open connection to `share`.
+fn share_encryption(s: &Samba, share: &str) -> Vec<String> {
+    let out = std::process::Command::new("smbstatus")
+        .arg("-s")
+        .arg(s.dir.path().join("smb.conf"))
+        .arg("-S")
+        .output()
+        .unwrap();
+    // Service, pid, machine, connected at (several words), encryption, signing.
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.split_whitespace().next() == Some(share))
+        .map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            cols[cols.len() - 2].to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn encryption_required_means_an_encrypted_session_or_an_error() {
+    // A server that encrypts: the run passes, and the server sees an encrypted session.
+    let s = Samba::start();
+    seed(&s, 1000);
+    let f = smb_fixture(
+        &s,
+        "sample_files = 100",
+        &s.password,
+        "encryption = \"required\"",
+    );
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 0, "{ev:#}");
+    assert_eq!(
+        sampled(target(&ev, "nas"), "daily/mon.tar").unwrap()["verdict"],
+        "pass"
+    );
+    block_on(async {
+        let mut loc = location(&s, "backups", "acme", &s.password);
+        loc.encryption = Encryption::Required;
+        let target = backproof::target::smb::open(&loc)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let seen = share_encryption(&s, "backups");
+        assert!(
+            !seen.is_empty() && seen.iter().all(|e| e.starts_with("AES")),
+            "the server sees {seen:?}"
+        );
+        drop(target);
+    });
+
+    // A server that does not encrypt: could not verify, nothing restored, and the
+    // message says why.
+    let s = Samba::start_with("server smb encrypt = off");
+    seed(&s, 1000);
+    let f = smb_fixture(
+        &s,
+        "sample_files = 100",
+        &s.password,
+        "encryption = \"required\"",
+    );
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 2, "{ev:#}");
+    let t = target(&ev, "nas");
+    let reason = reason_of(check(t, "access")).to_string();
+    assert!(
+        reason.contains(&format!("127.0.0.1:{} does not encrypt", s.port))
+            && reason.contains("no SMB3 encryption"),
+        "{reason}"
+    );
+    assert!(sampled(t, "daily/mon.tar").is_none(), "{t:#}");
+}
+
+#[test]
+fn a_session_libsmbclient_leaves_in_clear_is_refused_when_encryption_is_required() {
+    // The server encrypts, but the client's smb.conf stops at SMB 2.1, which cannot:
+    // libsmbclient says so and goes on in clear.
+    let s = Samba::start();
+    seed(&s, 1000);
+    let f = smb_fixture(
+        &s,
+        "sample_files = 100",
+        &s.password,
+        "encryption = \"required\"",
+    );
+    let home = f.dir.path().join("home");
+    std::fs::create_dir_all(home.join(".smb")).unwrap();
+    std::fs::write(
+        home.join(".smb/smb.conf"),
+        "[global]\nclient max protocol = SMB2_10\n",
+    )
+    .unwrap();
+    let out = backproof_env(&f, &["run", "acme", "--json"], &[("HOME", &home)]);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    let ev = out.json();
+    let t = target(&ev, "nas");
+    let reason = reason_of(check(t, "access")).to_string();
+    assert!(
+        reason.contains("is not encrypted") && reason.contains("doesn't support SMB3 encryption"),
+        "{reason}"
+    );
+    assert!(sampled(t, "daily/mon.tar").is_none(), "{t:#}");
+}
+
+#[test]
+fn library_chatter_stays_off_stdout_and_out_of_the_terminal_without_v() {
+    // Encryption preferred (the default) against a server that cannot encrypt: files are
+    // read in clear, and libsmbclient says so on its own.
+    let s = Samba::start_with("server smb encrypt = off");
+    seed(&s, 1000);
+    let f = smb_fixture(&s, "sample_files = 100", &s.password, "");
+    let out = f.backproof(&["run", "acme", "--json"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let mut docs = serde_json::Deserializer::from_str(&out.stdout).into_iter::<serde_json::Value>();
+    assert!(matches!(docs.next(), Some(Ok(_))), "{}", out.stdout);
+    assert!(
+        docs.next().is_none(),
+        "more than one JSON document:\n{}",
+        out.stdout
+    );
+    assert!(
+        !out.stderr.contains("Encryption required"),
+        "{}",
+        out.stderr
+    );
+    // With -v it is in the log.
+    let out = f.backproof(&["-v", "run", "acme", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out.json();
+    assert!(
+        out.stderr.contains("libsmbclient") && out.stderr.contains("Encryption required"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_closed_port_is_told_in_plain_words_without_library_lines() {
+    let port = common::servers::free_port();
+    let f = Fixture::empty();
+    let pw = f.secret("smb.secret", "whatever");
+    f.job_with_target(
+        "",
+        &format!(
+            "name = \"nas\"\nurl = \"smb://127.0.0.1:{port}/backups/acme\"\nusername = \"{SMB_USER}\"\npassword_file = \"{}\"\ntimeout = \"3s\"\n",
+            pw.display()
+        ),
+    );
+    let out = f.backproof(&["run", "acme"]);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(&format!(
+            "SMB: cannot connect to 127.0.0.1:{port}: connection refused"
+        )),
+        "{}",
+        out.stdout
+    );
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        !all.contains("pavao") && !all.contains("os error"),
+        "library wording reached the user:\n{all}"
+    );
+}

@@ -7,6 +7,7 @@
 mod commands;
 mod demo;
 mod follow;
+mod log_caps;
 mod mail;
 mod remote;
 
@@ -169,12 +170,16 @@ fn init_logging(format: LogFormat, verbose: u8) {
     let filter =
         EnvFilter::try_from_env("BACKPROOF_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     use std::io::IsTerminal;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
+    // Third-party libraries are capped on top of the filter (no level prints a secret).
+    let caps = log_caps::library_caps(verbose);
     match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.finish().with(caps).init(),
+        LogFormat::Json => builder.json().finish().with(caps).init(),
     }
 }

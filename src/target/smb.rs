@@ -6,6 +6,14 @@
 //! through a small channel. Every SMB request has the target's timeout, so a silent
 //! server gives an error, never a hang. Anonymous (guest) login is switched off, so a wrong
 //! password fails instead of silently reading what a guest may see.
+//!
+//! Before libsmbclient connects, backproof reaches the server itself ([`probe`]): a
+//! failed connection is told in plain words, and with `encryption = "required"` a server
+//! that offers no SMB3 encryption is refused before logging on. libsmbclient's own output
+//! goes to the log ([`chatter`]); a session it reports it could not encrypt is refused too.
+
+mod chatter;
+mod probe;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +29,7 @@ use pavao::{
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use tokio_stream::wrappers::ReceiverStream;
 
+use self::probe::ConnectError;
 use super::buffer::BufferPool;
 use super::{ByteStream, Entry, ErrorKind, Target, TargetError};
 use crate::config::{Encryption, SmbLocation};
@@ -35,6 +44,9 @@ const KEEP: &AsciiSet = &NON_ALPHANUMERIC
 
 /// Bytes asked of libsmbclient per read call; it splits them into pipelined SMB reads.
 const READ_CHUNK: usize = 2 << 20;
+
+/// The end of both "not encrypted" errors.
+const REFUSED: &str = "encryption = \"required\" refuses it: turn on SMB3 encryption on the server, or set encryption = \"preferred\" to accept reading in clear";
 
 /// A folder on an SMB share.
 pub struct SmbTarget {
@@ -53,6 +65,7 @@ struct Context {
     path: String,
     user: String,
     timeout: Duration,
+    encryption: Encryption,
 }
 
 /// Connects to the share and checks that the folder exists: wrong credentials, a missing
@@ -65,6 +78,7 @@ pub async fn open(loc: &SmbLocation) -> Result<SmbTarget, TargetError> {
 }
 
 fn open_blocking(loc: &SmbLocation) -> Result<SmbTarget, TargetError> {
+    chatter::install();
     let context = Arc::new(Context {
         host: loc.host.clone(),
         port: loc.port,
@@ -72,7 +86,10 @@ fn open_blocking(loc: &SmbLocation) -> Result<SmbTarget, TargetError> {
         path: loc.path.clone(),
         user: loc.username.clone(),
         timeout: loc.timeout,
+        encryption: loc.encryption,
     });
+    context.preflight()?;
+    let refusals = chatter::encryption_refusals();
     let encryption = match loc.encryption {
         Encryption::Required => SmbEncryptionLevel::Require,
         Encryption::Preferred => SmbEncryptionLevel::Request,
@@ -99,6 +116,7 @@ fn open_blocking(loc: &SmbLocation) -> Result<SmbTarget, TargetError> {
     client
         .stat("/")
         .map_err(|e| context.describe(e, Place::Share))?;
+    context.check_session(refusals)?;
     let root = if loc.path.is_empty() {
         String::new()
     } else {
@@ -163,6 +181,7 @@ impl SmbTarget {
             } else {
                 format!("{root}/{}", encode_path(&folder))
             };
+            let refusals = chatter::encryption_refusals();
             let entries = client.list_dirplus(&url).map_err(|e| {
                 // libsmbclient reports any failure to open a folder as a bad descriptor:
                 // ask stat for the real reason.
@@ -172,6 +191,7 @@ impl SmbTarget {
                 };
                 context.describe(e, Place::Listing(&folder))
             })?;
+            context.check_session(refusals)?;
             for e in entries {
                 let path = if folder.is_empty() {
                     e.name().to_string()
@@ -249,10 +269,15 @@ impl Target for SmbTarget {
         let (opened_tx, opened_rx) = tokio::sync::oneshot::channel();
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         tokio::task::spawn_blocking(move || {
-            let mut file = match client.open_with(&url, SmbOpenOptions::default().read(true)) {
+            let refusals = chatter::encryption_refusals();
+            let opened = client
+                .open_with(&url, SmbOpenOptions::default().read(true))
+                .map_err(|e| context.describe(e, Place::File(&path)))
+                .and_then(|f| context.check_session(refusals).map(|()| f));
+            let mut file = match opened {
                 Ok(f) => f,
                 Err(e) => {
-                    let _ = opened_tx.send(Err(context.describe(e, Place::File(&path))));
+                    let _ = opened_tx.send(Err(e));
                     return;
                 }
             };
@@ -296,6 +321,74 @@ enum Place<'a> {
 }
 
 impl Context {
+    fn server(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// Reaches the server before libsmbclient does: connection failures in plain words,
+    /// and with encryption required, a server that offers no SMB3 encryption refused
+    /// before any logon.
+    fn preflight(&self) -> Result<(), TargetError> {
+        let server = self.server();
+        let secs = self.timeout.as_secs();
+        let mut stream =
+            probe::connect(&self.host, self.port, self.timeout).map_err(|e| match e {
+                ConnectError::Timeout => TargetError::new(
+                    ErrorKind::Timeout,
+                    format!("SMB: cannot connect to {server}: no answer within {secs} s"),
+                ),
+                ConnectError::Failed(why) => TargetError::new(
+                    ErrorKind::Unreachable,
+                    format!("SMB: cannot connect to {server}: {why}"),
+                ),
+            })?;
+        if self.encryption != Encryption::Required {
+            return Ok(());
+        }
+        let offer = probe::negotiate(&mut stream, self.timeout).map_err(|e| match e.kind() {
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => TargetError::new(
+                ErrorKind::Timeout,
+                format!("SMB: {server} did not answer within {secs} s (negotiating the protocol)"),
+            ),
+            _ => TargetError::new(
+                ErrorKind::Unreachable,
+                format!("SMB: negotiating the protocol with {server} failed: {e}"),
+            ),
+        })?;
+        tracing::debug!(%server, dialect = %offer.dialect_name(), encrypts = offer.encrypts, "SMB negotiation");
+        if !offer.encrypts {
+            return Err(self.not_encrypted(&format!(
+                "it offers no SMB3 encryption ({} negotiated)",
+                offer.dialect_name()
+            )));
+        }
+        Ok(())
+    }
+
+    /// With encryption required, an error if libsmbclient said (on this thread, since it
+    /// had said it `before` times) that it could not encrypt the session it just opened:
+    /// libsmbclient 4.17 goes on in clear after saying so.
+    fn check_session(&self, before: u64) -> Result<(), TargetError> {
+        if self.encryption == Encryption::Required && chatter::encryption_refusals() > before {
+            return Err(TargetError::new(
+                ErrorKind::Other,
+                format!(
+                    "SMB: the session with {} is not encrypted (libsmbclient: \"{}\"). {REFUSED} (and check `client max protocol` in smb.conf: SMB3 is needed)",
+                    self.server(),
+                    chatter::last_refusal()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn not_encrypted(&self, why: &str) -> TargetError {
+        TargetError::new(
+            ErrorKind::Other,
+            format!("SMB: {} does not encrypt: {why}. {REFUSED}", self.server()),
+        )
+    }
+
     /// `//host:port/share/path`, as a technician would type it.
     fn unc(&self) -> String {
         let port = if self.port == 445 {

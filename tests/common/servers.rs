@@ -192,6 +192,11 @@ pub struct Samba {
 
 impl Samba {
     pub fn start() -> Samba {
+        Samba::start_with("")
+    }
+
+    /// A server whose `[global]` section also has `global` (e.g. `server smb encrypt = off`).
+    pub fn start_with(global: &str) -> Samba {
         let smbd = find_binary("BACKPROOF_TEST_SMBD", "smbd");
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display().to_string();
@@ -224,6 +229,7 @@ ncalrpc dir = {d}/ncalrpc
 log file = {d}/log.%m
 passdb backend = tdbsam:{d}/private/passdb.tdb
 map to guest = never
+{global}
 
 [backups]
 path = {d}/backups
