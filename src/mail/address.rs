@@ -15,7 +15,7 @@ pub fn mailbox(text: &str) -> Result<Mailbox, String> {
     let mailbox: Mailbox = text.trim().parse().map_err(|e| refused(format!("{e}")))?;
     mailbox
         .email
-        .as_ref()
+        .to_string()
         .parse::<Address>()
         .map_err(|e| refused(format!("as an envelope address: {e}")))?;
     Message::builder()
@@ -25,4 +25,30 @@ pub fn mailbox(text: &str) -> Result<Mailbox, String> {
         .body(String::new())
         .map_err(|e| refused(format!("a message to it cannot be built: {e}")))?;
     Ok(mailbox)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_what_can_be_sent_and_refuses_the_rest() {
+        for good in [
+            "noc@msp.example",
+            "backproof <backproof@msp.example>",
+            "first.last+tag@sub.msp.example",
+        ] {
+            assert!(mailbox(good).is_ok(), "{good}: {:?}", mailbox(good));
+        }
+        for bad in [
+            r#""a b"@example.com"#,
+            r#""a..b"@example.com"#,
+            "a@[127.0.0.1]",
+            "not an address",
+            "a@",
+        ] {
+            let e = mailbox(bad).expect_err(bad);
+            assert!(e.contains(bad), "{e}");
+        }
+    }
 }
