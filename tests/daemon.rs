@@ -487,12 +487,21 @@ fn a_run_that_panics_is_recorded_and_frees_its_job() {
     let (_, p) = run_through_api(&d, "acme");
     assert_eq!(p["exit_code"], 0, "{p}");
 
-    // The error was reported (to a file: no [smtp]), and the log does not call it sent.
-    wait_for("the report is written", Duration::from_secs(30), || {
+    // The error and the recovery after it were reported (to files: no [smtp]), and the
+    // log does not call them sent.
+    wait_for("both reports are written", Duration::from_secs(30), || {
         std::fs::read_dir(f.data_dir().join("mail"))
-            .map(|d| d.count() == 1)
+            .map(|d| d.count() == 2)
             .unwrap_or(false)
     });
+    let reports: String = std::fs::read_dir(f.data_dir().join("mail"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(
+        reports.contains("Subject: [ERROR] Acme Dental"),
+        "{reports}"
+    );
     wait_for("the log tells", Duration::from_secs(10), || {
         d.log_text().contains("not emailed")
     });
