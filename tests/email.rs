@@ -309,11 +309,7 @@ fn without_smtp_reports_are_written_as_eml_files() {
         "{}",
         listing.stdout
     );
-    assert!(
-        !listing.stdout.contains(" sent "),
-        "{}",
-        listing.stdout
-    );
+    assert!(!listing.stdout.contains(" sent "), "{}", listing.stdout);
     let retry = f.backproof(&["outbox", "--retry"]);
     assert!(
         retry.stdout.contains("no [smtp] configured") && !retry.stdout.contains("sent"),
@@ -535,7 +531,11 @@ fn a_relay_that_stalls_after_data_leaves_the_report_queued() {
     );
     assert!(smtp.messages().is_empty());
     let (retry, _) = backproof_bounded(&f.config, &["outbox", "--retry"], &[], LIMIT);
-    assert!(retry.stdout.contains("0 sent, 1 still queued"), "{}", retry.stdout);
+    assert!(
+        retry.stdout.contains("0 sent, 1 still queued"),
+        "{}",
+        retry.stdout
+    );
 }
 
 #[test]
@@ -553,7 +553,11 @@ fn a_relay_that_stalls_once_gets_the_report_on_the_retry_and_later_ones_directly
     });
     let (out, took) = backproof_bounded(&f.config, &["run", "acme"], &[], LIMIT);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("queued, will be retried"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("queued, will be retried"),
+        "{}",
+        out.stderr
+    );
     assert!(took < Duration::from_secs(30), "the run took {took:?}");
     assert!(smtp.messages().is_empty());
 
@@ -575,7 +579,11 @@ fn a_relay_that_stalls_once_gets_the_report_on_the_retry_and_later_ones_directly
 
 /// Addresses lettre's envelope parser accepts but its header parser or message builder
 /// does not: before, `check-config` passed them and every emailed run panicked.
-const UNSENDABLE: [&str; 3] = [r#""a b"@example.com"#, r#""a..b"@example.com"#, "a@[127.0.0.1]"];
+const UNSENDABLE: [&str; 3] = [
+    r#""a b"@example.com"#,
+    r#""a..b"@example.com"#,
+    "a@[127.0.0.1]",
+];
 
 #[test]
 fn check_config_refuses_addresses_a_report_cannot_be_sent_to() {
@@ -587,7 +595,10 @@ fn check_config_refuses_addresses_a_report_cannot_be_sent_to() {
         let technicians = "technicians = [\"noc@msp.example\"]";
         assert_eq!(job.lines().nth(1), Some(technicians));
         for (key, line) in [
-            ("technicians", format!("technicians = [\"noc@msp.example\", '{bad}']")),
+            (
+                "technicians",
+                format!("technicians = [\"noc@msp.example\", '{bad}']"),
+            ),
             ("owners", format!("{technicians}\nowners = ['{bad}']")),
         ] {
             f.write_job("acme", &job.replace(technicians, &line));
@@ -626,7 +637,11 @@ fn check_config_refuses_addresses_a_report_cannot_be_sent_to() {
         std::fs::write(&f.config, "data_dir = \"data\"\n").unwrap();
         let out = f.backproof(&["send-test-email", bad]);
         assert_eq!(out.code, 2, "refused, not a panic: {}", out.stderr);
-        assert!(out.stderr.contains("not an email address"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("not an email address"),
+            "{}",
+            out.stderr
+        );
     }
 }
 
@@ -650,7 +665,9 @@ fn a_run_that_panics_is_recorded_as_not_verified_and_reported() {
     // Recorded in the catalog and reported to the technicians (to a file: no [smtp]).
     let show = f.backproof(&["show", ev["run_id"].as_str().unwrap(), "--json"]);
     assert_eq!(show.json()["verdict"], "error", "{}", show.stdout);
-    let mails = std::fs::read_dir(f.data_dir().join("mail")).unwrap().count();
+    let mails = std::fs::read_dir(f.data_dir().join("mail"))
+        .unwrap()
+        .count();
     assert_eq!(mails, 1, "the error was reported");
 
     std::fs::remove_file(&flag).unwrap();

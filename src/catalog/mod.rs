@@ -25,8 +25,7 @@ use crate::evidence::{EVIDENCE_SCHEMA, RunEvidence, RunStatus};
 
 pub use lock::ProcessLock;
 pub use records::{
-    Claim, Delivery, FileRecord, InventoryRecord, MailKind, OutboxItem, RECORD_SCHEMA,
-    TargetState,
+    Claim, Delivery, FileRecord, InventoryRecord, MailKind, OutboxItem, RECORD_SCHEMA, TargetState,
 };
 
 /// The catalog could not be used.

@@ -118,19 +118,11 @@ pub enum Delivery {
     /// Waiting for its next attempt.
     Pending,
     /// Accepted by the SMTP relay.
-    Sent {
-        at: DateTime<Utc>,
-    },
+    Sent { at: DateTime<Utc> },
     /// Written to a `.eml` file because no `[smtp]` is configured: nobody was emailed.
-    Written {
-        at: DateTime<Utc>,
-        file: String,
-    },
+    Written { at: DateTime<Utc>, file: String },
     /// The server refused it for good (a permanent 5xx on a recipient or the content).
-    Rejected {
-        at: DateTime<Utc>,
-        reason: String,
-    },
+    Rejected { at: DateTime<Utc>, reason: String },
 }
 
 /// One message in the durable outbox. The message is stored fully formatted, so every

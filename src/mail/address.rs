@@ -11,7 +11,8 @@ use lettre::{Address, Message};
 /// Reads `text` (`name@example.com` or `Name <name@example.com>`) as a mailbox that
 /// messages can be composed for and sent to; the error says why not.
 pub fn mailbox(text: &str) -> Result<Mailbox, String> {
-    let refused = |why: String| format!("`{text}` is not an email address backproof can send to ({why})");
+    let refused =
+        |why: String| format!("`{text}` is not an email address backproof can send to ({why})");
     let mailbox: Mailbox = text.trim().parse().map_err(|e| refused(format!("{e}")))?;
     mailbox
         .email

@@ -140,20 +140,14 @@ pub fn digest(sender: &Sender, to: &[String], d: &Digest) -> Result<Composed, Co
         d.job,
         sender.domain()
     );
-    let message = builder(sender, to, &subject, &message_id)
-        .multipart(MultiPart::alternative_plain_html(
-            digest::text(d),
-            digest::html(d),
-        ));
+    let message = builder(sender, to, &subject, &message_id).multipart(
+        MultiPart::alternative_plain_html(digest::text(d), digest::html(d)),
+    );
     finish(subject, message_id, to, message)
 }
 
 /// `backproof send-test-email`.
-pub fn test_message(
-    sender: &Sender,
-    to: &str,
-    host: &str,
-) -> Result<Composed, ComposeError> {
+pub fn test_message(sender: &Sender, to: &str, host: &str) -> Result<Composed, ComposeError> {
     let now = chrono::Utc::now();
     let subject = format!("backproof test message from {host}");
     let message_id = format!(

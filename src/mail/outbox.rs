@@ -134,7 +134,11 @@ impl std::fmt::Display for Counts {
 
 /// A tag naming one delivery round in claims: process id and a random number.
 fn deliverer() -> String {
-    format!("pid {} round {:08x}", std::process::id(), rand::random::<u32>())
+    format!(
+        "pid {} round {:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
 }
 
 /// Tries every pending message that is due (or all pending ones with `force`), each
@@ -217,9 +221,9 @@ pub async fn deliver(
 
 /// Whether message `id` is still pending and held by another deliverer's live claim.
 fn held_elsewhere(catalog: &Catalog, id: &str, now: DateTime<Utc>) -> Result<bool, CatalogError> {
-    Ok(catalog.outbox_item(id)?.is_some_and(|i| {
-        i.delivery == Delivery::Pending && i.claim.is_some_and(|c| c.until > now)
-    }))
+    Ok(catalog
+        .outbox_item(id)?
+        .is_some_and(|i| i.delivery == Delivery::Pending && i.claim.is_some_and(|c| c.until > now)))
 }
 
 #[cfg(test)]
