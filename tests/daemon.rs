@@ -134,7 +134,7 @@ fn sigterm_mid_run_records_it_as_interrupted_and_cleans_up() {
 #[test]
 fn kill_9_mid_run_is_recovered_on_restart_without_duplicate_email() {
     let f = fixture();
-    // Make `acme` fail, so its report is emailed (to .eml files: no [smtp]).
+    // Make `acme` fail, so its report is reported (to .eml files: no [smtp]).
     let d = Daemon::start(&f, "");
     let (_, r) = d.post("/v1/jobs/acme/runs", json!({}));
     d.wait_run(r["run_id"].as_str().unwrap(), Duration::from_secs(30));
@@ -173,7 +173,7 @@ fn kill_9_mid_run_is_recovered_on_restart_without_duplicate_email() {
     std::thread::sleep(Duration::from_millis(500)); // let the outbox worker have its round
     assert_eq!(mails(), 1, "a report was sent twice");
     let out = f.backproof(&["outbox"]);
-    assert!(out.stdout.contains("sent"), "{}", out.stdout);
+    assert!(out.stdout.contains("file only"), "{}", out.stdout);
 }
 
 #[test]
@@ -366,4 +366,177 @@ fn problems_are_acknowledged_through_the_daemon() {
         .clone();
     assert_eq!(acme["worst_problem"]["acknowledged"], true, "{acme:#}");
     assert!(d.log_text().contains("problem acknowledged"));
+}
+
+/// A job `acme` emailed with the `[smtp]` section `smtp(&fixture)`, verified once (a pass,
+/// not emailed); then a file is corrupted, so each of its next runs fails and is emailed.
+fn failing(smtp: impl FnOnce(&Fixture) -> String) -> Fixture {
+    let f = Fixture::new("sample_files = 100");
+    for (i, name) in ["a.tar", "b.tar"].iter().enumerate() {
+        f.file(name, 20_000, hours(1 + i as u64));
+    }
+    let section = smtp(&f);
+    std::fs::write(&f.config, format!("data_dir = \"data\"\n{section}")).unwrap();
+    assert_eq!(f.run_json("acme", &[]).0, 0);
+    corrupt_in_place(&f.backups.join("b.tar"));
+    f
+}
+
+/// Starts a run of `job` through the API and waits for it; returns its id and progress.
+fn run_through_api(d: &Daemon, job: &str) -> (String, serde_json::Value) {
+    let (code, r) = d.post(&format!("/v1/jobs/{job}/runs"), json!({}));
+    assert_eq!(code, 202, "{r}");
+    let id = r["run_id"].as_str().unwrap().to_string();
+    let p = d.wait_run(&id, Duration::from_secs(60));
+    (id, p)
+}
+
+/// Waits until `ready` holds, failing the test after `limit`.
+fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what} within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn three_deliverers_at_once_send_a_report_once() {
+    use common::servers::{SMTP_PASSWORD, Smtp};
+    // The relay takes 3 s to answer a message's data.
+    let smtp = Smtp::start_with_data_delay(Duration::from_secs(3));
+    let f = failing(|f| smtp.config(&f.secret("smtp.secret", SMTP_PASSWORD)));
+    let d = Daemon::start(&f, "");
+    let (_, p) = run_through_api(&d, "acme");
+    assert_eq!(p["exit_code"], 1);
+    // The run woke the delivery worker; two `outbox --retry` join in while it sends.
+    let retries: Vec<_> = (0..2)
+        .map(|_| {
+            let config = f.config.clone();
+            std::thread::spawn(move || {
+                backproof_bounded(
+                    &config,
+                    &["outbox", "--retry"],
+                    &[],
+                    Duration::from_secs(60),
+                )
+                .0
+            })
+        })
+        .collect();
+    let outputs: Vec<Output> = retries.into_iter().map(|t| t.join().unwrap()).collect();
+    let sent = || {
+        let (_, items) = d.get("/v1/outbox");
+        items[0]["delivery"]["state"] == "sent"
+    };
+    wait_for("the report is delivered", Duration::from_secs(30), sent);
+    assert_eq!(smtp.messages().len(), 1, "one copy, not one per deliverer");
+    let (_, items) = d.get("/v1/outbox");
+    assert_eq!(items[0]["attempts"], 1, "{items}");
+    assert!(
+        outputs
+            .iter()
+            .any(|o| o.stdout.contains("1 being delivered by another delivery")),
+        "{}",
+        outputs
+            .iter()
+            .map(|o| format!("{}{}", o.stdout, o.stderr))
+            .collect::<String>()
+    );
+}
+
+#[test]
+fn a_relay_that_stalls_does_not_stop_the_delivery_worker() {
+    use common::servers::{SMTP_PASSWORD, Smtp};
+    use common::staller::Staller;
+    let smtp = Smtp::start();
+    // The first connection is accepted and never answered; later ones reach the server.
+    let relay = Staller::first_then_forward(1, smtp.port);
+    let f = failing(|f| {
+        smtp.config(&f.secret("smtp.secret", SMTP_PASSWORD))
+            .replace(
+                &format!("port = {}\n", smtp.port),
+                &format!("port = {}\n", relay.port),
+            )
+            .replace("timeout = \"5s\"", "timeout = \"1s\"")
+    });
+    let d = Daemon::start(&f, "");
+    let (first, _) = run_through_api(&d, "acme");
+    wait_for(
+        "the worker tries the stalled relay",
+        Duration::from_secs(30),
+        || relay.accepted() >= 1,
+    );
+    let (second, p) = run_through_api(&d, "acme");
+    assert_eq!(p["exit_code"], 1);
+    wait_for(
+        "the second report is delivered",
+        Duration::from_secs(60),
+        || !smtp.messages().is_empty(),
+    );
+    let messages = smtp.messages();
+    let m = String::from_utf8_lossy(&messages[0]);
+    assert!(m.contains(&format!("<run-{second}.acme@")), "{m}");
+    // The first report stays queued for its retry, with the reason.
+    let (_, items) = d.get("/v1/outbox");
+    let item = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["run_id"] == first.as_str())
+        .unwrap();
+    assert_eq!(item["delivery"]["state"], "pending", "{item}");
+    assert!(
+        item["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("smtp.send_timeout"),
+        "{item}"
+    );
+}
+
+#[test]
+fn a_run_that_panics_is_recorded_and_frees_its_job() {
+    let f = fixture();
+    // The test-only hook of debug builds (see src/verify/crash.rs): runs panic while
+    // this file exists.
+    let flag = f.secret("panic-now", "forced by the test");
+    let d = Daemon::start_with_env(
+        &f,
+        "",
+        &[("BACKPROOF_TEST_PANIC_FILE", flag.to_str().unwrap())],
+    );
+    let (run_id, p) = run_through_api(&d, "acme");
+    assert_eq!(p["state"], "finished", "{p}");
+    assert_eq!(p["exit_code"], 2, "could not verify: {p}");
+    let (_, ev) = d.get(&format!("/v1/runs/{run_id}"));
+    assert_eq!(ev["status"], "finished", "{ev}");
+    assert_eq!(ev["verdict"], "error");
+    let summary = target(&ev, "nas")["summary"].as_str().unwrap();
+    assert!(summary.contains("forced by the test"), "{summary}");
+
+    // The job is free: the next trigger runs (not 409), and verifies.
+    std::fs::remove_file(&flag).unwrap();
+    let (_, p) = run_through_api(&d, "acme");
+    assert_eq!(p["exit_code"], 0, "{p}");
+
+    // The error and the recovery after it were reported (to files: no [smtp]), and the
+    // log does not call them sent.
+    wait_for("both reports are written", Duration::from_secs(30), || {
+        std::fs::read_dir(f.data_dir().join("mail"))
+            .map(|d| d.count() == 2)
+            .unwrap_or(false)
+    });
+    let reports: String = std::fs::read_dir(f.data_dir().join("mail"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(
+        reports.contains("Subject: [ERROR] Acme Dental"),
+        "{reports}"
+    );
+    wait_for("the log tells", Duration::from_secs(10), || {
+        d.log_text().contains("not emailed")
+    });
+    assert!(!d.log_text().contains("email sent"), "{}", d.log_text());
 }

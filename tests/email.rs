@@ -3,7 +3,10 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::servers::{SMTP_PASSWORD, Smtp};
+use common::staller::Staller;
 use common::*;
 
 /// A healthy local backup set whose job is emailed through `smtp`.
@@ -283,6 +286,49 @@ fn without_smtp_reports_are_written_as_eml_files() {
         "{}",
         out.stderr
     );
+    // Nothing was emailed, and nothing says it was.
+    assert!(
+        out.stderr.contains("NOT emailed (no [smtp] configured)"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("report emailed"), "{}", out.stderr);
+
+    let check = f.backproof(&["check-config"]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(
+        check.stdout.contains("nothing is emailed")
+            && check.stdout.contains(&mail.display().to_string()),
+        "{}",
+        check.stdout
+    );
+
+    let listing = f.backproof(&["outbox"]);
+    assert!(
+        listing.stdout.contains("file only") && listing.stdout.contains("not emailed"),
+        "{}",
+        listing.stdout
+    );
+    assert!(!listing.stdout.contains(" sent "), "{}", listing.stdout);
+    let retry = f.backproof(&["outbox", "--retry"]);
+    assert!(
+        retry.stdout.contains("no [smtp] configured") && !retry.stdout.contains("sent"),
+        "{}",
+        retry.stdout
+    );
+
+    let test = f.backproof(&["send-test-email", "me@msp.example"]);
+    assert_eq!(test.code, 2, "nothing was emailed: {}", test.stdout);
+    assert!(
+        test.stdout.contains("NOT emailed") && !test.stdout.contains("sent"),
+        "{}",
+        test.stdout
+    );
+    assert_eq!(
+        std::fs::read_dir(&mail).unwrap().count(),
+        2,
+        "the test message is in a file"
+    );
 }
 
 #[test]
@@ -415,4 +461,225 @@ fn the_evidence_chain_detects_a_removed_report() {
         out.stdout
     );
     assert!(out.stdout.contains(&ids[1]), "{}", out.stdout);
+}
+
+/// A job `acme` whose next run fails (a file changed since the baseline run) and is
+/// emailed with the `[smtp]` section `smtp(&fixture)` returns.
+fn failing(smtp: impl FnOnce(&Fixture) -> String) -> Fixture {
+    let f = Fixture::new("sample_files = 100");
+    for (i, name) in ["a.tar", "b.tar"].iter().enumerate() {
+        f.file(name, 20_000, hours(1 + i as u64));
+    }
+    let section = smtp(&f);
+    std::fs::write(&f.config, format!("data_dir = \"data\"\n{section}")).unwrap();
+    assert_eq!(f.run_json("acme", &[]).0, 0, "a pass is not emailed");
+    corrupt_in_place(&f.backups.join("b.tar"));
+    f
+}
+
+/// `[smtp]` for a plain relay on 127.0.0.1:`port` with a 1 s connect timeout.
+fn plain_relay(port: u16) -> String {
+    format!(
+        "[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nfrom = \"backproof <backproof@msp.example>\"\ntimeout = \"1s\"\n"
+    )
+}
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+#[test]
+fn a_silent_relay_holds_neither_the_run_nor_the_retry() {
+    let relay = Staller::silent();
+    let f = failing(|_| plain_relay(relay.port));
+    let (out, took) = backproof_bounded(&f.config, &["run", "acme"], &[], LIMIT);
+    assert_eq!(out.code, 1, "the run's verdict decides: {}", out.stderr);
+    assert!(relay.accepted() >= 1, "the relay was never contacted");
+    // The whole delivery is bounded by send_timeout, 4 × timeout by default.
+    assert!(
+        out.stderr.contains("queued, will be retried") && out.stderr.contains("within 4s"),
+        "{}",
+        out.stderr
+    );
+    assert!(took < Duration::from_secs(30), "the run took {took:?}");
+
+    let (retry, took) = backproof_bounded(&f.config, &["outbox", "--retry"], &[], LIMIT);
+    assert!(
+        retry.stdout.contains("0 sent, 1 still queued"),
+        "{}{}",
+        retry.stdout,
+        retry.stderr
+    );
+    assert!(took < Duration::from_secs(30), "the retry took {took:?}");
+    let listing = f.backproof(&["outbox"]);
+    assert_eq!(listing.code, 1);
+    assert!(
+        listing.stdout.contains("queued") && listing.stdout.contains("smtp.send_timeout"),
+        "{}",
+        listing.stdout
+    );
+}
+
+#[test]
+fn a_relay_that_stalls_after_data_leaves_the_report_queued() {
+    let smtp = Smtp::start_with_data_delay(Duration::from_secs(3600));
+    let f = failing(|f| {
+        let pw = f.secret("smtp.secret", SMTP_PASSWORD);
+        format!("{}send_timeout = \"3s\"\n", smtp.config(&pw))
+    });
+    let (out, took) = backproof_bounded(&f.config, &["run", "acme"], &[], LIMIT);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("queued, will be retried") && out.stderr.contains("within 3s"),
+        "{}",
+        out.stderr
+    );
+    assert!(took < Duration::from_secs(30), "the run took {took:?}");
+    let listing = f.backproof(&["outbox"]);
+    assert!(
+        listing.stdout.contains("queued") && !listing.stdout.contains(" sent "),
+        "never marked sent: {}",
+        listing.stdout
+    );
+    assert!(smtp.messages().is_empty());
+    let (retry, _) = backproof_bounded(&f.config, &["outbox", "--retry"], &[], LIMIT);
+    assert!(
+        retry.stdout.contains("0 sent, 1 still queued"),
+        "{}",
+        retry.stdout
+    );
+}
+
+#[test]
+fn a_relay_that_stalls_once_gets_the_report_on_the_retry_and_later_ones_directly() {
+    let smtp = Smtp::start();
+    let relay = Staller::first_then_forward(1, smtp.port);
+    let f = failing(|f| {
+        let pw = f.secret("smtp.secret", SMTP_PASSWORD);
+        smtp.config(&pw)
+            .replace(
+                &format!("port = {}\n", smtp.port),
+                &format!("port = {}\n", relay.port),
+            )
+            .replace("timeout = \"5s\"", "timeout = \"1s\"")
+    });
+    let (out, took) = backproof_bounded(&f.config, &["run", "acme"], &[], LIMIT);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("queued, will be retried"),
+        "{}",
+        out.stderr
+    );
+    assert!(took < Duration::from_secs(30), "the run took {took:?}");
+    assert!(smtp.messages().is_empty());
+
+    let (retry, _) = backproof_bounded(&f.config, &["outbox", "--retry"], &[], LIMIT);
+    assert!(
+        retry.stdout.contains("1 sent, 0 still queued"),
+        "{}{}",
+        retry.stdout,
+        retry.stderr
+    );
+    assert_eq!(smtp.messages().len(), 1);
+
+    let (out, _) = backproof_bounded(&f.config, &["run", "acme"], &[], LIMIT);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("report emailed"), "{}", out.stderr);
+    assert_eq!(smtp.messages().len(), 2);
+    assert_eq!(relay.accepted(), 3);
+}
+
+/// Addresses lettre's envelope parser accepts but its header parser or message builder
+/// does not: before, `check-config` passed them and every emailed run panicked.
+const UNSENDABLE: [&str; 3] = [
+    r#""a b"@example.com"#,
+    r#""a..b"@example.com"#,
+    "a@[127.0.0.1]",
+];
+
+#[test]
+fn check_config_refuses_addresses_a_report_cannot_be_sent_to() {
+    for bad in UNSENDABLE {
+        let f = Fixture::new("sample_files = 100");
+        f.file("a.tar", 1000, hours(1));
+        let job_file = f.dir.path().join("jobs.d/acme.toml");
+        let job = std::fs::read_to_string(&job_file).unwrap();
+        let technicians = "technicians = [\"noc@msp.example\"]";
+        assert_eq!(job.lines().nth(1), Some(technicians));
+        for (key, line) in [
+            (
+                "technicians",
+                format!("technicians = [\"noc@msp.example\", '{bad}']"),
+            ),
+            ("owners", format!("{technicians}\nowners = ['{bad}']")),
+        ] {
+            f.write_job("acme", &job.replace(technicians, &line));
+            let line_no = if key == "owners" { 3 } else { 2 };
+            let out = f.backproof(&["check-config"]);
+            assert_eq!(out.code, 2, "{bad} in {key}: {}{}", out.stdout, out.stderr);
+            let place = format!("acme.toml:{line_no}: key `{key}`");
+            assert!(
+                out.stderr.contains(&place) && out.stderr.contains(bad),
+                "{bad} in {key}: {}",
+                out.stderr
+            );
+            let run = f.backproof(&["run", "acme"]);
+            assert_eq!(run.code, 2, "refused, not a panic: {}", run.stderr);
+        }
+        f.write_job("acme", &job);
+        for key in ["from", "reply_to"] {
+            std::fs::write(
+                &f.config,
+                format!(
+                    "data_dir = \"data\"\n[smtp]\nhost = \"127.0.0.1\"\nsecurity = \"none\"\nfrom = \"backproof@msp.example\"\n{key} = '{bad}'\n"
+                )
+                .replace("from = \"backproof@msp.example\"\nfrom", "from"),
+            )
+            .unwrap();
+            let out = f.backproof(&["check-config"]);
+            assert_eq!(out.code, 2, "{bad} as smtp.{key}: {}", out.stdout);
+            let line_no = if key == "from" { 5 } else { 6 };
+            let place = format!("backproof.toml:{line_no}: key `smtp.{key}`");
+            assert!(
+                out.stderr.contains(&place) && out.stderr.contains(bad),
+                "{bad} as smtp.{key}: {}",
+                out.stderr
+            );
+        }
+        std::fs::write(&f.config, "data_dir = \"data\"\n").unwrap();
+        let out = f.backproof(&["send-test-email", bad]);
+        assert_eq!(out.code, 2, "refused, not a panic: {}", out.stderr);
+        assert!(
+            out.stderr.contains("not an email address"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn a_run_that_panics_is_recorded_as_not_verified_and_reported() {
+    let f = Fixture::new("sample_files = 100");
+    f.file("a.tar", 1000, hours(1));
+    // The test-only hook of debug builds (see src/verify/crash.rs).
+    let flag = f.secret("panic-now", "forced by the test");
+    let env = [("BACKPROOF_TEST_PANIC_FILE", flag.to_str().unwrap())];
+    let (out, _) = backproof_bounded(&f.config, &["run", "acme", "--json"], &env, LIMIT);
+    assert_eq!(out.code, 2, "could not verify: {}", out.stderr);
+    let ev = out.json();
+    assert_eq!(ev["status"], "finished");
+    assert_eq!(ev["verdict"], "error");
+    let summary = target(&ev, "nas")["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("internal error") && summary.contains("forced by the test"),
+        "{summary}"
+    );
+    // Recorded in the catalog and reported to the technicians (to a file: no [smtp]).
+    let show = f.backproof(&["show", ev["run_id"].as_str().unwrap(), "--json"]);
+    assert_eq!(show.json()["verdict"], "error", "{}", show.stdout);
+    let mails = std::fs::read_dir(f.data_dir().join("mail"))
+        .unwrap()
+        .count();
+    assert_eq!(mails, 1, "the error was reported");
+
+    std::fs::remove_file(&flag).unwrap();
+    assert_eq!(f.run_json("acme", &[]).0, 0, "the next run verifies again");
 }

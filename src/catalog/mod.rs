@@ -29,8 +29,8 @@ use crate::evidence::{EVIDENCE_SCHEMA, RunEvidence, RunStatus};
 
 pub use lock::ProcessLock;
 pub use records::{
-    AckRecord, Delivery, FileRecord, InventoryRecord, MailKind, OutboxItem, PROBLEM_FILE_LIMIT,
-    ProblemFile, ProblemRecord, RECORD_SCHEMA, Seen, TargetState,
+    AckRecord, Claim, Delivery, FileRecord, InventoryRecord, MailKind, OutboxItem,
+    PROBLEM_FILE_LIMIT, ProblemFile, ProblemRecord, RECORD_SCHEMA, Seen, TargetState,
 };
 
 use crate::evidence::{Acknowledgement, ProblemKind};
@@ -426,6 +426,11 @@ impl Catalog {
         self.put(&self.outbox, item.id.as_bytes().to_vec(), item)
     }
 
+    /// One outbox message.
+    pub fn outbox_item(&self, id: &str) -> Result<Option<OutboxItem>> {
+        self.get(&self.outbox, id.as_bytes())
+    }
+
     /// Every outbox message, oldest first.
     pub fn outbox(&self) -> Result<Vec<OutboxItem>> {
         let mut items = Vec::new();
@@ -436,12 +441,78 @@ impl Catalog {
         Ok(items)
     }
 
-    /// Forgets sent messages older than `keep` (rejected ones stay until removed by hand).
+    /// Takes message `id` for one delivery attempt if it is [`OutboxItem::claimable`],
+    /// holding it for `lease`. The claim is a compare-and-swap on the stored record, so of
+    /// several deliverers trying at once exactly one gets the message; the others see it
+    /// claimed (or no longer pending) and leave it. Returns the claimed message.
+    pub fn claim_outbox(
+        &self,
+        id: &str,
+        by: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        lease: chrono::Duration,
+        force: bool,
+    ) -> Result<Option<OutboxItem>> {
+        loop {
+            let Some(current) = self.outbox.get(id).map_err(|e| self.db_err(e))? else {
+                return Ok(None);
+            };
+            let mut item: OutboxItem = decode(id.as_bytes(), &current)?;
+            if !item.claimable(now, force) {
+                return Ok(None);
+            }
+            item.claim = Some(Claim {
+                by: by.to_string(),
+                until: now + lease,
+            });
+            if self.swap_outbox(id, &current, &item)? {
+                return Ok(Some(item));
+            }
+            // Someone changed the record meanwhile: look at it again.
+        }
+    }
+
+    /// Records the outcome of an attempt claimed by `by`, dropping the claim. Writes
+    /// nothing and returns `false` if `by` no longer holds the message (its claim lapsed
+    /// and another deliverer took it over).
+    pub fn settle_outbox(&self, item: &OutboxItem, by: &str) -> Result<bool> {
+        let mut settled = item.clone();
+        settled.claim = None;
+        loop {
+            let Some(current) = self.outbox.get(&item.id).map_err(|e| self.db_err(e))? else {
+                return Ok(false);
+            };
+            let stored: OutboxItem = decode(item.id.as_bytes(), &current)?;
+            if stored.claim.as_ref().map(|c| c.by.as_str()) != Some(by) {
+                return Ok(false);
+            }
+            if self.swap_outbox(&item.id, &current, &settled)? {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Replaces the record `id` by `item` if it still holds the bytes `current`.
+    fn swap_outbox(&self, id: &str, current: &sled::IVec, item: &OutboxItem) -> Result<bool> {
+        let new = serde_json::to_vec(item).map_err(|e| CatalogError::Corrupt {
+            key: format!("outbox/{id}"),
+            message: e.to_string(),
+        })?;
+        let swapped = self
+            .outbox
+            .compare_and_swap(id, Some(current), Some(new))
+            .map_err(|e| self.db_err(e))?;
+        Ok(swapped.is_ok())
+    }
+
+    /// Forgets delivered messages older than `keep` (rejected ones stay until removed by
+    /// hand).
     pub fn prune_outbox(&self, keep: chrono::Duration) -> Result<usize> {
         let cutoff = chrono::Utc::now() - keep;
         let mut removed = 0;
         for item in self.outbox()? {
-            if matches!(item.delivery, Delivery::Sent { at } if at < cutoff) {
+            if matches!(item.delivery, Delivery::Sent { at } | Delivery::Written { at, .. } if at < cutoff)
+            {
                 self.outbox
                     .remove(item.id.as_bytes())
                     .map_err(|e| self.db_err(e))?;

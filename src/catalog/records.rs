@@ -209,14 +209,12 @@ pub enum MailKind {
 pub enum Delivery {
     /// Waiting for its next attempt.
     Pending,
-    Sent {
-        at: DateTime<Utc>,
-    },
+    /// Accepted by the SMTP relay.
+    Sent { at: DateTime<Utc> },
+    /// Written to a `.eml` file because no `[smtp]` is configured: nobody was emailed.
+    Written { at: DateTime<Utc>, file: String },
     /// The server refused it for good (a permanent 5xx on a recipient or the content).
-    Rejected {
-        at: DateTime<Utc>,
-        reason: String,
-    },
+    Rejected { at: DateTime<Utc>, reason: String },
 }
 
 /// One message in the durable outbox. The message is stored fully formatted, so every
@@ -241,6 +239,28 @@ pub struct OutboxItem {
     pub attempts: u32,
     pub next_attempt: DateTime<Utc>,
     pub last_error: Option<String>,
+    /// The delivery attempt going on, if any: one deliverer at a time per message.
+    #[serde(default)]
+    pub claim: Option<Claim>,
+}
+
+/// A deliverer's hold on one message while it sends it. It lapses at `until`, so a
+/// deliverer that died mid-send does not block the message for ever.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claim {
+    /// Who is sending: process id and a random tag unique to the delivery round.
+    pub by: String,
+    pub until: DateTime<Utc>,
+}
+
+impl OutboxItem {
+    /// Whether a deliverer may take this message at `now`: still pending, due (or
+    /// `force`), and not held by a live claim.
+    pub fn claimable(&self, now: DateTime<Utc>, force: bool) -> bool {
+        self.delivery == Delivery::Pending
+            && (force || self.next_attempt <= now)
+            && self.claim.as_ref().is_none_or(|c| c.until <= now)
+    }
 }
 
 /// An open problem of one target, in the catalog until the evidence shows it fixed.

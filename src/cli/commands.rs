@@ -13,6 +13,8 @@ use crate::scratch::ScratchDir;
 use crate::verify::{RunRequest, Verifier};
 
 use super::remote::Remote;
+use futures::FutureExt;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use super::{Cli, Command};
@@ -104,6 +106,7 @@ fn check_config(path: &Path) -> Result<u8> {
         config.scratch_dir.display(),
         config.jobs_dir.display()
     );
+    println!("{}", email_line(&config));
     if config.jobs.is_empty() {
         println!("no job files (*.toml) in {}", config.jobs_dir.display());
     }
@@ -124,6 +127,24 @@ fn check_config(path: &Path) -> Result<u8> {
         );
     }
     Ok(0)
+}
+
+/// Where reports go, for `check-config`.
+fn email_line(config: &Config) -> String {
+    match &config.smtp {
+        Some(s) => format!(
+            "email: via {}:{} from {}; connecting may take {}, one message's whole delivery {}",
+            s.host,
+            s.port,
+            s.from,
+            humantime::format_duration(s.timeout),
+            humantime::format_duration(s.send_timeout)
+        ),
+        None => format!(
+            "email: no [smtp] section, so nothing is emailed: messages are written as .eml files to {}",
+            config.data_dir.join("mail").display()
+        ),
+    }
 }
 
 /// Opens every target and reads the start of its listing: reachability, credentials,
@@ -207,8 +228,26 @@ pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: boo
             async move { Ok(p.snapshot()) }
         }))
     });
+    // The run id is chosen here, so that a run that panics can still be recorded.
+    let run_id = match &req.run_id {
+        Some(id) => id.clone(),
+        None => verifier.new_run_id()?,
+    };
+    req.run_id = Some(run_id.clone());
+    let (target, trigger) = (req.target.clone(), req.trigger);
     let outcome = tokio::select! {
-        r = verifier.run(job, req) => r,
+        r = AssertUnwindSafe(verifier.run(job, req)).catch_unwind() => match r {
+            Ok(r) => r.map_err(anyhow::Error::from),
+            Err(panic) => {
+                let message = crate::verify::panic_message(&*panic);
+                eprintln!("run {run_id} stopped on an internal error: {message}");
+                match verifier.record_crash(job, &run_id, target.as_deref(), trigger, &message) {
+                    Ok(Some(done)) => Ok(done),
+                    Ok(None) => Err(anyhow!("run {run_id} was recorded before the internal error")),
+                    Err(e) => Err(e.into()),
+                }
+            }
+        },
         _ = tokio::signal::ctrl_c() => {
             // The run's future is dropped here, which removes its scratch folder.
             progress.finish(RunState::Interrupted, None);

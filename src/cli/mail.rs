@@ -5,7 +5,7 @@ use chrono::Utc;
 
 use crate::catalog::{Catalog, Delivery, MailKind};
 use crate::config::Config;
-use crate::mail::{Mailer, Sender, compose, outbox};
+use crate::mail::{Delivered, Mailer, Sender, compose, outbox};
 use crate::report::digest;
 
 use super::commands::{find_job, open_catalog};
@@ -25,11 +25,19 @@ pub async fn deliver_now(config: &Config, catalog: &Catalog, to: &str) {
             for (subject, place) in &round.sent {
                 eprintln!("report emailed: \"{subject}\" -> {place}");
             }
+            for (subject, file) in &round.written {
+                eprintln!(
+                    "report NOT emailed (no [smtp] configured): \"{subject}\" written to {file}"
+                );
+            }
             for (subject, error) in &round.deferred {
                 eprintln!("report queued, will be retried: \"{subject}\": {error}");
             }
             for (subject, reason) in &round.rejected {
                 eprintln!("report REJECTED by the mail server: \"{subject}\": {reason}");
+            }
+            for subject in &round.busy {
+                eprintln!("report being delivered by another delivery: \"{subject}\"");
             }
         }
         Err(e) => eprintln!("could not read the outbox: {e}"),
@@ -55,20 +63,27 @@ pub async fn digest(config: &Config, job_name: &str, send: bool) -> Result<u8> {
 }
 
 pub async fn send_test_email(config: &Config, address: &str) -> Result<u8> {
-    if address.parse::<lettre::Address>().is_err() {
-        bail!("`{address}` is not an email address");
+    if let Err(e) = crate::mail::address::mailbox(address) {
+        bail!("{e}");
     }
     let mailer = Mailer::new(config)?;
     let sender = Sender::from_config(config);
     let host = gethostname::gethostname().to_string_lossy().into_owned();
-    let m = compose::test_message(&sender, address, &host);
+    let m = compose::test_message(&sender, address, &host)?;
     match mailer
         .send(sender.from.email.as_ref(), &m.to, m.message.as_bytes())
         .await
     {
-        Ok(place) => {
-            println!("test message sent to {address} via {place}");
+        Ok(Delivered::Sent { via }) => {
+            println!("test message sent to {address} via {via}");
             Ok(0)
+        }
+        Ok(Delivered::Written { file }) => {
+            println!(
+                "NOT emailed: there is no [smtp] section in {}, so the test message to {address} was only written to {file}",
+                config.file.display()
+            );
+            Ok(2)
         }
         Err(e) => {
             println!("sending to {address} via {} failed: {e}", mailer.describe());
@@ -83,23 +98,14 @@ pub async fn outbox(config: &Config, retry: bool) -> Result<u8> {
             if retry {
                 let mailer = Mailer::new(config)?;
                 let round = outbox::deliver(&catalog, &mailer, true).await?;
-                println!(
-                    "delivery via {}: {} sent, {} still queued, {} rejected",
-                    mailer.describe(),
-                    round.sent.len(),
-                    round.deferred.len(),
-                    round.rejected.len()
-                );
+                println!("{}", round.counts(&mailer));
             }
             catalog.outbox()?
         }
         None => {
             let remote = super::remote::Remote::connect(config)?;
             if retry {
-                let (via, sent, deferred, rejected) = remote.outbox_retry().await?;
-                println!(
-                    "delivery via {via}: {sent} sent, {deferred} still queued, {rejected} rejected"
-                );
+                println!("{}", remote.outbox_retry().await?);
             }
             remote.outbox().await?
         }
@@ -113,13 +119,17 @@ pub async fn outbox(config: &Config, retry: bool) -> Result<u8> {
         "KIND", "STATE", "ATTEMPTS", "CREATED (UTC)"
     );
     let mut problems = 0;
+    let now = Utc::now();
     for i in &items {
+        let delivered = matches!(i.delivery, Delivery::Sent { .. } | Delivery::Written { .. });
         let state = match &i.delivery {
+            Delivery::Pending if i.claim.as_ref().is_some_and(|c| c.until > now) => "sending",
             Delivery::Pending => "queued",
             Delivery::Sent { .. } => "sent",
+            Delivery::Written { .. } => "file only",
             Delivery::Rejected { .. } => "REJECTED",
         };
-        if !matches!(i.delivery, Delivery::Sent { .. }) {
+        if !delivered {
             problems += 1;
         }
         let kind = match i.kind {
@@ -134,8 +144,11 @@ pub async fn outbox(config: &Config, retry: bool) -> Result<u8> {
             i.subject,
             i.to.join(", ")
         );
+        if let Delivery::Written { file, .. } = &i.delivery {
+            println!("{:<53} not emailed (no [smtp]): written to {file}", "");
+        }
         if let Some(e) = &i.last_error
-            && !matches!(i.delivery, Delivery::Sent { .. })
+            && !delivered
         {
             println!("{:<53} {e}", "");
         }

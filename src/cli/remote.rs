@@ -13,6 +13,8 @@ pub struct Remote {
     base: String,
     token: String,
     http: reqwest::Client,
+    /// How long `outbox --retry` waits for the daemon's delivery round.
+    retry_wait: std::time::Duration,
 }
 
 impl Remote {
@@ -34,6 +36,11 @@ impl Remote {
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(30))
                 .build()?,
+            retry_wait: config
+                .smtp
+                .as_ref()
+                .map_or(std::time::Duration::ZERO, |s| s.send_timeout * 2)
+                + std::time::Duration::from_secs(30),
         })
     }
 
@@ -81,19 +88,16 @@ impl Remote {
         self.get("/v1/outbox").await
     }
 
-    /// Sends every queued message now; returns (via, sent, deferred, rejected).
-    pub async fn outbox_retry(&self) -> Result<(String, u64, u64, u64)> {
+    /// Sends every queued message now; returns what the round did.
+    pub async fn outbox_retry(&self) -> Result<crate::mail::outbox::Counts> {
         let resp = self
-            .send(self.http.post(format!("{}/v1/outbox/retry", self.base)))
+            .send(
+                self.http
+                    .post(format!("{}/v1/outbox/retry", self.base))
+                    .timeout(self.retry_wait),
+            )
             .await?;
-        let v: serde_json::Value = resp.json().await?;
-        let n = |k: &str| v[k].as_u64().unwrap_or(0);
-        Ok((
-            v["via"].as_str().unwrap_or("").to_string(),
-            n("sent"),
-            n("deferred"),
-            n("rejected"),
-        ))
+        Ok(resp.json().await?)
     }
 
     /// Acknowledges open problems of `job` through the daemon.

@@ -427,6 +427,8 @@ fn emails<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
                 "`{a}` is not an email address (expected name@example.com)"
             )));
         }
+        // Exactly as the report composer will read it.
+        crate::mail::address::mailbox(a).map_err(D::Error::custom)?;
     }
     Ok(list)
 }

@@ -26,6 +26,8 @@ pub struct RawSmtp {
     pub from: Spanned<String>,
     pub reply_to: Option<Spanned<String>>,
     pub timeout: Option<Spanned<String>>,
+    /// Limit on the whole conversation for one message; default 4 × `timeout`.
+    pub send_timeout: Option<Spanned<String>>,
 }
 
 /// How the connection to the relay is protected.
@@ -51,8 +53,15 @@ pub struct SmtpConfig {
     pub ca_pem: Option<Vec<u8>>,
     pub from: Mailbox,
     pub reply_to: Option<Mailbox>,
+    /// Limit on connecting to the relay.
     pub timeout: Duration,
+    /// Limit on the whole conversation for one message (connect, TLS, login, every
+    /// command, the data): a relay that stops answering cannot hold a delivery longer.
+    pub send_timeout: Duration,
 }
+
+/// The default `send_timeout` is this many times `timeout`.
+pub const SEND_TIMEOUT_FACTOR: u32 = 4;
 
 impl SmtpConfig {
     /// Validates the raw table; errors and warnings name `smtp.<key>`.
@@ -91,14 +100,10 @@ impl SmtpConfig {
             |v: &Spanned<String>,
              key: &str,
              err: &mut dyn FnMut(std::ops::Range<usize>, &str, String)| {
-                match v.get_ref().parse::<Mailbox>() {
+                match crate::mail::address::mailbox(v.get_ref()) {
                     Ok(m) => Some(m),
                     Err(e) => {
-                        err(
-                            v.span(),
-                            key,
-                            format!("`{}` is not an email address ({e})", v.get_ref()),
-                        );
+                        err(v.span(), key, e);
                         None
                     }
                 }
@@ -108,20 +113,26 @@ impl SmtpConfig {
             .reply_to
             .as_ref()
             .and_then(|r| mailbox(r, "reply_to", &mut err));
-        let timeout = match &raw.timeout {
-            None => Duration::from_secs(30),
+        let mut duration = |v: &Option<Spanned<String>>, key: &str, default: Duration| match v {
+            None => default,
             Some(t) => match humantime::parse_duration(t.get_ref().trim()) {
                 Ok(d) if d >= Duration::from_secs(1) => d,
                 _ => {
                     err(
                         t.span(),
-                        "timeout",
+                        key,
                         format!("`{}` is not a duration of 1s or more", t.get_ref()),
                     );
-                    Duration::from_secs(30)
+                    default
                 }
             },
         };
+        let timeout = duration(&raw.timeout, "timeout", Duration::from_secs(30));
+        let send_timeout = duration(
+            &raw.send_timeout,
+            "send_timeout",
+            timeout * SEND_TIMEOUT_FACTOR,
+        );
         let ca_pem = raw
             .ca_file
             .as_ref()
@@ -213,6 +224,7 @@ impl SmtpConfig {
             from: from?,
             reply_to,
             timeout,
+            send_timeout,
         })
     }
 }

@@ -243,14 +243,19 @@ async fn outbox_retry(State(state): State<Arc<ApiState>>) -> Response {
         Ok(m) => m,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
-    match crate::mail::outbox::deliver(state.manager.catalog(), &mailer, true).await {
-        Ok(round) => Json(json!({
-            "via": mailer.describe(),
-            "sent": round.sent.len(),
-            "deferred": round.deferred.len(),
-            "rejected": round.rejected.len(),
-        }))
-        .into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    // The round runs in its own task: a client that gives up waiting does not cut a
+    // delivery short (which would leave its message claimed until the claim lapses).
+    let catalog = state.manager.catalog().clone();
+    let round = tokio::spawn(async move {
+        let round = crate::mail::outbox::deliver(&catalog, &mailer, true).await;
+        round.map(|r| r.counts(&mailer))
+    });
+    match round.await {
+        Ok(Ok(counts)) => Json(counts).into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the delivery round stopped on an internal error: {e}"),
+        ),
     }
 }

@@ -233,14 +233,29 @@ fn handle(manager: &Arc<RunManager>, config: &Config, fire: Fire) {
     }
 }
 
-/// Delivers the outbox now, then every minute and whenever a run queued a message.
+/// Delivers the outbox now, then every minute and whenever a run queued a message. Each
+/// message's delivery has a deadline, so a stalled relay delays the worker by that much
+/// at most; a panic in a round is logged and the next round goes on.
 async fn outbox_worker(manager: Arc<RunManager>) {
+    use futures::FutureExt;
     loop {
         let config = manager.config();
         match Mailer::new(&config) {
             Ok(mailer) => {
-                if let Err(e) = outbox::deliver(manager.catalog(), &mailer, false).await {
-                    tracing::error!(error = %e, "outbox delivery failed");
+                let round = std::panic::AssertUnwindSafe(outbox::deliver(
+                    manager.catalog(),
+                    &mailer,
+                    false,
+                ))
+                .catch_unwind()
+                .await;
+                match round {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "outbox delivery failed"),
+                    Err(panic) => tracing::error!(
+                        panic = %crate::verify::panic_message(&*panic),
+                        "outbox delivery stopped on an internal error; the next round retries"
+                    ),
                 }
             }
             Err(e) => tracing::error!(error = %e, "cannot send email"),

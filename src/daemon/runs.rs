@@ -2,7 +2,10 @@
 //! `max_concurrent_runs` at once, never two of the same job, all cancellable on shutdown.
 
 use std::collections::{HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, RwLock};
+
+use futures::FutureExt;
 
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -163,6 +166,11 @@ impl RunManager {
         run_id: String,
         progress: Arc<Progress>,
     ) {
+        // Frees the job when this task ends, however it ends.
+        let _free = FreeJob {
+            manager: &self,
+            job: &job.name,
+        };
         let permit = tokio::select! {
             p = self.slots.clone().acquire_owned() => p.ok(),
             _ = self.cancel.cancelled() => None,
@@ -171,30 +179,65 @@ impl RunManager {
             None => None,
             Some(_permit) => {
                 let req = RunRequest {
-                    target,
+                    target: target.clone(),
                     seed: None,
                     trigger,
                     run_id: Some(run_id.clone()),
                     progress: Some(progress.clone()),
                 };
+                // A panic inside the run ends the run, not this task (see below).
+                let run = AssertUnwindSafe(self.verifier.run(&job, req)).catch_unwind();
                 tokio::select! {
-                    r = self.verifier.run(&job, req) => Some(r),
+                    r = run => Some(r),
                     // Dropping the run's future removes its scratch folder.
                     _ = self.cancel.cancelled() => None,
                 }
             }
         };
         match outcome {
-            Some(Ok(done)) => {
+            Some(Ok(Ok(done))) => {
                 progress.finish(RunState::Finished, done.evidence.verdict);
                 if done.emailed_to.is_some() {
                     self.mail.notify_one();
                 }
             }
-            Some(Err(e)) => {
+            Some(Ok(Err(e))) => {
                 tracing::error!(job = %job.name, run_id = %run_id, error = %e, "run could not be carried out");
                 let _ = self.catalog().interrupt_run(&run_id);
                 progress.finish(RunState::Interrupted, None);
+            }
+            Some(Err(panic)) => {
+                let message = crate::verify::panic_message(&*panic);
+                tracing::error!(job = %job.name, run_id = %run_id, panic = %message, "run stopped on an internal error; recorded as not verified");
+                let crashed = AssertUnwindSafe(async {
+                    self.verifier
+                        .record_crash(&job, &run_id, target.as_deref(), trigger, &message)
+                })
+                .catch_unwind()
+                .await;
+                match crashed {
+                    Ok(Ok(Some(done))) => {
+                        progress.finish(RunState::Finished, done.evidence.verdict);
+                        if done.emailed_to.is_some() {
+                            self.mail.notify_one();
+                        }
+                    }
+                    Ok(Ok(None)) => {
+                        // Recorded before the panic: its verdict stands.
+                        let recorded = self.catalog().run(&run_id).ok().flatten();
+                        progress.finish(RunState::Finished, recorded.and_then(|ev| ev.verdict));
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(job = %job.name, run_id = %run_id, error = %e, "the crashed run could not be recorded");
+                        let _ = self.catalog().interrupt_run(&run_id);
+                        progress.finish(RunState::Interrupted, None);
+                    }
+                    Err(_) => {
+                        tracing::error!(job = %job.name, run_id = %run_id, "recording the crashed run panicked too");
+                        let _ = self.catalog().interrupt_run(&run_id);
+                        progress.finish(RunState::Interrupted, None);
+                    }
+                }
             }
             None => {
                 tracing::warn!(job = %job.name, run_id = %run_id, "run interrupted by shutdown");
@@ -202,6 +245,24 @@ impl RunManager {
                 progress.finish(RunState::Interrupted, None);
             }
         }
-        self.running.lock().expect("running lock").remove(&job.name);
+    }
+}
+
+/// Removes a job from the running ones when dropped: a run task that ends in any way,
+/// even by a panic, never leaves its job refusing new runs.
+struct FreeJob<'a> {
+    manager: &'a RunManager,
+    job: &'a str,
+}
+
+impl Drop for FreeJob<'_> {
+    fn drop(&mut self) {
+        // A poisoned lock still holds the map: take it back rather than panic in drop.
+        let mut running = self
+            .manager
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        running.remove(self.job);
     }
 }

@@ -39,6 +39,15 @@ impl Sender {
     }
 }
 
+/// A message could not be composed (no recipient left whose address lettre accepts).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot compose the message \"{subject}\": {source}")]
+pub struct ComposeError {
+    pub subject: String,
+    #[source]
+    pub source: lettre::error::Error,
+}
+
 /// A message ready for the outbox.
 #[derive(Debug, Clone)]
 pub struct Composed {
@@ -64,19 +73,30 @@ fn builder(
         b = b.reply_to(r.clone());
     }
     for a in to {
-        if let Ok(m) = a.parse::<Mailbox>() {
-            b = b.to(m);
+        match super::address::mailbox(a) {
+            Ok(m) => b = b.to(m),
+            // The configuration refuses such addresses; should one slip through, the
+            // others still get the message.
+            Err(e) => tracing::error!(subject, "recipient left out: {e}"),
         }
     }
     b
 }
 
-fn finish(subject: String, message_id: String, to: &[String], message: Message) -> Composed {
-    Composed {
-        subject,
-        message_id,
-        to: to.to_vec(),
-        message: String::from_utf8_lossy(&message.formatted()).into_owned(),
+fn finish(
+    subject: String,
+    message_id: String,
+    to: &[String],
+    message: Result<Message, lettre::error::Error>,
+) -> Result<Composed, ComposeError> {
+    match message {
+        Ok(message) => Ok(Composed {
+            subject,
+            message_id,
+            to: to.to_vec(),
+            message: String::from_utf8_lossy(&message.formatted()).into_owned(),
+        }),
+        Err(source) => Err(ComposeError { subject, source }),
     }
 }
 
@@ -88,7 +108,7 @@ pub fn run_report(
     document: &[u8],
     hash: &str,
     recovery: bool,
-) -> Composed {
+) -> Result<Composed, ComposeError> {
     let attachment = format!("backproof-{}-{}.json", ev.job, ev.run_id);
     let ctx = ReportContext {
         hash,
@@ -107,14 +127,12 @@ pub fn run_report(
             document.to_vec(),
             ContentType::parse("application/json").expect("valid"),
         ));
-    let message = builder(sender, to, &subject, &message_id)
-        .multipart(body)
-        .expect("headers are valid");
+    let message = builder(sender, to, &subject, &message_id).multipart(body);
     finish(subject, message_id, to, message)
 }
 
 /// The weekly summary for owners. `key` makes the Message-ID stable for one week's digest.
-pub fn digest(sender: &Sender, to: &[String], d: &Digest) -> Composed {
+pub fn digest(sender: &Sender, to: &[String], d: &Digest) -> Result<Composed, ComposeError> {
     let subject = d.subject();
     let message_id = format!(
         "<digest-{}.{}@{}>",
@@ -122,17 +140,14 @@ pub fn digest(sender: &Sender, to: &[String], d: &Digest) -> Composed {
         d.job,
         sender.domain()
     );
-    let message = builder(sender, to, &subject, &message_id)
-        .multipart(MultiPart::alternative_plain_html(
-            digest::text(d),
-            digest::html(d),
-        ))
-        .expect("headers are valid");
+    let message = builder(sender, to, &subject, &message_id).multipart(
+        MultiPart::alternative_plain_html(digest::text(d), digest::html(d)),
+    );
     finish(subject, message_id, to, message)
 }
 
 /// `backproof send-test-email`.
-pub fn test_message(sender: &Sender, to: &str, host: &str) -> Composed {
+pub fn test_message(sender: &Sender, to: &str, host: &str) -> Result<Composed, ComposeError> {
     let now = chrono::Utc::now();
     let subject = format!("backproof test message from {host}");
     let message_id = format!(
@@ -145,7 +160,6 @@ pub fn test_message(sender: &Sender, to: &str, host: &str) -> Composed {
         .multipart(MultiPart::alternative_plain_html(
             format!("This message shows that backproof on {host} can send email with its current settings.\n"),
             format!("<p>This message shows that backproof on {} can send email with its current settings.</p>", crate::report::email_escape(host)),
-        ))
-        .expect("headers are valid");
+        ));
     finish(subject, message_id, &to, message)
 }

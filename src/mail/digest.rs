@@ -6,7 +6,17 @@ use crate::catalog::{Catalog, CatalogError, MailKind, OutboxItem};
 use crate::config::Job;
 use crate::report::digest::{Digest, DigestProblem};
 
+use super::compose::ComposeError;
 use super::{Sender, compose, outbox};
+
+/// The weekly summary could not be queued.
+#[derive(Debug, thiserror::Error)]
+pub enum DigestError {
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
+}
 
 /// The summary of `job` for the week before `now`, from its runs in the catalog.
 pub fn build(catalog: &Catalog, job: &Job, now: DateTime<Utc>) -> Result<Digest, CatalogError> {
@@ -42,12 +52,12 @@ pub fn enqueue(
     sender: &Sender,
     job: &Job,
     now: DateTime<Utc>,
-) -> Result<Option<OutboxItem>, CatalogError> {
+) -> Result<Option<OutboxItem>, DigestError> {
     if job.owners.is_empty() {
         return Ok(None);
     }
     let d = build(catalog, job, now)?;
-    let composed = compose::digest(sender, &job.owners, &d);
+    let composed = compose::digest(sender, &job.owners, &d)?;
     let item = outbox::item(
         MailKind::Digest,
         Some(&job.name),

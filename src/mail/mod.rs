@@ -1,6 +1,8 @@
 //! Email: who gets what ([`policy`]), composing messages ([`compose`]), the durable
-//! outbox in the catalog ([`outbox`]) and sending ([`transport`]).
+//! outbox in the catalog ([`outbox`]) and sending ([`transport`]). Addresses are checked
+//! by [`address`], the same way at configuration load and when composing.
 
+pub mod address;
 pub mod compose;
 pub mod digest;
 pub mod outbox;
@@ -8,4 +10,4 @@ pub mod policy;
 pub mod transport;
 
 pub use compose::Sender;
-pub use transport::{Mailer, SendError};
+pub use transport::{Delivered, Mailer, SendError};

@@ -1,7 +1,12 @@
 //! Sending a formatted message: over SMTP with lettre, or as `.eml` files when no
 //! `[smtp]` is configured (lettre's file transport).
+//!
+//! Every message has a deadline for its whole delivery (`smtp.send_timeout`): lettre's own
+//! `timeout` only bounds connecting, and a relay that accepts the connection and then stays
+//! silent would otherwise hold the delivery for ever.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Credentials;
@@ -15,11 +20,25 @@ pub enum Mailer {
     Smtp {
         transport: AsyncSmtpTransport<Tokio1Executor>,
         shown: String,
+        /// Limit on one message's whole delivery.
+        deadline: Duration,
     },
     Files {
         dir: PathBuf,
         transport: AsyncFileTransport<Tokio1Executor>,
     },
+}
+
+/// Limit on writing one message to a file.
+const FILE_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Where a message went.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivered {
+    /// Accepted by the relay (shown as `smtp://host:port (security)`).
+    Sent { via: String },
+    /// Written to a file; nobody was emailed.
+    Written { file: String },
 }
 
 /// A message could not be sent.
@@ -28,7 +47,20 @@ pub enum Mailer {
 pub struct SendError {
     /// The server refused the message for good (not: credentials, connection, 4xx).
     pub permanent: bool,
+    /// No answer from the relay at all (connection refused, TLS failure, silence until
+    /// the deadline): other messages would fare no better right now.
+    pub unreachable: bool,
     pub message: String,
+}
+
+impl SendError {
+    fn transient(message: String) -> SendError {
+        SendError {
+            permanent: false,
+            unreachable: false,
+            message,
+        }
+    }
 }
 
 /// SMTP reply codes that mean "your credentials or setup", not "this message": the
@@ -39,18 +71,16 @@ impl Mailer {
     pub fn new(config: &Config) -> Result<Mailer, SendError> {
         let Some(smtp) = &config.smtp else {
             let dir = config.data_dir.join("mail");
-            std::fs::create_dir_all(&dir).map_err(|e| SendError {
-                permanent: false,
-                message: format!("cannot create {}: {e}", dir.display()),
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                SendError::transient(format!("cannot create {}: {e}", dir.display()))
             })?;
             return Ok(Mailer::Files {
                 transport: AsyncFileTransport::new(&dir),
                 dir,
             });
         };
-        let setup = |e: lettre::transport::smtp::Error| SendError {
-            permanent: false,
-            message: format!("SMTP settings for {}: {e}", smtp.host),
+        let setup = |e: lettre::transport::smtp::Error| {
+            SendError::transient(format!("SMTP settings for {}: {e}", smtp.host))
         };
         let tls_params = || -> Result<TlsParameters, SendError> {
             let mut b = TlsParameters::builder(smtp.host.clone());
@@ -82,6 +112,7 @@ impl Mailer {
         Ok(Mailer::Smtp {
             transport: builder.build(),
             shown: format!("smtp://{}:{} ({security})", smtp.host, smtp.port),
+            deadline: smtp.send_timeout,
         })
     }
 
@@ -89,21 +120,37 @@ impl Mailer {
     pub fn describe(&self) -> String {
         match self {
             Mailer::Smtp { shown, .. } => shown.clone(),
-            Mailer::Files { dir, .. } => format!("files in {}", dir.display()),
+            Mailer::Files { dir, .. } => {
+                format!("files in {} (nothing is emailed)", dir.display())
+            }
         }
     }
 
-    /// Sends `message` (formatted RFC 5322) from `from` to `to`. Returns where it went: a
-    /// file path for the file transport, the server for SMTP.
+    /// Whether messages really leave by email (not: written to files).
+    pub fn emails(&self) -> bool {
+        matches!(self, Mailer::Smtp { .. })
+    }
+
+    /// The longest one [`Mailer::send`] takes.
+    pub fn deadline(&self) -> Duration {
+        match self {
+            Mailer::Smtp { deadline, .. } => *deadline,
+            Mailer::Files { .. } => FILE_DEADLINE,
+        }
+    }
+
+    /// Sends `message` (formatted RFC 5322) from `from` to `to`, giving up after
+    /// [`Mailer::deadline`] (the message is then not known to be sent: it stays queued).
     pub async fn send(
         &self,
         from: &str,
         to: &[String],
         message: &[u8],
-    ) -> Result<String, SendError> {
+    ) -> Result<Delivered, SendError> {
         let address = |a: &str| {
             a.parse::<Address>().map_err(|e| SendError {
                 permanent: true,
+                unreachable: false,
                 message: format!("`{a}` is not an address: {e}"),
             })
         };
@@ -113,12 +160,34 @@ impl Mailer {
             .collect::<Result<Vec<_>, _>>()?;
         let envelope = Envelope::new(Some(address(from)?), to).map_err(|e| SendError {
             permanent: true,
+            unreachable: false,
             message: format!("no recipients: {e}"),
         })?;
+        let deadline = self.deadline();
+        match tokio::time::timeout(deadline, self.send_envelope(&envelope, message)).await {
+            Ok(result) => result,
+            Err(_) => Err(SendError {
+                permanent: false,
+                unreachable: true,
+                message: format!(
+                    "{} did not finish the delivery within {} (smtp.send_timeout); the message stays queued",
+                    self.describe(),
+                    humantime::format_duration(deadline)
+                ),
+            }),
+        }
+    }
+
+    async fn send_envelope(
+        &self,
+        envelope: &Envelope,
+        message: &[u8],
+    ) -> Result<Delivered, SendError> {
         match self {
-            Mailer::Smtp { transport, shown } => match transport.send_raw(&envelope, message).await
-            {
-                Ok(_) => Ok(shown.clone()),
+            Mailer::Smtp {
+                transport, shown, ..
+            } => match transport.send_raw(envelope, message).await {
+                Ok(_) => Ok(Delivered::Sent { via: shown.clone() }),
                 Err(e) => {
                     let code = e.status().map(|c| c.to_string());
                     let setup = code.as_deref().is_some_and(|c| SETUP_CODES.contains(&c));
@@ -131,18 +200,19 @@ impl Mailer {
                     };
                     Err(SendError {
                         permanent: e.is_permanent() && !setup,
+                        // No reply code at all: the relay was not reached or did not talk.
+                        unreachable: code.is_none(),
                         message,
                     })
                 }
             },
             Mailer::Files { dir, transport } => transport
-                .send_raw(&envelope, message)
+                .send_raw(envelope, message)
                 .await
-                .map(|id| dir.join(format!("{id}.eml")).display().to_string())
-                .map_err(|e| SendError {
-                    permanent: false,
-                    message: format!("writing to {}: {e}", dir.display()),
-                }),
+                .map(|id| Delivered::Written {
+                    file: dir.join(format!("{id}.eml")).display().to_string(),
+                })
+                .map_err(|e| SendError::transient(format!("writing to {}: {e}", dir.display()))),
         }
     }
 }

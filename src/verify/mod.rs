@@ -4,6 +4,7 @@
 //! target or a corrupt file is a finding in the evidence. `Err` means the run itself could
 //! not be carried out or recorded (unknown target name, catalog failure).
 
+mod crash;
 mod drift;
 mod expect;
 mod findings;
@@ -21,6 +22,8 @@ mod target_run;
 #[cfg(test)]
 mod tests;
 pub mod validate;
+
+pub use crash::panic_message;
 
 use std::path::{Path, PathBuf};
 
@@ -171,6 +174,7 @@ impl Verifier {
         };
         self.catalog.put_run(&ev)?;
         self.catalog.flush()?;
+        crash::test_panic_point();
         if let Some(p) = &req.progress {
             p.update(|s| s.state = crate::progress::RunState::Running);
         }
@@ -233,7 +237,7 @@ impl Verifier {
         let document = serde_json::to_vec(&ev).expect("evidence serializes");
         let hash = blake3::hash(&document).to_hex().to_string();
         let previous_verdict = previous.as_ref().map(RunEvidence::effective_verdict);
-        let mail = policy::recipients(job, &ev, previous_verdict).map(|(reason, to)| {
+        let mail = policy::recipients(job, &ev, previous_verdict).and_then(|(reason, to)| {
             let composed = compose::run_report(
                 &self.sender,
                 &to,
@@ -241,15 +245,17 @@ impl Verifier {
                 &document,
                 &hash,
                 reason == policy::Reason::Recovery,
-            );
-            outbox::item(
+            )
+            .inspect_err(|e| tracing::error!(run_id = %ev.run_id, "report not queued: {e}"))
+            .ok()?;
+            Some(outbox::item(
                 MailKind::RunReport,
                 Some(&job.name),
                 Some(&ev.run_id),
                 &self.sender,
                 composed,
                 Utc::now(),
-            )
+            ))
         });
         self.catalog
             .finish_run(&ev, &document, mail.as_ref(), commit)?;

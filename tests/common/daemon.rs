@@ -21,6 +21,11 @@ impl Daemon {
     /// Adds a `[daemon]` section to the fixture's configuration (once) and starts the
     /// daemon; returns when its API answers.
     pub fn start(f: &Fixture, daemon_section: &str) -> Daemon {
+        Daemon::start_with_env(f, daemon_section, &[])
+    }
+
+    /// [`Daemon::start`] with extra environment variables for the daemon.
+    pub fn start_with_env(f: &Fixture, daemon_section: &str, env: &[(&str, &str)]) -> Daemon {
         let mut text = std::fs::read_to_string(&f.config).unwrap();
         let port = match text.find("listen = \"127.0.0.1:") {
             Some(i) => text[i + 20..].split('"').next().unwrap().parse().unwrap(),
@@ -39,6 +44,7 @@ impl Daemon {
             .join(format!("daemon-{}.log", rand::random::<u32>()));
         let child = Command::new(env!("CARGO_BIN_EXE_backproof"))
             .args(["--config", f.config.to_str().unwrap(), "-v", "daemon"])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()

@@ -3,6 +3,7 @@
 
 pub mod daemon;
 pub mod servers;
+pub mod staller;
 pub mod suite;
 
 use std::path::{Path, PathBuf};
@@ -246,4 +247,49 @@ pub fn finish_run(child: std::process::Child) -> (i32, Value) {
     let ev = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     (out.status.code().unwrap_or(-1), ev)
+}
+
+/// Runs the binary like [`backproof_with`], but kills it and fails the test if it has not
+/// exited within `limit`. Returns its output and how long it took.
+pub fn backproof_bounded(
+    config: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> (Output, Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let (out_file, err_file) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let started = std::time::Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_backproof"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("BACKPROOF_CONFIG")
+        .envs(env.iter().copied())
+        .stdout(std::fs::File::create(&out_file).unwrap())
+        .stderr(std::fs::File::create(&err_file).unwrap())
+        .spawn()
+        .expect("run backproof");
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "backproof {} did not exit within {limit:?}; it printed:\n{}{}",
+                args.join(" "),
+                std::fs::read_to_string(&out_file).unwrap_or_default(),
+                std::fs::read_to_string(&err_file).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let output = Output {
+        code: status.code().unwrap_or(-1),
+        stdout: std::fs::read_to_string(&out_file).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err_file).unwrap_or_default(),
+    };
+    (output, started.elapsed())
 }

@@ -354,10 +354,17 @@ pub struct Smtp {
     child: Option<Child>,
     pub dir: tempfile::TempDir,
     pub port: u16,
+    /// Seconds the server waits after a message's data before keeping it and answering.
+    data_delay: f64,
 }
 
 impl Smtp {
     pub fn start() -> Smtp {
+        Smtp::start_with_data_delay(Duration::ZERO)
+    }
+
+    /// A slow relay: it answers each message's data only after `delay`.
+    pub fn start_with_data_delay(delay: Duration) -> Smtp {
         let dir = tempfile::tempdir().unwrap();
         // An internal CA, as an MSP's relay would have, and a server certificate from it.
         let d = dir.path();
@@ -384,6 +391,7 @@ impl Smtp {
             child: None,
             dir,
             port: free_port(),
+            data_delay: delay.as_secs_f64(),
         };
         s.resume();
         s
@@ -410,6 +418,7 @@ impl Smtp {
             .arg(d.join("cert.pem"))
             .arg("--key")
             .arg(d.join("key.pem"))
+            .args(["--data-delay", &self.data_delay.to_string()])
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
