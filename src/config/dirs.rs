@@ -53,10 +53,17 @@ const SHOWN_LEFTOVERS: usize = 3;
 pub fn check_folders(config: &Config, command: &str) -> Vec<FolderProblem> {
     let me = Uid::effective();
     let mut problems = Vec::new();
+    let mut seen = Vec::new();
     for (key, dir) in [
         ("data_dir", &config.data_dir),
         ("scratch_dir", &config.scratch_dir),
     ] {
+        // A scratch folder still to be made inside data_dir has data_dir's problem.
+        let existing = nearest_existing(dir);
+        if seen.contains(&existing) {
+            continue;
+        }
+        seen.push(existing);
         if let Some(p) = check_one(key, dir, me, command) {
             problems.push(p);
         }
@@ -64,14 +71,23 @@ pub fn check_folders(config: &Config, command: &str) -> Vec<FolderProblem> {
     problems
 }
 
+/// `dir`, or the nearest folder above it that exists (where it would be created).
+fn nearest_existing(dir: &Path) -> PathBuf {
+    dir.ancestors()
+        .find(|p| p.symlink_metadata().is_ok())
+        .unwrap_or(Path::new("/"))
+        .to_path_buf()
+}
+
 fn check_one(key: &'static str, dir: &Path, me: Uid, command: &str) -> Option<FolderProblem> {
-    // A folder not created yet is created in its nearest existing parent.
-    let existing = dir.ancestors().find(|p| p.symlink_metadata().is_ok())?;
+    let existing = nearest_existing(dir);
+    let existing = existing.as_path();
     let meta = std::fs::metadata(existing).ok()?;
+    // Messages name the folder that decides: `dir`, or the one it would be created in.
     let created = if existing == dir {
         String::new()
     } else {
-        format!(" (it does not exist yet; it would be created in {})", existing.display())
+        format!(" (where {} would be created)", dir.display())
     };
     if !meta.is_dir() {
         return Some(FolderProblem::NotWritable {
@@ -92,14 +108,23 @@ fn check_one(key: &'static str, dir: &Path, me: Uid, command: &str) -> Option<Fo
     }
     if let Err(errno) = access(existing, AccessFlags::W_OK | AccessFlags::X_OK) {
         let (me_name, owner_name) = (user_name(me), user_name(owner));
+        let fix = if errno == nix::errno::Errno::EROFS {
+            "it is on a read-only file system: choose a writable folder (under systemd with ProtectSystem=strict, list it in ReadWritePaths=)".to_string()
+        } else if owner.is_root() {
+            format!("give it to {me_name}: `sudo chown -R {me_name}: {}`", existing.display())
+        } else {
+            format!(
+                "run backproof as its owner (`sudo -u {owner_name} {command}`), or give it to {me_name}: `sudo chown -R {me_name}: {}`",
+                existing.display()
+            )
+        };
         return Some(FolderProblem::NotWritable {
             key,
             message: format!(
-                "{}{created} is not writable by user {me_name} ({}; owner {owner_name}, mode {:04o}). Run backproof as the user that owns it (`sudo -u {owner_name} {command}`), or give it to {me_name}: `sudo chown -R {me_name}: {}`",
+                "{}{created} is not writable by user {me_name} ({}; owner {owner_name}, mode {:04o}); {fix}",
                 existing.display(),
                 errno.desc(),
                 meta.permissions().mode() & 0o7777,
-                existing.display()
             ),
         });
     }
