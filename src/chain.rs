@@ -134,7 +134,11 @@ pub fn verify(
 
 /// Why `link` (run `id`) does not seal the run before it, and at which run the chain is
 /// broken.
-fn broken_seal(link: &Link, previous: Option<&(String, String)>, id: &str) -> Option<(String, String)> {
+fn broken_seal(
+    link: &Link,
+    previous: Option<&(String, String)>,
+    id: &str,
+) -> Option<(String, String)> {
     let here = |reason: String| Some((id.to_string(), reason));
     match (previous, &link.previous_run, &link.previous_hash) {
         (None, None, None) => None,
@@ -169,10 +173,9 @@ fn file_differs(folder: &Path, id: &str, doc: &[u8], hash: &str) -> Option<Strin
             file.display(),
             blake3::hash(&bytes).to_hex()
         )),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(format!(
-            "its evidence file {} is missing",
-            file.display()
-        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Some(format!("its evidence file {} is missing", file.display()))
+        }
         Err(e) => Some(format!(
             "its evidence file {} cannot be read: {e}",
             file.display()
@@ -193,7 +196,10 @@ fn unknown_files(folder: &Path, known: &HashSet<String>) -> (Vec<String>, usize)
     let mut count = 0;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.strip_suffix(".json").is_some_and(|id| !known.contains(id)) {
+        if name
+            .strip_suffix(".json")
+            .is_some_and(|id| !known.contains(id))
+        {
             count += 1;
             first.insert(name);
             if first.len() > SHOWN_UNKNOWN {

@@ -97,7 +97,11 @@ fn unknown_key_names_file_line_and_key() {
 fn bad_values_name_their_key() {
     let cases = [
         ("schedule = \"every night\"", "schedule", "a schedule has 5"),
-        ("schedule = \"0 25 * * *\"", "schedule", "hour 25 out of range 0-23"),
+        (
+            "schedule = \"0 25 * * *\"",
+            "schedule",
+            "hour 25 out of range 0-23",
+        ),
     ];
     for (line, key, words) in cases {
         let job =
@@ -436,8 +440,17 @@ command = ["checks/zip.sh", "{file}"]
     let global = "data_dir = \"data\"\n[smtp]\nhost = \"127.0.0.1\"\nfrom = \"bp@msp.example\"\nca_file = \"relay-ca.pem\"\n";
     let (dir, path) = setup(global, &[("good.toml", GOOD_JOB)]);
     let made = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
-        .args(["-subj", "/CN=Relay-CA", "-keyout", "relay-ca.key", "-out", "relay-ca.pem"])
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=Relay-CA",
+            "-keyout",
+            "relay-ca.key",
+            "-out",
+            "relay-ca.pem",
+        ])
         .current_dir(dir.path())
         .output()
         .expect("openssl");
@@ -544,7 +557,10 @@ fn secrets_never_appear_in_error_messages() {
         ),
     ];
     for (job, global, secret, key) in cases {
-        let (_dir, path) = setup(&format!("data_dir = \"data\"\n{global}"), &[("x.toml", &job)]);
+        let (_dir, path) = setup(
+            &format!("data_dir = \"data\"\n{global}"),
+            &[("x.toml", &job)],
+        );
         for args in [&["check-config"][..], &["run", "x"][..]] {
             let out = backproof_with(&path, args);
             assert_eq!(out.code, 2, "{args:?} {secret}: {}", out.stderr);
@@ -566,7 +582,9 @@ fn secrets_never_appear_in_error_messages() {
 #[test]
 fn schedules_that_never_fire_are_refused() {
     let job = |extra: &str| {
-        format!("client = \"X\"\ntechnicians = [\"noc@msp.example\"]\n{extra}\n[[targets]]\nname = \"a\"\nurl = \"file:///x\"\n")
+        format!(
+            "client = \"X\"\ntechnicians = [\"noc@msp.example\"]\n{extra}\n[[targets]]\nname = \"a\"\nurl = \"file:///x\"\n"
+        )
     };
     let cases = [
         ("", job("schedule = \"0 0 30 2 *\""), "schedule", 3),
@@ -621,7 +639,10 @@ fn a_job_nobody_hears_about_warns_in_check_config_and_at_daemon_start() {
             .map(str::to_string)
     };
     let quiet_line = warning("jobs.d/quiet.toml").expect(&out.stderr);
-    assert!(quiet_line.contains("nobody hears about this job"), "{quiet_line}");
+    assert!(
+        quiet_line.contains("nobody hears about this job"),
+        "{quiet_line}"
+    );
     let owners_line = warning("jobs.d/owners.toml").expect(&out.stderr);
     assert!(owners_line.contains("no technicians"), "{owners_line}");
     assert!(warning("jobs.d/good.toml").is_none(), "{}", out.stderr);
@@ -667,7 +688,11 @@ fn root_refuses_to_write_in_a_data_dir_of_another_user() {
     assert_root();
     let f = nobodys_fixture();
     let data = f.data_dir();
-    for args in [&["run", "acme"][..], &["daemon"][..], &["digest", "acme"][..]] {
+    for args in [
+        &["run", "acme"][..],
+        &["daemon"][..],
+        &["digest", "acme"][..],
+    ] {
         let out = f.backproof(args);
         assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
         assert!(
@@ -701,7 +726,11 @@ fn check_config_reports_folders_this_user_cannot_write() {
     std::os::unix::fs::chown(f.data_dir(), Some(0), Some(0)).unwrap();
     let out = backproof_at(&f.config, &["check-config"], Path::new("/"), Some(NOBODY));
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
-    assert!(!out.stdout.contains("configuration is valid"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("configuration is valid"),
+        "{}",
+        out.stdout
+    );
     assert!(
         out.stderr.contains(&format!(
             "data_dir: {} is not writable by user nobody",
@@ -713,7 +742,11 @@ fn check_config_reports_folders_this_user_cannot_write() {
     // The same for a scratch folder.
     std::os::unix::fs::chown(f.data_dir(), Some(NOBODY), Some(NOBODY)).unwrap();
     std::fs::create_dir(f.dir.path().join("scratch")).unwrap();
-    std::fs::write(&f.config, "data_dir = \"data\"\nscratch_dir = \"scratch\"\n").unwrap();
+    std::fs::write(
+        &f.config,
+        "data_dir = \"data\"\nscratch_dir = \"scratch\"\n",
+    )
+    .unwrap();
     let out = backproof_at(&f.config, &["check-config"], Path::new("/"), Some(NOBODY));
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
     assert!(
@@ -728,7 +761,10 @@ fn files_left_by_root_in_the_service_users_folder_are_explained() {
     assert_root();
     let f = nobodys_fixture();
     // What an old `sudo backproof run` left: a scratch folder of root's.
-    let orphan = f.data_dir().join("scratch").join("run-20260101-000000-abcd");
+    let orphan = f
+        .data_dir()
+        .join("scratch")
+        .join("run-20260101-000000-abcd");
     std::fs::create_dir_all(&orphan).unwrap();
     std::fs::write(orphan.join("0-a.tar"), "x").unwrap();
     std::os::unix::fs::chown(f.data_dir().join("scratch"), Some(NOBODY), Some(NOBODY)).unwrap();
@@ -738,10 +774,9 @@ fn files_left_by_root_in_the_service_users_folder_are_explained() {
         assert!(
             out.stderr.contains("holds files of user root")
                 && out.stderr.contains(&orphan.display().to_string())
-                && out.stderr.contains(&format!(
-                    "sudo chown -R nobody: {}",
-                    f.data_dir().display()
-                )),
+                && out
+                    .stderr
+                    .contains(&format!("sudo chown -R nobody: {}", f.data_dir().display())),
             "{args:?}: {}",
             out.stderr
         );

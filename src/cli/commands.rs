@@ -200,9 +200,9 @@ fn daemon_holds_catalog(data_dir: &Path) -> bool {
         Err(std::fs::TryLockError::WouldBlock) => {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
-            holder.lines().any(|l| {
-                l.starts_with("command ") && l.split_whitespace().any(|w| w == "daemon")
-            })
+            holder
+                .lines()
+                .any(|l| l.starts_with("command ") && l.split_whitespace().any(|w| w == "daemon"))
         }
         // Free (released when `file` is dropped) or not lockable: no daemon.
         _ => false,

@@ -111,7 +111,10 @@ fn check_one(key: &'static str, dir: &Path, me: Uid, command: &str) -> Option<Fo
         let fix = if errno == nix::errno::Errno::EROFS {
             "it is on a read-only file system: choose a writable folder (under systemd with ProtectSystem=strict, list it in ReadWritePaths=)".to_string()
         } else if owner.is_root() {
-            format!("give it to {me_name}: `sudo chown -R {me_name}: {}`", existing.display())
+            format!(
+                "give it to {me_name}: `sudo chown -R {me_name}: {}`",
+                existing.display()
+            )
         } else {
             format!(
                 "run backproof as its owner (`sudo -u {owner_name} {command}`), or give it to {me_name}: `sudo chown -R {me_name}: {}`",

@@ -162,7 +162,9 @@ const FIELDS: [(&str, u32, u32, &str); 5] = [
 fn field_problem(text: &str) -> Option<String> {
     let parts: Vec<&str> = text.split_whitespace().collect();
     for (i, (name, lo, hi, names)) in FIELDS.iter().enumerate() {
-        let alone: Vec<&str> = (0..5).map(|j| if j == i { parts[j] } else { "*" }).collect();
+        let alone: Vec<&str> = (0..5)
+            .map(|j| if j == i { parts[j] } else { "*" })
+            .collect();
         let Err(e) = parse_cron(&alone.join(" ")) else {
             continue;
         };
@@ -172,7 +174,9 @@ fn field_problem(text: &str) -> Option<String> {
             if detail.contains("out of bounds") || detail.contains("exceeded max") {
                 format!("{name} {value} out of range {lo}-{hi}")
             } else {
-                format!("{name} `{value}` is not valid (allowed: {lo}-{hi}{names}, `*`, lists, ranges and steps such as 1-5 or */15)")
+                format!(
+                    "{name} `{value}` is not valid (allowed: {lo}-{hi}{names}, `*`, lists, ranges and steps such as 1-5 or */15)"
+                )
             },
         );
     }

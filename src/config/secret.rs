@@ -133,9 +133,10 @@ pub fn readable_by_everyone(path: &Path) -> Option<u32> {
     if mode & 0o004 == 0 {
         return None;
     }
-    let folders_open = real.ancestors().skip(1).all(|dir| {
-        std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o001 != 0)
-    });
+    let folders_open = real
+        .ancestors()
+        .skip(1)
+        .all(|dir| std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o001 != 0));
     folders_open.then_some(mode)
 }
 
@@ -145,10 +146,20 @@ mod tests {
 
     #[test]
     fn secret_keys() {
-        for k in ["password", "secret_access_key", "smtp_password", "api_token"] {
+        for k in [
+            "password",
+            "secret_access_key",
+            "smtp_password",
+            "api_token",
+        ] {
             assert!(is_secret_key(k), "{k}");
         }
-        for k in ["password_file", "password_env", "secret_access_key_file", "username"] {
+        for k in [
+            "password_file",
+            "password_env",
+            "secret_access_key_file",
+            "username",
+        ] {
             assert!(!is_secret_key(k), "{k}");
         }
     }
@@ -169,6 +180,10 @@ mod tests {
         assert_eq!(readable_by_everyone(&file), None);
         set(&file, 0o644);
         set(dir.path(), 0o750);
-        assert_eq!(readable_by_everyone(&file), None, "a closed folder protects it");
+        assert_eq!(
+            readable_by_everyone(&file),
+            None,
+            "a closed folder protects it"
+        );
     }
 }

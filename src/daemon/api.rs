@@ -210,10 +210,9 @@ async fn evidence_chain(State(state): State<Arc<ApiState>>, Path(job): Path<Stri
     }
     let evidence_dir = m.config().data_dir.join("evidence");
     let (catalog, name) = (m.catalog().clone(), job.clone());
-    let checked = tokio::task::spawn_blocking(move || {
-        crate::chain::verify(&catalog, &name, &evidence_dir)
-    })
-    .await;
+    let checked =
+        tokio::task::spawn_blocking(move || crate::chain::verify(&catalog, &name, &evidence_dir))
+            .await;
     if let Some(busy) = running(&m) {
         return busy;
     }
