@@ -782,3 +782,75 @@ fn files_left_by_root_in_the_service_users_folder_are_explained() {
         );
     }
 }
+
+#[test]
+fn root_reads_through_the_daemon_of_the_service_user_and_writes_nothing() {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::CommandExt;
+    assert_root();
+    let f = nobodys_fixture();
+    let port = common::servers::free_port();
+    std::fs::write(
+        &f.config,
+        format!("data_dir = \"data\"\n[daemon]\nlisten = \"127.0.0.1:{port}\"\n"),
+    )
+    .unwrap();
+    let log = f.dir.path().join("daemon.log");
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_backproof"))
+        .arg("--config")
+        .arg(&f.config)
+        .arg("daemon")
+        .current_dir("/")
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !(f.data_dir().join("api.token").exists()
+        && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())
+    {
+        assert!(
+            daemon.try_wait().unwrap().is_none(),
+            "the daemon stopped: {}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        if std::time::Instant::now() > deadline {
+            let _ = daemon.kill();
+            panic!(
+                "daemon not ready: {}",
+                std::fs::read_to_string(&log).unwrap()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // As root: the run and the chain check are done by the daemon.
+    let run = f.backproof(&["run", "acme"]);
+    let chain = f.backproof(&["verify-evidence", "acme"]);
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("started by the daemon"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(chain.code, 0, "{}{}", chain.stdout, chain.stderr);
+    assert!(
+        chain.stdout.contains("intact: 1 document,"),
+        "{}",
+        chain.stdout
+    );
+    // Nothing in the data folder belongs to root.
+    let mut stack = vec![f.data_dir()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let meta = entry.path().symlink_metadata().unwrap();
+            assert_eq!(meta.uid(), NOBODY, "{} is root's", entry.path().display());
+            if meta.is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+}

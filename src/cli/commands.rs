@@ -343,8 +343,9 @@ async fn verify_evidence(config: &Config, job: &str) -> Result<u8> {
     };
     let Some((first, more)) = check.problems.split_first() else {
         println!(
-            "evidence chain of {job} is intact: {} documents, each equal to its evidence file{}",
+            "evidence chain of {job} is intact: {} document{}, each equal to its evidence file{}",
             check.documents,
+            if check.documents == 1 { "" } else { "s" },
             check
                 .head
                 .map(|h| format!(", newest {h}"))
