@@ -47,7 +47,12 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Demo { dir } => super::demo::demo(dir).await,
         Command::Digest { job, send } => super::mail::digest(&load(&cli.config)?, &job, send).await,
         Command::SendTestEmail { address } => {
-            super::mail::send_test_email(&load(&cli.config)?, &address).await
+            let config = load(&cli.config)?;
+            // Without [smtp] the message is written to <data_dir>/mail.
+            if config.smtp.is_none() {
+                ensure_folders(&config)?;
+            }
+            super::mail::send_test_email(&config, &address).await
         }
         Command::Outbox { retry } => super::mail::outbox(&load(&cli.config)?, retry).await,
         Command::Status => status(&load(&cli.config)?).await,
