@@ -2,24 +2,55 @@
 //!
 //! Every finished run's document names the job's previous finished run and carries the
 //! BLAKE3 of that run's document as stored. Changing a stored document breaks the link
-//! from its successor; removing one leaves its successor pointing at nothing. The newest
-//! document has no successor yet: it is compared with its evidence file instead.
+//! from its successor; removing one leaves its successor pointing at nothing. Every
+//! document must also equal its evidence file (`<evidence_dir>/<job>/<run>.json`, the
+//! bytes that were hashed and emailed), and every evidence file must belong to a
+//! finished run: a changed, missing or unknown file is reported too, the newest one
+//! included (it has no successor to seal it).
+//!
+//! The walk holds one document at a time, whatever the length of the history.
 
+use std::collections::HashSet;
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
+
 use crate::catalog::{Catalog, CatalogError};
-use crate::evidence::{RunEvidence, RunStatus};
+use crate::evidence::RunStatus;
 
 /// The outcome of checking a job's chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChainCheck {
-    /// Every link holds; the number of documents in the chain.
-    Intact {
-        documents: usize,
-        head: Option<String>,
-    },
-    /// The first link (oldest first) that does not hold.
-    Broken { run_id: String, reason: String },
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainCheck {
+    /// Finished runs' documents in the chain.
+    pub documents: usize,
+    /// The newest of them.
+    pub head: Option<String>,
+    /// Every link or file that does not hold, oldest run first; empty when intact.
+    pub problems: Vec<ChainProblem>,
+}
+
+/// One link or file that does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainProblem {
+    /// The run whose document or file is wrong (for an unknown file, its name).
+    pub run_id: String,
+    pub reason: String,
+}
+
+impl ChainCheck {
+    pub fn is_intact(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// The fields of an evidence document the chain needs.
+#[derive(Deserialize)]
+struct Link {
+    status: RunStatus,
+    #[serde(default)]
+    previous_run: Option<String>,
+    #[serde(default)]
+    previous_hash: Option<String>,
 }
 
 /// Checks the chain of `job`; `evidence_dir` holds the evidence files.
@@ -28,92 +59,153 @@ pub fn verify(
     job: &str,
     evidence_dir: &Path,
 ) -> Result<ChainCheck, CatalogError> {
-    let mut finished: Vec<(RunEvidence, Vec<u8>)> = Vec::new();
+    let folder = evidence_dir.join(job);
+    let mut problems = Vec::new();
+    let mut problem = |run_id: &str, reason: String| {
+        problems.push(ChainProblem {
+            run_id: run_id.to_string(),
+            reason,
+        })
+    };
+    // Runs with an evidence file of their own (finished, or unreadable in the catalog).
+    let mut with_file = HashSet::new();
+    // The run before, and the BLAKE3 of its document as stored.
+    let mut previous: Option<(String, String)> = None;
+    let mut documents = 0;
     for id in catalog.run_ids_of_job(job)?.into_iter().rev() {
         let Some(doc) = catalog.run_document(&id)? else {
-            return Ok(ChainCheck::Broken {
-                run_id: id,
-                reason: "listed in the job's history but its document is missing".into(),
-            });
+            problem(
+                &id,
+                "listed in the job's history but its document is missing".into(),
+            );
+            continue;
         };
-        let ev: RunEvidence = match serde_json::from_slice(&doc) {
-            Ok(ev) => ev,
+        let hash = blake3::hash(&doc).to_hex().to_string();
+        let link = match serde_json::from_slice::<Link>(&doc) {
+            Ok(link) if link.status != RunStatus::Finished => continue,
+            Ok(link) => Some(link),
             Err(e) => {
-                return Ok(ChainCheck::Broken {
-                    run_id: id,
-                    reason: format!("the stored document is not valid evidence: {e}"),
-                });
+                problem(
+                    &id,
+                    format!("the stored document is not valid evidence: {e}"),
+                );
+                None
             }
         };
-        if ev.status == RunStatus::Finished {
-            finished.push((ev, doc));
+        documents += 1;
+        with_file.insert(id.clone());
+        if let Some(link) = link
+            && let Some(reason) = broken_seal(&link, previous.as_ref(), &id)
+        {
+            let (at, reason) = reason;
+            problem(&at, reason);
         }
-    }
-    for (i, (ev, _)) in finished.iter().enumerate() {
-        let expected = i.checked_sub(1).map(|p| &finished[p]);
-        let broken = |reason: String| ChainCheck::Broken {
-            run_id: ev.run_id.clone(),
-            reason,
-        };
-        match (expected, &ev.previous_run, &ev.previous_hash) {
-            (None, None, None) => {}
-            (None, Some(prev), _) => {
-                return Ok(broken(format!(
-                    "it seals run {prev}, which is no longer in the catalog (removed?)"
-                )));
-            }
-            (Some((prev, _)), None, _) => {
-                return Ok(broken(format!(
-                    "it does not seal the run before it, {}",
-                    prev.run_id
-                )));
-            }
-            (Some((prev, prev_doc)), Some(named), hash) => {
-                if *named != prev.run_id {
-                    return Ok(broken(format!(
-                        "it seals run {named}, but the run before it is {} (a run was removed or inserted)",
-                        prev.run_id
-                    )));
-                }
-                let actual = blake3::hash(prev_doc).to_hex().to_string();
-                if hash.as_deref() != Some(actual.as_str()) {
-                    return Ok(ChainCheck::Broken {
-                        run_id: prev.run_id.clone(),
-                        reason: format!(
-                            "its document was changed after run {} sealed it (sealed BLAKE3 {}, now {actual})",
-                            ev.run_id,
-                            hash.as_deref().unwrap_or("none")
-                        ),
-                    });
-                }
-            }
-            (_, None, Some(_)) => return Ok(broken("it has a hash but names no run".into())),
+        if let Some(reason) = file_differs(&folder, &id, &doc, &hash) {
+            problem(&id, reason);
         }
+        previous = Some((id, hash));
     }
-    // The head has no successor: compare it with its evidence file.
-    if let Some((head, doc)) = finished.last() {
-        let file = evidence_dir.join(job).join(format!("{}.json", head.run_id));
-        match std::fs::read(&file) {
-            Ok(bytes) if bytes == *doc => {}
-            Ok(_) => {
-                return Ok(ChainCheck::Broken {
-                    run_id: head.run_id.clone(),
-                    reason: format!(
-                        "the catalog's document differs from the evidence file {}",
-                        file.display()
-                    ),
-                });
-            }
-            Err(e) => {
-                return Ok(ChainCheck::Broken {
-                    run_id: head.run_id.clone(),
-                    reason: format!("its evidence file {} cannot be read: {e}", file.display()),
-                });
-            }
-        }
+    let (unknown, count) = unknown_files(&folder, &with_file);
+    for name in &unknown {
+        problem(
+            name.trim_end_matches(".json"),
+            format!(
+                "the evidence file {} is not a finished run of the job in the catalog (a run removed from the catalog, or a file put there)",
+                folder.join(name).display()
+            ),
+        );
     }
-    Ok(ChainCheck::Intact {
-        documents: finished.len(),
-        head: finished.last().map(|(ev, _)| ev.run_id.clone()),
+    if count > unknown.len() {
+        problem(
+            "...",
+            format!(
+                "{} more evidence files in {} are not in the catalog",
+                count - unknown.len(),
+                folder.display()
+            ),
+        );
+    }
+    Ok(ChainCheck {
+        documents,
+        head: previous.map(|(id, _)| id),
+        problems,
     })
+}
+
+/// Why `link` (run `id`) does not seal the run before it, and at which run the chain is
+/// broken.
+fn broken_seal(
+    link: &Link,
+    previous: Option<&(String, String)>,
+    id: &str,
+) -> Option<(String, String)> {
+    let here = |reason: String| Some((id.to_string(), reason));
+    match (previous, &link.previous_run, &link.previous_hash) {
+        (None, None, None) => None,
+        (_, None, Some(_)) => here("it has a hash but names no run".into()),
+        (None, Some(named), _) => here(format!(
+            "it seals run {named}, which is no longer in the catalog (removed?)"
+        )),
+        (Some((prev, _)), None, _) => here(format!("it does not seal the run before it, {prev}")),
+        (Some((prev, _)), Some(named), _) if named != prev => here(format!(
+            "it seals run {named}, but the run before it is {prev} (a run was removed or inserted)"
+        )),
+        (Some((prev, actual)), Some(_), sealed) if sealed.as_deref() != Some(actual.as_str()) => {
+            Some((
+                prev.clone(),
+                format!(
+                    "its document was changed after run {id} sealed it (sealed BLAKE3 {}, now {actual})",
+                    sealed.as_deref().unwrap_or("none")
+                ),
+            ))
+        }
+        (Some(_), Some(_), _) => None,
+    }
+}
+
+/// Why the evidence file of run `id` does not hold the catalog's document `doc`.
+fn file_differs(folder: &Path, id: &str, doc: &[u8], hash: &str) -> Option<String> {
+    let file = folder.join(format!("{id}.json"));
+    match std::fs::read(&file) {
+        Ok(bytes) if bytes == doc => None,
+        Ok(bytes) => Some(format!(
+            "its evidence file {} differs from the document in the catalog (BLAKE3 of the file {}, of the document {hash})",
+            file.display(),
+            blake3::hash(&bytes).to_hex()
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Some(format!("its evidence file {} is missing", file.display()))
+        }
+        Err(e) => Some(format!(
+            "its evidence file {} cannot be read: {e}",
+            file.display()
+        )),
+    }
+}
+
+/// How many evidence files unknown to the catalog are named one by one.
+const SHOWN_UNKNOWN: usize = 20;
+
+/// The first names (in order) of the `*.json` files in `folder` whose run is not in
+/// `known`, and how many such files there are in all.
+fn unknown_files(folder: &Path, known: &HashSet<String>) -> (Vec<String>, usize) {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return (Vec::new(), 0);
+    };
+    let mut first = std::collections::BTreeSet::new();
+    let mut count = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name
+            .strip_suffix(".json")
+            .is_some_and(|id| !known.contains(id))
+        {
+            count += 1;
+            first.insert(name);
+            if first.len() > SHOWN_UNKNOWN {
+                first.pop_last();
+            }
+        }
+    }
+    (first.into_iter().collect(), count)
 }

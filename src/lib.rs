@@ -4,7 +4,8 @@
 //!
 //! - [`config`]: the global `backproof.toml` and one job file per client in `jobs.d/`.
 //!   Raw serde structs are parsed strictly (unknown keys are errors) and turned into
-//!   validated types; every error names the file, line and key.
+//!   validated types; every error names the file, line and key, and never shows a
+//!   secret. It also checks that this user may write in `data_dir` and `scratch_dir`.
 //! - [`target`]: the one small [`target::Target`] trait (list, stat, streaming read) and
 //!   one module per backend. The checks never know which backend they talk to.
 //! - [`catalog`]: the sled database under `data_dir`: runs, per-file records (baseline

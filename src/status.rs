@@ -72,7 +72,7 @@ pub struct StatusRow {
     pub next_run: Option<DateTime<Utc>>,
     /// The run going on now, if the daemon is running one.
     pub running: Option<String>,
-    /// The job has no technicians and no owners: nobody hears about it.
+    /// Nobody is alerted when the job fails (no technicians, owners not sent reports).
     #[serde(default)]
     pub nobody_notified: bool,
 }
@@ -179,7 +179,7 @@ pub fn collect(
                 .then(|| job.schedule.next_after(job.timezone, now))
                 .flatten(),
             running: running.and_then(|r| r(&job.name)),
-            nobody_notified: job.technicians.is_empty() && job.owners.is_empty(),
+            nobody_notified: job.alert_recipients().is_empty(),
         });
     }
     rows.sort_by(|a, b| a.state.cmp(&b.state).then_with(|| a.client.cmp(&b.client)));

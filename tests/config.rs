@@ -24,6 +24,7 @@ fn setup(global: &str, jobs: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
 }
 
 const GOOD_JOB: &str = r#"client = "Good"
+technicians = ["noc@msp.example"]
 schedule = "0 3 * * *"
 [[targets]]
 name = "nas"
@@ -96,7 +97,11 @@ fn unknown_key_names_file_line_and_key() {
 fn bad_values_name_their_key() {
     let cases = [
         ("schedule = \"every night\"", "schedule", "a schedule has 5"),
-        ("schedule = \"0 25 * * *\"", "schedule", "not a valid cron"),
+        (
+            "schedule = \"0 25 * * *\"",
+            "schedule",
+            "hour 25 out of range 0-23",
+        ),
     ];
     for (line, key, words) in cases {
         let job =
@@ -245,7 +250,9 @@ fn config_path_from_environment_and_missing_file() {
 }
 
 fn remote_job(target: &str) -> String {
-    format!("client = \"X\"\nschedule = \"0 3 * * *\"\n[[targets]]\nname = \"t\"\n{target}\n")
+    format!(
+        "client = \"X\"\ntechnicians = [\"noc@msp.example\"]\nschedule = \"0 3 * * *\"\n[[targets]]\nname = \"t\"\n{target}\n"
+    )
 }
 
 #[test]
@@ -253,6 +260,7 @@ fn remote_target_settings_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("s3.secret");
     std::fs::write(&secret, "abc\n").unwrap();
+    chmod(&secret, 0o600);
     let ok = remote_job(&format!(
         "url = \"s3://bucket/acme\"\nendpoint = \"http://127.0.0.1:3900\"\naccess_key_id = \"GK1\"\nsecret_access_key_file = \"{}\"",
         secret.display()
@@ -272,7 +280,7 @@ fn remote_target_settings_are_checked() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(c.warnings.is_empty());
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
 
     let cases = [
         // A key of another scheme.
@@ -360,4 +368,489 @@ fn inline_secret_works_with_a_warning_that_does_not_show_it() {
     assert_eq!(out.code, 0);
     assert!(out.stderr.contains("warning:"), "{}", out.stderr);
     assert!(!out.stderr.contains("hunter2") && !out.stdout.contains("hunter2"));
+}
+
+/// Runs the binary from folder `cwd`, as user `uid` (root: the current user).
+fn backproof_at(config: &Path, args: &[&str], cwd: &Path, uid: Option<u32>) -> common::Output {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_backproof"));
+    cmd.arg("--config")
+        .arg(config)
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("BACKPROOF_CONFIG");
+    if let Some(uid) = uid {
+        cmd.uid(uid).gid(uid);
+    }
+    let out = cmd.output().expect("run backproof");
+    common::Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn relative_paths_are_relative_to_the_file_that_names_them() {
+    let job = r#"client = "X"
+technicians = ["noc@msp.example"]
+schedule = "0 3 * * *"
+[[targets]]
+name = "nas"
+url = "smb://nas/share"
+username = "u"
+password_file = "secrets/nas"
+[[targets.validate]]
+files = "*.zip"
+kind = "command"
+command = ["checks/zip.sh", "{file}"]
+"#;
+    let global = "data_dir = \"data\"\n[smtp]\nhost = \"127.0.0.1\"\nfrom = \"bp@msp.example\"\nusername = \"bp\"\npassword_file = \"secrets/smtp\"\n";
+    let (dir, path) = setup(global, &[("x.toml", job)]);
+    std::fs::create_dir(dir.path().join("secrets")).unwrap();
+    std::fs::write(dir.path().join("secrets/smtp"), "smtp-pw\n").unwrap();
+    std::fs::create_dir(dir.path().join("jobs.d/secrets")).unwrap();
+    std::fs::write(dir.path().join("jobs.d/secrets/nas"), "nas-pw\n").unwrap();
+
+    // Under systemd the current folder is `/`.
+    let out = backproof_at(&path, &["check-config"], Path::new("/"), None);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+
+    let c = config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let job = c.job("x").unwrap();
+    match &job.targets[0].location {
+        Location::Smb(smb) => assert_eq!(smb.password.expose(), "nas-pw"),
+        other => panic!("{other:?}"),
+    }
+    match &job.targets[0].validators[0].validator {
+        config::Validator::Command { argv, .. } => {
+            assert_eq!(Path::new(&argv[0]), dir.path().join("jobs.d/checks/zip.sh"))
+        }
+        other => panic!("{other:?}"),
+    }
+    let smtp = c.smtp.as_ref().unwrap();
+    assert_eq!(smtp.credentials.as_ref().unwrap().1.expose(), "smtp-pw");
+
+    // ca_file too: read beside backproof.toml.
+    let global = "data_dir = \"data\"\n[smtp]\nhost = \"127.0.0.1\"\nfrom = \"bp@msp.example\"\nca_file = \"relay-ca.pem\"\n";
+    let (dir, path) = setup(global, &[("good.toml", GOOD_JOB)]);
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=Relay-CA",
+            "-keyout",
+            "relay-ca.key",
+            "-out",
+            "relay-ca.pem",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .expect("openssl");
+    assert!(made.status.success(), "{made:?}");
+    let out = backproof_at(&path, &["check-config"], Path::new("/"), None);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let c = config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.smtp.unwrap().ca_pem.is_some());
+}
+
+#[test]
+fn a_secret_file_every_user_can_read_warns_in_check_config_and_run() {
+    let f = common::Fixture::new("");
+    f.file("a.tar", 1000, common::hours(1));
+    chmod(f.dir.path(), 0o755);
+    let secret = f.secret("smtp.secret", "smtp-pw");
+    chmod(&secret, 0o644);
+    std::fs::write(
+        &f.config,
+        "data_dir = \"data\"\n[smtp]\nhost = \"127.0.0.1\"\nfrom = \"bp@msp.example\"\nusername = \"bp\"\npassword_file = \"smtp.secret\"\n",
+    )
+    .unwrap();
+    let warned = |text: &str| {
+        text.contains(&format!("{} can be read by every user", secret.display()))
+            && text.contains("chmod 600")
+            && text.contains("chmod 640")
+    };
+    let out = f.backproof(&["check-config"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(warned(&out.stderr), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("warning: ") && out.stderr.contains("key `smtp.password_file`"),
+        "{}",
+        out.stderr
+    );
+    let out = f.backproof(&["run", "acme"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(warned(&out.stderr), "{}", out.stderr);
+
+    // Readable by the owner (and a group) only: no warning.
+    for mode in [0o600, 0o640] {
+        chmod(&secret, mode);
+        let out = f.backproof(&["check-config"]);
+        assert_eq!(out.code, 0);
+        assert!(!out.stderr.contains("warning"), "{mode:o}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn secrets_never_appear_in_error_messages() {
+    let smb = "url = \"smb://nas/share\"\nusername = \"u\"";
+    let cases = [
+        (
+            remote_job("url = \"smb://u:S3cretA@host:99999/share\""),
+            "",
+            "S3cretA",
+            "targets[1].url",
+        ),
+        (
+            remote_job("url = \"s3://u:S3cretB@bad_bucket!/x\""),
+            "",
+            "S3cretB",
+            "targets[1].url",
+        ),
+        (
+            remote_job("url = \"file://u:S3cretC@localhost/x\""),
+            "",
+            "S3cretC",
+            "targets[1].url",
+        ),
+        (
+            remote_job(&format!("{smb}\npassword = 73105597")),
+            "",
+            "73105597",
+            "targets[1].password",
+        ),
+        (
+            remote_job("url = \"s3://b\"\naccess_key_id = \"k\"\nsecret_access_key = 73105598"),
+            "",
+            "73105598",
+            "targets[1].secret_access_key",
+        ),
+        (
+            remote_job(
+                "url = \"s3://b\"\naccess_key_id = \"k\"\nsecret_access_key_env = \"HOME\"\nendpoint = \"https://k:S3cretD@s3.example\"",
+            ),
+            "",
+            "S3cretD",
+            "targets[1].endpoint",
+        ),
+        (
+            remote_job(
+                "url = \"file:///x\"\n[targets.source]\nurl = \"smb://u:S3cretE@fs01:99999/data\"",
+            ),
+            "",
+            "S3cretE",
+            "targets[1].source.url",
+        ),
+        (
+            GOOD_JOB.to_string(),
+            "[smtp]\nhost = \"h\"\nfrom = \"bp@msp.example\"\nusername = \"bp\"\npassword = 73105599\n",
+            "73105599",
+            "smtp.password",
+        ),
+    ];
+    for (job, global, secret, key) in cases {
+        let (_dir, path) = setup(
+            &format!("data_dir = \"data\"\n{global}"),
+            &[("x.toml", &job)],
+        );
+        for args in [&["check-config"][..], &["run", "x"][..]] {
+            let out = backproof_with(&path, args);
+            assert_eq!(out.code, 2, "{args:?} {secret}: {}", out.stderr);
+            assert!(
+                out.stderr.contains(&format!("key `{key}`")),
+                "{args:?}: {}",
+                out.stderr
+            );
+            assert!(
+                !out.stderr.contains(secret) && !out.stdout.contains(secret),
+                "{args:?} shows the secret: {}{}",
+                out.stdout,
+                out.stderr
+            );
+        }
+    }
+}
+
+#[test]
+fn schedules_that_never_fire_are_refused() {
+    let job = |extra: &str| {
+        format!(
+            "client = \"X\"\ntechnicians = [\"noc@msp.example\"]\n{extra}\n[[targets]]\nname = \"a\"\nurl = \"file:///x\"\n"
+        )
+    };
+    let cases = [
+        ("", job("schedule = \"0 0 30 2 *\""), "schedule", 3),
+        (
+            "",
+            job("schedule = \"0 3 * * *\"\ndigest_schedule = \"0 7 31 4 *\""),
+            "digest_schedule",
+            4,
+        ),
+        (
+            "[digest]\nschedule = \"0 7 30 2 *\"\n",
+            job("schedule = \"0 3 * * *\""),
+            "digest.schedule",
+            2,
+        ),
+    ];
+    for (global, job, key, line) in cases {
+        let errs = errors(global, &[("x.toml", &job)]);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].key.as_deref(), Some(key), "{}", errs[0]);
+        assert_eq!(errs[0].line, Some(line), "{}", errs[0]);
+        assert!(errs[0].message.contains("never fires"), "{}", errs[0]);
+        let (_dir, path) = setup(global, &[("x.toml", &job)]);
+        let out = backproof_with(&path, &["check-config"]);
+        assert_eq!(out.code, 2);
+        assert!(out.stderr.contains("never fires"), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn a_job_nobody_hears_about_warns_in_check_config_and_at_daemon_start() {
+    let quiet = "client = \"Quiet\"\nschedule = \"0 3 * * *\"\n[[targets]]\nname = \"a\"\nurl = \"file:///x\"\n";
+    let owners_only = "client = \"Owners\"\nowners = [\"boss@client.example\"]\nschedule = \"0 3 * * *\"\n[[targets]]\nname = \"a\"\nurl = \"file:///x\"\n";
+    let (_dir, path) = setup(
+        "data_dir = \"data\"\n",
+        &[
+            ("quiet.toml", quiet),
+            ("owners.toml", owners_only),
+            ("good.toml", GOOD_JOB),
+        ],
+    );
+    let c = config::load(&path).unwrap();
+    assert!(c.job("quiet").unwrap().is_unheard());
+    assert!(!c.job("owners").unwrap().is_unheard());
+    assert!(c.job("owners").unwrap().alert_recipients().is_empty());
+    let out = backproof_with(&path, &["check-config"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let warning = |file: &str| {
+        out.stderr
+            .lines()
+            .find(|l| l.starts_with("warning:") && l.contains(file))
+            .map(str::to_string)
+    };
+    let quiet_line = warning("jobs.d/quiet.toml").expect(&out.stderr);
+    assert!(
+        quiet_line.contains("nobody hears about this job"),
+        "{quiet_line}"
+    );
+    let owners_line = warning("jobs.d/owners.toml").expect(&out.stderr);
+    assert!(owners_line.contains("no technicians"), "{owners_line}");
+    assert!(warning("jobs.d/good.toml").is_none(), "{}", out.stderr);
+
+    let f = common::Fixture::empty();
+    f.write_job(
+        "quiet",
+        &format!(
+            "client = \"Quiet\"\nschedule = \"0 3 * * *\"\n[[targets]]\nname = \"a\"\nurl = \"file://{}\"\n",
+            f.backups.display()
+        ),
+    );
+    let daemon = common::daemon::Daemon::start(&f, "");
+    let log = daemon.log_text();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("jobs.d/quiet.toml") && l.contains("nobody hears about this job")),
+        "{log}"
+    );
+}
+
+const NOBODY: u32 = 65534;
+
+fn assert_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test acts as root and as user nobody: run the tests as root"
+    );
+}
+
+/// A fixture every user can read, with its data folder given to `nobody`.
+fn nobodys_fixture() -> common::Fixture {
+    let f = common::Fixture::new("");
+    f.file("a.tar", 1000, common::hours(1));
+    chmod(f.dir.path(), 0o755);
+    std::fs::create_dir(f.data_dir()).unwrap();
+    std::os::unix::fs::chown(f.data_dir(), Some(NOBODY), Some(NOBODY)).unwrap();
+    f
+}
+
+#[test]
+fn root_refuses_to_write_in_a_data_dir_of_another_user() {
+    assert_root();
+    let f = nobodys_fixture();
+    let data = f.data_dir();
+    for args in [
+        &["run", "acme"][..],
+        &["daemon"][..],
+        &["digest", "acme"][..],
+    ] {
+        let out = f.backproof(args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr
+                .contains(&format!("{} belongs to user nobody", data.display()))
+                && out.stderr.contains("`sudo -u nobody "),
+            "{args:?}: {}",
+            out.stderr
+        );
+        let left: Vec<_> = std::fs::read_dir(&data).unwrap().collect();
+        assert!(left.is_empty(), "{args:?} left files: {left:?}");
+    }
+    // check-config warns, and says what to do.
+    let out = f.backproof(&["check-config"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("warning:") && out.stderr.contains("sudo -u nobody"),
+        "{}",
+        out.stderr
+    );
+    // What it says works.
+    let out = backproof_at(&f.config, &["run", "acme"], Path::new("/"), Some(NOBODY));
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+}
+
+#[test]
+fn check_config_reports_folders_this_user_cannot_write() {
+    assert_root();
+    let f = nobodys_fixture();
+    // A data folder of root's, for user nobody.
+    std::os::unix::fs::chown(f.data_dir(), Some(0), Some(0)).unwrap();
+    let out = backproof_at(&f.config, &["check-config"], Path::new("/"), Some(NOBODY));
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        !out.stdout.contains("configuration is valid"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains(&format!(
+            "data_dir: {} is not writable by user nobody",
+            f.data_dir().display()
+        )) && out.stderr.contains("sudo chown -R nobody: "),
+        "{}",
+        out.stderr
+    );
+    // The same for a scratch folder.
+    std::os::unix::fs::chown(f.data_dir(), Some(NOBODY), Some(NOBODY)).unwrap();
+    std::fs::create_dir(f.dir.path().join("scratch")).unwrap();
+    std::fs::write(
+        &f.config,
+        "data_dir = \"data\"\nscratch_dir = \"scratch\"\n",
+    )
+    .unwrap();
+    let out = backproof_at(&f.config, &["check-config"], Path::new("/"), Some(NOBODY));
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("scratch_dir: ") && out.stderr.contains("not writable by user nobody"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn files_left_by_root_in_the_service_users_folder_are_explained() {
+    assert_root();
+    let f = nobodys_fixture();
+    // What an old `sudo backproof run` left: a scratch folder of root's.
+    let orphan = f
+        .data_dir()
+        .join("scratch")
+        .join("run-20260101-000000-abcd");
+    std::fs::create_dir_all(&orphan).unwrap();
+    std::fs::write(orphan.join("0-a.tar"), "x").unwrap();
+    std::os::unix::fs::chown(f.data_dir().join("scratch"), Some(NOBODY), Some(NOBODY)).unwrap();
+    for args in [&["check-config"][..], &["daemon"][..]] {
+        let out = backproof_at(&f.config, args, Path::new("/"), Some(NOBODY));
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains("holds files of user root")
+                && out.stderr.contains(&orphan.display().to_string())
+                && out
+                    .stderr
+                    .contains(&format!("sudo chown -R nobody: {}", f.data_dir().display())),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn root_reads_through_the_daemon_of_the_service_user_and_writes_nothing() {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::CommandExt;
+    assert_root();
+    let f = nobodys_fixture();
+    let port = common::servers::free_port();
+    std::fs::write(
+        &f.config,
+        format!("data_dir = \"data\"\n[daemon]\nlisten = \"127.0.0.1:{port}\"\n"),
+    )
+    .unwrap();
+    let log = f.dir.path().join("daemon.log");
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_backproof"))
+        .arg("--config")
+        .arg(&f.config)
+        .arg("daemon")
+        .current_dir("/")
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !(f.data_dir().join("api.token").exists()
+        && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())
+    {
+        assert!(
+            daemon.try_wait().unwrap().is_none(),
+            "the daemon stopped: {}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        if std::time::Instant::now() > deadline {
+            let _ = daemon.kill();
+            panic!(
+                "daemon not ready: {}",
+                std::fs::read_to_string(&log).unwrap()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // As root: the run and the chain check are done by the daemon.
+    let run = f.backproof(&["run", "acme"]);
+    let chain = f.backproof(&["verify-evidence", "acme"]);
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("started by the daemon"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(chain.code, 0, "{}{}", chain.stdout, chain.stderr);
+    assert!(
+        chain.stdout.contains("intact: 1 document,"),
+        "{}",
+        chain.stdout
+    );
+    // Nothing in the data folder belongs to root.
+    let mut stack = vec![f.data_dir()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let meta = entry.path().symlink_metadata().unwrap();
+            assert_eq!(meta.uid(), NOBODY, "{} is root's", entry.path().display());
+            if meta.is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
 }

@@ -49,7 +49,12 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Demo { dir } => super::demo::demo(dir).await,
         Command::Digest { job, send } => super::mail::digest(&load(&cli.config)?, &job, send).await,
         Command::SendTestEmail { address } => {
-            super::mail::send_test_email(&load(&cli.config)?, &address).await
+            let config = load(&cli.config)?;
+            // Without [smtp] the message is written to <data_dir>/mail.
+            if config.smtp.is_none() {
+                ensure_folders(&config)?;
+            }
+            super::mail::send_test_email(&config, &address).await
         }
         Command::Outbox { retry } => super::mail::outbox(&load(&cli.config)?, retry).await,
         Command::Status { json } => status(&load(&cli.config)?, json).await,
@@ -79,7 +84,7 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             ack(&config, &job, &req).await
         }
         Command::Daemon => crate::daemon::run(&cli.config).await,
-        Command::VerifyEvidence { job } => verify_evidence(&load(&cli.config)?, &job),
+        Command::VerifyEvidence { job } => verify_evidence(&load(&cli.config)?, &job).await,
     }
 }
 
@@ -98,6 +103,26 @@ fn check_config(path: &Path) -> Result<u8> {
     };
     for w in &config.warnings {
         eprintln!("warning: {w}");
+    }
+    let mut unusable = 0;
+    for p in config::check_folders(&config, &command_line()) {
+        match p {
+            // Root may check; commands that write refuse.
+            config::FolderProblem::OtherOwner { .. } => {
+                eprintln!("warning: {}: {p}", config.file.display())
+            }
+            _ => {
+                unusable += 1;
+                eprintln!("error: {}: {p}", config.file.display());
+            }
+        }
+    }
+    if unusable > 0 {
+        eprintln!(
+            "{}: the configuration is readable, but backproof cannot work in its folders",
+            config.file.display()
+        );
+        return Ok(2);
     }
     println!("{}: configuration is valid", config.file.display());
     println!(
@@ -184,9 +209,61 @@ async fn check_connections(config: &Config) -> Result<u8> {
     Ok(if failed == 0 { 0 } else { 2 })
 }
 
+/// The command line as the user typed it, for "run it as that user" hints.
+fn command_line() -> String {
+    std::env::args()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+".contains(c))
+            {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Refuses to write in `data_dir` or `scratch_dir` when this user cannot, or should not
+/// (root in another user's folder): the error says what to do instead.
+fn ensure_folders(config: &Config) -> Result<()> {
+    let problems = config::check_folders(config, &command_line());
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    bail!(
+        "refusing to write in the data folders:\n  {}",
+        list.join("\n  ")
+    )
+}
+
+/// Whether a running daemon holds the catalog (then talk to it and write nothing here).
+/// Used only when this process must not open the catalog itself.
+fn daemon_holds_catalog(data_dir: &Path) -> bool {
+    use std::io::Read;
+    let Ok(mut file) = std::fs::File::open(data_dir.join("backproof.lock")) else {
+        return false;
+    };
+    match file.try_lock_shared() {
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            holder
+                .lines()
+                .any(|l| l.starts_with("command ") && l.split_whitespace().any(|w| w == "daemon"))
+        }
+        // Free (released when `file` is dropped) or not lockable: no daemon.
+        _ => false,
+    }
+}
+
 /// Opens the catalog and cleans up after runs that died (crash, `kill -9`): we hold the
 /// lock, so any run still marked running and any scratch folder is an orphan.
 pub fn open_catalog(config: &Config) -> Result<Catalog> {
+    ensure_folders(config)?;
     let catalog = Catalog::open(&config.data_dir)?;
     for id in catalog.interrupt_unfinished()? {
         tracing::warn!(run_id = %id, "run did not finish (process stopped); recorded as interrupted");
@@ -201,6 +278,9 @@ pub fn open_catalog(config: &Config) -> Result<Catalog> {
 
 /// Opens the catalog, or says that a daemon holds it (`None`): then talk to its API.
 pub fn catalog_or_daemon(config: &Config) -> Result<Option<Catalog>> {
+    if !config::check_folders(config, "").is_empty() && daemon_holds_catalog(&config.data_dir) {
+        return Ok(None);
+    }
     match open_catalog(config) {
         Ok(c) => Ok(Some(c)),
         Err(e) => match e.downcast_ref::<CatalogError>() {
@@ -358,23 +438,37 @@ async fn ack(config: &Config, job: &str, req: &crate::ack::AckRequest) -> Result
     Ok(0)
 }
 
-fn verify_evidence(config: &Config, job: &str) -> Result<u8> {
+/// Checks a job's evidence chain and files: here, or in the daemon when it holds the
+/// catalog.
+async fn verify_evidence(config: &Config, job: &str) -> Result<u8> {
     find_job(config, job)?;
-    let catalog = Catalog::open(&config.data_dir)?;
-    let evidence_dir = config.data_dir.join("evidence");
-    match crate::chain::verify(&catalog, job, &evidence_dir)? {
-        crate::chain::ChainCheck::Intact { documents, head } => {
-            println!(
-                "evidence chain of {job} is intact: {documents} documents{}",
-                head.map(|h| format!(", newest {h}")).unwrap_or_default()
-            );
-            Ok(0)
+    let check = match catalog_or_daemon(config)? {
+        Some(catalog) => {
+            let evidence_dir = config.data_dir.join("evidence");
+            crate::chain::verify(&catalog, job, &evidence_dir)?
         }
-        crate::chain::ChainCheck::Broken { run_id, reason } => {
-            println!("evidence chain of {job} is BROKEN at run {run_id}: {reason}");
-            Ok(1)
-        }
+        None => Remote::connect(config)?.verify_evidence(job).await?,
+    };
+    let Some((first, more)) = check.problems.split_first() else {
+        println!(
+            "evidence chain of {job} is intact: {} document{}, each equal to its evidence file{}",
+            check.documents,
+            if check.documents == 1 { "" } else { "s" },
+            check
+                .head
+                .map(|h| format!(", newest {h}"))
+                .unwrap_or_default()
+        );
+        return Ok(0);
+    };
+    println!(
+        "evidence chain of {job} is BROKEN at run {}: {}",
+        first.run_id, first.reason
+    );
+    for p in more {
+        println!("  also at run {}: {}", p.run_id, p.reason);
     }
+    Ok(1)
 }
 
 pub fn find_job<'a>(config: &'a Config, name: &str) -> Result<&'a config::Job> {
@@ -394,17 +488,27 @@ pub fn find_job<'a>(config: &'a Config, name: &str) -> Result<&'a config::Job> {
 
 async fn show(config_path: &Path, run_id: &str, json: bool) -> Result<u8> {
     let config = load(config_path)?;
-    let (ev, file) = match Catalog::open(&config.data_dir) {
-        Ok(catalog) => {
+    // Open the catalog only where this user may write; else read without writing.
+    let local = if config::check_folders(&config, "").is_empty() {
+        match Catalog::open(&config.data_dir) {
+            Ok(catalog) => Some(catalog),
+            Err(CatalogError::Locked { .. }) => None,
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        None
+    };
+    let (ev, file) = match local {
+        Some(catalog) => {
             let ev = catalog
                 .run(run_id)?
                 .ok_or_else(|| anyhow!("no run `{run_id}` in the catalog"))?;
             let file = Verifier::new(&config, catalog).evidence_path(&ev.job, run_id);
             (ev, file)
         }
-        // Another process holds the catalog: ask the daemon, else read the evidence
-        // files finished runs leave.
-        Err(CatalogError::Locked { .. }) => {
+        // Another process holds the catalog (or this user may not write here): ask the
+        // daemon, else read the evidence files finished runs leave.
+        None => {
             let from_daemon = match Remote::connect(&config) {
                 Ok(r) => r.show(run_id).await.ok(),
                 Err(_) => None,
@@ -421,7 +525,6 @@ async fn show(config_path: &Path, run_id: &str, json: bool) -> Result<u8> {
                 None => find_evidence_file(&config.data_dir, run_id)?,
             }
         }
-        Err(e) => return Err(e.into()),
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&ev)?);

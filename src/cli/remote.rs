@@ -80,6 +80,11 @@ impl Remote {
         self.get(&format!("/v1/runs/{run_id}")).await
     }
 
+    /// Checks a job's evidence chain in the daemon, which holds the catalog.
+    pub async fn verify_evidence(&self, job: &str) -> Result<crate::chain::ChainCheck> {
+        self.get(&format!("/v1/jobs/{job}/evidence-chain")).await
+    }
+
     pub async fn progress(&self, run_id: &str) -> Result<ProgressState> {
         self.get(&format!("/v1/runs/{run_id}/progress")).await
     }

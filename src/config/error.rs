@@ -64,6 +64,17 @@ impl ConfigError {
                 None => missing.to_string(),
             });
         }
+        // A type error quotes the value (`invalid type: integer `73105597``): never a
+        // secret's, nor a URL's credentials.
+        let secret = out
+            .key
+            .as_deref()
+            .is_some_and(|k| super::secret::is_secret_key(k.rsplit('.').next().unwrap_or(k)));
+        out.message = if secret {
+            hide_quoted(&out.message)
+        } else {
+            super::location::redact_userinfo_in(&out.message)
+        };
         out
     }
 }
@@ -118,6 +129,30 @@ impl Place {
             (None, k) => k.clone(),
         }
     }
+}
+
+/// `message` with every `quoted` value replaced by `(not shown)`.
+fn hide_quoted(message: &str) -> String {
+    let mut out = String::new();
+    let mut parts = message.split('`');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    let rest: Vec<&str> = parts.collect();
+    // Pairs of backquotes enclose a value; an unpaired one is kept as text.
+    let mut i = 0;
+    while i < rest.len() {
+        if i + 1 < rest.len() {
+            out.push_str("(not shown: a secret)");
+            out.push_str(rest[i + 1]);
+            i += 2;
+        } else {
+            out.push('`');
+            out.push_str(rest[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {

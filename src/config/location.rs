@@ -29,11 +29,21 @@ pub enum TargetUrl {
 }
 
 impl TargetUrl {
+    /// Parses a target URL. Error messages never show credentials written in it.
     pub fn parse(text: &str) -> Result<TargetUrl, String> {
-        let text = text.trim();
-        if text.starts_with('/') {
-            return Ok(TargetUrl::Local(normalized(PathBuf::from(text))));
+        let raw = text.trim();
+        if raw.starts_with('/') {
+            return Ok(TargetUrl::Local(normalized(PathBuf::from(raw))));
         }
+        if has_userinfo(raw) {
+            return Err(format!(
+                "`{}`: put no credentials in the URL; use the target's username / access_key_id and a secret file",
+                redact_userinfo(raw)
+            ));
+        }
+        // From here on, `text` is what messages show.
+        let shown = redact_userinfo(raw);
+        let text = shown.as_str();
         let Some((scheme, _)) = text.split_once("://") else {
             return Err(format!(
                 "`{text}` is not a target URL; write file:///path, s3://bucket/prefix or smb://server/share/path"
@@ -44,7 +54,7 @@ impl TargetUrl {
                 "`{text}`: `.` and `..` are not allowed in a target path"
             ));
         }
-        let url = url::Url::parse(text).map_err(|e| format!("`{text}`: {e}"))?;
+        let url = url::Url::parse(raw).map_err(|e| format!("`{text}`: {e}"))?;
         if !url.username().is_empty() || url.password().is_some() {
             return Err(
                 "put no credentials in the URL; use the target's username / access_key_id and a secret file"
@@ -135,6 +145,55 @@ impl TargetUrl {
             TargetUrl::Smb { .. } => "smb",
         }
     }
+}
+
+/// Whether `text` (`scheme://user:password@host/...`) carries credentials.
+pub fn has_userinfo(text: &str) -> bool {
+    text.contains("://") && authority(text).1.contains('@')
+}
+
+/// `text` with the `user:password@` part of its authority replaced by `***@`, so that an
+/// error message can quote a URL without showing a password.
+pub fn redact_userinfo(text: &str) -> String {
+    let (start, a) = authority(text);
+    match a.rfind('@') {
+        Some(at) => format!("{}***{}", &text[..start], &text[start + at..]),
+        None => text.to_string(),
+    }
+}
+
+/// `message` with the credentials of every `scheme://user:password@host` in it replaced
+/// by `***`.
+pub fn redact_userinfo_in(message: &str) -> String {
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(i) = rest.find("://") {
+        out.push_str(&rest[..i + 3]);
+        let tail = &rest[i + 3..];
+        let end = tail
+            .find(|c: char| "/?#`'\"".contains(c) || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@') {
+            Some(at) => {
+                out.push_str("***");
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where the authority of `scheme://authority/path` starts, and the authority; without
+/// a scheme, the text up to the first `/`.
+fn authority(text: &str) -> (usize, &str) {
+    let start = text.find("://").map_or(0, |i| i + 3);
+    let rest = &text[start..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    (start, &rest[..end])
 }
 
 /// Drops a trailing `/` and `.` components, so a location is shown one way.
@@ -311,6 +370,32 @@ mod tests {
     }
 
     #[test]
+    fn errors_never_show_credentials() {
+        for bad in [
+            "smb://u:S3cret@host:99999/share",
+            "s3://u:S3cret@bad_bucket!/x",
+            "file://u:S3cret@localhost/x",
+            "smb://S3cret@host/share",
+            "ftp://u:S3cret@x/y",
+            "smb://u:S3cret@host/share/../x",
+            "u:S3cret@host/share",
+        ] {
+            let err = TargetUrl::parse(bad).unwrap_err();
+            assert!(!err.contains("S3cret"), "{bad}: {err}");
+            assert!(err.contains("***@"), "{bad}: {err}");
+        }
+        assert_eq!(
+            redact_userinfo("smb://u:p@w@host/share"),
+            "smb://***@host/share"
+        );
+        assert_eq!(redact_userinfo("https://host/a@b"), "https://host/a@b");
+        assert_eq!(
+            redact_userinfo_in("bad `smb://u:pw@h:1/s` and s3://k:x@b/p, https://h/a@b"),
+            "bad `smb://***@h:1/s` and s3://***@b/p, https://h/a@b"
+        );
+    }
+
+    #[test]
     fn rejects_bad_urls_clearly() {
         for (bad, words) in [
             ("ftp://x/y", "unknown scheme"),
@@ -318,6 +403,7 @@ mod tests {
             ("file://nas01/share", "remote host"),
             ("smb://nas01", "no share"),
             ("smb://user:pw@nas01/share", "no credentials"),
+            ("file://u:pw@localhost/x", "no credentials"),
             ("s3://", "no bucket"),
             ("s3://bucket:9000/x", "endpoint"),
             ("smb://nas/share/../x", "not allowed"),

@@ -4,6 +4,7 @@
 //! together, each naming its file, line and key. What comes out is validated: the rest of
 //! the program never sees a raw value.
 
+mod dirs;
 mod error;
 mod location;
 mod policy;
@@ -17,6 +18,7 @@ mod validator;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+pub use dirs::{FolderProblem, check_folders};
 pub use error::{ConfigError, ConfigErrors};
 pub use location::{Encryption, Location, S3Location, SmbLocation, TargetUrl};
 pub use policy::{PathFilter, Policy};
@@ -203,6 +205,40 @@ pub struct Job {
     pub targets: Vec<TargetSpec>,
 }
 
+impl Job {
+    /// Nobody hears about this job: no technicians and no owners, so its alerts and its
+    /// weekly summary go nowhere.
+    pub fn is_unheard(&self) -> bool {
+        self.technicians.is_empty() && self.owners.is_empty()
+    }
+
+    /// Who is emailed at once when a run fails: the technicians, and the owners with
+    /// `report_to_owners = true`.
+    pub fn alert_recipients(&self) -> Vec<&str> {
+        let owners = self.owners.iter().filter(|_| self.report_to_owners);
+        self.technicians
+            .iter()
+            .chain(owners)
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// The warning for a job whose problems nobody (or only the weekly summary) hears of.
+    pub fn recipients_warning(&self) -> Option<String> {
+        if self.is_unheard() {
+            Some(
+                "nobody hears about this job: it has no technicians and no owners, so its failures are emailed to no one; add technicians = [\"noc@msp.example\"]".into(),
+            )
+        } else if self.alert_recipients().is_empty() {
+            Some(
+                "no technicians: a failure is emailed to no one at once and only shows in the owners' weekly summary; add technicians = [...] (or report_to_owners = true)".into(),
+            )
+        } else {
+            None
+        }
+    }
+}
+
 /// One place where a client's backups are.
 #[derive(Debug, Clone)]
 pub struct TargetSpec {
@@ -226,15 +262,23 @@ pub struct Canary {
     pub blake3: String,
 }
 
+/// The folder of a configuration file: relative paths written in the file are relative
+/// to it (never to the current folder, which is `/` under systemd).
+fn folder_of(file: &Path) -> &Path {
+    file.parent().unwrap_or(Path::new("/"))
+}
+
 /// Loads and validates the global file at `path` and every job file of its `jobs_dir`.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let path = absolute.as_path();
     let mut errors = Vec::new();
     let source = std::fs::read_to_string(path)
         .map_err(|e| ConfigErrors(vec![ConfigError::file(path, format!("cannot read: {e}"))]))?;
     let raw: RawGlobal = toml::from_str(&source)
         .map_err(|e| ConfigErrors(vec![ConfigError::from_toml(path, &source, &e)]))?;
 
-    let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let base = folder_of(path).to_path_buf();
     let resolve = |v: &Option<toml::Spanned<String>>, default: PathBuf| match v {
         Some(s) => base.join(s.get_ref()),
         None => default,
@@ -378,10 +422,12 @@ fn validators(
                         }
                     },
                 };
-                Validator::Command {
-                    argv: c.get_ref().clone(),
-                    timeout,
+                let mut argv = c.get_ref().clone();
+                // `scripts/check.sh` is beside the job file; `pg_restore` is looked up in PATH.
+                if argv[0].contains('/') {
+                    argv[0] = folder_of(file).join(&argv[0]).display().to_string();
                 }
+                Validator::Command { argv, timeout }
             }
             (_, Some(c)) => {
                 errors.push(ConfigError::at_key(
@@ -531,7 +577,7 @@ fn load_job(
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(Job {
+    let job = Job {
         name,
         file: file.to_path_buf(),
         client: raw.client.into_inner().trim().to_string(),
@@ -546,5 +592,9 @@ fn load_job(
         timezone: job_tz,
         budget: raw.budget,
         targets,
-    })
+    };
+    if let Some(w) = job.recipients_warning() {
+        warnings.push(ConfigError::file(file, w));
+    }
+    Ok(job)
 }

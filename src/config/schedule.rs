@@ -111,17 +111,76 @@ impl FromStr for Schedule {
                 "`{text}` has {fields} fields; a schedule has 5: minute hour day-of-month month day-of-week (e.g. \"30 2 * * *\")"
             ));
         }
-        let cron = CronParser::builder()
-            .seconds(Seconds::Disallowed)
-            .year(Year::Disallowed)
-            .build()
-            .parse(text)
-            .map_err(|e| format!("`{text}` is not a valid cron schedule: {e}"))?;
+        let cron = parse_cron(text).map_err(|e| {
+            let field = (!text.starts_with('@'))
+                .then(|| field_problem(text))
+                .flatten();
+            match field {
+                Some(problem) => format!("`{text}`: {problem}"),
+                None => format!("`{text}` is not a valid cron schedule: {e}"),
+            }
+        })?;
+        let now = Utc::now();
+        let horizon = now + chrono::Duration::days(NEVER_DAYS);
+        match cron.find_next_occurrence(&now, false) {
+            Ok(next) if next <= horizon => {}
+            _ => {
+                return Err(format!(
+                    "`{text}` never fires: no date matches it in the next 5 years (a day that does not exist in that month, such as 30 February?)"
+                ));
+            }
+        }
         Ok(Schedule {
             text: text.to_string(),
             cron,
         })
     }
+}
+
+/// A schedule with no occurrence within this many days (5 years) is refused.
+const NEVER_DAYS: i64 = 5 * 366;
+
+fn parse_cron(text: &str) -> Result<Cron, croner::errors::CronError> {
+    CronParser::builder()
+        .seconds(Seconds::Disallowed)
+        .year(Year::Disallowed)
+        .build()
+        .parse(text)
+}
+
+/// The five fields of a schedule: name, lowest and highest value, names allowed.
+const FIELDS: [(&str, u32, u32, &str); 5] = [
+    ("minute", 0, 59, ""),
+    ("hour", 0, 23, ""),
+    ("day-of-month", 1, 31, ""),
+    ("month", 1, 12, " or JAN-DEC"),
+    ("day-of-week", 0, 7, " or SUN-SAT"),
+];
+
+/// Which field of a 5-field schedule croner refuses, in words: each field is parsed
+/// alone, the others being `*`.
+fn field_problem(text: &str) -> Option<String> {
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    for (i, (name, lo, hi, names)) in FIELDS.iter().enumerate() {
+        let alone: Vec<&str> = (0..5)
+            .map(|j| if j == i { parts[j] } else { "*" })
+            .collect();
+        let Err(e) = parse_cron(&alone.join(" ")) else {
+            continue;
+        };
+        let value = parts[i];
+        let detail = e.to_string().to_ascii_lowercase();
+        return Some(
+            if detail.contains("out of bounds") || detail.contains("exceeded max") {
+                format!("{name} {value} out of range {lo}-{hi}")
+            } else {
+                format!(
+                    "{name} `{value}` is not valid (allowed: {lo}-{hi}{names}, `*`, lists, ranges and steps such as 1-5 or */15)"
+                )
+            },
+        );
+    }
+    None
 }
 
 impl<'de> Deserialize<'de> for Schedule {
@@ -236,6 +295,33 @@ mod tests {
     fn rejects_bad() {
         for bad in ["30 2 * *", "0 30 2 * * *", "61 2 * * *", "every day", ""] {
             assert!(bad.parse::<Schedule>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        for (bad, words) in [
+            ("0 25 * * *", "hour 25 out of range 0-23"),
+            ("61 2 * * *", "minute 61 out of range 0-59"),
+            ("0 2 32 * *", "day-of-month 32 out of range 1-31"),
+            ("0 2 * 13 *", "month 13 out of range 1-12"),
+            ("0 2 * * 9", "day-of-week 9 out of range 0-7"),
+            ("0 2 * * funday", "day-of-week `funday` is not valid"),
+        ] {
+            let err = bad.parse::<Schedule>().unwrap_err();
+            assert!(err.contains(words), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn refuses_schedules_that_never_fire() {
+        for never in ["0 0 30 2 *", "0 0 31 4 *", "0 0 31 2,4,6,9,11 *"] {
+            let err = never.parse::<Schedule>().unwrap_err();
+            assert!(err.contains("never fires"), "{never}: {err}");
+        }
+        // Rare but real: 29 February (within 4 years), the 31st of some months.
+        for rare in ["0 0 29 2 *", "0 0 31 * *", "0 0 30 2 1"] {
+            assert!(rare.parse::<Schedule>().is_ok(), "{rare}");
         }
     }
 }

@@ -2,6 +2,8 @@
 //! held in a type that never prints its value.
 
 use std::fmt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
@@ -26,10 +28,22 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Whether a configuration key (its last dotted part) holds a secret value, which
+/// messages must never show.
+pub fn is_secret_key(key: &str) -> bool {
+    matches!(key, "password" | "secret_access_key")
+        || ["_password", "_secret", "_token"]
+            .iter()
+            .any(|s| key.ends_with(s))
+}
+
 /// Where a secret was configured: `<name>_file`, `<name>_env` or `<name>` itself.
 pub struct SecretKeys<'a> {
     /// The key's base name, e.g. `secret_access_key` or `password`.
     pub name: &'static str,
+    /// The folder of the configuration file naming them: a relative `<name>_file` is
+    /// relative to it.
+    pub base: &'a Path,
     pub file: Option<&'a Spanned<String>>,
     pub env: Option<&'a Spanned<String>>,
     pub inline: Option<&'a Spanned<String>>,
@@ -62,19 +76,26 @@ pub fn resolve(keys: SecretKeys<'_>) -> Result<(Secret, Option<SecretProblem>), 
             ),
         });
     }
-    if let Some(path) = keys.file {
+    if let Some(given) = keys.file {
+        let path = keys.base.join(given.get_ref());
         let problem = |message: String| SecretProblem {
             key: format!("{name}_file"),
-            span: Some(path.span()),
+            span: Some(given.span()),
             message,
         };
-        let text = std::fs::read_to_string(path.get_ref())
-            .map_err(|e| problem(format!("cannot read {}: {e}", path.get_ref())))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| problem(format!("cannot read {}: {e}", path.display())))?;
         let value = text.trim_end_matches(['\n', '\r']);
         if value.is_empty() {
-            return Err(problem(format!("{} is empty", path.get_ref())));
+            return Err(problem(format!("{} is empty", path.display())));
         }
-        return Ok((Secret::new(value), None));
+        let warning = readable_by_everyone(&path).map(|mode| {
+            problem(format!(
+                "{p} can be read by every user of this machine (mode {mode:04o}); make it readable by backproof only: `chmod 600 {p}` with the file owned by the user backproof runs as, or `chown root:backproof {p} && chmod 640 {p}`",
+                p = path.display()
+            ))
+        });
+        return Ok((Secret::new(value), warning));
     }
     if let Some(var) = keys.env {
         return match std::env::var(var.get_ref()) {
@@ -102,4 +123,67 @@ pub fn resolve(keys: SecretKeys<'_>) -> Result<(Secret, Option<SecretProblem>), 
         ),
     };
     Ok((Secret::new(inline.get_ref().clone()), Some(warning)))
+}
+
+/// The mode of `path` if every user of the machine can read it: the file is readable by
+/// others and every folder above it can be entered by others.
+pub fn readable_by_everyone(path: &Path) -> Option<u32> {
+    let real: PathBuf = std::fs::canonicalize(path).ok()?;
+    let mode = std::fs::metadata(&real).ok()?.permissions().mode() & 0o7777;
+    if mode & 0o004 == 0 {
+        return None;
+    }
+    let folders_open = real
+        .ancestors()
+        .skip(1)
+        .all(|dir| std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o001 != 0));
+    folders_open.then_some(mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_keys() {
+        for k in [
+            "password",
+            "secret_access_key",
+            "smtp_password",
+            "api_token",
+        ] {
+            assert!(is_secret_key(k), "{k}");
+        }
+        for k in [
+            "password_file",
+            "password_env",
+            "secret_access_key_file",
+            "username",
+        ] {
+            assert!(!is_secret_key(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn world_readable_only_when_reachable() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = |p: &Path, mode: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+        };
+        set(dir.path(), 0o755);
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "x").unwrap();
+        set(&file, 0o644);
+        // The temporary folder's parents (/tmp) let everyone in.
+        assert_eq!(readable_by_everyone(&file), Some(0o644));
+        set(&file, 0o640);
+        assert_eq!(readable_by_everyone(&file), None);
+        set(&file, 0o644);
+        set(dir.path(), 0o750);
+        assert_eq!(
+            readable_by_everyone(&file),
+            None,
+            "a closed folder protects it"
+        );
+    }
 }

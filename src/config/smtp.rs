@@ -133,10 +133,9 @@ impl SmtpConfig {
             "send_timeout",
             timeout * SEND_TIMEOUT_FACTOR,
         );
-        let ca_pem = raw
-            .ca_file
-            .as_ref()
-            .and_then(|f| match std::fs::read(f.get_ref()) {
+        let ca_pem = raw.ca_file.as_ref().and_then(|f| {
+            let path = super::folder_of(file).join(f.get_ref());
+            match std::fs::read(&path) {
                 Ok(bytes)
                     if lettre::transport::smtp::client::Certificate::from_pem(&bytes).is_ok() =>
                 {
@@ -146,7 +145,7 @@ impl SmtpConfig {
                     err(
                         f.span(),
                         "ca_file",
-                        format!("{} holds no PEM certificate", f.get_ref()),
+                        format!("{} holds no PEM certificate", path.display()),
                     );
                     None
                 }
@@ -154,11 +153,12 @@ impl SmtpConfig {
                     err(
                         f.span(),
                         "ca_file",
-                        format!("cannot read {}: {e}", f.get_ref()),
+                        format!("cannot read {}: {e}", path.display()),
                     );
                     None
                 }
-            });
+            }
+        });
         let has_password =
             raw.password.is_some() || raw.password_file.is_some() || raw.password_env.is_some();
         let credentials = match (&raw.username, has_password) {
@@ -180,6 +180,7 @@ impl SmtpConfig {
             (Some(user), _) => {
                 match secret::resolve(SecretKeys {
                     name: "password",
+                    base: super::folder_of(file),
                     file: raw.password_file.as_ref(),
                     env: raw.password_env.as_ref(),
                     inline: raw.password.as_ref(),

@@ -6,7 +6,9 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::error::ConfigError;
-use super::location::{Encryption, Location, S3Location, SmbLocation, TargetUrl};
+use super::location::{
+    Encryption, Location, S3Location, SmbLocation, TargetUrl, has_userinfo, redact_userinfo,
+};
 use super::raw::RawConnection as RawTarget;
 use super::secret::{self, SecretKeys};
 
@@ -185,7 +187,16 @@ impl Checker<'_> {
             None => None,
             Some(e) => {
                 let text = e.get_ref().trim().trim_end_matches('/').to_string();
+                let shown = redact_userinfo(&text);
                 match url::Url::parse(&text) {
+                    _ if has_userinfo(&text) => {
+                        self.err(
+                            e,
+                            "endpoint",
+                            format!("`{shown}`: put no credentials in the endpoint; use `access_key_id` and a secret file"),
+                        );
+                        None
+                    }
                     Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
                         Some(text)
                     }
@@ -193,7 +204,7 @@ impl Checker<'_> {
                         self.err(
                             e,
                             "endpoint",
-                            format!("`{text}` is not an http:// or https:// server URL"),
+                            format!("`{shown}` is not an http:// or https:// server URL"),
                         );
                         None
                     }
@@ -207,6 +218,7 @@ impl Checker<'_> {
         let secret = self.secret(
             SecretKeys {
                 name: "secret_access_key",
+                base: super::folder_of(self.file),
                 file: raw.secret_access_key_file.as_ref(),
                 env: raw.secret_access_key_env.as_ref(),
                 inline: raw.secret_access_key.as_ref(),
@@ -249,6 +261,7 @@ impl Checker<'_> {
         let password = self.secret(
             SecretKeys {
                 name: "password",
+                base: super::folder_of(self.file),
                 file: raw.password_file.as_ref(),
                 env: raw.password_env.as_ref(),
                 inline: raw.password.as_ref(),

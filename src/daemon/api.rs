@@ -8,6 +8,7 @@
 //! | POST | `/v1/jobs/{job}/runs` | start a run (body `{"target": "nas"}` optional): 202 `{"run_id"}`, 409 if running |
 //! | GET | `/v1/jobs/{job}/runs?limit=N` | the job's runs, newest first |
 //! | POST | `/v1/jobs/{job}/ack` | acknowledge open problems (body: [`crate::ack::AckRequest`]) |
+//! | GET | `/v1/jobs/{job}/evidence-chain` | check the job's evidence chain and files (409 while it runs) |
 //! | GET | `/v1/runs/{id}` | a run's evidence document |
 //! | GET | `/v1/runs/{id}/progress` | a run's live progress |
 //! | GET | `/v1/outbox` | queued, sent and rejected messages (without their bodies) |
@@ -44,6 +45,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/jobs", get(jobs))
         .route("/v1/jobs/{job}/runs", get(history).post(trigger))
         .route("/v1/jobs/{job}/ack", axum::routing::post(ack))
+        .route("/v1/jobs/{job}/evidence-chain", get(evidence_chain))
         .route("/v1/runs/{id}", get(evidence))
         .route("/v1/runs/{id}/progress", get(progress))
         .route("/v1/outbox", get(outbox))
@@ -203,6 +205,39 @@ async fn history(
     })();
     match result {
         Ok(runs) => Json(runs).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `backproof verify-evidence` while the daemon holds the catalog. Refused while the job
+/// runs: its newest document may be recorded before its file is written.
+async fn evidence_chain(State(state): State<Arc<ApiState>>, Path(job): Path<String>) -> Response {
+    let m = state.manager.clone();
+    if m.config().job(&job).is_none() {
+        return error(StatusCode::NOT_FOUND, format!("no job named `{job}`"));
+    }
+    let running = |m: &RunManager| {
+        m.running(&job).map(|run_id| {
+            error(
+                StatusCode::CONFLICT,
+                format!("job `{job}` is running (run {run_id}); check again when it has finished"),
+            )
+        })
+    };
+    if let Some(busy) = running(&m) {
+        return busy;
+    }
+    let evidence_dir = m.config().data_dir.join("evidence");
+    let (catalog, name) = (m.catalog().clone(), job.clone());
+    let checked =
+        tokio::task::spawn_blocking(move || crate::chain::verify(&catalog, &name, &evidence_dir))
+            .await;
+    if let Some(busy) = running(&m) {
+        return busy;
+    }
+    match checked {
+        Ok(Ok(check)) => Json(check).into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }

@@ -132,7 +132,7 @@ pub fn status_table(status: &crate::status::Status) -> String {
             (None, None) => "-".into(),
         };
         let problem = if r.nobody_notified {
-            format!("{problem} [no technicians or owners: nobody is alerted]")
+            format!("{problem} [nobody is alerted: no technicians]")
         } else {
             problem
         };
