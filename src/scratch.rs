@@ -6,12 +6,28 @@
 //! paths, backslashes, drive letters, NUL and control characters and over-long names
 //! therefore cannot place a file anywhere else, and files are created with `create_new`
 //! so an existing file or symbolic link is never followed or overwritten.
+//!
+//! Each run folder carries a marker naming the catalog (installation) and the run it
+//! belongs to. Clean-up removes only folders with this installation's marker whose run is
+//! over: a person's `run-payroll-2026` folder, or the restores in progress of another
+//! installation sharing the same scratch folder, are never touched.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 /// Prefix of scratch folder names, used to find leftovers of interrupted runs.
 const RUN_PREFIX: &str = "run-";
+/// The marker file in a run folder: `installation <id>` and `run <run id>` lines. Restored
+/// files never start with a dot, so it cannot collide with one.
+const MARKER: &str = ".backproof-run";
+
+/// Who a scratch folder belongs to.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner<'a> {
+    /// The catalog's installation id ([`crate::catalog::Catalog::installation`]).
+    pub installation: &'a str,
+    pub run_id: &'a str,
+}
 /// Longest sanitized name part kept, in bytes.
 const MAX_NAME: usize = 96;
 
@@ -23,18 +39,27 @@ pub struct ScratchDir {
 }
 
 impl ScratchDir {
-    /// Creates `base/run-<run_id>` (and `base` if needed), readable only by us.
-    pub fn create(base: &Path, run_id: &str) -> io::Result<ScratchDir> {
-        assert!(
-            run_id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-'),
-            "run ids are generated, never taken from input"
-        );
+    /// Creates `base/run-<name>` (and `base` if needed), readable only by us, marked as
+    /// `owner`'s.
+    pub fn create(base: &Path, name: &str, owner: Owner<'_>) -> io::Result<ScratchDir> {
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("`{name}` is not a scratch folder name"),
+            ));
+        }
         create_private_dir_all(base)?;
-        let path = base.join(format!("{RUN_PREFIX}{run_id}"));
+        let path = base.join(format!("{RUN_PREFIX}{name}"));
         create_private_dir(&path)?;
-        Ok(ScratchDir { path })
+        let dir = ScratchDir { path };
+        std::fs::write(
+            dir.path.join(MARKER),
+            format!(
+                "installation {}\nrun {}\n",
+                owner.installation, owner.run_id
+            ),
+        )?;
+        Ok(dir)
     }
 
     pub fn path(&self) -> &Path {
@@ -46,9 +71,14 @@ impl ScratchDir {
         self.path.join(safe_file_name(index, untrusted))
     }
 
-    /// Removes scratch folders left behind by runs that did not end (a crash or
-    /// `kill -9`). Call only while holding the catalog lock, when no run is going on.
-    pub fn sweep_orphans(base: &Path) -> io::Result<usize> {
+    /// Removes the scratch folders `installation` left behind for runs that are over
+    /// (`running` says which run is still going on). Folders without this installation's
+    /// marker are left alone, whatever their name.
+    pub fn sweep_orphans(
+        base: &Path,
+        installation: &str,
+        running: impl Fn(&str) -> bool,
+    ) -> io::Result<usize> {
         let entries = match std::fs::read_dir(base) {
             Ok(e) => e,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
@@ -57,11 +87,27 @@ impl ScratchDir {
         let mut removed = 0;
         for entry in entries {
             let entry = entry?;
-            if entry.file_name().to_string_lossy().starts_with(RUN_PREFIX)
-                && entry.file_type()?.is_dir()
+            if !entry.file_name().to_string_lossy().starts_with(RUN_PREFIX)
+                || !entry.file_type()?.is_dir()
             {
-                std::fs::remove_dir_all(entry.path())?;
-                removed += 1;
+                continue;
+            }
+            let marker = std::fs::read_to_string(entry.path().join(MARKER)).unwrap_or_default();
+            let field = |name: &str| {
+                marker
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+                    .map(str::to_string)
+            };
+            match (field("installation"), field("run")) {
+                (Some(i), Some(run)) if i == installation && !running(&run) => {
+                    std::fs::remove_dir_all(entry.path())?;
+                    removed += 1;
+                }
+                _ => tracing::debug!(
+                    folder = %entry.path().display(),
+                    "scratch folder not left by a finished run of this installation: left alone"
+                ),
             }
         }
         Ok(removed)
@@ -167,21 +213,46 @@ mod tests {
         assert_ne!(safe_file_name(1, "a/x"), safe_file_name(2, "b/x"));
     }
 
+    const US: &str = "a1";
+
+    fn owner(run_id: &str) -> Owner<'_> {
+        Owner {
+            installation: US,
+            run_id,
+        }
+    }
+
     #[test]
-    fn scratch_is_removed_on_drop_and_orphans_swept() {
+    fn scratch_is_removed_on_drop_and_only_our_finished_orphans_swept() {
         let base = tempfile::tempdir().unwrap();
         let path = {
-            let s = ScratchDir::create(base.path(), "r1").unwrap();
+            let s = ScratchDir::create(base.path(), "r1-0", owner("r1")).unwrap();
             std::fs::write(s.file_for(0, "../x"), b"data").unwrap();
             s.path().to_path_buf()
         };
         assert!(!path.exists());
-        let leftover = ScratchDir::create(base.path(), "r2").unwrap();
-        let kept = leftover.path().to_path_buf();
-        std::mem::forget(leftover);
+        let leak = |name, owner| {
+            let d = ScratchDir::create(base.path(), name, owner).unwrap();
+            let p = d.path().to_path_buf();
+            std::mem::forget(d);
+            p
+        };
+        let ours = leak("r2-0", owner("r2"));
+        let going_on = leak("r3-0", owner("r3"));
+        let theirs = leak(
+            "r4-0",
+            Owner {
+                installation: "someone-else",
+                run_id: "r4",
+            },
+        );
+        let person = base.path().join("run-payroll-2026");
+        std::fs::create_dir(&person).unwrap();
         std::fs::create_dir(base.path().join("unrelated")).unwrap();
-        assert_eq!(ScratchDir::sweep_orphans(base.path()).unwrap(), 1);
-        assert!(!kept.exists());
+        let swept = ScratchDir::sweep_orphans(base.path(), US, |run| run == "r3").unwrap();
+        assert_eq!(swept, 1);
+        assert!(!ours.exists());
+        assert!(going_on.exists() && theirs.exists() && person.exists());
         assert!(base.path().join("unrelated").exists());
     }
 }

@@ -11,6 +11,11 @@ use backproof::target::{ByteStream, Entry, ErrorKind, Target, TargetError};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
+const OWNER: backproof::scratch::Owner<'static> = backproof::scratch::Owner {
+    installation: "test",
+    run_id: "r",
+};
+
 struct AnyNames(Vec<String>);
 
 #[async_trait]
@@ -71,7 +76,7 @@ async fn restores_of_hostile_names_stay_in_the_scratch_folder() {
     let root = tempfile::tempdir().unwrap();
     // Scratch three levels down, so `../` has somewhere to go if it were followed.
     let base = root.path().join("a/b/scratch");
-    let scratch = ScratchDir::create(&base, "run-1").unwrap();
+    let scratch = ScratchDir::create(&base, "run-1", OWNER).unwrap();
     let names = evil_names();
     let target = AnyNames(names.clone());
     let mut created = BTreeSet::new();
@@ -109,7 +114,7 @@ async fn restores_of_hostile_names_stay_in_the_scratch_folder() {
 #[tokio::test]
 async fn an_existing_file_or_link_at_the_destination_is_never_followed() {
     let root = tempfile::tempdir().unwrap();
-    let scratch = ScratchDir::create(&root.path().join("s"), "run-2").unwrap();
+    let scratch = ScratchDir::create(&root.path().join("s"), "run-2", OWNER).unwrap();
     let victim = root.path().join("victim.txt");
     std::fs::write(&victim, b"keep me").unwrap();
     let dest = scratch.file_for(0, "x");

@@ -10,6 +10,9 @@
 //! - `problems`: `job \0 target \0 kind` → [`ProblemRecord`] (open problems)
 //! - `problem_files`: `job \0 target \0 kind \0 path` → [`ProblemFile`]
 //! - `acks`: `job \0 time \0 key` → [`AckRecord`] (every acknowledgement, kept)
+//! - `notes`: `job \0 time` → text (what happened to the catalog itself, e.g. a run
+//!   restored from its evidence file after damage)
+//! - `meta`: `installation` → this catalog's id (marks the scratch folders it owns)
 //! - `outbox`: outbox id → [`OutboxItem`] (messages to send, sent or rejected)
 //! - `schedule`: job → the last scheduled slot the daemon handled (RFC 3339), for catch-up
 //!
@@ -96,8 +99,16 @@ pub enum CatalogError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("catalog database {path}: {source}")]
-    Db { path: PathBuf, source: sled::Error },
+    #[error("catalog database {path}: {cause}")]
+    Db { path: PathBuf, cause: sled::Error },
+    #[error(
+        "the catalog database {path} is damaged ({detail}). The evidence files under {evidence} are not affected. To go on: stop backproof (systemctl stop backproof), move the damaged catalog aside (mv {path} {path}.damaged), and start again: a new catalog begins (run history, baselines and open problems start over), and `backproof verify-evidence` still checks the evidence files"
+    )]
+    Damaged {
+        path: PathBuf,
+        evidence: PathBuf,
+        detail: String,
+    },
     #[error("catalog record {key} is unreadable: {message}")]
     Corrupt { key: String, message: String },
 }
@@ -117,6 +128,9 @@ pub struct Catalog {
     problems: sled::Tree,
     problem_files: sled::Tree,
     acks: sled::Tree,
+    notes: sled::Tree,
+    /// This catalog's id, written into the scratch folders of its runs.
+    installation: String,
     _lock: Arc<ProcessLock>,
 }
 
@@ -152,16 +166,36 @@ impl Catalog {
         let path = data_dir.join("catalog");
         let db_err = |e| CatalogError::Db {
             path: path.clone(),
-            source: e,
+            cause: e,
+        };
+        let damaged = |e: sled::Error| match e {
+            sled::Error::Corruption { .. } => CatalogError::Damaged {
+                path: path.clone(),
+                evidence: data_dir.join("evidence"),
+                detail: "its data cannot be read back".into(),
+            },
+            e => db_err(e),
         };
         let db = sled::Config::new()
             .path(&path)
             .cache_capacity(32 << 20)
             .flush_every_ms(Some(1000))
             .open()
-            .map_err(db_err)?;
-        let tree = |name: &str| db.open_tree(name).map_err(db_err);
+            .map_err(damaged)?;
+        let tree = |name: &str| db.open_tree(name).map_err(damaged);
+        let meta = tree("meta")?;
+        let installation = match meta.get(b"installation").map_err(damaged)? {
+            Some(id) => String::from_utf8_lossy(&id).into_owned(),
+            None => {
+                let id = format!("{:032x}", rand::random::<u128>());
+                meta.insert(b"installation", id.as_bytes())
+                    .map_err(damaged)?;
+                id
+            }
+        };
         Ok(Catalog {
+            notes: tree("notes")?,
+            installation,
             runs: tree("runs")?,
             job_runs: tree("job_runs")?,
             files: tree("files")?,
@@ -179,9 +213,20 @@ impl Catalog {
     }
 
     fn db_err(&self, e: sled::Error) -> CatalogError {
-        CatalogError::Db {
-            path: self.path.clone(),
-            source: e,
+        match e {
+            sled::Error::Corruption { .. } => CatalogError::Damaged {
+                path: self.path.clone(),
+                evidence: self
+                    .path
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .join("evidence"),
+                detail: "some of its data cannot be read back".into(),
+            },
+            e => CatalogError::Db {
+                path: self.path.clone(),
+                cause: e,
+            },
         }
     }
 
@@ -401,6 +446,96 @@ impl Catalog {
             }
         }
         Ok(None)
+    }
+
+    /// This catalog's id: the scratch folders of its runs carry it, so that a clean-up
+    /// never touches folders another installation (or a person) made.
+    pub fn installation(&self) -> &str {
+        &self.installation
+    }
+
+    /// Puts back a finished run's document (exactly as its evidence file holds it) after
+    /// the catalog lost it.
+    pub fn restore_run(&self, ev: &RunEvidence, document: &[u8]) -> Result<()> {
+        self.runs
+            .insert(ev.run_id.as_bytes(), document)
+            .map_err(|e| self.db_err(e))?;
+        self.job_runs
+            .insert(job_run_key(ev), ev.run_id.as_bytes())
+            .map_err(|e| self.db_err(e))?;
+        Ok(())
+    }
+
+    /// Opens `problem` of a job's target again as a run's evidence showed it open, unless
+    /// the catalog has it (after the catalog lost it). Its files' sizes and dates are not
+    /// in the evidence: they are known again when they are restored.
+    pub fn reopen_problem(
+        &self,
+        job: &str,
+        target: &str,
+        p: &crate::evidence::OpenProblem,
+    ) -> Result<bool> {
+        let k = key(&[job, target, p.kind.label()]);
+        if self.problems.get(&k).map_err(|e| self.db_err(e))?.is_some() {
+            return Ok(false);
+        }
+        let record = ProblemRecord {
+            v: RECORD_SCHEMA,
+            kind: p.kind,
+            summary: p.summary.clone(),
+            opened_run: p.opened_run.clone(),
+            opened_at: p.opened_at,
+            last_seen_run: p.last_seen_run.clone(),
+            last_seen_at: p.last_seen_at,
+            files: p.files,
+            untracked_files: p.files.saturating_sub(p.paths.len() as u64),
+            reference_bytes: None,
+            ack: p.acknowledged.clone(),
+        };
+        self.put(&self.problems, k, &record)?;
+        for path in &p.paths {
+            let f = ProblemFile::UNKNOWN;
+            self.put(
+                &self.problem_files,
+                key(&[job, target, p.kind.label(), path]),
+                &f,
+            )?;
+        }
+        Ok(true)
+    }
+
+    /// Records something that happened to the catalog itself, shown in the job's history.
+    pub fn note(&self, job: &str, text: &str) -> Result<()> {
+        let at = chrono::Utc::now();
+        let k = key(&[job, &format!("{:020}", at.timestamp_micros().max(0))]);
+        let v = format!("{} {text}", at.format("%Y-%m-%d %H:%M UTC"));
+        self.notes
+            .insert(k, v.as_bytes())
+            .map_err(|e| self.db_err(e))?;
+        Ok(())
+    }
+
+    /// The notes of a job, oldest first.
+    pub fn notes(&self, job: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for item in self.notes.scan_prefix(prefix(&[job])) {
+            let (_, v) = item.map_err(|e| self.db_err(e))?;
+            out.push(String::from_utf8_lossy(&v).into_owned());
+        }
+        Ok(out)
+    }
+
+    /// The runs still marked `running` (their process is gone if we hold the lock).
+    pub fn unfinished(&self) -> Result<Vec<RunEvidence>> {
+        let mut out = Vec::new();
+        for item in self.runs.iter() {
+            let (k, v) = item.map_err(|e| self.db_err(e))?;
+            let ev: RunEvidence = decode(&k, &v)?;
+            if ev.status == RunStatus::Running {
+                out.push(ev);
+            }
+        }
+        Ok(out)
     }
 
     /// Marks runs that were still `running` as `interrupted` (the process that ran them

@@ -298,6 +298,14 @@ pub struct ProblemFile {
     pub modified: DateTime<Utc>,
 }
 
+impl ProblemFile {
+    /// A file whose state the problem does not know (a problem put back from evidence).
+    pub const UNKNOWN: ProblemFile = ProblemFile {
+        size: 0,
+        modified: DateTime::<Utc>::UNIX_EPOCH,
+    };
+}
+
 /// An acknowledgement as recorded in the catalog's log (kept after the problem closes).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AckRecord {

@@ -261,19 +261,101 @@ fn daemon_holds_catalog(data_dir: &Path) -> bool {
 }
 
 /// Opens the catalog and cleans up after runs that died (crash, `kill -9`): we hold the
-/// lock, so any run still marked running and any scratch folder is an orphan.
+/// lock, so any run still marked running is an orphan, and so is any scratch folder of
+/// this installation. A run whose finished record the catalog lost (damage at the end of
+/// its log) is put back from its evidence file, and the loss is noted in its history.
 pub fn open_catalog(config: &Config) -> Result<Catalog> {
     ensure_folders(config)?;
     let catalog = Catalog::open(&config.data_dir)?;
+    recover_lost_runs(config, &catalog)?;
     for id in catalog.interrupt_unfinished()? {
         tracing::warn!(run_id = %id, "run did not finish (process stopped); recorded as interrupted");
     }
-    let swept = ScratchDir::sweep_orphans(&config.scratch_dir)
-        .with_context(|| format!("cleaning scratch folder {}", config.scratch_dir.display()))?;
+    let swept =
+        ScratchDir::sweep_orphans(&config.scratch_dir, catalog.installation(), |_| false)
+            .with_context(|| format!("cleaning scratch folder {}", config.scratch_dir.display()))?;
     if swept > 0 {
         tracing::warn!(count = swept, "removed scratch folders of interrupted runs");
     }
     Ok(catalog)
+}
+
+/// Puts back finished runs the catalog lost (damage: a torn end of its log, a damaged
+/// segment), from their evidence files, and notes the loss in the job's history. A loss
+/// shows as the job's newest finished run (named beside its evidence files) missing or
+/// unfinished in the catalog, or as a run left "running" whose evidence file is finished.
+fn recover_lost_runs(config: &Config, catalog: &Catalog) -> Result<()> {
+    use crate::evidence::RunStatus;
+    let evidence = config.data_dir.join("evidence");
+    let unfinished = catalog.unfinished()?;
+    for job in &config.jobs {
+        let dir = evidence.join(&job.name);
+        let last = std::fs::read_to_string(dir.join(crate::verify::LAST_RUN_MARK)).ok();
+        let lost_last = match &last {
+            Some(id) => catalog
+                .run(id.trim())?
+                .is_none_or(|ev| ev.status != RunStatus::Finished),
+            None => false,
+        };
+        let stuck = unfinished
+            .iter()
+            .any(|ev| ev.job == job.name && dir.join(format!("{}.json", ev.run_id)).exists());
+        if !lost_last && !stuck {
+            continue;
+        }
+        let mut restored = Vec::new();
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+        {
+            let path = entry?.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            let Ok(doc) = serde_json::from_slice::<RunEvidence>(&bytes) else {
+                continue;
+            };
+            let known = catalog.run(&doc.run_id)?;
+            if doc.status == RunStatus::Finished
+                && doc.job == job.name
+                && known.is_none_or(|k| k.status != RunStatus::Finished)
+            {
+                restored.push((doc, bytes));
+            }
+        }
+        if restored.is_empty() {
+            continue;
+        }
+        restored.sort_by(|a, b| (a.0.started_at, &a.0.run_id).cmp(&(b.0.started_at, &b.0.run_id)));
+        let ids: Vec<&str> = restored.iter().map(|(d, _)| d.run_id.as_str()).collect();
+        let note = format!(
+            "the catalog had lost the finished record of {} run(s) ({}), probably through damage to its database; they were put back from their evidence files in {}. What those runs changed in the catalog (the listing later runs compare with, baselines, open problems) may be lost",
+            ids.len(),
+            ids.join(", "),
+            dir.display()
+        );
+        tracing::error!(job = %job.name, "{note}");
+        for (doc, bytes) in &restored {
+            catalog.restore_run(doc, bytes)?;
+        }
+        // The problems the newest restored run left open stay open.
+        if let Some((newest, _)) = restored.last()
+            && catalog
+                .last_finished_run(&job.name)?
+                .is_some_and(|l| l.run_id == newest.run_id)
+        {
+            for t in &newest.targets {
+                for p in &t.problems {
+                    catalog.reopen_problem(&job.name, &t.name, p)?;
+                }
+            }
+        }
+        catalog.note(&job.name, &note)?;
+        catalog.flush()?;
+    }
+    Ok(())
 }
 
 /// Opens the catalog, or says that a daemon holds it (`None`): then talk to its API.
@@ -563,7 +645,7 @@ fn find_evidence_file(data_dir: &Path, run_id: &str) -> Result<(RunEvidence, Pat
 async fn history(config_path: &Path, job_name: &str, limit: usize) -> Result<u8> {
     let config = load(config_path)?;
     find_job(&config, job_name)?;
-    let runs = match catalog_or_daemon(&config)? {
+    let (runs, notes) = match catalog_or_daemon(&config)? {
         Some(catalog) => {
             let mut runs = Vec::new();
             for id in catalog.run_ids_of_job(job_name)?.into_iter().take(limit) {
@@ -571,14 +653,20 @@ async fn history(config_path: &Path, job_name: &str, limit: usize) -> Result<u8>
                     runs.push(ev);
                 }
             }
-            runs
+            (runs, catalog.notes(job_name)?)
         }
-        None => Remote::connect(&config)?.history(job_name, limit).await?,
+        None => (
+            Remote::connect(&config)?.history(job_name, limit).await?,
+            Vec::new(),
+        ),
     };
     if runs.is_empty() {
         println!("job {job_name} has no runs yet");
     } else {
         print!("{}", report::history_table(&runs));
+    }
+    for note in notes {
+        println!("note: {note}");
     }
     Ok(0)
 }

@@ -25,6 +25,8 @@ pub fn library_caps(verbose: u8) -> Targets {
         .with_target("reqwest", LevelFilter::DEBUG)
         .with_target("rustls", LevelFilter::DEBUG)
         .with_target("lettre", LevelFilter::DEBUG)
+        // The catalog database repeats in its words what backproof reports about it.
+        .with_target("sled", smb)
 }
 
 #[cfg(test)]

@@ -265,6 +265,13 @@ impl Verifier {
             path: path.clone(),
             source,
         })?;
+        // The newest finished run of the job, beside its evidence: if the catalog ever
+        // loses it (damage), the next start notices and puts it back from the file.
+        let mark = path.with_file_name(LAST_RUN_MARK);
+        write_atomically(&mark, ev.run_id.as_bytes()).map_err(|source| RunError::EvidenceFile {
+            path: mark.clone(),
+            source,
+        })?;
         Ok(Finished {
             evidence: ev,
             hash,
@@ -302,6 +309,9 @@ impl Verifier {
         }
     }
 }
+
+/// The file in a job's evidence folder naming its newest finished run.
+pub const LAST_RUN_MARK: &str = ".last-finished";
 
 /// Writes `bytes` to `path` through a temporary file and a rename, creating folders.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

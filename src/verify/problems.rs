@@ -346,7 +346,8 @@ fn resolved(
             // problem saw proves nothing by restoring fine.
             if let Some(x) = restored {
                 let known_good = matches!(x.expected, Expectation::Baseline { .. });
-                let other_version = (x.size, x.modified) != (f.size, f.modified);
+                let other_version =
+                    *f != ProblemFile::UNKNOWN && (x.size, x.modified) != (f.size, f.modified);
                 if known_good || other_version {
                     return Ok(Some(Fix::Verified));
                 }

@@ -371,9 +371,14 @@ impl TargetRun<'_> {
         CatalogError,
     > {
         let mut coverage = listed.coverage.clone();
+        let owner = crate::scratch::Owner {
+            installation: self.verifier.catalog.installation(),
+            run_id: self.run_id,
+        };
         let scratch = match ScratchDir::create(
             &self.verifier.scratch_dir,
             &format!("{}-{}", self.run_id, self.index),
+            owner,
         ) {
             Ok(s) => Arc::new(s),
             Err(e) => {
