@@ -15,6 +15,8 @@ use crate::evidence::{ProblemKind, RunStatus, Verdict};
 pub enum ClientState {
     /// A proven problem is open and nobody acknowledged it.
     Problem,
+    /// A scheduled run did not happen (the daemon was down or stuck).
+    Missed,
     /// The last run could not verify (or there was none).
     NotVerified,
     /// Open problems, all acknowledged.
@@ -28,6 +30,7 @@ impl ClientState {
     pub fn label(self) -> &'static str {
         match self {
             ClientState::Problem => "PROBLEM",
+            ClientState::Missed => "MISSED",
             ClientState::NotVerified => "NOT VERIFIED",
             ClientState::Acknowledged => "ACKED",
             ClientState::Warn => "WARN",
@@ -72,6 +75,9 @@ pub struct StatusRow {
     pub next_run: Option<DateTime<Utc>>,
     /// The run going on now, if the daemon is running one.
     pub running: Option<String>,
+    /// A scheduled run that did not happen (more than `missed_grace` late).
+    #[serde(default)]
+    pub missed_slot: Option<DateTime<Utc>>,
     /// Nobody is alerted when the job fails (no technicians, owners not sent reports).
     #[serde(default)]
     pub nobody_notified: bool,
@@ -81,6 +87,9 @@ pub struct StatusRow {
 pub struct Status {
     pub at: DateTime<Utc>,
     pub daemon_running: bool,
+    /// When the daemon last said it was alive and every part of it made progress.
+    #[serde(default)]
+    pub daemon_last_alive: Option<DateTime<Utc>>,
     pub rows: Vec<StatusRow>,
     pub outbox_queued: usize,
     pub outbox_rejected: usize,
@@ -93,10 +102,25 @@ impl Status {
         let worst = self.rows.iter().map(|r| r.state).min();
         match worst {
             Some(ClientState::Problem) => 1,
-            Some(ClientState::NotVerified) => 2,
+            Some(ClientState::Missed | ClientState::NotVerified) => 2,
             _ => 0,
         }
     }
+}
+
+/// The latest scheduled slot of `job` that is more than `missed_grace` past and that the
+/// daemon never handled: a missed run. `None` when the job is on time (or was never
+/// scheduled by a daemon).
+pub fn missed_slot(
+    config: &Config,
+    catalog: &crate::catalog::Catalog,
+    job: &crate::config::Job,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let grace = chrono::Duration::from_std(config.daemon.missed_grace).ok()?;
+    let due = job.schedule.last_at_or_before(job.timezone, now - grace)?;
+    let last = catalog.last_slot(&job.name).ok().flatten()?;
+    (last < due).then_some(due)
 }
 
 /// Which run of a job the daemon is running, if any.
@@ -151,9 +175,11 @@ pub fn collect(
                     .find(|t| t.verdict == Verdict::Error)
                     .map(|t| format!("{}: {}", t.name, t.summary))
             });
+        let missed = missed_slot(config, catalog, job, now);
         let state = match (&worst, verdict) {
             (Some(w), _) if !w.acknowledged => ClientState::Problem,
             (_, Some(Verdict::Fail)) => ClientState::Problem,
+            _ if missed.is_some() => ClientState::Missed,
             (_, None | Some(Verdict::Error)) => ClientState::NotVerified,
             (Some(_), _) => ClientState::Acknowledged,
             (None, Some(Verdict::Warn)) => ClientState::Warn,
@@ -179,6 +205,7 @@ pub fn collect(
                 .then(|| job.schedule.next_after(job.timezone, now))
                 .flatten(),
             running: running.and_then(|r| r(&job.name)),
+            missed_slot: missed,
             nobody_notified: job.alert_recipients().is_empty(),
         });
     }
@@ -187,6 +214,7 @@ pub fn collect(
     Ok(Status {
         at: now,
         daemon_running: running.is_some(),
+        daemon_last_alive: catalog.heartbeat()?,
         rows,
         outbox_queued: items
             .iter()

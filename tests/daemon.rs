@@ -35,7 +35,15 @@ fn fixture() -> Fixture {
 fn the_api_needs_the_token_and_never_logs_it() {
     let f = fixture();
     let d = Daemon::start(&f, "");
-    assert_eq!(d.request("GET", "/v1/health", None, None).0, 401);
+    // Health is for uptime monitors: no token, and nothing about clients.
+    let (code, health) = d.request("GET", "/v1/health", None, None);
+    assert_eq!(code, 200);
+    assert!(!health.to_string().contains("acme"), "{health}");
+    assert_eq!(d.request("GET", "/v1/status", None, None).0, 401);
+    assert_eq!(
+        d.request("GET", "/v1/outbox", Some("wrong-token"), None).0,
+        401
+    );
     assert_eq!(
         d.request("GET", "/v1/jobs", Some("wrong-token"), None).0,
         401
@@ -45,9 +53,6 @@ fn the_api_needs_the_token_and_never_logs_it() {
             .0,
         401
     );
-    let (code, health) = d.get("/v1/health");
-    assert_eq!(code, 200);
-    assert_eq!(health["jobs"], 2);
     // The token file is private.
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(f.data_dir().join("api.token"))
@@ -539,4 +544,233 @@ fn a_run_that_panics_is_recorded_and_frees_its_job() {
         d.log_text().contains("not emailed")
     });
     assert!(!d.log_text().contains("email sent"), "{}", d.log_text());
+}
+
+/// Receives notify-socket datagrams in the background and counts `WATCHDOG=1` pings.
+struct NotifySocket {
+    pings: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl NotifySocket {
+    fn bind(path: &std::path::Path) -> NotifySocket {
+        use std::os::unix::net::UnixDatagram;
+        let socket = UnixDatagram::bind(path).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let pings = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = pings.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            loop {
+                if let Ok(n) = socket.recv(&mut buf)
+                    && String::from_utf8_lossy(&buf[..n]).contains("WATCHDOG=1")
+                {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        });
+        NotifySocket { pings }
+    }
+
+    fn count(&self) -> usize {
+        self.pings.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Pings seen during `d`.
+    fn during(&self, d: Duration) -> usize {
+        let before = self.count();
+        std::thread::sleep(d);
+        self.count() - before
+    }
+}
+
+/// `GET /v1/health` without a token.
+fn health(d: &Daemon) -> (u16, serde_json::Value) {
+    d.request("GET", "/v1/health", None, None)
+}
+
+#[test]
+fn the_watchdog_is_answered_only_while_every_part_makes_progress() {
+    let f = fixture();
+    // acme's reports are always emailed: a run wakes the delivery worker.
+    let job = f.dir.path().join("jobs.d/acme.toml");
+    let text = std::fs::read_to_string(&job).unwrap();
+    std::fs::write(&job, format!("notify = \"always\"\n{text}")).unwrap();
+    let socket = f.dir.path().join("notify.sock");
+    let notify = NotifySocket::bind(&socket);
+    let stall = f.dir.path().join("stall");
+    let d = Daemon::start_with_env(
+        &f,
+        "stall_timeout = \"2s\"",
+        &[
+            ("NOTIFY_SOCKET", socket.to_str().unwrap()),
+            ("WATCHDOG_USEC", "1000000"),
+            ("BACKPROOF_TEST_STALL_FILE", stall.to_str().unwrap()),
+        ],
+    );
+    wait_for("watchdog pings", Duration::from_secs(10), || {
+        notify.count() >= 2
+    });
+    let (code, h) = health(&d);
+    assert_eq!(code, 200, "{h}");
+    assert_eq!(h["status"], "ok");
+    assert!(
+        h.get("jobs").is_none() && !h.to_string().contains("acme"),
+        "no client data: {h}"
+    );
+
+    for part in ["delivery", "scheduler"] {
+        // The part hangs: after stall_timeout the pings stop, health says so, and the log
+        // says why.
+        std::fs::write(&stall, part).unwrap();
+        if part == "delivery" {
+            let (code, _) = d.post("/v1/jobs/acme/runs", json!({}));
+            assert_eq!(code, 202);
+        }
+        wait_for("health says stuck", Duration::from_secs(15), || {
+            health(&d).0 == 503
+        });
+        assert_eq!(
+            notify.during(Duration::from_secs(2)),
+            0,
+            "{part} stuck, yet pinged"
+        );
+        let (_, h) = health(&d);
+        let stuck: Vec<&serde_json::Value> = h["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["ok"] == false)
+            .collect();
+        assert_eq!(stuck.len(), 1, "{h}");
+        assert_eq!(stuck[0]["part"], part, "{h}");
+        assert!(
+            d.log_text().contains("the daemon is stuck"),
+            "{}",
+            d.log_text()
+        );
+        // It moves again: the pings come back.
+        std::fs::remove_file(&stall).unwrap();
+        wait_for("pings again", Duration::from_secs(15), || {
+            health(&d).0 == 200 && notify.during(Duration::from_millis(1500)) > 0
+        });
+    }
+}
+
+#[test]
+fn a_missed_schedule_is_shown_in_status_and_alerted() {
+    let f = fixture();
+    // acme runs every 5 minutes; the daemon last handled a slot an hour ago, and is down.
+    let job = f.dir.path().join("jobs.d/acme.toml");
+    let text = std::fs::read_to_string(&job)
+        .unwrap()
+        .replace("schedule = \"30 2 * * *\"", "schedule = \"*/5 * * * *\"");
+    std::fs::write(&job, text).unwrap();
+    std::fs::write(
+        &f.config,
+        format!(
+            "{}\n[daemon]\nlisten = \"127.0.0.1:{}\"\nmissed_grace = \"1m\"\ncatch_up_delay = \"1s\"\n",
+            std::fs::read_to_string(&f.config).unwrap(),
+            common::servers::free_port()
+        ),
+    )
+    .unwrap();
+    {
+        let catalog = backproof::catalog::Catalog::open(&f.data_dir()).unwrap();
+        catalog
+            .set_last_slot("acme", chrono::Utc::now() - chrono::Duration::hours(1))
+            .unwrap();
+        catalog.flush().unwrap();
+    }
+    let out = f.backproof(&["status", "--json"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let s = out.json();
+    let acme = s["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["job"] == "acme")
+        .unwrap()
+        .clone();
+    assert_eq!(acme["state"], "missed", "{acme:#}");
+    assert!(acme["missed_slot"].is_string());
+    let out = f.backproof(&["status"]);
+    assert!(
+        out.stdout.contains("missed its scheduled run"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("daemon: NOT running"), "{}", out.stdout);
+
+    // The daemon starts: the technicians are told, and the job catches up.
+    let d = Daemon::start(&f, "");
+    wait_for("the alert is written", Duration::from_secs(20), || {
+        std::fs::read_dir(f.data_dir().join("mail"))
+            .map(|dir| {
+                dir.flatten().any(|m| {
+                    std::fs::read_to_string(m.path())
+                        .is_ok_and(|t| t.contains("[MISSED] Acme Dental"))
+                })
+            })
+            .unwrap_or(false)
+    });
+    wait_for("the catch-up run", Duration::from_secs(30), || {
+        d.get("/v1/jobs/acme/runs")
+            .1
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+    });
+    let out = f.backproof(&["status", "--json"]);
+    let s = out.json();
+    assert!(s["daemon_last_alive"].is_string() || s["daemon_running"] == true);
+}
+
+#[test]
+fn the_daemon_logs_what_a_service_log_needs_without_v() {
+    let f = fixture();
+    let port = common::servers::free_port();
+    std::fs::write(
+        &f.config,
+        format!(
+            "{}\n[daemon]\nlisten = \"127.0.0.1:{port}\"\n",
+            std::fs::read_to_string(&f.config).unwrap()
+        ),
+    )
+    .unwrap();
+    let log = f.dir.path().join("journal.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_backproof"))
+        .args(["--config", f.config.to_str().unwrap(), "daemon"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let text = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_for("ready", Duration::from_secs(20), || {
+        text().contains("backproof daemon ready")
+    });
+    // A run through the CLI (which goes through the daemon) is logged start to end.
+    let out = f.backproof(&["run", "acme"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    wait_for("run finished", Duration::from_secs(20), || {
+        text().contains("run finished")
+    });
+    let t = text();
+    assert!(t.contains("run started"), "{t}");
+    assert!(
+        t.contains("verdict=PASS") || t.contains("verdict=pass"),
+        "{t}"
+    );
+    std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    wait_for("reload", Duration::from_secs(20), || {
+        text().contains("configuration reloaded")
+    });
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
 }

@@ -129,6 +129,7 @@ pub struct Catalog {
     problem_files: sled::Tree,
     acks: sled::Tree,
     notes: sled::Tree,
+    meta: sled::Tree,
     /// This catalog's id, written into the scratch folders of its runs.
     installation: String,
     _lock: Arc<ProcessLock>,
@@ -194,6 +195,7 @@ impl Catalog {
             }
         };
         Ok(Catalog {
+            meta,
             notes: tree("notes")?,
             installation,
             runs: tree("runs")?,
@@ -446,6 +448,24 @@ impl Catalog {
             }
         }
         Ok(None)
+    }
+
+    /// Records that the daemon is alive and healthy now.
+    pub fn set_heartbeat(&self, at: chrono::DateTime<chrono::Utc>) -> Result<()> {
+        self.meta
+            .insert(b"heartbeat", at.to_rfc3339().as_bytes())
+            .map_err(|e| self.db_err(e))?;
+        Ok(())
+    }
+
+    /// When the daemon last said it was alive and healthy.
+    pub fn heartbeat(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        Ok(self
+            .meta
+            .get(b"heartbeat")
+            .map_err(|e| self.db_err(e))?
+            .and_then(|v| chrono::DateTime::parse_from_rfc3339(&String::from_utf8_lossy(&v)).ok())
+            .map(|t| t.with_timezone(&chrono::Utc)))
     }
 
     /// This catalog's id: the scratch folders of its runs carry it, so that a clean-up

@@ -201,6 +201,8 @@ pub enum MailKind {
     RunReport,
     Digest,
     Test,
+    /// About the daemon itself (a missed scheduled run).
+    Alert,
 }
 
 /// Where a message is in its delivery.

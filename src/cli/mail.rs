@@ -136,6 +136,7 @@ pub async fn outbox(config: &Config, retry: bool) -> Result<u8> {
             MailKind::RunReport => "report",
             MailKind::Digest => "digest",
             MailKind::Test => "test",
+            MailKind::Alert => "alert",
         };
         println!(
             "{kind:<10} {state:<11} {:<9} {:<21} {} -> {}",

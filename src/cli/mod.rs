@@ -137,7 +137,11 @@ pub enum Command {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format, cli.verbose);
+    init_logging(
+        cli.log_format,
+        cli.verbose,
+        matches!(cli.command, Command::Daemon),
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -160,9 +164,13 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat, verbose: u8) {
+/// Logs go to stderr. The command line is quiet (warnings only) unless `-v`; the daemon
+/// logs what a service log needs at `info` (start, ready, each run's start and end with
+/// its verdict, reloads, deliveries), and the journal keeps it.
+fn init_logging(format: LogFormat, verbose: u8, daemon: bool) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
+        0 if daemon => "warn,backproof=info",
         0 => "warn",
         1 => "info",
         _ => "debug",

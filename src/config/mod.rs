@@ -68,6 +68,10 @@ pub struct DaemonConfig {
     pub max_concurrent_runs: usize,
     pub catch_up: bool,
     pub catch_up_delay: std::time::Duration,
+    /// How long a part of the daemon may make no progress before it counts as stuck.
+    pub stall_timeout: std::time::Duration,
+    /// How late a scheduled run may be before its job has missed it.
+    pub missed_grace: std::time::Duration,
 }
 
 /// The system's time zone (from the `TZ` variable or /etc/localtime), else UTC.
@@ -155,25 +159,33 @@ fn daemon_config(
             2
         }
     };
-    let delay = match &raw.catch_up_delay {
-        None => std::time::Duration::from_secs(60),
-        Some(d) => match humantime::parse_duration(d.get_ref().trim()) {
-            Ok(d) => d,
-            Err(e) => {
-                err(
-                    d.span(),
-                    "catch_up_delay",
-                    format!("`{}` is not a duration ({e})", d.get_ref()),
-                );
-                std::time::Duration::from_secs(60)
-            }
-        },
+    let mut duration = |v: &Option<toml::Spanned<String>>, key: &str, default: u64| {
+        let default = std::time::Duration::from_secs(default);
+        match v {
+            None => default,
+            Some(d) => match humantime::parse_duration(d.get_ref().trim()) {
+                Ok(d) => d,
+                Err(e) => {
+                    err(
+                        d.span(),
+                        key,
+                        format!("`{}` is not a duration ({e})", d.get_ref()),
+                    );
+                    default
+                }
+            },
+        }
     };
+    let delay = duration(&raw.catch_up_delay, "catch_up_delay", 60);
+    let stall_timeout = duration(&raw.stall_timeout, "stall_timeout", 30 * 60);
+    let missed_grace = duration(&raw.missed_grace, "missed_grace", 15 * 60);
     DaemonConfig {
         listen,
         max_concurrent_runs: max,
         catch_up: raw.catch_up.unwrap_or(true),
         catch_up_delay: delay,
+        stall_timeout,
+        missed_grace,
     }
 }
 

@@ -42,6 +42,11 @@ pub struct RawDaemon {
     pub catch_up: Option<bool>,
     /// How soon after start, e.g. "1m".
     pub catch_up_delay: Option<Spanned<String>>,
+    /// How long the scheduler, a run or the delivery worker may make no progress before
+    /// the daemon counts as stuck (and stops answering the systemd watchdog).
+    pub stall_timeout: Option<Spanned<String>>,
+    /// How late a scheduled run may be before its job counts as having missed it.
+    pub missed_grace: Option<Spanned<String>>,
 }
 
 /// `[digest]`: the weekly summary for business owners.

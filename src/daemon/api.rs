@@ -2,7 +2,7 @@
 //!
 //! | method | path | |
 //! | --- | --- | --- |
-//! | GET | `/v1/health` | the daemon is up |
+//! | GET | `/v1/health` | no token needed: 200 while every part of the daemon makes progress, 503 when one is stuck |
 //! | GET | `/v1/status` | every job: last run, verdict, newest backup, next run; outbox |
 //! | GET | `/v1/jobs` | jobs with their last verdict, next run and running run |
 //! | POST | `/v1/jobs/{job}/runs` | start a run (body `{"target": "nas"}` optional): 202 `{"run_id"}`, 409 if running |
@@ -14,7 +14,7 @@
 //! | GET | `/v1/outbox` | queued, sent and rejected messages (without their bodies) |
 //! | POST | `/v1/outbox/retry` | send every queued message now |
 //!
-//! Every request needs `Authorization: Bearer <token>` (401 otherwise). The token is read
+//! Every request but `/v1/health` needs `Authorization: Bearer <token>` (401 otherwise). The token is read
 //! from a file the daemon creates (mode 0600) and is never logged.
 
 use std::sync::Arc;
@@ -36,11 +36,14 @@ use super::runs::{RunManager, StartError};
 pub struct ApiState {
     pub manager: Arc<RunManager>,
     pub token: String,
+    pub health: Arc<super::health::Health>,
 }
 
 pub fn router(state: Arc<ApiState>) -> Router {
+    // Uptime monitors ask for the daemon's health without a token: status only, no
+    // client data.
+    let public = Router::new().route("/v1/health", get(health));
     Router::new()
-        .route("/v1/health", get(health))
         .route("/v1/status", get(status))
         .route("/v1/jobs", get(jobs))
         .route("/v1/jobs/{job}/runs", get(history).post(trigger))
@@ -51,6 +54,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/outbox", get(outbox))
         .route("/v1/outbox/retry", axum::routing::post(outbox_retry))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .merge(public)
         .with_state(state)
 }
 
@@ -78,13 +82,24 @@ async fn authorize(State(state): State<Arc<ApiState>>, req: Request, next: Next)
     next.run(req).await
 }
 
+/// 200 `{"status": "ok"}` while every part of the daemon makes progress, 503
+/// `{"status": "stuck"}` otherwise, with each part's state. No token, no client data.
 async fn health(State(state): State<Arc<ApiState>>) -> Response {
-    Json(json!({
-        "status": "ok",
+    let parts = state
+        .health
+        .parts(state.manager.config().daemon.stall_timeout);
+    let ok = parts.iter().all(|p| p.ok);
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if ok { "ok" } else { "stuck" },
         "version": env!("CARGO_PKG_VERSION"),
-        "jobs": state.manager.config().jobs.len(),
-    }))
-    .into_response()
+        "parts": parts,
+    });
+    (code, Json(body)).into_response()
 }
 
 async fn status(State(state): State<Arc<ApiState>>) -> Response {

@@ -3,7 +3,10 @@
 //! - [`scheduler`] fires each job's runs and weekly summaries, and catches up missed runs;
 //! - [`runs`] carries runs out (bounded parallelism, one run per job at a time);
 //! - [`api`] serves the local HTTP API the CLI talks to while the daemon holds the catalog;
-//! - an outbox worker delivers queued email every minute and right after each run.
+//! - an outbox worker delivers queued email every minute and right after each run;
+//! - [`health`] watches that the main loop, the runs and the delivery worker make
+//!   progress: it answers the systemd watchdog only while they do, records the daemon's
+//!   heartbeat in the catalog, and alerts about jobs that missed a scheduled run.
 //!
 //! Lifecycle: readiness is signalled to systemd once the configuration, the catalog, the
 //! API and the scheduler are up. SIGHUP reloads the configuration (an invalid one is
@@ -13,6 +16,7 @@
 
 pub mod api;
 pub mod clock;
+pub mod health;
 pub mod runs;
 pub mod scheduler;
 
@@ -79,6 +83,7 @@ pub async fn run(config_path: &Path) -> Result<u8> {
     let catalog = crate::cli::open_catalog(&config)?;
     let token = ensure_token(&config.data_dir)?;
     let manager = RunManager::new(Verifier::new(&config, catalog.clone()), config.clone());
+    let health = Arc::new(health::Health::default());
 
     let listener = tokio::net::TcpListener::bind(config.daemon.listen)
         .await
@@ -86,6 +91,7 @@ pub async fn run(config_path: &Path) -> Result<u8> {
     let app = api::router(Arc::new(api::ApiState {
         manager: manager.clone(),
         token,
+        health: health.clone(),
     }));
     let stop = manager.cancel.clone();
     tokio::spawn(async move {
@@ -96,7 +102,7 @@ pub async fn run(config_path: &Path) -> Result<u8> {
             tracing::error!(error = %e, "the API server stopped");
         }
     });
-    tokio::spawn(outbox_worker(manager.clone()));
+    tokio::spawn(outbox_worker(manager.clone(), health.clone()));
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (tx, mut fires) = mpsc::channel(256);
@@ -112,6 +118,7 @@ pub async fn run(config_path: &Path) -> Result<u8> {
     let missed = scheduler::missed(&config, now, &|job| catalog.last_slot(job).ok().flatten());
     for (job, slot) in &missed {
         tracing::warn!(job = %job, slot = %slot, "a scheduled run was missed while the daemon was down; it runs once soon");
+        alert_missed(&manager, &config, job, *slot, true);
     }
     let mut schedules = CancellationToken::new();
     scheduler::start(
@@ -123,17 +130,35 @@ pub async fn run(config_path: &Path) -> Result<u8> {
     );
 
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    let watchdog = sd_notify::watchdog_enabled();
     tracing::info!(
         jobs = config.jobs.len(),
         api = %config.daemon.listen,
+        watchdog = ?watchdog,
         "backproof daemon ready"
     );
+    // Health is looked at twice per watchdog interval (at most every 30 s).
+    let tick = watchdog
+        .map(|w| w / 2)
+        .unwrap_or(Duration::from_secs(30))
+        .clamp(Duration::from_millis(100), Duration::from_secs(30));
+    tokio::spawn(health::watch(
+        manager.clone(),
+        health.clone(),
+        tick,
+        watchdog.is_some(),
+    ));
+    let mut beat = tokio::time::interval(tick);
 
     let mut hangup = signal(SignalKind::hangup())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut config = config;
     loop {
         tokio::select! {
+            _ = beat.tick() => {
+                health.beat(health::Part::Scheduler);
+                test_stall_point("scheduler");
+            }
             Some(fire) = fires.recv() => handle(&manager, &config, fire),
             _ = hangup.recv() => {
                 if let Some(new) = reload(config_path, &config) {
@@ -233,12 +258,87 @@ fn handle(manager: &Arc<RunManager>, config: &Config, fire: Fire) {
     }
 }
 
+/// Queues an alert to the technicians of `job` about the missed slot `slot` (once: the
+/// Message-ID is the job and slot).
+pub(crate) fn alert_missed(
+    manager: &RunManager,
+    config: &Config,
+    job: &str,
+    slot: chrono::DateTime<chrono::Utc>,
+    catching_up: bool,
+) {
+    let Some(j) = config.job(job) else { return };
+    let to: Vec<String> = j.alert_recipients().iter().map(|s| s.to_string()).collect();
+    if to.is_empty() {
+        return;
+    }
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let subject = format!(
+        "[MISSED] {}: the scheduled backup check did not run",
+        j.client
+    );
+    let text = format!(
+        "The backup check of {} (job {job}) scheduled for {} did not run on {host}{}. Until it runs, the backups are not verified. Check that the backproof daemon is running (systemctl status backproof) and its log (journalctl -u backproof).",
+        j.client,
+        slot.format("%Y-%m-%d %H:%M UTC"),
+        if catching_up {
+            ": the daemon was not running then. It runs now, once"
+        } else {
+            ""
+        }
+    );
+    let sender = Sender::from_config(config);
+    let key = format!("missed-{job}-{}", slot.format("%Y%m%d%H%M"));
+    let composed = match crate::mail::compose::notice(&sender, &to, &subject, &text, &key) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(job, error = %e, "the missed-run alert could not be composed");
+            return;
+        }
+    };
+    let item = outbox::item(
+        crate::catalog::MailKind::Alert,
+        Some(job),
+        None,
+        &sender,
+        composed,
+        chrono::Utc::now(),
+    );
+    let catalog = manager.catalog();
+    let known = catalog
+        .outbox()
+        .map(|items| items.iter().any(|i| i.message_id == item.message_id))
+        .unwrap_or(false);
+    if known {
+        return;
+    }
+    match catalog.put_outbox(&item).and_then(|()| catalog.flush()) {
+        Ok(()) => manager.mail.notify_one(),
+        Err(e) => tracing::error!(job, error = %e, "the missed-run alert could not be queued"),
+    }
+}
+
+/// A hook for tests, compiled only into debug builds: while the file named by
+/// `BACKPROOF_TEST_STALL_FILE` exists and holds `part`, that part of the daemon blocks
+/// (as a real hang would), so a test can see the watchdog stop. Release builds ignore it.
+fn test_stall_point(part: &str) {
+    #[cfg(debug_assertions)]
+    if let Some(file) = std::env::var_os("BACKPROOF_TEST_STALL_FILE") {
+        while std::fs::read_to_string(&file).is_ok_and(|t| t.trim() == part) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = part;
+}
+
 /// Delivers the outbox now, then every minute and whenever a run queued a message. Each
 /// message's delivery has a deadline, so a stalled relay delays the worker by that much
 /// at most; a panic in a round is logged and the next round goes on.
-async fn outbox_worker(manager: Arc<RunManager>) {
+async fn outbox_worker(manager: Arc<RunManager>, health: Arc<health::Health>) {
     use futures::FutureExt;
     loop {
+        health.delivering(true);
         let config = manager.config();
         match Mailer::new(&config) {
             Ok(mailer) => {
@@ -260,6 +360,9 @@ async fn outbox_worker(manager: Arc<RunManager>) {
             }
             Err(e) => tracing::error!(error = %e, "cannot send email"),
         }
+        let stall = tokio::task::spawn_blocking(|| test_stall_point("delivery"));
+        let _ = stall.await;
+        health.delivering(false);
         tokio::select! {
             _ = tokio::time::sleep(OUTBOX_INTERVAL) => {}
             _ = manager.mail.notified() => {}

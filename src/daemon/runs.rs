@@ -79,6 +79,28 @@ impl RunManager {
         &self.verifier.catalog
     }
 
+    /// Each run in flight (not waiting for its turn): its id, and a text that changes
+    /// whenever it makes progress.
+    pub fn run_signatures(&self) -> Vec<(String, String)> {
+        let running = match self.running.lock() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        running
+            .values()
+            .filter_map(|(id, p)| {
+                let s = p.snapshot();
+                (s.state == RunState::Running).then(|| {
+                    let sig = format!(
+                        "{:?}/{:?}/{}/{}/{}",
+                        s.target, s.phase, s.listed, s.files_done, s.bytes_done
+                    );
+                    (id.clone(), sig)
+                })
+            })
+            .collect()
+    }
+
     /// The run of `job` going on, if any.
     pub fn running(&self, job: &str) -> Option<String> {
         self.running
@@ -196,6 +218,12 @@ impl RunManager {
         };
         match outcome {
             Some(Ok(Ok(done))) => {
+                tracing::info!(
+                    job = %job.name,
+                    run_id = %run_id,
+                    verdict = %done.evidence.effective_verdict(),
+                    "run finished"
+                );
                 progress.finish(RunState::Finished, done.evidence.verdict);
                 if done.emailed_to.is_some() {
                     self.mail.notify_one();

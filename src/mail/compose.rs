@@ -146,6 +146,24 @@ pub fn digest(sender: &Sender, to: &[String], d: &Digest) -> Result<Composed, Co
     finish(subject, message_id, to, message)
 }
 
+/// A short notice to technicians about the daemon itself (not about a run's evidence).
+/// `key` makes the Message-ID stable, so the same notice is never queued twice.
+pub fn notice(
+    sender: &Sender,
+    to: &[String],
+    subject: &str,
+    text: &str,
+    key: &str,
+) -> Result<Composed, ComposeError> {
+    let message_id = format!("<notice-{key}@{}>", sender.domain());
+    let message =
+        builder(sender, to, subject, &message_id).multipart(MultiPart::alternative_plain_html(
+            format!("{text}\n"),
+            format!("<p>{}</p>", crate::report::email_escape(text)),
+        ));
+    finish(subject.to_string(), message_id, to, message)
+}
+
 /// `backproof send-test-email`.
 pub fn test_message(sender: &Sender, to: &str, host: &str) -> Result<Composed, ComposeError> {
     let now = chrono::Utc::now();

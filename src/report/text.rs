@@ -112,6 +112,12 @@ pub fn status_table(status: &crate::status::Status) -> String {
             (None, false) => "no daemon".into(),
         };
         let problem = match (&r.worst_problem, &r.not_verified_reason) {
+            (None, _) if r.missed_slot.is_some() => format!(
+                "missed its scheduled run of {}",
+                r.missed_slot
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_default()
+            ),
             (Some(p), _) => format!(
                 "{}{} on {}: {}{}",
                 p.kind.label(),
@@ -146,13 +152,18 @@ pub fn status_table(status: &crate::status::Status) -> String {
         );
     }
     let _ = writeln!(out);
+    let alive = status
+        .daemon_last_alive
+        .and_then(|t| status.at.signed_duration_since(t).to_std().ok())
+        .map(|a| format!("; last alive {} ago", super::human_age(a)))
+        .unwrap_or_else(|| "; never ran".into());
     let _ = writeln!(
         out,
         "daemon: {}",
         if status.daemon_running {
-            "running (scheduled runs happen)"
+            format!("running (scheduled runs happen){alive}")
         } else {
-            "NOT running: nothing runs on schedule (systemctl start backproof)"
+            format!("NOT running: nothing runs on schedule (systemctl start backproof){alive}")
         }
     );
     let _ = writeln!(
