@@ -486,3 +486,23 @@ fn the_source_spot_check_compares_unchanged_files_with_the_live_data() {
     assert_eq!(code, 0, "{ev:#}");
     assert_eq!(check(target(&ev, "nas"), "source")["verdict"], "warn");
 }
+
+#[test]
+fn a_canary_left_out_by_include_is_still_restored() {
+    let f = with_canary(blake3::hash(CANARY).to_hex().as_str());
+    let job = f.dir.path().join("jobs.d/acme.toml");
+    let text = std::fs::read_to_string(&job)
+        .unwrap()
+        .replace("sample_files = 1", "sample_files = 1\ninclude = [\"*.tar\"]");
+    std::fs::write(&job, text).unwrap();
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 0, "{ev:#}");
+    let t = target(&ev, "nas");
+    assert_eq!(check(t, "canary")["verdict"], "pass", "{t:#}");
+    assert_eq!(
+        sampled(t, "Shared/IT/backproof-canary.txt").unwrap()["verdict"],
+        "pass"
+    );
+    // It is not a backup file: the inventory counts the two archives only.
+    assert_eq!(t["inventory"]["files"], 2);
+}
