@@ -165,6 +165,9 @@ pub struct TargetEvidence {
     pub restore: Option<RestoreSummary>,
     /// Every sampled file and what its test restore showed.
     pub files: Vec<SampledFile>,
+    /// A restic repository checked with its password (keyed mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restic_keyed: Option<crate::verify::restic_keyed::KeyedRepository>,
 }
 
 /// The named checks a target goes through.

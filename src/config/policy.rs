@@ -36,6 +36,8 @@ pub struct Policy {
     pub ransomware_changed_percent: f64,
     /// Share of files compared with the source that may differ before it fails.
     pub source_differ_percent: f64,
+    /// restic repositories: files removed by a prune are reported, not failed.
+    pub allow_prune: bool,
 }
 
 impl Policy {
@@ -81,6 +83,7 @@ impl Policy {
             },
             ransomware_changed_percent: first(|l| l.ransomware_changed_percent).unwrap_or(50.0),
             source_differ_percent: first(|l| l.source_differ_percent).unwrap_or(0.0),
+            allow_prune: layers.iter().find_map(|l| l.allow_prune).unwrap_or(false),
         }
     }
 }

@@ -144,7 +144,7 @@ impl Checker<'_> {
         }
     }
 
-    fn secret(
+    pub(super) fn secret(
         &mut self,
         keys: SecretKeys<'_>,
         anchor: &Spanned<TargetUrl>,

@@ -12,6 +12,8 @@ pub mod manifest;
 mod manifest_check;
 mod ransomware;
 mod restic;
+mod restic_backend;
+pub mod restic_keyed;
 pub mod restore;
 pub mod sample;
 pub mod source_check;

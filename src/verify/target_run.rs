@@ -22,6 +22,7 @@ use super::inventory::{self, ListError, Listed, Scope};
 use super::restore::{self, RestoreError};
 use super::validate;
 use super::{Verifier, drift, freshness};
+use super::restic_keyed::{self, KeyedRepository};
 use super::{manifest_check, ransomware, restic, source_check};
 
 /// Everything one target's verification needs to know about its run.
@@ -171,8 +172,20 @@ impl TargetRun<'_> {
             &self.spec.policy,
         ));
 
-        let (files, restore_check, summary, coverage, extra) =
+        let (files, restore_check, mut summary, coverage, mut extra) =
             self.restore_sample(&*target, &listed, now).await?;
+        let keyed = match &summary {
+            Some(s) => self.keyed(&target, &listed, s.read_bytes).await,
+            None => None,
+        };
+        if let Some(k) = &keyed {
+            if let Some(c) = extra.iter_mut().find(|c| c.check == CheckKind::Repository) {
+                restic_keyed::merge(c, k);
+            }
+            if let Some(s) = summary.as_mut() {
+                s.read_bytes += k.read_bytes;
+            }
+        }
         checks.extend(extra);
         checks.push(coverage_check(&coverage, &listed, &self.spec.policy));
         if let Some(c) = canary_check(&listed.canaries, &files) {
@@ -184,7 +197,51 @@ impl TargetRun<'_> {
         checks.push(restore_check);
         let mut listed = listed;
         listed.coverage = coverage;
-        Ok(self.evidence(location, checks, listed, files, summary))
+        let mut evidence = self.evidence(location, checks, listed, files, summary);
+        evidence.restic_keyed = keyed;
+        Ok(evidence)
+    }
+
+    /// Keyed mode: a restic repository with a configured password is also checked with
+    /// it, after the restores of this target (`read_so_far` bytes, against the budget).
+    async fn keyed(
+        &self,
+        target: &Arc<dyn Target>,
+        listed: &Listed,
+        read_so_far: u64,
+    ) -> Option<KeyedRepository> {
+        let password = self.spec.restic_password.clone()?;
+        listed.restic.as_ref()?;
+        self.progress(|s| s.phase = Some("checking the repository with its password".into()));
+        let scratch = match ScratchDir::create(
+            &self.verifier.scratch_dir,
+            &format!("{}-{}-keyed", self.run_id, self.index),
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                return Some(KeyedRepository {
+                    reason: format!(
+                        "could not verify with the password: cannot create a scratch folder in {}: {e}",
+                        self.verifier.scratch_dir.display()
+                    ),
+                    ..Default::default()
+                });
+            }
+        };
+        let policy = &self.spec.policy;
+        let opts = restic_keyed::Options {
+            seed: self.seed,
+            sample_files: policy.sample_files,
+            sample_bytes: match self.allowance {
+                Some(left) => policy.sample_bytes.min(left.saturating_sub(read_so_far)),
+                None => policy.sample_bytes,
+            },
+            scratch: scratch.path().to_path_buf(),
+        };
+        let found = restic_keyed::verify(target.clone(), password, opts).await;
+        tracing::info!(verdict = %found.verdict, "restic repository checked with its password");
+        drop(scratch);
+        Some(found)
     }
 
     fn inventory_check(&self, listed: &Listed) -> CheckResult {
@@ -331,7 +388,13 @@ impl TargetRun<'_> {
         let (check, summary) =
             restore_check(&files, phase_seconds, listed.inventory.bytes, budget_note);
         let mut extra: Vec<CheckResult> = match &listed.restic {
-            Some(r) => vec![restic::check(r, &files, now)],
+            Some(r) => vec![restic::check(
+                r,
+                &files,
+                &listed.drift,
+                self.spec.policy.allow_prune,
+                now,
+            )],
             None => plan
                 .map(|p| manifest_check::check(p, &files))
                 .into_iter()
@@ -527,6 +590,7 @@ impl TargetRun<'_> {
             coverage: None,
             restore: None,
             files: Vec::new(),
+            restic_keyed: None,
         }
     }
 
@@ -562,6 +626,7 @@ impl TargetRun<'_> {
             coverage: Some(listed.coverage),
             restore,
             files,
+            restic_keyed: None,
         }
     }
 }
