@@ -239,7 +239,7 @@ fn a_prune_passes_only_where_allow_prune_is_set() {
     assert_eq!(repo_check["verdict"], "fail", "{repo_check}");
     let why = reason_of(repo_check);
     assert!(why.contains("set allow_prune = true"), "{why}");
-    assert!(why.contains("snapshots/"), "{why}");
+    assert!(why.contains("index/"), "{why}");
 
     let (code, ev) = f.run_json("lenient", &[]);
     assert_eq!(code, 0, "{ev:#}");
