@@ -245,5 +245,8 @@ fn a_prune_passes_only_where_allow_prune_is_set() {
     assert_eq!(code, 0, "{ev:#}");
     let repo_check = check(&ev["targets"][0], "repository");
     assert_eq!(repo_check["verdict"], "pass", "{repo_check}");
-    assert!(reason_of(repo_check).contains("removed by a prune"), "{repo_check}");
+    assert!(
+        reason_of(repo_check).contains("removed by a prune"),
+        "{repo_check}"
+    );
 }

@@ -40,9 +40,7 @@ fn keyed_mode_restores_real_files_of_the_newest_snapshot() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| {
-            f["path"].as_str().unwrap()[src.path().to_str().unwrap().len() + 1..].to_string()
-        })
+        .map(|f| f["path"].as_str().unwrap()[src.path().to_str().unwrap().len() + 1..].to_string())
         .collect();
     restored.sort();
     assert_eq!(restored, source_files(src.path()));

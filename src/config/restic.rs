@@ -7,10 +7,10 @@
 
 use toml::Spanned;
 
+use super::error::ConfigError;
 use super::raw::{Format, RawConnection, RawTarget};
 use super::secret::{Secret, SecretKeys};
 use super::target::Checker;
-use super::error::ConfigError;
 
 /// The repository password of `t`, if one is given. Takes `password*` out of `conn` when
 /// they are the repository's (so they are not read as a connection password). Problems

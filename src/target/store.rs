@@ -136,7 +136,10 @@ impl Target for StoreTarget {
         if (bytes.len() as u64) < len {
             return Err(TargetError::new(
                 ErrorKind::Read,
-                format!("`{path}`: {} bytes read from byte {offset}, {len} wanted", bytes.len()),
+                format!(
+                    "`{path}`: {} bytes read from byte {offset}, {len} wanted",
+                    bytes.len()
+                ),
             ));
         }
         Ok(bytes)

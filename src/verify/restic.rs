@@ -105,11 +105,7 @@ pub fn expectation(path: &str) -> Option<ManifestMatch> {
 
 /// Files restic removes only by `prune` or `forget` (and `config`, never).
 fn lasting(path: &str) -> bool {
-    path == "config"
-        || matches!(
-            path.split('/').next(),
-            Some("data" | "index" | "snapshots")
-        )
+    path == "config" || matches!(path.split('/').next(), Some("data" | "index" | "snapshots"))
 }
 
 /// How many files to name in a reason; the evidence's drift lists more.
@@ -141,7 +137,10 @@ pub fn vanished(drift: &Drift, listing: &Listing, allow_prune: bool) -> Option<(
     } else if more > 0 {
         names.push(format!("and {more} more"));
     }
-    let files = format!("{count} repository file(s) vanished{since}: {}", names.join(", "));
+    let files = format!(
+        "{count} repository file(s) vanished{since}: {}",
+        names.join(", ")
+    );
     if named.iter().any(|f| f.path == "config") {
         return Some((
             Verdict::Fail,
@@ -283,8 +282,14 @@ mod tests {
         let d = gone(&["index/aa", "data/bb/bb", "keys/cc"]);
         let (v, why) = vanished(&d, &listing(0), true).unwrap();
         assert_eq!(v, Verdict::Fail);
-        assert!(why.starts_with("2 repository file(s) vanished since run r1"), "{why}");
-        assert!(why.contains("index/aa") && why.contains("data/bb/bb"), "{why}");
+        assert!(
+            why.starts_with("2 repository file(s) vanished since run r1"),
+            "{why}"
+        );
+        assert!(
+            why.contains("index/aa") && why.contains("data/bb/bb"),
+            "{why}"
+        );
         assert!(!why.contains("keys/cc"), "{why}");
         assert!(why.contains("no prune"), "{why}");
 
@@ -294,7 +299,10 @@ mod tests {
 
         let (v, why) = vanished(&d, &listing(2), true).unwrap();
         assert_eq!(v, Verdict::Pass);
-        assert!(why.contains("removed by a prune (2 new index file(s)"), "{why}");
+        assert!(
+            why.contains("removed by a prune (2 new index file(s)"),
+            "{why}"
+        );
     }
 
     #[test]
@@ -306,7 +314,10 @@ mod tests {
         d.vanished_files = 3;
         let (v, why) = vanished(&d, &listing(0), false).unwrap();
         assert_eq!(v, Verdict::Fail);
-        assert!(why.contains("2 repository file(s) vanished") && why.contains("2 not named"), "{why}");
+        assert!(
+            why.contains("2 repository file(s) vanished") && why.contains("2 not named"),
+            "{why}"
+        );
         // A vanished config is never explained by a prune.
         let (v, _) = vanished(&gone(&["config"]), &listing(3), true).unwrap();
         assert_eq!(v, Verdict::Fail);

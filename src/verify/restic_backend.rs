@@ -80,7 +80,10 @@ impl TargetBackend {
                 .unwrap_or_else(|_| {
                     Err(TargetError::new(
                         ErrorKind::Timeout,
-                        format!("{what}: no answer within {}", humantime::format_duration(deadline)),
+                        format!(
+                            "{what}: no answer within {}",
+                            humantime::format_duration(deadline)
+                        ),
                     ))
                 })
         });
@@ -98,7 +101,7 @@ impl TargetBackend {
         let mut out = Vec::new();
         loop {
             let next = self.call(&format!("listing {folder}/"), async {
-                Ok(stream.next().await.transpose()?)
+                stream.next().await.transpose()
             })?;
             match next {
                 Some(e) => out.push((e.path, e.size)),
@@ -146,7 +149,10 @@ impl ReadBackend for TargetBackend {
         if tpe == FileType::Config {
             let target = self.target.clone();
             return match self.call("config", async move { target.stat("config").await }) {
-                Ok(e) => Ok(vec![(Id::default(), u32::try_from(e.size).unwrap_or(u32::MAX))]),
+                Ok(e) => Ok(vec![(
+                    Id::default(),
+                    u32::try_from(e.size).unwrap_or(u32::MAX),
+                )]),
                 Err(e) if e.kind == ErrorKind::NotFound => Ok(Vec::new()),
                 Err(e) => Err(to_rustic(e)),
             };

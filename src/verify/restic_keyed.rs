@@ -79,7 +79,6 @@ pub struct KeyedRepository {
     pub seconds: f64,
 }
 
-
 impl Default for KeyedRepository {
     /// Nothing found yet, nothing verified.
     fn default() -> Self {
@@ -256,8 +255,10 @@ impl Keyed<'_> {
             .list_with_size(FileType::Pack)
             .map_err(|e| format!("listing the packs failed: {}", self.why(&e)))?;
         // Pack id -> (size, seen in an index).
-        let mut packs: HashMap<rustic_core::Id, (u32, bool)> =
-            listed.into_iter().map(|(id, size)| (id, (size, false))).collect();
+        let mut packs: HashMap<rustic_core::Id, (u32, bool)> = listed
+            .into_iter()
+            .map(|(id, size)| (id, (size, false)))
+            .collect();
         let index_files = repo.stream_files::<IndexFile>().map_err(|e| self.why(&e))?;
         for item in index_files {
             self.still_up()?;
@@ -318,7 +319,10 @@ impl Keyed<'_> {
     /// The snapshots, newest first; an unreadable snapshot file is a finding.
     fn snapshots<S: Open>(&mut self, repo: &Repository<S>) -> Result<Vec<SnapshotFile>, String> {
         let mut out = Vec::new();
-        for item in repo.stream_files::<SnapshotFile>().map_err(|e| self.why(&e))? {
+        for item in repo
+            .stream_files::<SnapshotFile>()
+            .map_err(|e| self.why(&e))?
+        {
             self.still_up()?;
             match item {
                 Ok((id, mut snap)) => {
@@ -332,7 +336,7 @@ impl Keyed<'_> {
             }
         }
         self.still_up()?;
-        out.sort_by(|a, b| b.time.timestamp().cmp(&a.time.timestamp()));
+        out.sort_by_key(|s| std::cmp::Reverse(s.time.timestamp()));
         self.found.snapshots = out.len() as u64;
         self.found.newest_snapshot = out.first().map(|s| SnapshotRef {
             id: s.id.to_hex().as_str().to_string(),
@@ -486,7 +490,11 @@ fn restore_file<S: IndexedFull>(
                     Some(t) if t.kind == ErrorKind::NotFound => {
                         format!("a pack holding its content is missing: {}", t.message)
                     }
-                    _ => format!("content blob {} could not be restored: {}", id.to_hex().as_str(), why(&e)),
+                    _ => format!(
+                        "content blob {} could not be restored: {}",
+                        id.to_hex().as_str(),
+                        why(&e)
+                    ),
                 };
                 return file;
             }
@@ -626,7 +634,9 @@ fn judge(found: &mut KeyedRepository) {
     } else if found.restored.is_empty() {
         (
             Verdict::Warn,
-            format!("{facts}; no file of the newest snapshot fits the sample budget, so none was restored"),
+            format!(
+                "{facts}; no file of the newest snapshot fits the sample budget, so none was restored"
+            ),
         )
     } else {
         let names: Vec<String> = found

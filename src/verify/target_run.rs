@@ -19,10 +19,10 @@ use crate::target::{Entry, ErrorKind, Target};
 
 use super::expect::{self, expectation};
 use super::inventory::{self, ListError, Listed, Scope};
+use super::restic_keyed::{self, KeyedRepository};
 use super::restore::{self, RestoreError};
 use super::validate;
 use super::{Verifier, drift, freshness};
-use super::restic_keyed::{self, KeyedRepository};
 use super::{manifest_check, ransomware, restic, source_check};
 
 /// Everything one target's verification needs to know about its run.

@@ -145,14 +145,15 @@ pub fn check_keyed(ev: &serde_json::Value, src: &Path) {
         let original = std::fs::read(src.join(inside)).unwrap();
         assert_eq!(f["verdict"], "pass", "{f}");
         assert_eq!(f["size"], original.len() as u64, "{f}");
-        assert_eq!(f["blake3"], blake3::hash(&original).to_hex().as_str(), "{f}");
+        assert_eq!(
+            f["blake3"],
+            blake3::hash(&original).to_hex().as_str(),
+            "{f}"
+        );
     }
 }
 
 /// Every file of `src`, relative.
 pub fn source_files(src: &Path) -> Vec<String> {
-    files_in(src, "")
-        .iter()
-        .map(|p| rel(src, p))
-        .collect()
+    files_in(src, "").iter().map(|p| rel(src, p)).collect()
 }

@@ -126,7 +126,11 @@ pub async fn run(target: &dyn Target) {
     assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
 
     // list_under lists one folder only; read_range reads a piece, even across chunks.
-    let under: Vec<_> = target.list_under("dir/").try_collect().await.expect("list_under");
+    let under: Vec<_> = target
+        .list_under("dir/")
+        .try_collect()
+        .await
+        .expect("list_under");
     let under: Vec<_> = under.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(under, ["dir/sub/deep.bin"]);
     let big = &expected["big/large.bin"];
