@@ -157,3 +157,26 @@ fn restic_password_keys_are_checked_with_their_place() {
     let text = format!("{}{}", out.stdout, out.stderr);
     assert!(text.contains("give the repository password once"), "{text}");
 }
+
+#[test]
+fn keyed_mode_fails_on_a_damaged_index_file() {
+    let f = Fixture::empty();
+    with_password(&f, PASSWORD);
+    let _src = three_backups(f.backups.to_str().unwrap(), &[]);
+    let index = common::restic::files_in(&f.backups, "index");
+    corrupt_in_place(&index[0]);
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 1, "{ev:#}");
+    let k = &ev["targets"][0]["restic_keyed"];
+    // A finding, not a "could not verify".
+    assert_eq!(k["verdict"], "fail", "{k:#}");
+    assert_eq!(k["unreadable_files"], 1, "{k:#}");
+    let why = reason_of(k);
+    assert!(why.contains("could not be read"), "{k:#}");
+    // In plain words: rustic's help texts and backtraces stay out of the report.
+    assert!(why.contains("MAC check failed"), "{why}");
+    assert!(
+        !why.contains("Backtrace") && !why.contains("rustic.cli.rs"),
+        "{why}"
+    );
+}

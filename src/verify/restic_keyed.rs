@@ -221,20 +221,24 @@ impl Keyed<'_> {
             })?;
         self.packs(&repo)?;
         let snapshots = self.snapshots(&repo)?;
-        let repo = repo.to_indexed().map_err(|e| self.why(&e))?;
+        let repo = match repo.to_indexed() {
+            Ok(r) => r,
+            // A damaged index file is already a finding; without a full index the trees
+            // cannot be walked, and the report says that none were.
+            Err(_) if self.found.unreadable_files > 0 => return Ok(()),
+            Err(e) => return Err(self.why(&e)),
+        };
         let sample = self.trees(&repo, &snapshots, opts)?;
         self.restore(&repo, sample, &opts.scratch)
     }
 
-    /// Why a rustic operation failed, in plain words; `Err` if the target stopped
-    /// answering (then nothing further can be verified).
+    /// Why a rustic operation failed, in plain words: the target's own message when the
+    /// target failed, else rustic's.
     fn why(&self, e: &RusticError) -> String {
-        if let Some(t) = target_error(e) {
-            return t.message.clone();
+        match target_error(e) {
+            Some(t) => t.message.clone(),
+            None => plain(e),
         }
-        e.display_log()
-            .trim_start_matches("Error: ")
-            .replace('\n', " ")
     }
 
     /// Stops when the target went down: what follows would not be a finding.
@@ -548,6 +552,44 @@ fn restore_file<S: IndexedFull>(
         human_bytes(file.bytes)
     );
     file
+}
+
+/// A rustic error and its causes in one line: each one's message, without rustic's
+/// help texts, context dumps or backtraces.
+fn plain(e: &RusticError) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        // rustic keeps a cause that is itself a rustic error boxed.
+        let rustic = err
+            .downcast_ref::<RusticError>()
+            .or_else(|| err.downcast_ref::<Box<RusticError>>().map(|b| &**b));
+        let text = match rustic {
+            Some(r) => {
+                let log = r.display_log();
+                let head = log.split(": caused by: ").next().unwrap_or_default();
+                let head = head.trim_start_matches("Error: ");
+                head.rsplit_once(" (kind: ")
+                    .map_or(head, |(h, _)| h)
+                    .to_string()
+            }
+            None => err.to_string(),
+        };
+        // One line, of a sensible length, whatever a cause prints.
+        let text: String = text
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(300)
+            .collect();
+        let text = text.trim().trim_end_matches('.');
+        if !text.is_empty() {
+            parts.push(text.to_string());
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
 }
 
 fn hash_file(path: &Path) -> std::io::Result<String> {
