@@ -73,7 +73,7 @@ pub trait Target: Send + Sync + 'static {
     async fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Bytes, TargetError> {
         let mut stream = self.read(path).await?;
         let end = offset.saturating_add(len);
-        let mut out = bytes::BytesMut::with_capacity(usize::try_from(len).unwrap_or(0));
+        let mut out = bytes::BytesMut::with_capacity(len.min(16 << 20) as usize);
         let mut pos = 0u64;
         while pos < end {
             let Some(chunk) = stream.next().await else {

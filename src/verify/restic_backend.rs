@@ -25,6 +25,14 @@ use crate::target::{ErrorKind, Target, TargetError};
 /// The longest wait for any one answer of the target (a listing entry, a chunk, a range).
 pub const ANSWER_DEADLINE: Duration = Duration::from_secs(300);
 
+/// The largest piece of a pack read at once. restic's blobs are at most 8 MiB (plus a
+/// little for encryption); an index asking for more is damaged, and memory stays bounded.
+const MAX_PIECE: u32 = 64 << 20;
+
+/// The largest whole file read into memory (keys, snapshots, index files, which are
+/// small; packs are only read in pieces).
+const MAX_WHOLE: usize = 256 << 20;
+
 /// A target as a rustic_core backend.
 pub struct TargetBackend {
     target: Arc<dyn Target>,
@@ -185,6 +193,14 @@ impl ReadBackend for TargetBackend {
                 Some(chunk) => {
                     self.read_bytes
                         .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    if out.len() + chunk.len() > MAX_WHOLE {
+                        return Err(to_rustic(TargetError::new(
+                            ErrorKind::Read,
+                            format!(
+                                "{path} is larger than {MAX_WHOLE} bytes: not a restic {tpe:?} file"
+                            ),
+                        )));
+                    }
                     out.extend_from_slice(&chunk);
                 }
                 None => return Ok(out.freeze()),
@@ -201,6 +217,12 @@ impl ReadBackend for TargetBackend {
         length: u32,
     ) -> RusticResult<Bytes> {
         let path = path_of(tpe, id);
+        if length > MAX_PIECE {
+            return Err(to_rustic(TargetError::new(
+                ErrorKind::Read,
+                format!("{path}: a piece of {length} bytes is asked for, larger than any blob"),
+            )));
+        }
         let target = self.target.clone();
         let p = path.clone();
         let bytes = self
