@@ -176,6 +176,9 @@ pub struct TargetEvidence {
     /// Problems this run showed fixed.
     #[serde(default)]
     pub closed_problems: Vec<ClosedProblem>,
+    /// A restic repository checked with its password (keyed mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restic_keyed: Option<crate::verify::restic_keyed::KeyedRepository>,
 }
 
 impl TargetEvidence {

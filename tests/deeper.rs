@@ -491,9 +491,10 @@ fn the_source_spot_check_compares_unchanged_files_with_the_live_data() {
 fn a_canary_left_out_by_include_is_still_restored() {
     let f = with_canary(blake3::hash(CANARY).to_hex().as_str());
     let job = f.dir.path().join("jobs.d/acme.toml");
-    let text = std::fs::read_to_string(&job)
-        .unwrap()
-        .replace("sample_files = 1", "sample_files = 1\ninclude = [\"*.tar\"]");
+    let text = std::fs::read_to_string(&job).unwrap().replace(
+        "sample_files = 1",
+        "sample_files = 1\ninclude = [\"*.tar\"]",
+    );
     std::fs::write(&job, text).unwrap();
     let (code, ev) = f.run_json("acme", &[]);
     assert_eq!(code, 0, "{ev:#}");

@@ -9,6 +9,7 @@ mod error;
 mod location;
 mod policy;
 mod raw;
+mod restic;
 mod schedule;
 mod secret;
 mod smtp;
@@ -264,6 +265,8 @@ pub struct TargetSpec {
     pub validators: Vec<FileValidator>,
     /// Where the live data is, for the source spot check.
     pub source: Option<Location>,
+    /// The password of a restic repository target: checked with it too (keyed mode).
+    pub restic_password: Option<Secret>,
 }
 
 /// A known file an MSP plants in the client's data so it travels into every backup.
@@ -550,7 +553,9 @@ fn load_job(
             errors: Vec::new(),
             warnings: Vec::new(),
         };
-        let location = checker.location(&t.connection());
+        let mut connection = t.connection();
+        let restic_password = restic::password(&mut checker, t, &mut connection);
+        let location = checker.location(&connection);
         let live = t.source.as_ref().and_then(|s| {
             let mut c = target::Checker {
                 file,
@@ -582,6 +587,7 @@ fn load_job(
                 source: live,
                 validators: validators(t, file, &source, i, &mut errors),
                 format: t.format,
+                restic_password,
             });
         }
     }

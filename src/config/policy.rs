@@ -42,6 +42,8 @@ pub struct Policy {
     pub retention: Option<Duration>,
     /// Which symbolic links a local target follows.
     pub follow_symlinks: super::raw::FollowSymlinks,
+    /// restic repositories: files removed by a prune are reported, not failed.
+    pub allow_prune: bool,
 }
 
 impl Policy {
@@ -92,6 +94,7 @@ impl Policy {
                 .iter()
                 .find_map(|l| l.follow_symlinks)
                 .unwrap_or_default(),
+            allow_prune: layers.iter().find_map(|l| l.allow_prune).unwrap_or(false),
         }
     }
 }

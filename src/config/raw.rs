@@ -132,6 +132,11 @@ pub struct RawTarget {
     pub password_file: Option<Spanned<String>>,
     pub password_env: Option<Spanned<String>>,
     pub encryption: Option<Spanned<Encryption>>,
+    /// The password of a restic repository (keyed mode); on file:// and s3:// targets
+    /// `password_file` / `password_env` may be used for it instead.
+    pub restic_password: Option<Spanned<String>>,
+    pub restic_password_file: Option<Spanned<String>>,
+    pub restic_password_env: Option<Spanned<String>>,
     /// Known files planted in the client's data, restored on every run.
     #[serde(default)]
     pub canaries: Vec<RawCanary>,
@@ -229,7 +234,7 @@ pub enum Format {
     /// Backup files of any kind.
     #[default]
     Files,
-    /// A restic repository: verified without its password.
+    /// A restic repository: verified without its password, and with it when one is given.
     Restic,
 }
 
@@ -294,6 +299,8 @@ pub struct RawPolicy {
     pub retention: Option<Duration>,
     /// Which symbolic links a local target follows.
     pub follow_symlinks: Option<FollowSymlinks>,
+    /// restic repositories: files removed by a prune (or forget) are expected.
+    pub allow_prune: Option<bool>,
 }
 
 /// `follow_symlinks = "inside" | "all" | "none"`.

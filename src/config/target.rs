@@ -146,7 +146,7 @@ impl Checker<'_> {
         }
     }
 
-    fn secret(
+    pub(super) fn secret(
         &mut self,
         keys: SecretKeys<'_>,
         anchor: &Spanned<TargetUrl>,

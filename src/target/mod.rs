@@ -20,6 +20,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use crate::config::{Location, TargetSpec};
@@ -81,6 +82,46 @@ pub trait Target: Send + Sync + 'static {
 
     /// The content of one file as a stream of chunks of bounded size.
     async fn read(&self, path: &str) -> Result<ByteStream, TargetError>;
+
+    /// The files under `folder` (a path prefix ending in `/`). By default the whole
+    /// listing, filtered; backends that can list a prefix do better.
+    fn list_under(&self, folder: &str) -> BoxStream<'static, Result<Entry, TargetError>> {
+        use futures::TryStreamExt;
+        let folder = folder.to_string();
+        self.list()
+            .try_filter(move |e| std::future::ready(e.path.starts_with(&folder)))
+            .boxed()
+    }
+
+    /// `len` bytes of one file from `offset` on (for small pieces of large files). By
+    /// default the file is read from its start and the bytes before `offset` skipped;
+    /// backends that can read a range do better.
+    async fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Bytes, TargetError> {
+        let mut stream = self.read(path).await?;
+        let end = offset.saturating_add(len);
+        let mut out = bytes::BytesMut::with_capacity(len.min(16 << 20) as usize);
+        let mut pos = 0u64;
+        while pos < end {
+            let Some(chunk) = stream.next().await else {
+                break;
+            };
+            let chunk = chunk?;
+            let next = pos + chunk.len() as u64;
+            if next > offset {
+                let from = offset.saturating_sub(pos) as usize;
+                let to = (end.min(next) - pos) as usize;
+                out.extend_from_slice(&chunk[from..to]);
+            }
+            pos = next;
+        }
+        if (out.len() as u64) < len {
+            return Err(TargetError::new(
+                ErrorKind::Read,
+                format!("`{path}` ends at byte {pos}, before the range {offset}..{end}"),
+            ));
+        }
+        Ok(out.freeze())
+    }
 }
 
 /// Opens the target a configuration entry describes. Local folders and SMB shares are

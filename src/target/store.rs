@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt};
@@ -107,6 +108,41 @@ impl Target for StoreTarget {
             .await
             .map_err(|e| (self.errors)(e, path))?;
         Ok(Self::entry(self.prefix.as_ref(), meta))
+    }
+
+    fn list_under(&self, folder: &str) -> BoxStream<'static, Result<Entry, TargetError>> {
+        let full = match self.full_path(folder.trim_end_matches('/')) {
+            Ok(p) => p,
+            Err(e) => return futures::stream::once(async move { Err(e) }).boxed(),
+        };
+        let prefix = self.prefix.clone();
+        let errors = self.errors.clone();
+        self.store
+            .list(Some(&full))
+            .map(move |r| match r {
+                Ok(meta) => Ok(Self::entry(prefix.as_ref(), meta)),
+                Err(e) => Err(errors(e, "listing")),
+            })
+            .boxed()
+    }
+
+    async fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Bytes, TargetError> {
+        let full = self.full_path(path)?;
+        let bytes = self
+            .store
+            .get_range(&full, offset..offset.saturating_add(len))
+            .await
+            .map_err(|e| (self.errors)(e, path))?;
+        if (bytes.len() as u64) < len {
+            return Err(TargetError::new(
+                ErrorKind::Read,
+                format!(
+                    "`{path}`: {} bytes read from byte {offset}, {len} wanted",
+                    bytes.len()
+                ),
+            ));
+        }
+        Ok(bytes)
     }
 
     async fn read(&self, path: &str) -> Result<ByteStream, TargetError> {

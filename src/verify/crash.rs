@@ -88,6 +88,7 @@ impl Verifier {
                     // Open problems stay as they are: a crashed run changes nothing.
                     problems: Vec::new(),
                     closed_problems: Vec::new(),
+                    restic_keyed: None,
                 }
             })
             .collect();

@@ -255,6 +255,8 @@ pub async fn list(
 ) -> Result<Listed, ListError> {
     let started = Instant::now();
     let previous = catalog.target_state(&scope.job, &scope.target)?;
+    // When the previous listing began: restic index files written since are new.
+    let since = previous.as_ref().map(|p| p.at);
     let mut pass = Pass {
         generation: catalog.next_generation()?,
         sampler,
@@ -265,7 +267,7 @@ pub async fn list(
         recheck_found: Vec::new(),
         manifests: Vec::new(),
         manifests_left_out: 0,
-        restic: (extras.format == Format::Restic).then(super::restic::Listing::default),
+        restic: (extras.format == Format::Restic).then(|| super::restic::Listing::since(since)),
         scope,
         catalog: catalog.clone(),
         policy: policy.clone(),

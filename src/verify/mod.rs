@@ -15,6 +15,8 @@ mod manifest_check;
 mod problems;
 mod ransomware;
 mod restic;
+mod restic_backend;
+pub mod restic_keyed;
 pub mod restore;
 pub mod sample;
 pub mod source_check;

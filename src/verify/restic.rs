@@ -8,7 +8,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::evidence::{CheckKind, CheckResult, FileRef, ManifestMatch, SampledFile, Verdict};
+use crate::evidence::{
+    CheckKind, CheckResult, Drift, FileRef, ManifestMatch, SampledFile, Verdict,
+};
 use crate::report::{human_age, shown};
 use crate::target::Entry;
 
@@ -39,9 +41,21 @@ pub struct Listing {
     pub snapshots: u64,
     pub newest_snapshot: Option<Entry>,
     pub newest_index: Option<Entry>,
+    /// When the previous listing began, if there was one.
+    pub since: Option<DateTime<Utc>>,
+    /// Index files written after `since`: restic writes them on every backup and prune.
+    pub new_indexes: u64,
 }
 
 impl Listing {
+    /// A listing that counts the index files written after `since` as new.
+    pub fn since(since: Option<DateTime<Utc>>) -> Listing {
+        Listing {
+            since,
+            ..Default::default()
+        }
+    }
+
     pub fn see(&mut self, e: &Entry) {
         let newer = |slot: &Option<Entry>| {
             slot.as_ref()
@@ -51,6 +65,9 @@ impl Listing {
             Some("data") => self.packs += 1,
             Some("index") => {
                 self.indexes += 1;
+                if self.since.is_some_and(|t| e.modified > t) {
+                    self.new_indexes += 1;
+                }
                 if newer(&self.newest_index) {
                     self.newest_index = Some(e.clone());
                 }
@@ -86,9 +103,84 @@ pub fn expectation(path: &str) -> Option<ManifestMatch> {
     })
 }
 
-/// The repository check: snapshots exist, and every restored file's content matches its
-/// name.
-pub fn check(listing: &Listing, files: &[SampledFile], now: DateTime<Utc>) -> CheckResult {
+/// Files restic removes only by `prune` or `forget` (and `config`, never).
+fn lasting(path: &str) -> bool {
+    path == "config" || matches!(path.split('/').next(), Some("data" | "index" | "snapshots"))
+}
+
+/// How many files to name in a reason; the evidence's drift lists more.
+const NAMED: usize = 5;
+
+/// Repository files that vanished since the previous listing: a verdict and a sentence,
+/// or `None` when nothing lasting vanished. Without the password, a vanished pack, index
+/// or snapshot is only explained by a prune, whose sign is new index files in the same
+/// interval, and only when the policy expects prunes (`allow_prune`).
+pub fn vanished(drift: &Drift, listing: &Listing, allow_prune: bool) -> Option<(Verdict, String)> {
+    let named: Vec<&FileRef> = drift.vanished.iter().filter(|f| lasting(&f.path)).collect();
+    // The evidence names a limited number of vanished files; the others may be anything.
+    let unnamed = drift
+        .vanished_files
+        .saturating_sub(drift.vanished.len() as u64);
+    let count = named.len() as u64 + unnamed;
+    if count == 0 {
+        return None;
+    }
+    let since = drift
+        .previous_run
+        .as_deref()
+        .map(|r| format!(" since run {r}"))
+        .unwrap_or_default();
+    let mut names: Vec<String> = named.iter().take(NAMED).map(|f| shown(&f.path)).collect();
+    let more = count - names.len() as u64;
+    if more > 0 && names.is_empty() {
+        names.push(format!("{more} not named in the evidence"));
+    } else if more > 0 {
+        names.push(format!("and {more} more"));
+    }
+    let files = format!(
+        "{count} repository file(s) vanished{since}: {}",
+        names.join(", ")
+    );
+    if named.iter().any(|f| f.path == "config") {
+        return Some((
+            Verdict::Fail,
+            format!("{files}; the repository's config file is gone, nothing can be restored"),
+        ));
+    }
+    let pruned = listing.new_indexes > 0;
+    Some(match (pruned, allow_prune) {
+        (true, true) => (
+            Verdict::Pass,
+            format!(
+                "{files}; removed by a prune ({} new index file(s) written), which allow_prune permits",
+                listing.new_indexes
+            ),
+        ),
+        (true, false) => (
+            Verdict::Fail,
+            format!(
+                "{files}; restic removes them only when pruning: if this was a prune ({} new index file(s) written), set allow_prune = true",
+                listing.new_indexes
+            ),
+        ),
+        (false, _) => (
+            Verdict::Fail,
+            format!(
+                "{files}; restic removes them only when pruning, and no prune wrote a new index: the repository lost data"
+            ),
+        ),
+    })
+}
+
+/// The repository check: snapshots exist, every restored file's content matches its
+/// name, and no pack, index or snapshot vanished unless a permitted prune removed it.
+pub fn check(
+    listing: &Listing,
+    files: &[SampledFile],
+    drift: &Drift,
+    allow_prune: bool,
+    now: DateTime<Utc>,
+) -> CheckResult {
     let result = |verdict, reason| CheckResult {
         check: CheckKind::Repository,
         verdict,
@@ -110,15 +202,20 @@ pub fn check(listing: &Listing, files: &[SampledFile], now: DateTime<Utc>) -> Ch
         "{} packs, {} index files, {} snapshots",
         listing.packs, listing.indexes, listing.snapshots
     );
+    let gone = vanished(drift, listing, allow_prune);
+    let mut failures = Vec::new();
     if let Some(f) = bad.first() {
-        return result(
-            Verdict::Fail,
-            format!(
-                "{} restored file(s) do not match their name, e.g. {}: the repository is damaged ({shape})",
-                bad.len(),
-                shown(&f.path)
-            ),
-        );
+        failures.push(format!(
+            "{} restored file(s) do not match their name, e.g. {}: the repository is damaged",
+            bad.len(),
+            shown(&f.path)
+        ));
+    }
+    if let Some((Verdict::Fail, why)) = &gone {
+        failures.push(why.clone());
+    }
+    if !failures.is_empty() {
+        return result(Verdict::Fail, format!("{} ({shape})", failures.join("; ")));
     }
     match &listing.newest_snapshot {
         None => result(
@@ -131,10 +228,11 @@ pub fn check(listing: &Listing, files: &[SampledFile], now: DateTime<Utc>) -> Ch
                 .to_std()
                 .map(human_age)
                 .unwrap_or_else(|_| "0 s".into());
+            let pruned = gone.map(|(_, why)| format!("; {why}")).unwrap_or_default();
             result(
                 Verdict::Pass,
                 format!(
-                    "restic repository: {shape}; newest snapshot written {age} ago; {checked} restored files match their names"
+                    "restic repository: {shape}; newest snapshot written {age} ago; {checked} restored files match their names{pruned}"
                 ),
             )
         }
@@ -154,5 +252,92 @@ mod tests {
         assert_eq!(promised_sha256(&format!("locks/{h}")), None);
         assert_eq!(promised_sha256("data/4f/not-a-hash"), None);
         assert!(transient(&format!("locks/{h}")));
+    }
+
+    fn gone(paths: &[&str]) -> Drift {
+        Drift {
+            previous_run: Some("r1".into()),
+            vanished_files: paths.len() as u64,
+            vanished: paths
+                .iter()
+                .map(|p| FileRef {
+                    path: p.to_string(),
+                    size: 1,
+                    modified: Utc::now(),
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn listing(new_indexes: u64) -> Listing {
+        Listing {
+            new_indexes,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_vanished_index_or_pack_fails_without_a_permitted_prune() {
+        let d = gone(&["index/aa", "data/bb/bb", "keys/cc"]);
+        let (v, why) = vanished(&d, &listing(0), true).unwrap();
+        assert_eq!(v, Verdict::Fail);
+        assert!(
+            why.starts_with("2 repository file(s) vanished since run r1"),
+            "{why}"
+        );
+        assert!(
+            why.contains("index/aa") && why.contains("data/bb/bb"),
+            "{why}"
+        );
+        assert!(!why.contains("keys/cc"), "{why}");
+        assert!(why.contains("no prune"), "{why}");
+
+        let (v, why) = vanished(&d, &listing(2), false).unwrap();
+        assert_eq!(v, Verdict::Fail);
+        assert!(why.contains("set allow_prune = true"), "{why}");
+
+        let (v, why) = vanished(&d, &listing(2), true).unwrap();
+        assert_eq!(v, Verdict::Pass);
+        assert!(
+            why.contains("removed by a prune (2 new index file(s)"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn only_lasting_files_count_and_unnamed_ones_are_not_assumed_harmless() {
+        assert!(vanished(&gone(&["keys/cc"]), &listing(0), false).is_none());
+        assert!(vanished(&Drift::default(), &listing(0), false).is_none());
+        // The evidence names a limited number; the rest may be packs.
+        let mut d = gone(&["keys/cc"]);
+        d.vanished_files = 3;
+        let (v, why) = vanished(&d, &listing(0), false).unwrap();
+        assert_eq!(v, Verdict::Fail);
+        assert!(
+            why.contains("2 repository file(s) vanished") && why.contains("2 not named"),
+            "{why}"
+        );
+        // A vanished config is never explained by a prune.
+        let (v, _) = vanished(&gone(&["config"]), &listing(3), true).unwrap();
+        assert_eq!(v, Verdict::Fail);
+    }
+
+    #[test]
+    fn index_files_newer_than_the_previous_listing_are_new() {
+        let t0 = Utc::now() - chrono::Duration::hours(1);
+        let mut l = Listing::since(Some(t0));
+        let entry = |path: &str, modified| Entry {
+            path: path.into(),
+            size: 1,
+            modified,
+        };
+        l.see(&entry("index/old", t0 - chrono::Duration::minutes(5)));
+        l.see(&entry("index/new", t0 + chrono::Duration::minutes(5)));
+        l.see(&entry("data/00/new", t0 + chrono::Duration::minutes(5)));
+        assert_eq!((l.indexes, l.new_indexes), (2, 1));
+        let mut first = Listing::since(None);
+        first.see(&entry("index/new", t0));
+        assert_eq!(first.new_indexes, 0);
     }
 }

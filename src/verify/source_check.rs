@@ -49,6 +49,7 @@ pub async fn compare(
         format: Format::Files,
         validators: Vec::new(),
         source: None,
+        restic_password: None,
     };
     let source = match (verifier.opener)(&source_spec).await {
         Ok(s) => s,

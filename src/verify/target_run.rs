@@ -21,6 +21,7 @@ use super::expect::{self, expectation};
 use super::findings::{self, Observation};
 use super::inventory::{self, ListError, Listed, Scope};
 use super::problems;
+use super::restic_keyed::{self, KeyedRepository};
 use super::restore::{self, RestoreError};
 use super::validate;
 use super::{Verifier, drift, freshness};
@@ -205,16 +206,32 @@ impl TargetRun<'_> {
             self.spec.policy.max_age,
             now,
         ));
-        let (drift_check, drift_findings) = drift::check(
+        let (mut drift_check, mut drift_findings) = drift::check(
             &listed.drift,
             listed.inventory.files,
             listed.inventory.bytes,
             &self.spec.policy,
         );
+        if let Some(r) = &listed.restic {
+            let gone = restic::vanished(&listed.drift, r, self.spec.policy.allow_prune);
+            restic_vanishing(&mut drift_check, &mut drift_findings, gone);
+        }
         checks.push(drift_check);
 
-        let (files, restore_check, summary, coverage, extra) =
+        let (files, restore_check, mut summary, coverage, mut extra) =
             self.restore_sample(&*target, &listed, now).await?;
+        let keyed = match &summary {
+            Some(s) => self.keyed(&target, &listed, s.read_bytes).await,
+            None => None,
+        };
+        if let Some(k) = &keyed {
+            if let Some(c) = extra.iter_mut().find(|c| c.check == CheckKind::Repository) {
+                restic_keyed::merge(c, k);
+            }
+            if let Some(s) = summary.as_mut() {
+                s.read_bytes += k.read_bytes;
+            }
+        }
         checks.extend(extra);
         checks.push(coverage_check(&coverage, &listed, &self.spec.policy));
         if let Some(c) = canary_check(&listed.canaries, &files) {
@@ -232,7 +249,7 @@ impl TargetRun<'_> {
         );
         let mut listed = listed;
         listed.coverage = coverage;
-        self.conclude(
+        let mut out = self.conclude(
             location,
             checks,
             observed,
@@ -240,7 +257,9 @@ impl TargetRun<'_> {
             files,
             summary,
             true,
-        )
+        )?;
+        out.evidence.restic_keyed = keyed;
+        Ok(out)
     }
 
     /// Reconciles the open problems with what this run observed, and assembles the
@@ -316,8 +335,56 @@ impl TargetRun<'_> {
             findings: found,
             problems: reconciled.open,
             closed_problems: reconciled.closed,
+            restic_keyed: None,
         };
         Ok(TargetOutcome { evidence, commit })
+    }
+
+    /// Keyed mode: a restic repository with a configured password is also checked with
+    /// it, after the restores of this target (`read_so_far` bytes, against the budget).
+    async fn keyed(
+        &self,
+        target: &Arc<dyn Target>,
+        listed: &Listed,
+        read_so_far: u64,
+    ) -> Option<KeyedRepository> {
+        let password = self.spec.restic_password.clone()?;
+        listed.restic.as_ref()?;
+        self.progress(|s| s.phase = Some("checking the repository with its password".into()));
+        let owner = crate::scratch::Owner {
+            installation: self.verifier.catalog.installation(),
+            run_id: self.run_id,
+        };
+        let scratch = match ScratchDir::create(
+            &self.verifier.scratch_dir,
+            &format!("{}-{}-keyed", self.run_id, self.index),
+            owner,
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                return Some(KeyedRepository {
+                    reason: format!(
+                        "could not verify with the password: cannot create a scratch folder in {}: {e}",
+                        self.verifier.scratch_dir.display()
+                    ),
+                    ..Default::default()
+                });
+            }
+        };
+        let policy = &self.spec.policy;
+        let opts = restic_keyed::Options {
+            seed: self.seed,
+            sample_files: policy.sample_files,
+            sample_bytes: match self.allowance {
+                Some(left) => policy.sample_bytes.min(left.saturating_sub(read_so_far)),
+                None => policy.sample_bytes,
+            },
+            scratch: scratch.path().to_path_buf(),
+        };
+        let found = restic_keyed::verify(target.clone(), password, opts).await;
+        tracing::info!(verdict = %found.verdict, "restic repository checked with its password");
+        drop(scratch);
+        Some(found)
     }
 
     fn inventory_check(&self, listed: &Listed) -> CheckResult {
@@ -491,7 +558,13 @@ impl TargetRun<'_> {
         let (check, summary) =
             restore_check(&files, phase_seconds, listed.inventory.bytes, budget_note);
         let mut extra: Vec<CheckResult> = match &listed.restic {
-            Some(r) => vec![restic::check(r, &files, now)],
+            Some(r) => vec![restic::check(
+                r,
+                &files,
+                &listed.drift,
+                self.spec.policy.allow_prune,
+                now,
+            )],
             None => plan
                 .map(|p| manifest_check::check(p, &files))
                 .into_iter()
@@ -710,6 +783,35 @@ impl TargetRun<'_> {
             out.evidence.summary = format!("could not verify: {message}");
         }
         Ok(out)
+    }
+}
+
+/// In a restic repository, files vanish only through a prune: a vanishing the repository
+/// check does not excuse is a proven problem that stays open until the files are back
+/// (the next run compares with the shrunken listing, so the repository check alone would
+/// pass again); one a permitted prune explains is expected, not a warning.
+fn restic_vanishing(
+    drift_check: &mut CheckResult,
+    drift_findings: &mut Vec<crate::evidence::Finding>,
+    gone: Option<(Verdict, String)>,
+) {
+    use crate::evidence::ProblemKind;
+    let vanished = |f: &crate::evidence::Finding| f.kind == ProblemKind::Vanished;
+    match gone {
+        Some((Verdict::Fail, why)) => {
+            for f in drift_findings.iter_mut().filter(|f| vanished(f)) {
+                f.verdict = Verdict::Fail;
+                f.summary = why.clone();
+            }
+            drift_check.verdict = drift_check.verdict.max(Verdict::Fail);
+        }
+        Some((_, why)) => {
+            drift_findings.retain(|f| !vanished(f));
+            drift_check.verdict =
+                Verdict::worst(drift_findings.iter().map(|f| f.verdict)).unwrap_or(Verdict::Pass);
+            drift_check.reason = format!("{why}; {}", drift_check.reason);
+        }
+        None => {}
     }
 }
 

@@ -125,6 +125,28 @@ pub async fn run(target: &dyn Target) {
     };
     assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
 
+    // list_under lists one folder only; read_range reads a piece, even across chunks.
+    let under: Vec<_> = target
+        .list_under("dir/")
+        .try_collect()
+        .await
+        .expect("list_under");
+    let under: Vec<_> = under.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(under, ["dir/sub/deep.bin"]);
+    let big = &expected["big/large.bin"];
+    for (offset, len) in [(0u64, 10u64), (4 << 20, 3 << 20), (big.len() as u64 - 7, 7)] {
+        let piece = target
+            .read_range("big/large.bin", offset, len)
+            .await
+            .unwrap_or_else(|e| panic!("read_range {offset}+{len}: {e}"));
+        assert_eq!(&piece[..], &big[offset as usize..(offset + len) as usize]);
+    }
+    let err = target
+        .read_range("big/large.bin", big.len() as u64 - 7, 8)
+        .await
+        .expect_err("a range past the end");
+    assert_ne!(err.kind, ErrorKind::NotFound, "{err}");
+
     // A test restore through the pipeline's restore function gives matching hashes.
     let scratch = tempfile::tempdir().unwrap();
     let big = "big/large.bin";

@@ -1,0 +1,182 @@
+//! restic repositories checked with their password (keyed mode, on rustic_core), on
+//! repositories made by the real `restic`, compared with `restic check`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::restic::{
+    PASSWORD, check_keyed, packs, rel, restic_bounded, source_files, three_backups,
+};
+use common::*;
+
+/// A job `acme` on the local repository `f.backups`, with `extra` target keys.
+fn keyed_job(f: &Fixture, extra: &str) {
+    f.job_with_target(
+        "sample_files = 100",
+        &format!(
+            "name = \"nas\"\nurl = \"file://{}\"\nformat = \"restic\"\n{extra}",
+            f.backups.display()
+        ),
+    );
+}
+
+fn with_password(f: &Fixture, password: &str) {
+    let file = f.secret("restic.password", password);
+    keyed_job(f, &format!("password_file = \"{}\"", file.display()));
+}
+
+#[test]
+fn keyed_mode_restores_real_files_of_the_newest_snapshot() {
+    let f = Fixture::empty();
+    with_password(&f, PASSWORD);
+    let src = three_backups(f.backups.to_str().unwrap(), &[]);
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 0, "{ev:#}");
+    // Every file of the last backup restored, each identical to its original.
+    check_keyed(&ev, src.path());
+    let k = &ev["targets"][0]["restic_keyed"];
+    let mut restored: Vec<String> = k["restored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap()[src.path().to_str().unwrap().len() + 1..].to_string())
+        .collect();
+    restored.sort();
+    assert_eq!(restored, source_files(src.path()));
+    assert_eq!(k["snapshots"], 3, "{k:#}");
+    assert_eq!(k["packs_indexed"], packs(&f.backups).len(), "{k:#}");
+    let repo = check(&ev["targets"][0], "repository");
+    assert!(reason_of(repo).contains("with the password"), "{repo}");
+    // The bytes keyed mode read count against the egress.
+    assert!(
+        ev["egress"]["read_bytes"].as_u64().unwrap() > k["read_bytes"].as_u64().unwrap(),
+        "{ev:#}"
+    );
+
+    // restic agrees that this repository is healthy.
+    let (code, out) = restic_bounded(
+        f.backups.to_str().unwrap(),
+        &["check", "--read-data-subset=100%"],
+        Duration::from_secs(120),
+    );
+    assert_eq!(code, Some(0), "{out}");
+}
+
+#[test]
+fn keyed_mode_fails_on_a_missing_pack_and_restic_check_agrees() {
+    let f = Fixture::empty();
+    with_password(&f, PASSWORD);
+    let _src = three_backups(f.backups.to_str().unwrap(), &[]);
+    // The largest pack holds the ledger's data. Gone before backproof ever saw the
+    // repository: nothing vanished since a previous run, so only keyed mode can tell.
+    let largest = packs(&f.backups)
+        .into_iter()
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    std::fs::remove_file(&largest).unwrap();
+    let gone = rel(&f.backups, &largest);
+
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 1, "{ev:#}");
+    let t = &ev["targets"][0];
+    let k = &t["restic_keyed"];
+    assert_eq!(k["verdict"], "fail", "{k:#}");
+    assert_eq!(k["missing_packs"], 1, "{k:#}");
+    assert_eq!(k["missing"][0], gone.as_str(), "{k:#}");
+    // The ledger's content was in it: its restore fails too.
+    let ledger = k["restored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("/ledger.db"))
+        .unwrap_or_else(|| panic!("{k:#}"));
+    assert_eq!(ledger["verdict"], "fail", "{ledger}");
+    assert!(ledger["blake3"].is_null(), "{ledger}");
+    let repo = check(t, "repository");
+    assert_eq!(repo["verdict"], "fail", "{repo}");
+    assert!(reason_of(repo).contains(&gone), "{repo}");
+
+    // `restic check --read-data-subset` finds the same pack missing (restic 0.14 would
+    // retry reading it for 15 minutes: it is stopped after two).
+    let (code, out) = restic_bounded(
+        f.backups.to_str().unwrap(),
+        &["check", "--read-data-subset=1/5"],
+        Duration::from_secs(120),
+    );
+    assert_ne!(code, Some(0), "{out}");
+    let id = gone.rsplit('/').next().unwrap();
+    assert!(out.contains(&format!("pack {id}: does not exist")), "{out}");
+}
+
+#[test]
+fn a_wrong_password_is_could_not_verify_and_never_printed() {
+    let f = Fixture::empty();
+    let wrong = "not-the-password-4711";
+    with_password(&f, wrong);
+    let _src = three_backups(f.backups.to_str().unwrap(), &[]);
+    let out = f.backproof(&["run", "acme", "--json"]);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    let ev = out.json();
+    let repo = check(&ev["targets"][0], "repository");
+    assert_eq!(repo["verdict"], "error", "{repo}");
+    assert!(
+        reason_of(repo).contains("the password does not open the repository"),
+        "{repo}"
+    );
+    for text in [&out.stdout, &out.stderr] {
+        assert!(!text.contains(wrong), "the password was printed: {text}");
+    }
+    let shown = f.backproof(&["show", ev["run_id"].as_str().unwrap()]);
+    assert!(!shown.stdout.contains(wrong), "{}", shown.stdout);
+}
+
+#[test]
+fn restic_password_keys_are_checked_with_their_place() {
+    let f = Fixture::empty();
+    // Not a restic target: a repository password makes no sense there.
+    f.job_with_target(
+        "",
+        &format!(
+            "name = \"nas\"\nurl = \"file://{}\"\nrestic_password_env = \"RESTIC_PW\"",
+            f.backups.display()
+        ),
+    );
+    let out = f.backproof(&["check-config"]);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert!(text.contains("acme.toml:11"), "{text}");
+    assert!(text.contains("targets[1].restic_password_env"), "{text}");
+    // Both spellings of the repository password at once.
+    keyed_job(
+        &f,
+        "password_env = \"RESTIC_PW\"\nrestic_password_env = \"RESTIC_PW\"",
+    );
+    let out = f.backproof(&["check-config"]);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert!(text.contains("give the repository password once"), "{text}");
+}
+
+#[test]
+fn keyed_mode_fails_on_a_damaged_index_file() {
+    let f = Fixture::empty();
+    with_password(&f, PASSWORD);
+    let _src = three_backups(f.backups.to_str().unwrap(), &[]);
+    let index = common::restic::files_in(&f.backups, "index");
+    corrupt_in_place(&index[0]);
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 1, "{ev:#}");
+    let k = &ev["targets"][0]["restic_keyed"];
+    // A finding, not a "could not verify".
+    assert_eq!(k["verdict"], "fail", "{k:#}");
+    assert_eq!(k["unreadable_files"], 1, "{k:#}");
+    let why = reason_of(k);
+    assert!(why.contains("could not be read"), "{k:#}");
+    // In plain words: rustic's help texts and backtraces stay out of the report.
+    assert!(why.contains("MAC check failed"), "{why}");
+    assert!(
+        !why.contains("Backtrace") && !why.contains("rustic.cli.rs"),
+        "{why}"
+    );
+}
