@@ -596,4 +596,84 @@ mod tests {
         let (c, _) = check(&d, 32, 320, &policy(None));
         assert_eq!(c.verdict, Verdict::Warn);
     }
+
+    fn listed(path: &str, size: u64, modified: DateTime<Utc>) -> Entry {
+        Entry {
+            path: path.into(),
+            size,
+            modified,
+        }
+    }
+
+    #[test]
+    fn the_listing_counts_new_changed_and_resized_files() {
+        let now = Utc::now();
+        let t = now - chrono::Duration::days(2);
+        let was = |size| {
+            Some(Seen {
+                generation: 1,
+                size,
+                modified: t,
+            })
+        };
+        let immutable = PathFilter::new(vec!["locked/*".into()], vec![]).unwrap();
+        let mut tally = DriftTally::new(Some(state()), Some(immutable), None, now);
+        assert_eq!(tally.committed(), Some(1));
+        tally.seen(&listed("new1", 5, now), None);
+        tally.seen(&listed("new2", 5, now), None);
+        tally.seen(&listed("same", 10, t), was(10));
+        tally.seen(&listed("newer", 12, now), was(10));
+        tally.seen(&listed("resized", 3, t), was(10));
+        tally.seen(&listed("locked/a", 10, now), was(10));
+        tally.seen(&listed("locked/b", 10, t), was(10));
+        let d = tally.finish().drift;
+        assert_eq!(d.new_files, 2);
+        assert_eq!(d.modified_files, 2, "newer and locked/a");
+        assert_eq!(d.resized_in_place_files, 1);
+        let r = &d.resized_in_place[0];
+        assert_eq!(
+            (r.path.as_str(), r.size_before, r.size_now),
+            ("resized", 10, 3)
+        );
+        assert_eq!(d.immutable_changed_files, 1);
+        let c = &d.immutable_changed[0];
+        assert_eq!(c.path, "locked/a");
+        assert_eq!((c.modified_before, c.modified_now), (t, now));
+        assert_eq!(
+            (
+                d.previous_run.as_deref(),
+                d.previous_files,
+                d.previous_bytes
+            ),
+            (Some("r1"), 10, 100)
+        );
+        let (check, found) = check(&d, 12, 120, &policy(None));
+        assert!(
+            check.reason.contains("2 new, 0 vanished"),
+            "{}",
+            check.reason
+        );
+        assert!(
+            check.reason.contains("2 with a new version"),
+            "{}",
+            check.reason
+        );
+        let kinds: Vec<ProblemKind> = found.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, vec![ProblemKind::Corruption, ProblemKind::Tampering]);
+        assert_eq!(check.verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn a_first_listing_has_nothing_new_and_nothing_to_judge() {
+        let now = Utc::now();
+        let mut tally = DriftTally::new(None, None, None, now);
+        assert_eq!(tally.committed(), None);
+        tally.seen(&listed("a", 5, now), None);
+        let d = tally.finish().drift;
+        assert_eq!((d.new_files, d.previous_run.clone()), (0, None));
+        let (c, found) = check(&d, 1, 5, &policy(None));
+        assert_eq!(c.verdict, Verdict::Pass);
+        assert!(c.reason.contains("first inventory"), "{}", c.reason);
+        assert!(found.is_empty());
+    }
 }

@@ -24,6 +24,10 @@ struct Flaky {
     bad_reads: Mutex<HashMap<String, Vec<usize>>>,
     /// Files listed but gone by the time they are read.
     gone: Mutex<Vec<String>>,
+    /// Files whose reads are refused (permission denied).
+    denied: Mutex<Vec<String>>,
+    /// Files each read of which returns other damaged bytes.
+    unstable: Mutex<Vec<String>>,
 }
 
 #[async_trait]
@@ -55,6 +59,12 @@ impl Target for Flaky {
                 format!("`{path}` does not exist"),
             ));
         }
+        if self.denied.lock().unwrap().iter().any(|g| g == path) {
+            return Err(TargetError::new(
+                ErrorKind::PermissionDenied,
+                format!("`{path}`: permission denied"),
+            ));
+        }
         let n = {
             let mut reads = self.reads.lock().unwrap();
             let n = reads.entry(path.to_string()).or_default();
@@ -72,29 +82,52 @@ impl Target for Flaky {
         {
             bytes[10] ^= 0xff;
         }
+        if self.unstable.lock().unwrap().iter().any(|u| u == path) {
+            bytes[20] ^= n as u8;
+        }
         Ok(futures::stream::iter([Ok(Bytes::from(bytes))]).boxed())
     }
 }
 
 fn setup() -> (tempfile::TempDir, crate::config::Config, Arc<Flaky>) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("jobs.d")).unwrap();
-    std::fs::write(dir.path().join("backproof.toml"), "data_dir = \"data\"\n").unwrap();
-    std::fs::write(
-        dir.path().join("jobs.d/acme.toml"),
-        "client = \"Acme\"\nschedule = \"0 3 * * *\"\n[policy]\nsample_files = 10\n[[targets]]\nname = \"t\"\nurl = \"file:///unused\"\n",
-    )
-    .unwrap();
-    let config = crate::config::load(&dir.path().join("backproof.toml")).unwrap();
     let m = Utc::now() - chrono::Duration::hours(1);
-    let flaky = Arc::new(Flaky {
-        files: vec![
+    setup_job(
+        "",
+        &["t"],
+        vec![
             ("a.bin".into(), vec![1; 100], m),
             ("b.bin".into(), vec![2; 100], m - chrono::Duration::hours(1)),
         ],
+    )
+}
+
+/// The job `acme` with `extra` after its `[policy]` (`sample_files = 10`) and one target
+/// per name, every target opening the same in-memory `files`.
+fn setup_job(
+    extra: &str,
+    targets: &[&str],
+    files: Vec<(String, Vec<u8>, DateTime<Utc>)>,
+) -> (tempfile::TempDir, crate::config::Config, Arc<Flaky>) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("jobs.d")).unwrap();
+    std::fs::write(dir.path().join("backproof.toml"), "data_dir = \"data\"\n").unwrap();
+    let mut job = format!(
+        "client = \"Acme\"\nschedule = \"0 3 * * *\"\n[policy]\nsample_files = 10\n{extra}\n"
+    );
+    for t in targets {
+        job.push_str(&format!(
+            "[[targets]]\nname = \"{t}\"\nurl = \"file:///unused\"\n"
+        ));
+    }
+    std::fs::write(dir.path().join("jobs.d/acme.toml"), job).unwrap();
+    let config = crate::config::load(&dir.path().join("backproof.toml")).unwrap();
+    let flaky = Arc::new(Flaky {
+        files,
         reads: Mutex::new(HashMap::new()),
         bad_reads: Mutex::new(HashMap::new()),
         gone: Mutex::new(Vec::new()),
+        denied: Mutex::new(Vec::new()),
+        unstable: Mutex::new(Vec::new()),
     });
     (dir, config, flaky)
 }
@@ -104,10 +137,31 @@ async fn run(
     catalog: &Catalog,
     target: Arc<Flaky>,
 ) -> crate::evidence::RunEvidence {
+    run_unreachable(config, catalog, target, &[]).await
+}
+
+/// A run in which the targets named in `unreachable` cannot be opened.
+async fn run_unreachable(
+    config: &crate::config::Config,
+    catalog: &Catalog,
+    target: Arc<Flaky>,
+    unreachable: &[&str],
+) -> crate::evidence::RunEvidence {
     let mut v = Verifier::new(config, catalog.clone());
-    v.opener = Arc::new(move |_| {
+    let unreachable: Vec<String> = unreachable.iter().map(|s| s.to_string()).collect();
+    v.opener = Arc::new(move |spec| {
         let t: Arc<dyn Target> = target.clone();
-        Box::pin(async move { Ok(t) })
+        let down = unreachable.contains(&spec.name);
+        Box::pin(async move {
+            if down {
+                Err(TargetError::new(
+                    ErrorKind::Unreachable,
+                    "connection refused by 127.0.0.1:1",
+                ))
+            } else {
+                Ok(t)
+            }
+        })
     });
     let req = RunRequest {
         target: None,
@@ -195,4 +249,233 @@ async fn files_that_vanish_before_their_restore_prove_nothing() {
     );
     assert_eq!(t.coverage.as_ref().unwrap().verified_files, 0);
     assert_eq!(ev.verdict, Some(Verdict::Error));
+}
+
+fn file_of<'a>(
+    ev: &'a crate::evidence::RunEvidence,
+    target: usize,
+    path: &str,
+) -> &'a crate::evidence::SampledFile {
+    ev.targets[target]
+        .files
+        .iter()
+        .find(|f| f.path == path)
+        .unwrap_or_else(|| panic!("{path} was not sampled"))
+}
+
+fn check_of(
+    t: &crate::evidence::TargetEvidence,
+    kind: crate::evidence::CheckKind,
+) -> &crate::evidence::CheckResult {
+    t.checks
+        .iter()
+        .find(|c| c.check == kind)
+        .unwrap_or_else(|| panic!("no {kind:?} check"))
+}
+
+#[tokio::test]
+async fn a_passing_target_says_what_was_restored_and_a_warning_target_says_its_warning() {
+    let (_dir, config, flaky) = setup();
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    assert_eq!(ev.targets[0].verdict, Verdict::Pass);
+    assert_eq!(
+        ev.targets[0].summary,
+        "2 files (200 B) restored and verified"
+    );
+    // A read that does not repeat its damage warns: the summary is that warning.
+    flaky
+        .bad_reads
+        .lock()
+        .unwrap()
+        .insert("a.bin".into(), vec![2]);
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let t = &ev.targets[0];
+    assert_eq!(t.verdict, Verdict::Warn);
+    assert_eq!(t.summary, t.findings[0].summary);
+    assert!(t.summary.contains("second read matched"), "{}", t.summary);
+}
+
+#[tokio::test]
+async fn three_different_reads_of_a_file_could_not_be_verified() {
+    let (_dir, config, flaky) = setup();
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    assert_eq!(
+        run(&config, &catalog, flaky.clone()).await.verdict,
+        Some(Verdict::Pass)
+    );
+    *flaky.unstable.lock().unwrap() = vec!["a.bin".into()];
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let a = file_of(&ev, 0, "a.bin");
+    assert_eq!(a.verdict, Verdict::Error, "{}", a.reason);
+    assert!(
+        a.reason.contains("three different contents"),
+        "{}",
+        a.reason
+    );
+    assert!(a.second_read_blake3.is_some());
+    assert_ne!(a.second_read_blake3, a.streamed_blake3);
+    assert!(!a.verified());
+    assert_eq!(ev.verdict, Some(Verdict::Error));
+    assert_eq!(ev.effective_verdict().exit_code(), 2);
+    // Its baseline stays the one proven good: a stable read passes again.
+    flaky.unstable.lock().unwrap().clear();
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    assert_eq!(file_of(&ev, 0, "a.bin").verdict, Verdict::Pass);
+}
+
+/// A proven problem outranks a missing proof in every place verdicts combine: the files
+/// of a target, its checks, its findings and summary, the targets of a job, the exit
+/// code, the email subject and the status.
+#[tokio::test]
+async fn a_proven_problem_outranks_a_missing_proof_everywhere() {
+    use crate::evidence::{CheckKind, ProblemKind};
+    let m = Utc::now() - chrono::Duration::hours(1);
+    let (_dir, config, flaky) = setup_job(
+        "",
+        &["t", "u"],
+        vec![
+            ("a.bin".into(), vec![1; 100], m),
+            ("b.bin".into(), vec![2; 100], m - chrono::Duration::hours(1)),
+        ],
+    );
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    assert_eq!(ev.verdict, Some(Verdict::Pass));
+    // Now a.bin is corrupt (every read), b.bin cannot be read, and u cannot be reached.
+    flaky
+        .bad_reads
+        .lock()
+        .unwrap()
+        .insert("a.bin".into(), (1..100).collect());
+    *flaky.denied.lock().unwrap() = vec!["b.bin".into()];
+    let ev = run_unreachable(&config, &catalog, flaky.clone(), &["u"]).await;
+    assert_eq!(file_of(&ev, 0, "a.bin").verdict, Verdict::Fail);
+    assert_eq!(file_of(&ev, 0, "b.bin").verdict, Verdict::Error);
+    let t = &ev.targets[0];
+    assert_eq!(check_of(t, CheckKind::Restore).verdict, Verdict::Fail);
+    assert_eq!(t.verdict, Verdict::Fail);
+    assert_eq!(
+        (t.findings[0].kind, t.findings[0].verdict),
+        (ProblemKind::Corruption, Verdict::Fail)
+    );
+    assert!(
+        t.findings
+            .iter()
+            .any(|f| f.kind == ProblemKind::NotVerified && f.verdict == Verdict::Error),
+        "{:?}",
+        t.findings
+    );
+    assert_eq!(t.summary, t.findings[0].summary);
+    assert_eq!(ev.targets[1].verdict, Verdict::Error);
+    assert_eq!(ev.verdict, Some(Verdict::Fail));
+    assert_eq!(ev.effective_verdict().exit_code(), 1);
+    let subject = crate::report::email::subject(&ev, false);
+    assert!(
+        subject.starts_with("[FAIL] Acme: 1 corrupt file on t"),
+        "{subject}"
+    );
+    let status = crate::status::collect(&config, &catalog, None).unwrap();
+    assert_eq!(status.rows[0].state, crate::status::ClientState::Problem);
+    assert_eq!(status.exit_code(), 1);
+    // Next run t cannot be reached: its open corruption still fails it (it is not
+    // "could not verify"), and u, now listed, fails on the same corrupt file.
+    let ev = run_unreachable(&config, &catalog, flaky.clone(), &["t"]).await;
+    let t = &ev.targets[0];
+    assert_eq!(check_of(t, CheckKind::Access).verdict, Verdict::Error);
+    assert_eq!(t.verdict, Verdict::Fail);
+    assert_eq!(t.findings[0].kind, ProblemKind::Corruption);
+    assert_eq!(ev.targets[1].verdict, Verdict::Fail);
+    assert_eq!(ev.verdict, Some(Verdict::Fail));
+}
+
+#[tokio::test]
+async fn the_newest_file_left_out_by_the_budget_is_never_a_pass() {
+    let m = Utc::now() - chrono::Duration::hours(1);
+    let (_dir, config, flaky) = setup_job(
+        "[budget]\nper_run = 200",
+        &["t"],
+        vec![
+            ("new.bin".into(), vec![1; 300], m),
+            (
+                "old1.bin".into(),
+                vec![2; 50],
+                m - chrono::Duration::hours(1),
+            ),
+            (
+                "old2.bin".into(),
+                vec![3; 50],
+                m - chrono::Duration::hours(2),
+            ),
+        ],
+    );
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let t = &ev.targets[0];
+    let restored: Vec<&str> = t.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(restored, vec!["old1.bin", "old2.bin"]);
+    assert!(t.files.iter().all(|f| f.verified()));
+    let restore = check_of(t, crate::evidence::CheckKind::Restore);
+    assert_eq!(restore.verdict, Verdict::Warn, "{}", restore.reason);
+    assert!(
+        restore
+            .reason
+            .contains("smaller than the newest file new.bin (300 B), which was not restored"),
+        "{}",
+        restore.reason
+    );
+    assert_eq!(t.verdict, Verdict::Warn);
+    assert_eq!(ev.verdict, Some(Verdict::Warn));
+    assert_eq!(ev.egress.read_bytes, 100);
+}
+
+#[tokio::test]
+async fn a_weekly_budget_is_shared_by_the_targets_of_a_run() {
+    let m = Utc::now() - chrono::Duration::hours(1);
+    let (_dir, config, flaky) = setup_job(
+        "[budget]\nper_week = 250",
+        &["t", "u"],
+        vec![
+            ("a.bin".into(), vec![1; 100], m),
+            ("b.bin".into(), vec![2; 100], m - chrono::Duration::hours(1)),
+        ],
+    );
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    // t reads 200 bytes; 50 are left for u, less than its newest file.
+    assert_eq!(ev.targets[0].files.len(), 2);
+    assert!(ev.targets[1].files.is_empty());
+    let restore = check_of(&ev.targets[1], crate::evidence::CheckKind::Restore);
+    assert_eq!(restore.verdict, Verdict::Error);
+    assert!(
+        restore.reason.contains("the egress budget left (50 B)"),
+        "{}",
+        restore.reason
+    );
+    assert_eq!(ev.egress.read_bytes, 200);
+    assert_eq!(ev.egress.per_week, Some(250));
+    assert_eq!(ev.verdict, Some(Verdict::Error));
+    // The next run has 50 bytes of the week left: nothing fits, nothing is read.
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    assert_eq!(ev.egress.week_used_before, 200);
+    assert_eq!(ev.egress.read_bytes, 0);
+    assert!(ev.targets.iter().all(|t| t.files.is_empty()));
+}
+
+#[test]
+fn the_bytes_left_are_the_smaller_of_the_run_and_the_week_budget() {
+    use crate::evidence::Egress;
+    let e = |per_run, per_week, week_used_before, read_bytes| Egress {
+        read_bytes,
+        per_run,
+        per_week,
+        week_used_before,
+    };
+    assert_eq!(e(None, None, 500, 30).left(), None);
+    assert_eq!(e(Some(100), None, 500, 30).left(), Some(70));
+    assert_eq!(e(None, Some(1000), 100, 30).left(), Some(870));
+    assert_eq!(e(Some(100), Some(1000), 950, 30).left(), Some(20));
+    assert_eq!(e(Some(100), Some(1000), 100, 30).left(), Some(70));
+    // Overspent: nothing left, never a wrap-around.
+    assert_eq!(e(Some(100), Some(1000), 990, 130).left(), Some(0));
 }

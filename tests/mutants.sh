@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Mutation testing of the verdict core: would the tests notice if the code that decides
+# pass / warn / fail / error were wrong? cargo-mutants changes that code one small way at a
+# time (`>` becomes `>=`, a function returns a default, a guard becomes `true`...) and runs
+# the tests; a change no test notices ("missed") is a gap in the tests.
+#
+#   tests/mutants.sh list          the mutants of the core, counted per file
+#   tests/mutants.sh run K/N       shard K of N (K from 0 to N-1): both tiers below
+#   tests/mutants.sh unit K/N      only the first tier of shard K/N
+#   tests/mutants.sh integration K/N
+#                                  only the second tier (after `unit K/N`)
+#   tests/mutants.sh summary       caught / missed / timeout / unviable over the shards run,
+#                                  and every missed mutant with file:line
+#
+# Two tiers, to fit in a working session on 2 cores:
+#   1. every mutant of the shard against the library's unit tests (`cargo test --lib`;
+#      an incremental build of one crate, about 5 to 20 s a mutant);
+#   2. the ones tier 1 missed (or that timed out) against the integration tests that
+#      exercise the core (INTEGRATION below: the real binary on real folders, a real SMTP
+#      server; about a minute a mutant, most of it linking).
+# A mutant counts as caught when either tier catches it. About 620 mutants: 8 shards of
+# ~80 take 20 to 40 minutes each on an idle machine (`run 0/8` ... `run 7/8`).
+#
+# Survivors judged equivalent (no observable difference) are listed in
+# tests/mutants-accepted.txt, one per line: the mutant's name as printed, ` # `, and why.
+#
+# The mutations are made in place, in this working tree (its target/ holds the compiled
+# dependencies; a copy would build them again): do not edit files while it runs. cargo-mutants
+# puts every file back when it ends or is interrupted; after a hard kill, `git diff` shows
+# a leftover line marked `~ changed by cargo-mutants ~`. Results go to target/mutants/.
+# Not part of tests/run.sh; see README "Development" for when to run it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MUTANTS_VERSION=27.1.0
+# The verdict core: what decides verdicts and exit codes (evidence, target runs, jobs,
+# status), the evidence chain, sampling, baselines, drift, freshness, the egress budget,
+# findings, open problems and their acknowledgement.
+FILES=(
+  src/evidence.rs
+  src/chain.rs
+  src/ack.rs
+  src/status.rs
+  src/verify/mod.rs
+  src/verify/target_run.rs
+  src/verify/expect.rs
+  src/verify/sample.rs
+  src/verify/drift.rs
+  src/verify/freshness.rs
+  src/verify/findings.rs
+  src/verify/problems.rs
+)
+# The integration tests that exercise the core (tier 2).
+INTEGRATION=(local_runs open_problems deeper evidence_chain email truth verdicts)
+OUT=target/mutants
+ACCEPTED=tests/mutants-accepted.txt
+
+if ! cargo mutants --version 2>/dev/null | grep -qx "cargo-mutants $MUTANTS_VERSION"; then
+  echo "tests/mutants.sh: installing cargo-mutants $MUTANTS_VERSION (once, a few minutes)" >&2
+  cargo install "cargo-mutants@$MUTANTS_VERSION" --locked --quiet
+fi
+if grep -rqs "changed by cargo-mutants" src; then
+  echo "tests/mutants.sh: src/ still holds a mutation from an interrupted run (git diff src/)" >&2
+  exit 2
+fi
+export BACKPROOF_TEST_GARAGE=${BACKPROOF_TEST_GARAGE:-$HOME/.cache/backproof-tools/bin/garage}
+
+file_args=()
+for f in "${FILES[@]}"; do file_args+=(-f "$f"); done
+# No debug info for backproof itself (dependencies keep theirs): builds a lot faster. Lints
+# capped, so that a warning never makes a mutant unviable.
+common=(--in-place --cap-lints true --no-shuffle -C=--config=profile.dev.package.backproof.debug=0)
+
+shard_dir() { echo "$OUT/shard-${1%/*}-of-${1#*/}"; }
+
+check_shard() {
+  [[ "${1:-}" =~ ^[0-9]+/[0-9]+$ ]] && (( ${1%/*} < ${1#*/} )) || {
+    echo "tests/mutants.sh: give the shard as K/N with 0 <= K < N, e.g. 0/8" >&2
+    exit 2
+  }
+}
+
+unit() {
+  local dir; dir=$(shard_dir "$1")
+  mkdir -p "$dir"
+  cargo mutants "${common[@]}" "${file_args[@]}" --shard "$1" \
+    --timeout 120 --build-timeout 900 -o "$dir/unit" -C --lib || true
+}
+
+integration() {
+  local dir; dir=$(shard_dir "$1")
+  local u="$dir/unit/mutants.out"
+  [ -f "$u/outcomes.json" ] || { echo "tests/mutants.sh: run \`unit $1\` first" >&2; exit 2; }
+  local survivors
+  survivors=$(cat "$u/missed.txt" "$u/timeout.txt" 2>/dev/null || true)
+  rm -rf "$dir/integration"
+  if [ -z "$survivors" ]; then
+    echo "tests/mutants.sh: tier 1 caught every viable mutant of shard $1"
+    return
+  fi
+  # Exactly those mutants: their names, as regular expressions.
+  local re
+  re=$(printf '%s\n' "$survivors" | sed 's/[][\\.*^$()+?{}|]/\\&/g; s/^/^/; s/$/$/' | paste -sd'|')
+  local tests=()
+  for t in "${INTEGRATION[@]}"; do tests+=(-C "--test=$t"); done
+  cargo mutants "${common[@]}" "${file_args[@]}" --re "$re" \
+    --timeout 600 --build-timeout 900 -o "$dir/integration" "${tests[@]}" || true
+}
+
+summary() {
+  local caught=0 missed=0 timeout=0 unviable=0 accepted=0 shards=0
+  local missed_list="" accepted_list=""
+  for dir in "$OUT"/shard-*; do
+    [ -f "$dir/unit/mutants.out/outcomes.json" ] || continue
+    shards=$((shards + 1))
+    local u="$dir/unit/mutants.out" i="$dir/integration/mutants.out"
+    caught=$((caught + $(wc -l < "$u/caught.txt")))
+    unviable=$((unviable + $(wc -l < "$u/unviable.txt")))
+    local left
+    if [ -f "$i/outcomes.json" ]; then
+      caught=$((caught + $(wc -l < "$i/caught.txt")))
+      unviable=$((unviable + $(wc -l < "$i/unviable.txt")))
+      timeout=$((timeout + $(wc -l < "$i/timeout.txt")))
+      left=$(cat "$i/missed.txt")
+    else
+      # Tier 2 not run yet: tier 1's survivors stand.
+      timeout=$((timeout + $(wc -l < "$u/timeout.txt")))
+      left=$(cat "$u/missed.txt")
+    fi
+    while IFS= read -r m; do
+      [ -n "$m" ] || continue
+      if [ -f "$ACCEPTED" ] && grep -qF -- "$m #" "$ACCEPTED"; then
+        accepted=$((accepted + 1))
+        accepted_list+="  $m"$'\n'
+      else
+        missed=$((missed + 1))
+        missed_list+="  $m"$'\n'
+      fi
+    done <<< "$left"
+  done
+  local viable=$((caught + missed + accepted + timeout))
+  echo "mutants of the verdict core, $shards shard(s) run:"
+  echo "  caught $caught, missed $missed, accepted $accepted, timeout $timeout, unviable $unviable"
+  if ((viable > 0)); then
+    echo "  caught or accepted: $(( (caught + accepted) * 1000 / viable / 10 )).$(( (caught + accepted) * 1000 / viable % 10 ))% of $viable viable"
+  fi
+  [ -z "$missed_list" ] || printf 'missed (file:line:column):\n%s' "$missed_list"
+  [ -z "$accepted_list" ] || printf 'accepted (see %s):\n%s' "$ACCEPTED" "$accepted_list"
+}
+
+case "${1:-}" in
+  list)
+    cargo mutants --list "${file_args[@]}" | tee "$OUT.list" | cut -d: -f1 | sort | uniq -c
+    echo "$(wc -l < "$OUT.list") mutants"
+    ;;
+  run) check_shard "${2:-}"; unit "$2"; integration "$2"; summary ;;
+  unit) check_shard "${2:-}"; unit "$2"; summary ;;
+  integration) check_shard "${2:-}"; integration "$2"; summary ;;
+  summary) summary ;;
+  *)
+    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+    exit 2
+    ;;
+esac
