@@ -68,7 +68,8 @@ fn a_corrupt_file_outranks_an_unreachable_target_everywhere() {
     let run_id = ev["run_id"].as_str().unwrap();
     let show = f.backproof(&["show", run_id]);
     assert!(
-        show.stdout.contains("\nFAIL: 1 corrupt file on nas (+1 more problem)\n"),
+        show.stdout
+            .contains("\nFAIL: 1 corrupt file on nas (+1 more problem)\n"),
         "{}",
         show.stdout
     );
