@@ -479,3 +479,241 @@ fn the_bytes_left_are_the_smaller_of_the_run_and_the_week_budget() {
     // Overspent: nothing left, never a wrap-around.
     assert_eq!(e(Some(100), Some(1000), 990, 130).left(), Some(0));
 }
+
+/// Stores `document` as the catalog's record of `ev`'s run, as a tamperer with access
+/// to the catalog would.
+fn store_document(catalog: &Catalog, ev: &crate::evidence::RunEvidence, document: &[u8]) {
+    catalog
+        .finish_run(ev, document, None, &crate::catalog::RunCommit::default())
+        .unwrap();
+}
+
+/// `ev` changed the way a tamperer would, and its bytes.
+fn forged(ev: &crate::evidence::RunEvidence) -> (crate::evidence::RunEvidence, Vec<u8>) {
+    let mut ev = ev.clone();
+    ev.host = "elsewhere".into();
+    let bytes = serde_json::to_vec(&ev).unwrap();
+    (ev, bytes)
+}
+
+/// The chain's problems as (run, reason) pairs.
+fn chain_problems(config: &crate::config::Config, catalog: &Catalog) -> Vec<(String, String)> {
+    let c = crate::chain::verify(catalog, "acme", &config.data_dir.join("evidence")).unwrap();
+    assert_eq!(c.is_intact(), c.problems.is_empty());
+    c.problems
+        .into_iter()
+        .map(|p| (p.run_id, p.reason))
+        .collect()
+}
+
+fn has(problems: &[(String, String)], run: &str, words: &str) -> bool {
+    problems
+        .iter()
+        .any(|(r, reason)| r == run && reason.contains(words))
+}
+
+#[tokio::test]
+async fn the_runs_seal_each_other_and_the_chain_names_every_break() {
+    let (_dir, config, flaky) = setup();
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        runs.push(run(&config, &catalog, flaky.clone()).await);
+    }
+    let ids: Vec<String> = runs.iter().map(|e| e.run_id.clone()).collect();
+    let evidence = config.data_dir.join("evidence");
+    let c = crate::chain::verify(&catalog, "acme", &evidence).unwrap();
+    assert!(c.is_intact(), "{:?}", c.problems);
+    assert_eq!((c.documents, c.head.as_deref()), (3, Some(ids[2].as_str())));
+    assert_eq!(runs[1].previous_run.as_deref(), Some(ids[0].as_str()));
+
+    // A run that did not finish is not part of the chain.
+    let mut unfinished = runs[2].clone();
+    unfinished.run_id = "29991231-235959-0000".into();
+    unfinished.status = crate::evidence::RunStatus::Running;
+    unfinished.verdict = None;
+    catalog.put_run(&unfinished).unwrap();
+    let c = crate::chain::verify(&catalog, "acme", &evidence).unwrap();
+    assert!(c.is_intact(), "{:?}", c.problems);
+    assert_eq!((c.documents, c.head.as_deref()), (3, Some(ids[2].as_str())));
+    catalog.remove_run(&unfinished.run_id).unwrap();
+
+    // The newest evidence file forged: no successor seals it, its file is compared.
+    let file = |id: &str| evidence.join("acme").join(format!("{id}.json"));
+    let head = std::fs::read(file(&ids[2])).unwrap();
+    std::fs::write(file(&ids[2]), forged(&runs[2]).1).unwrap();
+    let p = chain_problems(&config, &catalog);
+    assert!(has(&p, &ids[2], "differs from the document"), "{p:?}");
+    assert_eq!(p.len(), 1, "{p:?}");
+    std::fs::write(file(&ids[2]), &head).unwrap();
+    assert!(chain_problems(&config, &catalog).is_empty());
+
+    // The oldest file missing, one file planted: both named, nothing more.
+    let oldest = std::fs::read(file(&ids[0])).unwrap();
+    std::fs::remove_file(file(&ids[0])).unwrap();
+    std::fs::write(file("20200101-000000-beef"), &head).unwrap();
+    let p = chain_problems(&config, &catalog);
+    assert!(has(&p, &ids[0], "is missing"), "{p:?}");
+    assert!(
+        has(&p, "20200101-000000-beef", "is not a finished run"),
+        "{p:?}"
+    );
+    assert_eq!(p.len(), 2, "{p:?}");
+    // Many planted files: the first 20 named, the rest counted.
+    for i in 0..21 {
+        std::fs::write(file(&format!("20200102-0000{i:02}-beef")), b"{}").unwrap();
+    }
+    let p = chain_problems(&config, &catalog);
+    assert!(
+        has(&p, "...", "2 more evidence files"),
+        "22 planted, 20 named: {p:?}"
+    );
+    assert_eq!(p.len(), 1 + 20 + 1, "{p:?}");
+    for i in 0..21 {
+        std::fs::remove_file(file(&format!("20200102-0000{i:02}-beef"))).unwrap();
+    }
+    std::fs::remove_file(file("20200101-000000-beef")).unwrap();
+    std::fs::write(file(&ids[0]), &oldest).unwrap();
+    assert!(chain_problems(&config, &catalog).is_empty());
+
+    // The middle document changed in the catalog (and its file with it): its successor's
+    // seal no longer holds.
+    let (ev, bytes) = forged(&runs[1]);
+    store_document(&catalog, &ev, &bytes);
+    std::fs::write(file(&ids[1]), &bytes).unwrap();
+    let p = chain_problems(&config, &catalog);
+    assert!(
+        has(
+            &p,
+            &ids[1],
+            &format!("changed after run {} sealed it", ids[2])
+        ),
+        "{p:?}"
+    );
+    assert_eq!(p.len(), 1, "{p:?}");
+    // A document that names no run before it, or names the wrong one.
+    let mut ev = runs[1].clone();
+    ev.previous_run = None;
+    let bytes = serde_json::to_vec(&ev).unwrap();
+    store_document(&catalog, &ev, &bytes);
+    std::fs::write(file(&ids[1]), &bytes).unwrap();
+    let p = chain_problems(&config, &catalog);
+    assert!(has(&p, &ids[1], "it has a hash but names no run"), "{p:?}");
+    ev.previous_hash = None;
+    let bytes = serde_json::to_vec(&ev).unwrap();
+    store_document(&catalog, &ev, &bytes);
+    std::fs::write(file(&ids[1]), &bytes).unwrap();
+    let p = chain_problems(&config, &catalog);
+    assert!(
+        has(
+            &p,
+            &ids[1],
+            &format!("does not seal the run before it, {}", ids[0])
+        ),
+        "{p:?}"
+    );
+    ev.previous_run = Some("20200101-000000-beef".into());
+    let bytes = serde_json::to_vec(&ev).unwrap();
+    store_document(&catalog, &ev, &bytes);
+    std::fs::write(file(&ids[1]), &bytes).unwrap();
+    let p = chain_problems(&config, &catalog);
+    assert!(has(&p, &ids[1], "but the run before it is"), "{p:?}");
+    // Not evidence at all.
+    store_document(&catalog, &runs[1], b"not json");
+    std::fs::write(file(&ids[1]), b"not json").unwrap();
+    let p = chain_problems(&config, &catalog);
+    assert!(has(&p, &ids[1], "not valid evidence"), "{p:?}");
+    // Put back as it was: intact again.
+    let original = serde_json::to_vec(&runs[1]).unwrap();
+    store_document(&catalog, &runs[1], &original);
+    std::fs::write(file(&ids[1]), &original).unwrap();
+    let c = crate::chain::verify(&catalog, "acme", &evidence).unwrap();
+    assert!(c.is_intact(), "{:?}", c.problems);
+
+    // The oldest run removed from the catalog: the next one seals a run that is gone,
+    // and the file of the removed one belongs to no run.
+    assert!(catalog.remove_run(&ids[0]).unwrap());
+    let p = chain_problems(&config, &catalog);
+    assert!(
+        has(
+            &p,
+            &ids[1],
+            &format!("it seals run {}, which is no longer in the catalog", ids[0])
+        ),
+        "{p:?}"
+    );
+    assert!(has(&p, &ids[0], "is not a finished run"), "{p:?}");
+}
+
+#[tokio::test]
+async fn acknowledging_checks_what_it_is_asked_and_a_carried_problem_then_warns() {
+    use crate::ack::{AckError, AckRequest, acknowledge};
+    let (_dir, config, flaky) = setup();
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    run(&config, &catalog, flaky.clone()).await;
+    flaky
+        .bad_reads
+        .lock()
+        .unwrap()
+        .insert("a.bin".into(), (1..100).collect());
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    assert_eq!(ev.verdict, Some(Verdict::Fail));
+    let key = ev.targets[0].problems[0].key.clone();
+    let now = Utc::now();
+    let req = |target: Option<&str>, problem: Option<&str>, reason: &str, until| AckRequest {
+        target: target.map(str::to_string),
+        problem: problem.map(str::to_string),
+        reason: reason.into(),
+        until,
+        by: "ann".into(),
+    };
+    let ack = |job: &str, r: &AckRequest| acknowledge(&config, &catalog, job, r, now);
+    let ok = req(None, None, "restoring from tape", None);
+    assert!(matches!(ack("other", &ok), Err(AckError::UnknownJob(_))));
+    assert!(matches!(
+        ack("acme", &req(Some("x"), None, "why", None)),
+        Err(AckError::UnknownTarget { .. })
+    ));
+    assert!(matches!(
+        ack("acme", &req(None, None, "  ", None)),
+        Err(AckError::NoReason)
+    ));
+    assert!(matches!(
+        ack("acme", &req(None, None, "why", Some(now))),
+        Err(AckError::UntilInPast(_))
+    ));
+    assert!(matches!(
+        ack("acme", &req(None, Some("BP-00000000"), "why", None)),
+        Err(AckError::NoSuchProblem { .. })
+    ));
+    // Nothing was acknowledged by the refused requests.
+    assert!(catalog.open_problems("acme", "t").unwrap()[0].ack.is_none());
+    // The key as reports print it, in capitals; until a second from now is in the future.
+    let shown = format!("BP-{}", key.to_uppercase());
+    let done = ack(
+        "acme",
+        &req(
+            Some("t"),
+            Some(&shown),
+            " restoring from tape ",
+            Some(now + chrono::Duration::seconds(1)),
+        ),
+    )
+    .unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(
+        (done[0].key.as_str(), done[0].target.as_str(), done[0].files),
+        (key.as_str(), "t", 1)
+    );
+    assert_eq!(done[0].kind, crate::evidence::ProblemKind::Corruption);
+    let stored = catalog.open_problems("acme", "t").unwrap()[0]
+        .ack
+        .clone()
+        .unwrap();
+    assert_eq!(
+        (stored.by.as_str(), stored.reason.as_str()),
+        ("ann", "restoring from tape")
+    );
+    // All open problems of the job at once.
+    assert_eq!(ack("acme", &ok).unwrap().len(), 1);
+}
