@@ -86,3 +86,162 @@ fn a_corrupt_file_outranks_an_unreachable_target_everywhere() {
     assert_eq!(status.json()["rows"][0]["state"], "problem");
     assert_eq!(status.json()["rows"][0]["verdict"], "fail");
 }
+
+mod rules {
+    //! The verdict rules themselves, on the library's types.
+
+    use backproof::evidence::{
+        CheckKind, Finding, ProblemKind, RunEvidence, RunStatus, SampledFile, Verdict,
+    };
+
+    const ALL: [Verdict; 4] = [Verdict::Pass, Verdict::Warn, Verdict::Error, Verdict::Fail];
+
+    #[test]
+    fn verdicts_rank_fail_over_error_over_warn_over_pass() {
+        assert_eq!(Verdict::worst(ALL), Some(Verdict::Fail));
+        assert_eq!(
+            Verdict::worst([Verdict::Error, Verdict::Fail]),
+            Some(Verdict::Fail)
+        );
+        assert_eq!(
+            Verdict::worst([Verdict::Warn, Verdict::Error]),
+            Some(Verdict::Error)
+        );
+        assert_eq!(
+            Verdict::worst([Verdict::Pass, Verdict::Warn]),
+            Some(Verdict::Warn)
+        );
+        assert_eq!(Verdict::worst([Verdict::Pass]), Some(Verdict::Pass));
+        assert_eq!(Verdict::worst([]), None, "no verdict is not a pass");
+        let codes: Vec<u8> = ALL.iter().map(|v| v.exit_code()).collect();
+        assert_eq!(codes, vec![0, 0, 2, 1]);
+        let labels: Vec<String> = ALL.iter().map(|v| v.to_string()).collect();
+        assert_eq!(labels, vec!["PASS", "WARN", "ERROR", "FAIL"]);
+    }
+
+    fn finding(kind: ProblemKind, verdict: Verdict) -> Finding {
+        Finding {
+            kind,
+            check: CheckKind::Restore,
+            verdict,
+            summary: String::new(),
+            files: 0,
+            paths: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn findings_rank_proven_first_then_by_severity() {
+        let mut found = vec![
+            finding(ProblemKind::Other, Verdict::Warn),
+            finding(ProblemKind::NotVerified, Verdict::Error),
+            finding(ProblemKind::Stale, Verdict::Fail),
+            finding(ProblemKind::Vanished, Verdict::Fail),
+            finding(ProblemKind::Corruption, Verdict::Fail),
+            finding(ProblemKind::Tampering, Verdict::Fail),
+        ];
+        found.sort_by_key(Finding::rank);
+        let order: Vec<(ProblemKind, Verdict)> =
+            found.iter().map(|f| (f.kind, f.verdict)).collect();
+        assert_eq!(
+            order,
+            vec![
+                (ProblemKind::Corruption, Verdict::Fail),
+                (ProblemKind::Tampering, Verdict::Fail),
+                (ProblemKind::Vanished, Verdict::Fail),
+                (ProblemKind::Stale, Verdict::Fail),
+                (ProblemKind::NotVerified, Verdict::Error),
+                (ProblemKind::Other, Verdict::Warn),
+            ]
+        );
+        // Within a verdict, the tier decides before the kind's order.
+        let mut found = vec![
+            finding(ProblemKind::Manifest, Verdict::Fail),
+            finding(ProblemKind::Repository, Verdict::Fail),
+        ];
+        found.sort_by_key(Finding::rank);
+        assert_eq!(found[0].kind, ProblemKind::Repository);
+    }
+
+    #[test]
+    fn problem_kinds_have_tiers_and_only_proven_ones_stay_open() {
+        use ProblemKind::*;
+        let tiers: Vec<u8> = [
+            Corruption,
+            Tampering,
+            FailedRestore,
+            Canary,
+            Repository,
+            Vanished,
+            Shrunken,
+            Stale,
+            Manifest,
+            SourceMismatch,
+            NotVerified,
+            Other,
+        ]
+        .iter()
+        .map(|k| k.tier())
+        .collect();
+        assert_eq!(tiers, vec![0, 0, 0, 0, 0, 1, 1, 2, 3, 3, 3, 3]);
+        assert!(Corruption.is_sticky() && Stale.is_sticky() && Shrunken.is_sticky());
+        assert!(!NotVerified.is_sticky() && !Other.is_sticky());
+        assert_eq!(FailedRestore.label(), "failed restore");
+        // Keys are stable, short, and differ per job, target and kind.
+        let k = Corruption.key("acme", "nas");
+        assert_eq!(k, Corruption.key("acme", "nas"));
+        assert_eq!(k.len(), 8);
+        assert!(k.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(k, Stale.key("acme", "nas"));
+        assert_ne!(k, Corruption.key("acme", "usb"));
+        assert_ne!(k, Corruption.key("acme2", "nas"));
+        assert_eq!(CheckKind::Problems.label(), "problems");
+    }
+
+    #[test]
+    fn only_a_finished_run_has_the_verdict_it_recorded() {
+        let mut ev: RunEvidence = serde_json::from_value(serde_json::json!({
+            "schema": 2, "run_id": "r", "job": "acme", "client": "Acme", "host": "h",
+            "backproof_version": "0", "trigger": "manual",
+            "started_at": "2026-11-28T10:00:00Z", "finished_at": null,
+            "status": "finished", "verdict": "warn", "seed": 1, "targets": []
+        }))
+        .unwrap();
+        assert_eq!(ev.effective_verdict(), Verdict::Warn);
+        ev.verdict = Some(Verdict::Fail);
+        assert_eq!(ev.effective_verdict(), Verdict::Fail);
+        ev.status = RunStatus::Interrupted;
+        assert_eq!(ev.effective_verdict(), Verdict::Error);
+        ev.status = RunStatus::Finished;
+        ev.verdict = None;
+        assert_eq!(ev.effective_verdict(), Verdict::Error);
+        assert_eq!(ev.trigger.to_string(), "manual");
+    }
+
+    #[test]
+    fn a_file_is_verified_only_when_restored_and_as_expected() {
+        let mut f: SampledFile = serde_json::from_value(serde_json::json!({
+            "path": "a", "size": 1, "modified": "2026-11-28T10:00:00Z",
+            "picked": "newest", "expected": {"kind": "first_seen"},
+            "streamed_blake3": "ab", "restored_blake3": "ab",
+            "bytes": 1, "seconds": 0.1, "verdict": "pass", "reason": ""
+        }))
+        .unwrap();
+        assert!(f.verified());
+        f.verdict = Verdict::Warn;
+        assert!(f.verified());
+        f.verdict = Verdict::Fail;
+        assert!(!f.verified());
+        f.verdict = Verdict::Error;
+        assert!(!f.verified());
+        // A warning without bytes read (the file vanished first) proves nothing.
+        f.verdict = Verdict::Warn;
+        f.streamed_blake3 = None;
+        assert!(!f.verified());
+        // Optional fields stay out of the evidence when empty, and appear when set.
+        let json = serde_json::to_value(&f).unwrap();
+        assert!(json.get("second_read_bytes").is_none(), "{json}");
+        f.second_read_bytes = 5;
+        assert_eq!(serde_json::to_value(&f).unwrap()["second_read_bytes"], 5);
+    }
+}
