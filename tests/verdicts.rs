@@ -244,4 +244,34 @@ mod rules {
         f.second_read_bytes = 5;
         assert_eq!(serde_json::to_value(&f).unwrap()["second_read_bytes"], 5);
     }
+
+    #[test]
+    fn acknowledged_problems_are_told_apart() {
+        let problem = |key: &str, ack: serde_json::Value| {
+            serde_json::json!({
+                "key": key, "kind": "stale", "summary": "old",
+                "opened_run": "r1", "opened_at": "2026-11-28T10:00:00Z",
+                "last_seen_run": "r1", "last_seen_at": "2026-11-28T10:00:00Z",
+                "observed": true, "new": true, "files": 0, "acknowledged": ack
+            })
+        };
+        let t: backproof::evidence::TargetEvidence = serde_json::from_value(serde_json::json!({
+            "name": "nas", "location": "/x", "verdict": "warn", "summary": "",
+            "checks": [], "inventory": null, "drift": null, "coverage": null,
+            "restore": null, "files": [],
+            "problems": [
+                problem("aaaaaaaa", serde_json::Value::Null),
+                problem("bbbbbbbb", serde_json::json!({
+                    "by": "ann", "at": "2026-11-28T10:00:00Z", "reason": "moved",
+                    "until": null
+                })),
+            ]
+        }))
+        .unwrap();
+        let keys: Vec<&str> = t
+            .unacknowledged_problems()
+            .map(|p| p.key.as_str())
+            .collect();
+        assert_eq!(keys, vec!["aaaaaaaa"]);
+    }
 }
