@@ -19,7 +19,7 @@ use super::{RunRequest, Verifier};
 /// Files in memory; `bad_reads[path]` lists which reads (counted from 1) return damaged
 /// bytes.
 struct Flaky {
-    files: Vec<(String, Vec<u8>, DateTime<Utc>)>,
+    files: Mutex<Vec<(String, Vec<u8>, DateTime<Utc>)>>,
     reads: Mutex<HashMap<String, usize>>,
     bad_reads: Mutex<HashMap<String, Vec<usize>>>,
     /// Files listed but gone by the time they are read.
@@ -38,6 +38,8 @@ impl Target for Flaky {
     fn list(&self) -> BoxStream<'static, Result<Entry, TargetError>> {
         let entries: Vec<_> = self
             .files
+            .lock()
+            .unwrap()
             .iter()
             .map(|(p, c, m)| {
                 Ok(Entry {
@@ -71,8 +73,11 @@ impl Target for Flaky {
             *n += 1;
             *n
         };
-        let (_, content, _) = self.files.iter().find(|(p, _, _)| p == path).unwrap();
-        let mut bytes = content.clone();
+        let mut bytes = {
+            let files = self.files.lock().unwrap();
+            let (_, content, _) = files.iter().find(|(p, _, _)| p == path).unwrap();
+            content.clone()
+        };
         if self
             .bad_reads
             .lock()
@@ -122,7 +127,7 @@ fn setup_job(
     std::fs::write(dir.path().join("jobs.d/acme.toml"), job).unwrap();
     let config = crate::config::load(&dir.path().join("backproof.toml")).unwrap();
     let flaky = Arc::new(Flaky {
-        files,
+        files: Mutex::new(files),
         reads: Mutex::new(HashMap::new()),
         bad_reads: Mutex::new(HashMap::new()),
         gone: Mutex::new(Vec::new()),
@@ -833,4 +838,302 @@ async fn coverage_counts_each_version_once_and_again_after_thirty_days() {
     let ev = run(&config, &catalog, flaky.clone()).await;
     let c = ev.targets[0].coverage.clone().unwrap();
     assert_eq!((c.verified_files_30d, c.verified_bytes_30d), (2, 200));
+}
+
+/// Five files of 100 bytes, f0 the newest (1 hour old), one more hour each.
+fn five_files() -> Vec<(String, Vec<u8>, DateTime<Utc>)> {
+    let now = Utc::now();
+    (0..5)
+        .map(|i| {
+            (
+                format!("f{i}"),
+                vec![i as u8; 100],
+                now - chrono::Duration::hours(1 + i as i64),
+            )
+        })
+        .collect()
+}
+
+impl Flaky {
+    fn take(&self, path: &str) -> (String, Vec<u8>, DateTime<Utc>) {
+        let mut files = self.files.lock().unwrap();
+        let i = files.iter().position(|f| f.0 == path).unwrap();
+        files.remove(i)
+    }
+
+    fn put(&self, file: (String, Vec<u8>, DateTime<Utc>)) {
+        let mut files = self.files.lock().unwrap();
+        files.retain(|f| f.0 != file.0);
+        files.push(file);
+    }
+}
+
+fn problem_kinds(t: &crate::evidence::TargetEvidence) -> Vec<crate::evidence::ProblemKind> {
+    t.problems.iter().map(|p| p.kind).collect()
+}
+
+#[tokio::test]
+async fn vanished_files_stay_a_problem_until_they_are_back() {
+    use crate::evidence::{CheckKind, ProblemKind};
+    let (_dir, config, flaky) = setup_job("retention = \"30d\"", &["t"], five_files());
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    assert_eq!(
+        run(&config, &catalog, flaky.clone()).await.verdict,
+        Some(Verdict::Pass)
+    );
+    let f3 = flaky.take("f3");
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let t = &ev.targets[0];
+    assert_eq!(ev.verdict, Some(Verdict::Fail));
+    assert_eq!(problem_kinds(t), vec![ProblemKind::Vanished]);
+    let p = &t.problems[0];
+    assert!(p.new && p.observed);
+    assert_eq!((p.files, p.paths.clone()), (1, vec!["f3".to_string()]));
+    // Still gone: the next run compares with a listing without it, yet the problem stays.
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let t = &ev.targets[0];
+    assert_eq!(ev.verdict, Some(Verdict::Fail));
+    let p = &t.problems[0];
+    assert!(!p.new && !p.observed);
+    assert_eq!(p.files, 1);
+    let carried = t
+        .findings
+        .iter()
+        .find(|f| f.check == CheckKind::Problems)
+        .unwrap();
+    assert_eq!(carried.verdict, Verdict::Fail);
+    assert!(
+        carried.summary.contains("; 1 file(s) still concerned: "),
+        "{}",
+        carried.summary
+    );
+    assert!(
+        carried.summary.contains("0 days ago"),
+        "{}",
+        carried.summary
+    );
+    let c = check_of(t, CheckKind::Problems);
+    assert_eq!(c.verdict, Verdict::Fail);
+    assert!(
+        c.reason
+            .starts_with("1 problem(s) found by earlier runs still open: vanished"),
+        "{}",
+        c.reason
+    );
+    // Back as it was: fixed.
+    flaky.put(f3);
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let t = &ev.targets[0];
+    assert_eq!(ev.verdict, Some(Verdict::Pass), "{:?}", t.findings);
+    assert!(t.problems.is_empty());
+    assert_eq!(t.closed_problems.len(), 1);
+    assert_eq!(
+        t.closed_problems[0].fixed_by,
+        "all 1 vanished file(s) are back"
+    );
+    let c = check_of(t, CheckKind::Problems);
+    assert_eq!(c.verdict, Verdict::Pass);
+    assert!(
+        c.reason.starts_with("1 problem(s) fixed: vanished ("),
+        "{}",
+        c.reason
+    );
+    assert!(catalog.open_problems("acme", "t").unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_acknowledgement_turns_a_carried_problem_into_a_warning_until_it_lapses_or_grows() {
+    use crate::ack::{AckRequest, acknowledge};
+    use crate::evidence::CheckKind;
+    let (_dir, config, flaky) = setup_job("retention = \"30d\"", &["t"], five_files());
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    run(&config, &catalog, flaky.clone()).await;
+    flaky.take("f3");
+    assert_eq!(
+        run(&config, &catalog, flaky.clone()).await.verdict,
+        Some(Verdict::Fail)
+    );
+    let req = |until| AckRequest {
+        target: None,
+        problem: None,
+        reason: "moved to the new NAS".into(),
+        until,
+        by: "ann".into(),
+    };
+    acknowledge(&config, &catalog, "acme", &req(None), Utc::now()).unwrap();
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let t = &ev.targets[0];
+    assert_eq!(t.verdict, Verdict::Warn, "{:?}", t.findings);
+    assert_eq!(ev.verdict, Some(Verdict::Warn));
+    assert!(t.problems[0].acknowledged.is_some());
+    assert!(
+        t.summary.contains("acknowledged by ann on ")
+            && t.summary.ends_with(": moved to the new NAS"),
+        "{}",
+        t.summary
+    );
+    let c = check_of(t, CheckKind::Problems);
+    assert_eq!(c.verdict, Verdict::Warn);
+    assert!(
+        c.reason.ends_with("vanished (acknowledged)"),
+        "{}",
+        c.reason
+    );
+    // An acknowledgement whose until has come lapses: the problem fails again.
+    let now = Utc::now();
+    let until = now + chrono::Duration::milliseconds(50);
+    acknowledge(&config, &catalog, "acme", &req(Some(until)), now).unwrap();
+    while Utc::now() <= until {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    // The run came after the until: lapsed.
+    assert_eq!(ev.verdict, Some(Verdict::Fail));
+    assert!(ev.targets[0].problems[0].acknowledged.is_none());
+    assert!(catalog.open_problems("acme", "t").unwrap()[0].ack.is_none());
+    // Acknowledged again until later, then another file vanishes: the problem grew, a
+    // technician must look again.
+    let later = Utc::now() + chrono::Duration::days(1);
+    acknowledge(&config, &catalog, "acme", &req(Some(later)), Utc::now()).unwrap();
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    assert_eq!(ev.verdict, Some(Verdict::Warn));
+    assert!(
+        ev.targets[0].summary.contains(" until "),
+        "{}",
+        ev.targets[0].summary
+    );
+    flaky.take("f2");
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let p = &ev.targets[0].problems[0];
+    assert_eq!(ev.verdict, Some(Verdict::Fail));
+    assert!(p.acknowledged.is_none());
+    assert_eq!(p.files, 2);
+    let mut paths = p.paths.clone();
+    paths.sort();
+    assert_eq!(paths, vec!["f2", "f3"]);
+}
+
+#[tokio::test]
+async fn corruption_stays_open_while_it_is_observed_and_closes_when_the_file_verifies() {
+    use crate::evidence::ProblemKind;
+    let (_dir, config, flaky) = setup();
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    run(&config, &catalog, flaky.clone()).await;
+    flaky
+        .bad_reads
+        .lock()
+        .unwrap()
+        .insert("a.bin".into(), (1..100).collect());
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let p = &ev.targets[0].problems[0];
+    assert_eq!((p.kind, p.new, p.files), (ProblemKind::Corruption, true, 1));
+    let opened = p.opened_run.clone();
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let p = &ev.targets[0].problems[0];
+    assert!(p.observed && !p.new);
+    assert_eq!(
+        (p.opened_run.as_str(), p.last_seen_run.as_str()),
+        (opened.as_str(), ev.run_id.as_str())
+    );
+    assert_eq!(p.paths, vec!["a.bin"]);
+    flaky.bad_reads.lock().unwrap().clear();
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let t = &ev.targets[0];
+    assert_eq!(ev.verdict, Some(Verdict::Pass));
+    assert!(t.problems.is_empty());
+    assert_eq!(
+        t.closed_problems[0].fixed_by,
+        "all 1 file(s) restored again and verified"
+    );
+    assert_eq!(t.closed_problems[0].opened_run, opened);
+}
+
+#[tokio::test]
+async fn a_stale_set_closes_when_a_new_backup_arrives() {
+    use crate::evidence::ProblemKind;
+    let now = Utc::now();
+    let (_dir, config, flaky) = setup_job(
+        "max_age = \"2h\"",
+        &["t"],
+        vec![
+            (
+                "a.bin".into(),
+                vec![1; 100],
+                now - chrono::Duration::hours(3),
+            ),
+            (
+                "b.bin".into(),
+                vec![2; 100],
+                now - chrono::Duration::hours(4),
+            ),
+        ],
+    );
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    assert_eq!(ev.verdict, Some(Verdict::Fail));
+    assert_eq!(problem_kinds(&ev.targets[0]), vec![ProblemKind::Stale]);
+    // Still stale, and no more: carried in the same words.
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    assert_eq!(ev.verdict, Some(Verdict::Fail));
+    flaky.put(("c.bin".into(), vec![3; 100], Utc::now()));
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let t = &ev.targets[0];
+    assert_eq!(ev.verdict, Some(Verdict::Pass), "{:?}", t.findings);
+    assert!(
+        t.closed_problems[0]
+            .fixed_by
+            .starts_with("a new backup arrived: newest backup is"),
+        "{}",
+        t.closed_problems[0].fixed_by
+    );
+}
+
+#[tokio::test]
+async fn a_shrunken_set_closes_only_when_its_size_is_back_within_the_limit() {
+    use crate::evidence::ProblemKind;
+    let now = Utc::now();
+    let (_dir, config, flaky) = setup_job(
+        "",
+        &["t"],
+        vec![
+            (
+                "a.bin".into(),
+                vec![1; 1000],
+                now - chrono::Duration::hours(1),
+            ),
+            (
+                "b.bin".into(),
+                vec![2; 1000],
+                now - chrono::Duration::hours(2),
+            ),
+        ],
+    );
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    run(&config, &catalog, flaky.clone()).await;
+    let version = |size: usize, minutes: i64| {
+        (
+            "a.bin".to_string(),
+            vec![size as u8; size],
+            Utc::now() - chrono::Duration::minutes(60 - minutes),
+        )
+    };
+    // 2000 bytes become 1100: a drop of 45%, over the 20% allowed.
+    flaky.put(version(100, 1));
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    assert_eq!(ev.verdict, Some(Verdict::Fail));
+    assert_eq!(problem_kinds(&ev.targets[0]), vec![ProblemKind::Shrunken]);
+    // 1500 of the 2000 before the drop: still under the 1600 floor, still open.
+    flaky.put(version(500, 2));
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    assert_eq!(problem_kinds(&ev.targets[0]), vec![ProblemKind::Shrunken]);
+    assert_eq!(ev.verdict, Some(Verdict::Fail));
+    // Exactly at the floor: fixed.
+    flaky.put(version(600, 3));
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let t = &ev.targets[0];
+    assert!(t.problems.is_empty(), "{:?}", t.problems);
+    assert_eq!(
+        t.closed_problems[0].fixed_by,
+        "the total size is back to 1.6 kB (2.0 kB before the drop)"
+    );
 }
