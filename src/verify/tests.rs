@@ -603,6 +603,11 @@ async fn the_runs_seal_each_other_and_the_chain_names_every_break() {
         std::fs::remove_file(file(&format!("20200102-0000{i:02}-beef"))).unwrap();
     }
     std::fs::remove_file(file("20200101-000000-beef")).unwrap();
+    // A file that is there but cannot be read is not called missing.
+    std::fs::create_dir(file(&ids[0])).unwrap();
+    let p = chain_problems(&config, &catalog);
+    assert!(has(&p, &ids[0], "cannot be read"), "{p:?}");
+    std::fs::remove_dir(file(&ids[0])).unwrap();
     std::fs::write(file(&ids[0]), &oldest).unwrap();
     assert!(chain_problems(&config, &catalog).is_empty());
 
