@@ -9,6 +9,8 @@
 #   tests/mutants.sh unit K/N      only the first tier of shard K/N
 #   tests/mutants.sh integration K/N
 #                                  only the second tier (after `unit K/N`)
+#   tests/mutants.sh recheck       after adding tests: both tiers again on what every shard
+#                                  run so far left
 #   tests/mutants.sh summary       caught / missed / timeout / unviable over the shards run,
 #                                  and every missed mutant with file:line
 #
@@ -83,31 +85,53 @@ check_shard() {
   }
 }
 
-unit() {
-  local dir; dir=$(shard_dir "$1")
-  mkdir -p "$dir"
-  nice cargo mutants "${common[@]}" "${file_args[@]}" --shard "$1" \
-    --timeout 120 --build-timeout 900 -o "$dir/unit" -C --lib || true
+# The stages of a shard, in order; each after the first tries only the mutants the stage
+# before it left (missed or timed out). `recheck` runs the last two again after tests
+# were added.
+STAGES=(unit integration recheck-unit recheck-integration)
+
+# The last stage of shard directory $1 that was run before stage $2 (or at all).
+last_stage() {
+  local last="" s
+  for s in "${STAGES[@]}"; do
+    [ "$s" = "${2:-}" ] && break
+    [ -f "$1/$s/mutants.out/outcomes.json" ] && last=$s
+  done
+  echo "$last"
 }
 
-integration() {
+# Runs stage $2 of shard $1: `unit` on every mutant of the shard, the others on what the
+# stage before left.
+stage() {
   local dir; dir=$(shard_dir "$1")
-  local u="$dir/unit/mutants.out"
-  [ -f "$u/outcomes.json" ] || { echo "tests/mutants.sh: run \`unit $1\` first" >&2; exit 2; }
-  local survivors
-  survivors=$(cat "$u/missed.txt" "$u/timeout.txt" 2>/dev/null || true)
-  rm -rf "$dir/integration"
-  if [ -z "$survivors" ]; then
-    echo "tests/mutants.sh: tier 1 caught every viable mutant of shard $1"
-    return
+  mkdir -p "$dir"
+  local s found=0
+  for s in "${STAGES[@]}"; do
+    [ "$s" = "$2" ] && found=1
+    ((found)) && rm -rf "${dir:?}/$s"
+  done
+  local select=(--shard "$1") timeout=120
+  if [ "$2" != unit ]; then
+    local from; from=$(last_stage "$dir" "$2")
+    [ -n "$from" ] || { echo "tests/mutants.sh: run \`unit $1\` first" >&2; exit 2; }
+    local survivors
+    survivors=$(cat "$dir/$from/mutants.out/missed.txt" "$dir/$from/mutants.out/timeout.txt")
+    if [ -z "$survivors" ]; then
+      echo "tests/mutants.sh: shard $1: no mutant left for $2"
+      return
+    fi
+    # Exactly those mutants: their names, as regular expressions.
+    local re
+    re=$(printf '%s\n' "$survivors" | sed 's/[][\\.*^$()+?{}|]/\\&/g; s/^/^/; s/$/$/' | paste -sd'|')
+    select=(--re "$re")
   fi
-  # Exactly those mutants: their names, as regular expressions.
-  local re
-  re=$(printf '%s\n' "$survivors" | sed 's/[][\\.*^$()+?{}|]/\\&/g; s/^/^/; s/$/$/' | paste -sd'|')
   local tests=()
-  for t in "${INTEGRATION[@]}"; do tests+=(-C "--test=$t"); done
-  nice cargo mutants "${common[@]}" "${file_args[@]}" --re "$re" \
-    --timeout 600 --build-timeout 900 -o "$dir/integration" "${tests[@]}" || true
+  case "$2" in
+    *unit) tests=(-C --lib) ;;
+    *) for t in "${INTEGRATION[@]}"; do tests+=(-C "--test=$t"); done; timeout=600 ;;
+  esac
+  nice cargo mutants "${common[@]}" "${file_args[@]}" "${select[@]}" \
+    --timeout "$timeout" --build-timeout 900 -o "$dir/$2" "${tests[@]}" || true
 }
 
 summary() {
@@ -116,20 +140,16 @@ summary() {
   for dir in "$OUT"/shard-*; do
     [ -f "$dir/unit/mutants.out/outcomes.json" ] || continue
     shards=$((shards + 1))
-    local u="$dir/unit/mutants.out" i="$dir/integration/mutants.out"
-    caught=$((caught + $(wc -l < "$u/caught.txt")))
-    unviable=$((unviable + $(wc -l < "$u/unviable.txt")))
-    local left
-    if [ -f "$i/outcomes.json" ]; then
-      caught=$((caught + $(wc -l < "$i/caught.txt")))
-      unviable=$((unviable + $(wc -l < "$i/unviable.txt")))
-      timeout=$((timeout + $(wc -l < "$i/timeout.txt")))
-      left=$(cat "$i/missed.txt")
-    else
-      # Tier 2 not run yet: tier 1's survivors stand.
-      timeout=$((timeout + $(wc -l < "$u/timeout.txt")))
-      left=$(cat "$u/missed.txt")
-    fi
+    local s o
+    for s in "${STAGES[@]}"; do
+      o="$dir/$s/mutants.out"
+      [ -f "$o/outcomes.json" ] || continue
+      caught=$((caught + $(wc -l < "$o/caught.txt")))
+      unviable=$((unviable + $(wc -l < "$o/unviable.txt")))
+    done
+    # What the last stage left stands.
+    o="$dir/$(last_stage "$dir")/mutants.out"
+    timeout=$((timeout + $(wc -l < "$o/timeout.txt")))
     while IFS= read -r m; do
       [ -n "$m" ] || continue
       if [ -f "$ACCEPTED" ] && grep -qF -- "$m #" "$ACCEPTED"; then
@@ -139,7 +159,7 @@ summary() {
         missed=$((missed + 1))
         missed_list+="  $m"$'\n'
       fi
-    done <<< "$left"
+    done < "$o/missed.txt"
   done
   local viable=$((caught + missed + accepted + timeout))
   echo "mutants of the verdict core, $shards shard(s) run:"
@@ -156,9 +176,17 @@ case "${1:-}" in
     cargo mutants --list "${file_args[@]}" | tee "$OUT.list" | cut -d: -f1 | sort | uniq -c
     echo "$(wc -l < "$OUT.list") mutants"
     ;;
-  run) check_shard "${2:-}"; unit "$2"; integration "$2"; summary ;;
-  unit) check_shard "${2:-}"; unit "$2"; summary ;;
-  integration) check_shard "${2:-}"; integration "$2"; summary ;;
+  run) check_shard "${2:-}"; stage "$2" unit; stage "$2" integration; summary ;;
+  unit | integration) check_shard "${2:-}"; stage "$2" "$1"; summary ;;
+  recheck)
+    for dir in "$OUT"/shard-*; do
+      [ -f "$dir/unit/mutants.out/outcomes.json" ] || continue
+      k=${dir##*/shard-}
+      stage "${k%-of-*}/${k#*-of-}" recheck-unit
+      stage "${k%-of-*}/${k#*-of-}" recheck-integration
+    done
+    summary
+    ;;
   summary) summary ;;
   *)
     sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
