@@ -279,6 +279,31 @@ async fn files_that_vanish_before_their_restore_prove_nothing() {
     );
     assert_eq!(t.coverage.as_ref().unwrap().verified_files, 0);
     assert_eq!(ev.verdict, Some(Verdict::Error));
+    // Two files that vanished warn; nothing restored is an error, told as such.
+    let kinds: Vec<_> = t
+        .findings
+        .iter()
+        .map(|f| (f.kind, f.verdict, f.files))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (crate::evidence::ProblemKind::NotVerified, Verdict::Error, 0),
+            (crate::evidence::ProblemKind::Other, Verdict::Warn, 2),
+        ]
+    );
+    assert!(
+        t.findings[1]
+            .summary
+            .starts_with("2 restored files need attention: "),
+        "{}",
+        t.findings[1].summary
+    );
+    assert!(
+        t.findings[1].summary.ends_with(" (and 1 more)"),
+        "{}",
+        t.findings[1].summary
+    );
 }
 
 fn file_of<'a>(
@@ -455,6 +480,17 @@ async fn the_newest_file_left_out_by_the_budget_is_never_a_pass() {
         restore.reason
     );
     assert_eq!(t.verdict, Verdict::Warn);
+    // The check is worse than any file: its own finding, in its own words.
+    let found = t
+        .findings
+        .iter()
+        .find(|f| f.check == crate::evidence::CheckKind::Restore)
+        .unwrap();
+    assert_eq!(
+        (found.kind, found.verdict),
+        (crate::evidence::ProblemKind::Other, Verdict::Warn)
+    );
+    assert_eq!(found.summary, restore.reason);
     assert_eq!(ev.verdict, Some(Verdict::Warn));
     assert_eq!(ev.egress.read_bytes, 100);
 }
