@@ -676,4 +676,71 @@ mod tests {
         assert!(c.reason.contains("first inventory"), "{}", c.reason);
         assert!(found.is_empty());
     }
+
+    /// A drift of `previous` files (10 bytes each) of which `vanished` went, `retired`
+    /// of those as the retention expected.
+    fn went(previous: u64, vanished: u64, retired: u64) -> Drift {
+        let mut d = drift(previous, previous * 10);
+        d.vanished_files = vanished;
+        d.vanished_bytes = vanished * 10;
+        d.retired_files = retired;
+        d.retired_bytes = retired * 10;
+        d
+    }
+
+    #[test]
+    fn drops_are_measured_without_the_files_retention_let_go() {
+        let p = policy(Some(30));
+        // 2 of 10 went as expected, nothing else: no drop at all.
+        let (c, f) = check(&went(10, 2, 2), 8, 80, &p);
+        assert_eq!((c.verdict, f.len()), (Verdict::Pass, 0), "{}", c.reason);
+        assert!(
+            c.reason
+                .contains("2 vanished (2 older than the retention, as expected) (20 B)"),
+            "{}",
+            c.reason
+        );
+        // 20 files, 2 retired, 3 more gone: 3 of 18 is a drop of 16.7%, over 10%.
+        let (c, f) = check(&went(20, 5, 2), 15, 150, &p);
+        assert_eq!(c.verdict, Verdict::Fail, "{}", c.reason);
+        assert_eq!((f[0].kind, f[0].files), (ProblemKind::Vanished, 3));
+        assert!(
+            c.reason.contains("(−16.7%, more than the allowed 10%)"),
+            "{}",
+            c.reason
+        );
+        // The size drop likewise: 30 of 180 bytes is 16.7%, under 20%.
+        assert!(f.iter().all(|f| f.kind != ProblemKind::Shrunken), "{f:?}");
+    }
+
+    #[test]
+    fn a_drop_of_exactly_the_limit_is_allowed() {
+        // 1 of 10 files gone: exactly 10%, a warning about the file, not a drop.
+        let mut d = went(10, 1, 0);
+        d.vanished.push(FileRef {
+            path: "gone".into(),
+            size: 10,
+            modified: Utc::now(),
+        });
+        let (c, f) = check(&d, 9, 90, &policy(None));
+        assert_eq!(c.verdict, Verdict::Warn, "{}", c.reason);
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].summary
+                .starts_with("1 backup file(s) vanished, e.g. gone (10 B; no retention"),
+            "{}",
+            f[0].summary
+        );
+        // A target that was empty, or grew, dropped nothing.
+        let (c, _) = check(&drift(0, 0), 5, 50, &policy(None));
+        assert_eq!(c.verdict, Verdict::Pass);
+        let (c, _) = check(&drift(10, 100), 12, 120, &policy(None));
+        assert_eq!(c.verdict, Verdict::Pass);
+        assert!(
+            c.reason
+                .starts_with("since run r1: 0 new, 0 vanished (0 B), 0 with a new version"),
+            "{}",
+            c.reason
+        );
+    }
 }
