@@ -1178,3 +1178,30 @@ async fn a_shrunken_set_closes_only_when_its_size_is_back_within_the_limit() {
         "the total size is back to 1.6 kB (2.0 kB before the drop)"
     );
 }
+
+#[tokio::test]
+async fn a_used_up_budget_is_only_mentioned_when_it_kept_something_out() {
+    let m = Utc::now() - chrono::Duration::hours(1);
+    let (_dir, config, flaky) = setup_job(
+        "[budget]\nper_week = 200",
+        &["t"],
+        vec![
+            ("empty.bin".into(), Vec::new(), m),
+            ("a.bin".into(), vec![1; 100], m - chrono::Duration::hours(1)),
+            ("b.bin".into(), vec![2; 100], m - chrono::Duration::hours(2)),
+        ],
+    );
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    assert_eq!(ev.egress.read_bytes, 200);
+    assert_eq!(ev.verdict, Some(Verdict::Pass));
+    // Nothing of the week is left, but the newest file is empty: it fits, and is all
+    // this run restores; no budget note.
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let t = &ev.targets[0];
+    let restored: Vec<&str> = t.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(restored, vec!["empty.bin"]);
+    let restore = check_of(t, crate::evidence::CheckKind::Restore);
+    assert_eq!(restore.verdict, Verdict::Pass, "{}", restore.reason);
+    assert!(!restore.reason.contains("budget"), "{}", restore.reason);
+}
