@@ -1205,3 +1205,100 @@ async fn a_used_up_budget_is_only_mentioned_when_it_kept_something_out() {
     assert_eq!(restore.verdict, Verdict::Pass, "{}", restore.reason);
     assert!(!restore.reason.contains("budget"), "{}", restore.reason);
 }
+
+#[tokio::test]
+async fn status_tells_each_state_and_its_exit_code() {
+    use crate::status::{ClientState, collect};
+    let (_dir, config, flaky) = setup_job("retention = \"30d\"", &["t"], five_files());
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    let state = || {
+        let s = collect(&config, &catalog, None).unwrap();
+        (s.rows[0].state, s.exit_code(), s)
+    };
+    // Never verified.
+    let (st, code, s) = state();
+    assert_eq!((st, code), (ClientState::NotVerified, 2));
+    assert_eq!(
+        (s.rows[0].verdict, s.rows[0].last_run.clone()),
+        (None, None)
+    );
+    assert!(!s.daemon_running && s.rows[0].next_run.is_none());
+    // Verified.
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let (st, code, s) = state();
+    assert_eq!((st, code), (ClientState::Ok, 0));
+    let row = &s.rows[0];
+    assert_eq!(row.last_run.as_deref(), Some(ev.run_id.as_str()));
+    assert_eq!(row.verdict, Some(Verdict::Pass));
+    let age = row.newest_backup_age_seconds.unwrap();
+    assert!((3600..3700).contains(&age), "{age}");
+    assert_eq!(row.open_problems, 0);
+    // Could not verify.
+    let ev = run_unreachable(&config, &catalog, flaky.clone(), &["t"]).await;
+    assert_eq!(ev.verdict, Some(Verdict::Error));
+    let (st, code, s) = state();
+    assert_eq!((st, code), (ClientState::NotVerified, 2));
+    assert!(
+        s.rows[0]
+            .not_verified_reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("t: could not verify: ")),
+        "{:?}",
+        s.rows[0].not_verified_reason
+    );
+    // A proven problem, open and not acknowledged.
+    flaky.take("f3");
+    run(&config, &catalog, flaky.clone()).await;
+    let (st, code, s) = state();
+    assert_eq!((st, code), (ClientState::Problem, 1));
+    let worst = s.rows[0].worst_problem.clone().unwrap();
+    assert_eq!((worst.target.as_str(), worst.acknowledged), ("t", false));
+    assert_eq!(worst.kind, crate::evidence::ProblemKind::Vanished);
+    assert!(s.rows[0].not_verified_reason.is_none());
+    // Acknowledged, and the next run only carries it: acknowledged, not a problem.
+    let req = crate::ack::AckRequest {
+        target: None,
+        problem: None,
+        reason: "known".into(),
+        until: Some(Utc::now() + chrono::Duration::seconds(2)),
+        by: "ann".into(),
+    };
+    let until = req.until.unwrap();
+    crate::ack::acknowledge(&config, &catalog, "acme", &req, Utc::now()).unwrap();
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    assert_eq!(ev.verdict, Some(Verdict::Warn));
+    let (st, code, s) = state();
+    assert_eq!((st, code), (ClientState::Acknowledged, 0));
+    assert_eq!(
+        (s.rows[0].open_problems, s.rows[0].acknowledged_problems),
+        (1, 1)
+    );
+    assert!(s.rows[0].worst_problem.as_ref().unwrap().acknowledged);
+    // Its until has come: a problem again, even before the next run.
+    while Utc::now() <= until {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let (st, code, s) = state();
+    assert_eq!((st, code), (ClientState::Problem, 1));
+    assert_eq!(s.rows[0].acknowledged_problems, 0);
+}
+
+#[tokio::test]
+async fn status_says_warn_for_a_run_with_warnings_and_nothing_open() {
+    let (_dir, config, flaky) = setup();
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    run(&config, &catalog, flaky.clone()).await;
+    flaky
+        .bad_reads
+        .lock()
+        .unwrap()
+        .insert("a.bin".into(), vec![2]);
+    assert_eq!(
+        run(&config, &catalog, flaky.clone()).await.verdict,
+        Some(Verdict::Warn)
+    );
+    let s = crate::status::collect(&config, &catalog, None).unwrap();
+    assert_eq!(s.rows[0].state, crate::status::ClientState::Warn);
+    assert_eq!(s.exit_code(), 0);
+    assert_eq!(crate::status::ClientState::Warn.label(), "WARN");
+}
