@@ -113,11 +113,21 @@ fn setup_job(
     targets: &[&str],
     files: Vec<(String, Vec<u8>, DateTime<Utc>)>,
 ) -> (tempfile::TempDir, crate::config::Config, Arc<Flaky>) {
+    setup_job_with("", extra, targets, files)
+}
+
+/// [`setup_job`] with `top` among the job's own keys (before `[policy]`).
+fn setup_job_with(
+    top: &str,
+    extra: &str,
+    targets: &[&str],
+    files: Vec<(String, Vec<u8>, DateTime<Utc>)>,
+) -> (tempfile::TempDir, crate::config::Config, Arc<Flaky>) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("jobs.d")).unwrap();
     std::fs::write(dir.path().join("backproof.toml"), "data_dir = \"data\"\n").unwrap();
     let mut job = format!(
-        "client = \"Acme\"\nschedule = \"0 3 * * *\"\n[policy]\nsample_files = 10\n{extra}\n"
+        "client = \"Acme\"\nschedule = \"0 3 * * *\"\n{top}\n[policy]\nsample_files = 10\n{extra}\n"
     );
     for t in targets {
         job.push_str(&format!(
@@ -507,7 +517,19 @@ async fn a_weekly_budget_is_shared_by_the_targets_of_a_run() {
         ],
     );
     let catalog = Catalog::open(&config.data_dir).unwrap();
+    // A run of eight days ago read a lot: it no longer counts against the week.
+    let mut old: crate::evidence::RunEvidence = serde_json::from_value(serde_json::json!({
+        "schema": 2, "run_id": "20200101-000000-0000", "job": "acme", "client": "Acme",
+        "host": "h", "backproof_version": "0", "trigger": "manual",
+        "started_at": "2020-01-01T00:00:00Z", "finished_at": "2020-01-01T00:01:00Z",
+        "status": "finished", "verdict": "pass", "seed": 1, "targets": []
+    }))
+    .unwrap();
+    old.started_at = Utc::now() - chrono::Duration::days(8);
+    old.egress.read_bytes = 1000;
+    catalog.put_run(&old).unwrap();
     let ev = run(&config, &catalog, flaky.clone()).await;
+    assert_eq!(ev.egress.week_used_before, 0);
     // t reads 200 bytes; 50 are left for u, less than its newest file.
     assert_eq!(ev.targets[0].files.len(), 2);
     assert!(ev.targets[1].files.is_empty());
@@ -1301,4 +1323,45 @@ async fn status_says_warn_for_a_run_with_warnings_and_nothing_open() {
     assert_eq!(s.rows[0].state, crate::status::ClientState::Warn);
     assert_eq!(s.exit_code(), 0);
     assert_eq!(crate::status::ClientState::Warn.label(), "WARN");
+}
+
+#[tokio::test]
+async fn reports_are_queued_for_problems_and_the_recovery_after_them() {
+    let (_dir, config, flaky) = setup_job_with(
+        "technicians = [\"noc@msp.example\"]",
+        "",
+        &["t"],
+        vec![(
+            "a.bin".into(),
+            vec![1; 100],
+            Utc::now() - chrono::Duration::hours(1),
+        )],
+    );
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    let subjects = || -> Vec<String> {
+        catalog
+            .outbox()
+            .unwrap()
+            .into_iter()
+            .map(|i| i.subject)
+            .collect()
+    };
+    run(&config, &catalog, flaky.clone()).await;
+    assert!(subjects().is_empty(), "a routine pass is not emailed");
+    flaky
+        .bad_reads
+        .lock()
+        .unwrap()
+        .insert("a.bin".into(), (1..100).collect());
+    run(&config, &catalog, flaky.clone()).await;
+    flaky.bad_reads.lock().unwrap().clear();
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    assert_eq!(ev.verdict, Some(Verdict::Pass));
+    assert_eq!(
+        subjects(),
+        vec![
+            "[FAIL] Acme: 1 corrupt file on t".to_string(),
+            "[PASS] Acme: all 1 backup target verified again".to_string(),
+        ]
+    );
 }
