@@ -1365,3 +1365,40 @@ async fn reports_are_queued_for_problems_and_the_recovery_after_them() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_file_found_damaged_by_two_checks_is_one_problem_file() {
+    use crate::evidence::ProblemKind;
+    let (_dir, config, flaky) = setup();
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    run(&config, &catalog, flaky.clone()).await;
+    // a.bin truncated in place: the listing (drift) and its restore both see it.
+    let (path, mut content, modified) = flaky.take("a.bin");
+    content.truncate(50);
+    flaky.put((path, content, modified));
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let t = &ev.targets[0];
+    assert_eq!(ev.verdict, Some(Verdict::Fail));
+    let p = &t.problems[0];
+    assert_eq!(p.kind, ProblemKind::Corruption);
+    assert_eq!((p.files, p.paths.clone()), (1, vec!["a.bin".to_string()]));
+    assert!(
+        p.summary
+            .contains("changed size while keeping their modification time")
+            && p.summary.contains("; 1 restored file not as expected"),
+        "{}",
+        p.summary
+    );
+    let corrupt: Vec<_> = t
+        .findings
+        .iter()
+        .filter(|f| f.kind == ProblemKind::Corruption)
+        .collect();
+    assert_eq!(corrupt.len(), 2, "one per check: {:?}", t.findings);
+    let a = file_of(&ev, 0, "a.bin");
+    assert!(
+        a.reason.starts_with("size changed from 100 to 50 bytes"),
+        "{}",
+        a.reason
+    );
+}
