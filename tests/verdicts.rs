@@ -132,7 +132,7 @@ mod rules {
 
     #[test]
     fn findings_rank_proven_first_then_by_severity() {
-        let mut found = vec![
+        let mut found = [
             finding(ProblemKind::Other, Verdict::Warn),
             finding(ProblemKind::NotVerified, Verdict::Error),
             finding(ProblemKind::Stale, Verdict::Fail),
@@ -155,7 +155,7 @@ mod rules {
             ]
         );
         // Within a verdict, the tier decides before the kind's order.
-        let mut found = vec![
+        let mut found = [
             finding(ProblemKind::Manifest, Verdict::Fail),
             finding(ProblemKind::Repository, Verdict::Fail),
         ];

@@ -16,10 +16,13 @@ use crate::target::{ByteStream, Entry, ErrorKind, Target, TargetError};
 
 use super::{RunRequest, Verifier};
 
+/// A file in memory: path, content, modification time.
+type MemFile = (String, Vec<u8>, DateTime<Utc>);
+
 /// Files in memory; `bad_reads[path]` lists which reads (counted from 1) return damaged
 /// bytes.
 struct Flaky {
-    files: Mutex<Vec<(String, Vec<u8>, DateTime<Utc>)>>,
+    files: Mutex<Vec<MemFile>>,
     reads: Mutex<HashMap<String, usize>>,
     bad_reads: Mutex<HashMap<String, Vec<usize>>>,
     /// Files listed but gone by the time they are read.
@@ -111,7 +114,7 @@ fn setup() -> (tempfile::TempDir, crate::config::Config, Arc<Flaky>) {
 fn setup_job(
     extra: &str,
     targets: &[&str],
-    files: Vec<(String, Vec<u8>, DateTime<Utc>)>,
+    files: Vec<MemFile>,
 ) -> (tempfile::TempDir, crate::config::Config, Arc<Flaky>) {
     setup_job_with("", extra, targets, files)
 }
@@ -121,7 +124,7 @@ fn setup_job_with(
     top: &str,
     extra: &str,
     targets: &[&str],
-    files: Vec<(String, Vec<u8>, DateTime<Utc>)>,
+    files: Vec<MemFile>,
 ) -> (tempfile::TempDir, crate::config::Config, Arc<Flaky>) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("jobs.d")).unwrap();
@@ -904,7 +907,7 @@ async fn coverage_counts_each_version_once_and_again_after_thirty_days() {
 }
 
 /// Five files of 100 bytes, f0 the newest (1 hour old), one more hour each.
-fn five_files() -> Vec<(String, Vec<u8>, DateTime<Utc>)> {
+fn five_files() -> Vec<MemFile> {
     let now = Utc::now();
     (0..5)
         .map(|i| {
@@ -918,13 +921,13 @@ fn five_files() -> Vec<(String, Vec<u8>, DateTime<Utc>)> {
 }
 
 impl Flaky {
-    fn take(&self, path: &str) -> (String, Vec<u8>, DateTime<Utc>) {
+    fn take(&self, path: &str) -> MemFile {
         let mut files = self.files.lock().unwrap();
         let i = files.iter().position(|f| f.0 == path).unwrap();
         files.remove(i)
     }
 
-    fn put(&self, file: (String, Vec<u8>, DateTime<Utc>)) {
+    fn put(&self, file: MemFile) {
         let mut files = self.files.lock().unwrap();
         files.retain(|f| f.0 != file.0);
         files.push(file);
