@@ -110,7 +110,7 @@ stage() {
     [ "$s" = "$2" ] && found=1
     ((found)) && rm -rf "${dir:?}/$s"
   done
-  local select=(--shard "$1") timeout=120
+  local select=(--shard "$1" "${file_args[@]}") timeout=120
   if [ "$2" != unit ]; then
     local from; from=$(last_stage "$dir" "$2")
     [ -n "$from" ] || { echo "tests/mutants.sh: run \`unit $1\` first" >&2; exit 2; }
@@ -120,18 +120,34 @@ stage() {
       echo "tests/mutants.sh: shard $1: no mutant left for $2"
       return
     fi
-    # Exactly those mutants: their names, as regular expressions.
+    # Exactly those mutants: their names, as regular expressions, in their files.
+    # (cargo-mutants 27.1 applies no --re to its "delete field" mutants: only the files
+    # of the survivors are examined, and the summary counts only the survivors.)
+    printf '%s\n' "$survivors" > "$dir/$2.input"
     local re
     re=$(printf '%s\n' "$survivors" | sed 's/[][\\.*^$()+?{}|]/\\&/g; s/^/^/; s/$/$/' | paste -sd'|')
     select=(--re "$re")
+    local f
+    for f in $(printf '%s\n' "$survivors" | cut -d: -f1 | sort -u); do select+=(-f "$f"); done
   fi
   local tests=()
   case "$2" in
     *unit) tests=(-C --lib) ;;
     *) for t in "${INTEGRATION[@]}"; do tests+=(-C "--test=$t"); done; timeout=600 ;;
   esac
-  nice cargo mutants "${common[@]}" "${file_args[@]}" "${select[@]}" \
+  nice cargo mutants "${common[@]}" "${select[@]}" \
     --timeout "$timeout" --build-timeout 900 -o "$dir/$2" "${tests[@]}" || true
+}
+
+# The mutants of outcome $3 (caught, missed, timeout, unviable) in stage $2 of shard
+# directory $1: for the stages after the first, only those it was run for.
+of() {
+  local list="$1/$2/mutants.out/$3.txt"
+  if [ -f "$1/$2.input" ]; then
+    grep -xFf "$1/$2.input" "$list" || true
+  else
+    cat "$list"
+  fi
 }
 
 summary() {
@@ -140,16 +156,16 @@ summary() {
   for dir in "$OUT"/shard-*; do
     [ -f "$dir/unit/mutants.out/outcomes.json" ] || continue
     shards=$((shards + 1))
-    local s o
+    local s o last
     for s in "${STAGES[@]}"; do
       o="$dir/$s/mutants.out"
       [ -f "$o/outcomes.json" ] || continue
-      caught=$((caught + $(wc -l < "$o/caught.txt")))
-      unviable=$((unviable + $(wc -l < "$o/unviable.txt")))
+      caught=$((caught + $(of "$dir" "$s" caught | wc -l)))
+      unviable=$((unviable + $(of "$dir" "$s" unviable | wc -l)))
     done
     # What the last stage left stands.
-    o="$dir/$(last_stage "$dir")/mutants.out"
-    timeout=$((timeout + $(wc -l < "$o/timeout.txt")))
+    last=$(last_stage "$dir")
+    timeout=$((timeout + $(of "$dir" "$last" timeout | wc -l)))
     while IFS= read -r m; do
       [ -n "$m" ] || continue
       if [ -f "$ACCEPTED" ] && grep -qF -- "$m #" "$ACCEPTED"; then
@@ -159,7 +175,7 @@ summary() {
         missed=$((missed + 1))
         missed_list+="  $m"$'\n'
       fi
-    done < "$o/missed.txt"
+    done < <(of "$dir" "$last" missed)
   done
   local viable=$((caught + missed + accepted + timeout))
   echo "mutants of the verdict core, $shards shard(s) run:"
