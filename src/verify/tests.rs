@@ -31,6 +31,10 @@ struct Flaky {
     denied: Mutex<Vec<String>>,
     /// Files each read of which returns other damaged bytes.
     unstable: Mutex<Vec<String>>,
+    /// Files whose reads break after their first half.
+    broken: Mutex<Vec<String>>,
+    /// Files whose reads time out (the whole target stopped answering).
+    timeouts: Mutex<Vec<String>>,
 }
 
 #[async_trait]
@@ -70,6 +74,12 @@ impl Target for Flaky {
                 format!("`{path}`: permission denied"),
             ));
         }
+        if self.timeouts.lock().unwrap().iter().any(|g| g == path) {
+            return Err(TargetError::new(
+                ErrorKind::Timeout,
+                "no answer in 30 s".to_string(),
+            ));
+        }
         let n = {
             let mut reads = self.reads.lock().unwrap();
             let n = reads.entry(path.to_string()).or_default();
@@ -92,6 +102,14 @@ impl Target for Flaky {
         }
         if self.unstable.lock().unwrap().iter().any(|u| u == path) {
             bytes[20] ^= n as u8;
+        }
+        if self.broken.lock().unwrap().iter().any(|b| b == path) {
+            let half = Bytes::from(bytes[..bytes.len() / 2].to_vec());
+            return Ok(futures::stream::iter([
+                Ok(half),
+                Err(TargetError::new(ErrorKind::Read, "I/O error")),
+            ])
+            .boxed());
         }
         Ok(futures::stream::iter([Ok(Bytes::from(bytes))]).boxed())
     }
@@ -130,7 +148,12 @@ fn setup_job_with(
     std::fs::create_dir(dir.path().join("jobs.d")).unwrap();
     std::fs::write(dir.path().join("backproof.toml"), "data_dir = \"data\"\n").unwrap();
     let mut job = format!(
-        "client = \"Acme\"\nschedule = \"0 3 * * *\"\n{top}\n[policy]\nsample_files = 10\n{extra}\n"
+        "client = \"Acme\"\nschedule = \"0 3 * * *\"\n{top}\n[policy]\n{}{extra}\n",
+        if extra.contains("sample_files") {
+            ""
+        } else {
+            "sample_files = 10\n"
+        }
     );
     for t in targets {
         job.push_str(&format!(
@@ -146,6 +169,8 @@ fn setup_job_with(
         gone: Mutex::new(Vec::new()),
         denied: Mutex::new(Vec::new()),
         unstable: Mutex::new(Vec::new()),
+        broken: Mutex::new(Vec::new()),
+        timeouts: Mutex::new(Vec::new()),
     });
     (dir, config, flaky)
 }
@@ -436,6 +461,10 @@ async fn a_proven_problem_outranks_a_missing_proof_everywhere() {
     );
     assert_eq!(t.summary, t.findings[0].summary);
     assert_eq!(ev.targets[1].verdict, Verdict::Error);
+    assert_eq!(
+        ev.targets[1].summary,
+        "could not verify: connection refused by 127.0.0.1:1"
+    );
     assert_eq!(ev.verdict, Some(Verdict::Fail));
     assert_eq!(ev.effective_verdict().exit_code(), 1);
     let subject = crate::report::email::subject(&ev, false);
@@ -453,6 +482,12 @@ async fn a_proven_problem_outranks_a_missing_proof_everywhere() {
     assert_eq!(check_of(t, CheckKind::Access).verdict, Verdict::Error);
     assert_eq!(t.verdict, Verdict::Fail);
     assert_eq!(t.findings[0].kind, ProblemKind::Corruption);
+    assert_eq!(t.summary, t.findings[0].summary);
+    assert!(
+        t.summary.starts_with("still open since run "),
+        "{}",
+        t.summary
+    );
     assert_eq!(ev.targets[1].verdict, Verdict::Fail);
     assert_eq!(ev.verdict, Some(Verdict::Fail));
 }
@@ -840,7 +875,11 @@ async fn the_restore_figures_add_up() {
         .lock()
         .unwrap()
         .insert("a.bin".into(), vec![2]);
-    let ev = run(&config, &catalog, flaky.clone()).await;
+    let progress = Arc::new(crate::progress::Progress::new("r", "acme"));
+    let ev = run_watched(&config, &catalog, flaky.clone(), progress.clone()).await;
+    // The second read shows in the progress too.
+    let s = progress.snapshot();
+    assert_eq!((s.bytes_total, s.bytes_done), (200, 300));
     let t = &ev.targets[0];
     let r = t.restore.as_ref().unwrap();
     assert_eq!((r.files, r.bytes, r.read_bytes), (2, 200, 300));
@@ -895,6 +934,12 @@ async fn coverage_counts_each_version_once_and_again_after_thirty_days() {
     let c = ev.targets[0].coverage.clone().unwrap();
     assert_eq!((c.verified_files, c.verified_bytes), (2, 200));
     assert_eq!((c.verified_files_30d, c.verified_bytes_30d), (2, 200));
+    // A new version of a.bin of the same size: verified for the first time.
+    let (path, content, modified) = flaky.take("a.bin");
+    flaky.put((path, content, modified + chrono::Duration::minutes(1)));
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let c = ev.targets[0].coverage.clone().unwrap();
+    assert_eq!((c.verified_files, c.verified_bytes), (2, 200));
     // Both 40 days ago: both count again.
     for path in ["a.bin", "b.bin"] {
         let mut rec = catalog.file("acme", "t", path).unwrap().unwrap();
@@ -1404,4 +1449,100 @@ async fn a_file_found_damaged_by_two_checks_is_one_problem_file() {
         "{}",
         a.reason
     );
+}
+
+#[tokio::test]
+async fn a_read_that_breaks_fails_the_file_and_a_silent_target_is_not_waited_on() {
+    let (_dir, config, flaky) = setup_job("concurrency = 1", &["t"], {
+        let m = Utc::now() - chrono::Duration::hours(1);
+        vec![
+            ("a.bin".into(), vec![1; 100], m),
+            ("b.bin".into(), vec![2; 100], m - chrono::Duration::hours(1)),
+        ]
+    });
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    run(&config, &catalog, flaky.clone()).await;
+    // The read of a.bin breaks half way: the restore failed (proven), after 50 bytes.
+    *flaky.broken.lock().unwrap() = vec!["a.bin".into()];
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let a = file_of(&ev, 0, "a.bin");
+    assert_eq!(a.verdict, Verdict::Fail, "{}", a.reason);
+    assert!(
+        a.reason.starts_with("the restore failed after 50 B: "),
+        "{}",
+        a.reason
+    );
+    assert_eq!(a.bytes, 50);
+    assert_eq!(file_of(&ev, 0, "b.bin").verdict, Verdict::Pass);
+    assert_eq!(
+        ev.targets[0].findings[0].kind,
+        crate::evidence::ProblemKind::FailedRestore
+    );
+    // Broken before the first byte: no "after".
+    let (path, _, modified) = flaky.take("a.bin");
+    flaky.put((path, Vec::from([7u8]), modified));
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let a = file_of(&ev, 0, "a.bin");
+    assert!(a.reason.starts_with("the restore failed: "), "{}", a.reason);
+    // a.bin times out: the target stopped answering, b.bin is not even tried.
+    flaky.broken.lock().unwrap().clear();
+    *flaky.timeouts.lock().unwrap() = vec!["a.bin".into()];
+    let reads_of_b = flaky.reads.lock().unwrap().get("b.bin").copied();
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let a = file_of(&ev, 0, "a.bin");
+    assert_eq!(a.verdict, Verdict::Error, "{}", a.reason);
+    assert!(
+        a.reason
+            .starts_with("could not be read, so it is not verified: "),
+        "{}",
+        a.reason
+    );
+    let b = file_of(&ev, 0, "b.bin");
+    assert_eq!(b.verdict, Verdict::Error);
+    assert_eq!(
+        b.reason,
+        "not attempted: the target stopped answering (no answer in 30 s)"
+    );
+    assert_eq!(
+        flaky.reads.lock().unwrap().get("b.bin").copied(),
+        reads_of_b
+    );
+    let restore = check_of(&ev.targets[0], crate::evidence::CheckKind::Restore);
+    assert_eq!(restore.verdict, Verdict::Error, "{}", restore.reason);
+}
+
+#[tokio::test]
+async fn a_file_resized_in_place_before_its_first_restore_never_becomes_a_baseline() {
+    let m = Utc::now() - chrono::Duration::hours(1);
+    let (_dir, config, flaky) = setup_job(
+        "sample_files = 2",
+        &["t"],
+        vec![
+            ("a.bin".into(), vec![1; 100], m),
+            ("b.bin".into(), vec![2; 100], m - chrono::Duration::hours(1)),
+            ("c.bin".into(), vec![3; 100], m - chrono::Duration::hours(2)),
+        ],
+    );
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    assert_eq!(ev.targets[0].files.len(), 2, "the newest and one more");
+    // The file listed but not restored loses half its bytes and keeps its date; the
+    // next run restores it for the first time.
+    let left = ["b.bin", "c.bin"]
+        .into_iter()
+        .find(|p| ev.targets[0].files.iter().all(|f| f.path != *p))
+        .unwrap();
+    let (path, mut content, modified) = flaky.take(left);
+    content.truncate(50);
+    flaky.put((path, content, modified));
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let f = file_of(&ev, 0, left);
+    assert_eq!(f.verdict, Verdict::Fail, "{}", f.reason);
+    assert!(
+        f.reason
+            .starts_with("size changed from 100 to 50 bytes while its modification time stayed"),
+        "{}",
+        f.reason
+    );
+    assert!(catalog.file("acme", "t", left).unwrap().is_none());
 }
