@@ -156,8 +156,10 @@ fn setup_job_with(
         }
     );
     for t in targets {
+        // A name may be followed by more lines of its own (`t\n[[targets.canaries]]...`).
+        let (name, more) = t.split_once('\n').unwrap_or((t, ""));
         job.push_str(&format!(
-            "[[targets]]\nname = \"{t}\"\nurl = \"file:///unused\"\n"
+            "[[targets]]\nname = \"{name}\"\nurl = \"file:///unused\"\n{more}\n"
         ));
     }
     std::fs::write(dir.path().join("jobs.d/acme.toml"), job).unwrap();
@@ -1545,4 +1547,85 @@ async fn a_file_resized_in_place_before_its_first_restore_never_becomes_a_baseli
         f.reason
     );
     assert!(catalog.file("acme", "t", left).unwrap().is_none());
+}
+
+#[tokio::test]
+async fn canaries_are_restored_every_run_and_must_stay_intact() {
+    use crate::evidence::{CheckKind, PickReason, ProblemKind};
+    let m = Utc::now() - chrono::Duration::hours(1);
+    let canary = b"backproof canary: do not change".to_vec();
+    let hash = blake3::hash(&canary).to_hex().to_string();
+    let target = format!("t\n[[targets.canaries]]\npath = \"IT/canary.txt\"\nblake3 = \"{hash}\"");
+    let (_dir, config, flaky) = setup_job(
+        "sample_files = 1\nsample_bytes = 150",
+        &[target.as_str()],
+        vec![
+            ("a.bin".into(), vec![1; 100], m),
+            (
+                "big.bin".into(),
+                vec![2; 200],
+                m - chrono::Duration::hours(1),
+            ),
+            (
+                "IT/canary.txt".into(),
+                canary.clone(),
+                m - chrono::Duration::days(100),
+            ),
+        ],
+    );
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let t = &ev.targets[0];
+    let c = file_of(&ev, 0, "IT/canary.txt");
+    assert_eq!((c.picked, c.verdict), (PickReason::Canary, Verdict::Pass));
+    let check = check_of(t, CheckKind::Canary);
+    assert_eq!(check.verdict, Verdict::Pass);
+    assert_eq!(check.reason, "1 canary present and intact");
+    // big.bin is larger than sample_bytes: coverage says so, and warns.
+    let coverage = check_of(t, CheckKind::Coverage);
+    assert_eq!(coverage.verdict, Verdict::Warn);
+    assert!(
+        coverage
+            .reason
+            .contains("; 1 files are larger than sample_bytes (150 B)"),
+        "{}",
+        coverage.reason
+    );
+    // Altered: the canary check fails and names it.
+    let (path, mut content, modified) = flaky.take("IT/canary.txt");
+    content[0] ^= 1;
+    flaky.put((path, content, modified));
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let t = &ev.targets[0];
+    let check = check_of(t, CheckKind::Canary);
+    assert_eq!(check.verdict, Verdict::Fail);
+    assert!(
+        check
+            .reason
+            .starts_with("canary IT/canary.txt: the canary is altered"),
+        "{}",
+        check.reason
+    );
+    assert_eq!(t.findings[0].kind, ProblemKind::Canary);
+    assert_eq!(t.findings[0].paths, vec!["IT/canary.txt"]);
+    assert_eq!(problem_kinds(t), vec![ProblemKind::Canary]);
+    // Missing.
+    flaky.take("IT/canary.txt");
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let check = check_of(&ev.targets[0], CheckKind::Canary);
+    assert_eq!(check.verdict, Verdict::Fail);
+    assert_eq!(
+        check.reason,
+        "canary IT/canary.txt is missing from the backup"
+    );
+    // Back intact: the problem closes with the check's words.
+    flaky.put((
+        "IT/canary.txt".into(),
+        canary,
+        m - chrono::Duration::days(100),
+    ));
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let t = &ev.targets[0];
+    assert!(t.problems.is_empty(), "{:?}", t.problems);
+    assert_eq!(t.closed_problems[0].fixed_by, "1 canary present and intact");
 }
