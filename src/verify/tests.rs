@@ -1629,3 +1629,88 @@ async fn canaries_are_restored_every_run_and_must_stay_intact() {
     assert!(t.problems.is_empty(), "{:?}", t.problems);
     assert_eq!(t.closed_problems[0].fixed_by, "1 canary present and intact");
 }
+
+#[tokio::test]
+async fn a_corrupt_file_the_retention_let_go_closes_its_problem() {
+    use crate::evidence::ProblemKind;
+    let now = Utc::now();
+    let (_dir, config, flaky) = setup_job(
+        "retention = \"30d\"",
+        &["t"],
+        vec![
+            (
+                "new.bin".into(),
+                vec![1; 100],
+                now - chrono::Duration::hours(1),
+            ),
+            (
+                "old.bin".into(),
+                vec![2; 100],
+                now - chrono::Duration::days(40),
+            ),
+            (
+                "older.bin".into(),
+                vec![3; 100],
+                now - chrono::Duration::days(50),
+            ),
+        ],
+    );
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    run(&config, &catalog, flaky.clone()).await;
+    flaky
+        .bad_reads
+        .lock()
+        .unwrap()
+        .insert("old.bin".into(), (1..100).collect());
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    assert_eq!(problem_kinds(&ev.targets[0]), vec![ProblemKind::Corruption]);
+    // The backup software's retention removes it: expected, and the problem with it.
+    flaky.take("old.bin");
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let t = &ev.targets[0];
+    assert!(t.problems.is_empty(), "{:?}", t.problems);
+    assert_eq!(
+        t.closed_problems[0].fixed_by,
+        "0 file(s) restored again and verified, 1 removed by the retention policy"
+    );
+    assert_eq!(ev.verdict, Some(Verdict::Pass), "{:?}", t.findings);
+}
+
+#[tokio::test]
+async fn at_most_twenty_problem_files_are_restored_again_per_run() {
+    let now = Utc::now();
+    let files: Vec<MemFile> = (0..25)
+        .map(|i| {
+            (
+                format!("f{i:02}"),
+                vec![i as u8; 100],
+                now - chrono::Duration::hours(1 + i as i64),
+            )
+        })
+        .collect();
+    let (_dir, config, flaky) = setup_job("sample_files = 30", &["t"], files);
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    run(&config, &catalog, flaky.clone()).await;
+    for i in 0..25 {
+        flaky
+            .bad_reads
+            .lock()
+            .unwrap()
+            .insert(format!("f{i:02}"), (1..100).collect());
+    }
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    assert_eq!(ev.targets[0].problems[0].files, 25);
+    let rechecked = ev.targets[0]
+        .files
+        .iter()
+        .filter(|f| f.picked == crate::evidence::PickReason::Recheck)
+        .count();
+    assert_eq!(rechecked, 0, "observed this run, not yet rechecked");
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let rechecked = ev.targets[0]
+        .files
+        .iter()
+        .filter(|f| f.picked == crate::evidence::PickReason::Recheck)
+        .count();
+    assert_eq!(rechecked, 20);
+}
