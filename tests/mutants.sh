@@ -53,7 +53,7 @@ FILES=(
   src/verify/problems.rs
 )
 # The integration tests that exercise the core (tier 2).
-INTEGRATION=(local_runs open_problems deeper evidence_chain email truth verdicts report_snapshots)
+INTEGRATION=(local_runs open_problems deeper evidence_chain email truth verdicts report_snapshots restic)
 OUT=target/mutants
 ACCEPTED=tests/mutants-accepted.txt
 

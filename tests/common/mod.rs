@@ -269,6 +269,18 @@ pub fn scratch_bytes(f: &Fixture) -> u64 {
         .sum()
 }
 
+/// The kinds of the open problems of a target's evidence.
+pub fn problem_kinds(t: &Value) -> Vec<String> {
+    t["problems"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|p| p["kind"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The scratch folder holds nothing (no run folder left behind).
 pub fn scratch_is_empty(f: &Fixture) -> bool {
     std::fs::read_dir(f.data_dir().join("scratch"))
