@@ -1555,7 +1555,11 @@ async fn canaries_are_restored_every_run_and_must_stay_intact() {
     let m = Utc::now() - chrono::Duration::hours(1);
     let canary = b"backproof canary: do not change".to_vec();
     let hash = blake3::hash(&canary).to_hex().to_string();
-    let target = format!("t\n[[targets.canaries]]\npath = \"IT/canary.txt\"\nblake3 = \"{hash}\"");
+    let second = b"another canary".to_vec();
+    let second_hash = blake3::hash(&second).to_hex().to_string();
+    let target = format!(
+        "t\n[[targets.canaries]]\npath = \"IT/canary.txt\"\nblake3 = \"{hash}\"\n[[targets.canaries]]\npath = \"IT/second.txt\"\nblake3 = \"{second_hash}\""
+    );
     let (_dir, config, flaky) = setup_job(
         "sample_files = 1\nsample_bytes = 150",
         &[target.as_str()],
@@ -1571,6 +1575,11 @@ async fn canaries_are_restored_every_run_and_must_stay_intact() {
                 canary.clone(),
                 m - chrono::Duration::days(100),
             ),
+            (
+                "IT/second.txt".into(),
+                second.clone(),
+                m - chrono::Duration::days(100),
+            ),
         ],
     );
     let catalog = Catalog::open(&config.data_dir).unwrap();
@@ -1580,7 +1589,26 @@ async fn canaries_are_restored_every_run_and_must_stay_intact() {
     assert_eq!((c.picked, c.verdict), (PickReason::Canary, Verdict::Pass));
     let check = check_of(t, CheckKind::Canary);
     assert_eq!(check.verdict, Verdict::Pass);
-    assert_eq!(check.reason, "1 canary present and intact");
+    assert_eq!(check.reason, "2 canaries present and intact");
+    // The second canary altered: each canary is judged by its own file.
+    let (path, mut content, modified) = flaky.take("IT/second.txt");
+    content[0] ^= 1;
+    flaky.put((path, content, modified));
+    let ev2 = run(&config, &catalog, flaky.clone()).await;
+    let check2 = check_of(&ev2.targets[0], CheckKind::Canary);
+    assert_eq!(check2.verdict, Verdict::Fail);
+    assert!(
+        check2
+            .reason
+            .starts_with("canary IT/second.txt: the canary is altered"),
+        "{}",
+        check2.reason
+    );
+    flaky.put((
+        "IT/second.txt".into(),
+        second,
+        m - chrono::Duration::days(100),
+    ));
     // big.bin is larger than sample_bytes: coverage says so, and warns.
     let coverage = check_of(t, CheckKind::Coverage);
     assert_eq!(coverage.verdict, Verdict::Warn);
@@ -1627,7 +1655,10 @@ async fn canaries_are_restored_every_run_and_must_stay_intact() {
     let ev = run(&config, &catalog, flaky.clone()).await;
     let t = &ev.targets[0];
     assert!(t.problems.is_empty(), "{:?}", t.problems);
-    assert_eq!(t.closed_problems[0].fixed_by, "1 canary present and intact");
+    assert_eq!(
+        t.closed_problems[0].fixed_by,
+        "2 canaries present and intact"
+    );
 }
 
 #[tokio::test]
