@@ -576,7 +576,15 @@ async fn a_weekly_budget_is_shared_by_the_targets_of_a_run() {
     let restore = check_of(&ev.targets[1], crate::evidence::CheckKind::Restore);
     assert_eq!(restore.verdict, Verdict::Error);
     assert!(
-        restore.reason.contains("the egress budget left (50 B)"),
+        restore
+            .reason
+            .starts_with("nothing could be restored: the egress budget left (50 B)"),
+        "{}",
+        restore.reason
+    );
+    assert_eq!(
+        restore.reason.matches("egress budget").count(),
+        1,
         "{}",
         restore.reason
     );
@@ -1141,6 +1149,19 @@ async fn corruption_stays_open_while_it_is_observed_and_closes_when_the_file_ver
     let p = &ev.targets[0].problems[0];
     assert_eq!((p.kind, p.new, p.files), (ProblemKind::Corruption, true, 1));
     let opened = p.opened_run.clone();
+    let restore = check_of(&ev.targets[0], crate::evidence::CheckKind::Restore);
+    assert!(
+        restore.reason.starts_with(
+            "1 of 2 restored files failed: a.bin: content changed while size and modification time stayed the same"
+        ),
+        "{}",
+        restore.reason
+    );
+    assert!(
+        restore.reason.contains("; 1 files (100 B) as expected"),
+        "{}",
+        restore.reason
+    );
     let ev = run(&config, &catalog, flaky.clone()).await;
     let p = &ev.targets[0].problems[0];
     assert!(p.observed && !p.new);
