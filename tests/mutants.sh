@@ -75,7 +75,7 @@ for f in "${FILES[@]}"; do file_args+=(-f "$f"); done
 # are not rebuilt): builds and links a lot faster, binaries of a few MB instead of ~280.
 # (No --cap-lints: it changes RUSTFLAGS and so rebuilds every dependency.) Niced: the
 # machine is shared.
-common=(--in-place --no-shuffle --sharding round-robin -C=--config=profile.dev.package.backproof.debug=0
+common=(--in-place --no-shuffle -C=--config=profile.dev.package.backproof.debug=0
   "-C=--config=profile.dev.package.backproof.strip=\"debuginfo\"")
 
 shard_dir() { echo "$OUT/shard-${1%/*}-of-${1#*/}"; }
@@ -112,7 +112,7 @@ stage() {
     [ "$s" = "$2" ] && found=1
     ((found)) && rm -rf "${dir:?}/$s"
   done
-  local select=(--shard "$1" "${file_args[@]}") timeout=120
+  local select=(--shard "$1" --sharding round-robin "${file_args[@]}") timeout=120
   if [ "$2" != unit ]; then
     local from; from=$(last_stage "$dir" "$2")
     [ -n "$from" ] || { echo "tests/mutants.sh: run \`unit $1\` first" >&2; exit 2; }
