@@ -42,6 +42,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod evidence;
+pub mod format;
 pub mod mail;
 pub mod progress;
 pub mod report;

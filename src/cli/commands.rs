@@ -514,7 +514,7 @@ async fn ack(config: &Config, job: &str, req: &crate::ack::AckRequest) -> Result
             a.kind.label(),
             a.target,
             req.by,
-            report::shown(&a.summary)
+            crate::format::shown(&a.summary)
         );
     }
     Ok(0)

@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::evidence::{ProblemKind, RunEvidence, RunStatus, SampledFile, Verdict};
 
 use super::html::{esc, verdict_badge};
-use super::{human_age, human_bytes, human_duration};
+use crate::format::{human_age, human_bytes, human_duration};
 
 /// What the week looked like for one client.
 #[derive(Debug, Clone, PartialEq)]

@@ -16,7 +16,7 @@ use crate::config::{PathFilter, Policy};
 use crate::evidence::{
     Changed, CheckKind, CheckResult, Drift, FileRef, Finding, ProblemKind, Resized, Verdict,
 };
-use crate::report::{human_age, human_bytes, shown};
+use crate::format::{human_age, human_bytes, shown};
 use crate::target::Entry;
 
 /// Collects drift while the listing streams by.

@@ -5,7 +5,7 @@
 
 use crate::config::Policy;
 use crate::evidence::{CheckKind, CheckResult, Expectation, SampledFile, Verdict};
-use crate::report::shown;
+use crate::format::shown;
 
 /// Entropy (bits per byte) above which content looks encrypted or random.
 const RANDOM: f32 = 7.5;

@@ -11,10 +11,10 @@ use chrono::{DateTime, Utc};
 use crate::evidence::{
     CheckKind, CheckResult, Drift, FileRef, ManifestMatch, SampledFile, Verdict,
 };
-use crate::report::{human_age, shown};
+use crate::format::{human_age, shown};
 use crate::target::Entry;
 
-use super::manifest::Algorithm;
+use crate::evidence::Algorithm;
 
 const CONTENT_ADDRESSED: &[&str] = &["data", "index", "snapshots", "keys"];
 

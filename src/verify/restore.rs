@@ -16,7 +16,8 @@ use futures::StreamExt;
 
 use crate::target::{Target, TargetError};
 
-use super::manifest::{Algorithm, Digester};
+use super::manifest::Digester;
+use crate::evidence::Algorithm;
 
 /// Batches waiting between the target and the sink.
 const READ_AHEAD: usize = 2;

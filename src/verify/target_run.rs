@@ -13,7 +13,7 @@ use crate::evidence::{
     CheckKind, CheckResult, Coverage, Drift, ManifestMatch, PickReason, RestoreSummary,
     SampledFile, TargetEvidence, Verdict,
 };
-use crate::report::{human_bytes, human_duration, percent, shown};
+use crate::format::{human_bytes, human_duration, percent, shown};
 use crate::scratch::ScratchDir;
 use crate::target::{Entry, ErrorKind, Target};
 
@@ -21,7 +21,8 @@ use super::expect::{self, expectation};
 use super::findings::{self, Observation};
 use super::inventory::{self, ListError, Listed, Scope};
 use super::problems;
-use super::restic_keyed::{self, KeyedRepository};
+use super::restic_keyed;
+use crate::evidence::KeyedRepository;
 use super::restore::{self, RestoreError};
 use super::validate;
 use super::{Verifier, drift, freshness};
