@@ -203,6 +203,8 @@ fn checksum_manifests_catch_what_dates_allow() {
         "{tue}"
     );
     assert_eq!(check(t, "manifest")["verdict"], "fail");
+    // Both stay open until fixed: the file's corruption and the failed manifest check.
+    assert_eq!(problem_kinds(t), vec!["corruption", "manifest"]);
 
     // A listed file that is gone is reported.
     std::fs::remove_file(f.backups.join("daily/mon.tar")).unwrap();
@@ -406,6 +408,10 @@ fn ransomware_signs_can_fail_the_run_or_be_switched_off() {
     let (code, ev) = f.run_json("acme", &[]);
     assert_eq!(code, 1, "{ev:#}");
     assert_eq!(check(target(&ev, "nas"), "ransomware")["verdict"], "fail");
+    assert!(
+        problem_kinds(target(&ev, "nas")).contains(&"tampering".to_string()),
+        "{ev:#}"
+    );
 
     let g = ransomware_fixture("ransomware = \"off\"");
     assert_eq!(g.run_json("acme", &[]).0, 0);
@@ -478,6 +484,10 @@ fn the_source_spot_check_compares_unchanged_files_with_the_live_data() {
     assert_eq!(
         sampled(t, "d.doc").unwrap()["source"]["outcome"],
         "missing_at_source"
+    );
+    assert!(
+        problem_kinds(t).contains(&"source_mismatch".to_string()),
+        "{t:#}"
     );
 
     // With a tolerance of 60% of the files compared, the same finding is a warning.

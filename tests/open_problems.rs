@@ -304,14 +304,21 @@ fn an_acknowledgement_lapses_at_its_until() {
     let (code, ev) = f.run_json("acme", &[]);
     assert_eq!(code, 1);
     assert_eq!(kinds(target(&ev, "nas"), "problems"), vec!["stale"]);
-    let until = (chrono::Utc::now() + chrono::Duration::seconds(3)).to_rfc3339();
-    let out = f.backproof(&["ack", "acme", "--reason", "server moved", "--until", &until]);
+    let until = chrono::Utc::now() + chrono::Duration::seconds(3);
+    let out = f.backproof(&[
+        "ack",
+        "acme",
+        "--reason",
+        "server moved",
+        "--until",
+        &until.to_rfc3339(),
+    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     // Still stale: the freshness check itself fails whatever the acknowledgement.
     let (code, ev) = f.run_json("acme", &[]);
     assert_eq!(code, 1);
     assert!(!problems(target(&ev, "nas"))[0]["acknowledged"].is_null());
-    std::thread::sleep(std::time::Duration::from_secs(4));
+    wait_past(until);
     let (_, ev) = f.run_json("acme", &[]);
     assert!(problems(target(&ev, "nas"))[0]["acknowledged"].is_null());
     // A new backup arrives: fixed.

@@ -46,6 +46,10 @@ fn check_damaged(f: &Fixture) {
         reason_of(repo).contains("do not match their name"),
         "{repo}"
     );
+    assert!(
+        problem_kinds(t).contains(&"repository".to_string()),
+        "{t:#}"
+    );
 }
 
 #[test]

@@ -5,6 +5,8 @@ mod common;
 
 use std::time::Duration;
 
+use chrono::Timelike;
+
 use backproof::config::{S3Location, Secret};
 use backproof::target::Target;
 use common::servers::Garage;
@@ -157,7 +159,8 @@ fn overwritten_object_is_a_new_version_and_deletion_is_reported() {
         &g.secret,
     );
     assert_eq!(f.run_json("acme", &[]).0, 0);
-    std::thread::sleep(Duration::from_millis(1100));
+    // S3 dates have whole seconds: the new version must get a later one.
+    wait_past(chrono::Utc::now().with_nanosecond(0).unwrap() + chrono::Duration::seconds(1));
     block_on(async {
         let store = g.store();
         put(&*store, "acme/a.bin", vec![9u8; 6_000]).await;
@@ -179,8 +182,10 @@ fn overwritten_object_is_a_new_version_and_deletion_is_reported() {
 fn stale_bucket_fails_freshness() {
     let g = Garage::start();
     block_on(seed(&g, &["a.bin"], 1_000));
+    let written = chrono::Utc::now();
     let f = s3_fixture(&g, "max_age = \"2s\"", &g.secret);
-    std::thread::sleep(Duration::from_secs(3));
+    // Older than max_age (S3 dates have whole seconds).
+    wait_past(written + chrono::Duration::seconds(3));
     let (code, ev) = f.run_json("acme", &[]);
     assert_eq!(code, 1, "{ev:#}");
     assert_eq!(check(target(&ev, "bucket"), "freshness")["verdict"], "fail");
@@ -261,8 +266,9 @@ fn server_stopped_mid_run_is_an_error_within_the_timeout() {
             put(&*store, &format!("acme/{n}"), suite::content(n, 1000)).await;
         }
     });
-    // The newest object is restored first: make it the big one.
-    std::thread::sleep(Duration::from_millis(1100));
+    // The newest object is restored first: make it the big one (S3 dates have whole
+    // seconds: it must get a later one).
+    wait_past(chrono::Utc::now().with_nanosecond(0).unwrap() + chrono::Duration::seconds(1));
     block_on(async {
         let store = g.store();
         put(&*store, "acme/big.bin", suite::content("big2", 192 << 20)).await;

@@ -266,7 +266,10 @@ fn server_stopped_mid_restore_is_an_error() {
     let f = smb_fixture(&s, "sample_bytes = \"20GB\"", &s.password, "");
     let child = spawn_run(&f, "acme");
     wait_restoring(&f);
-    std::thread::sleep(Duration::from_millis(300));
+    // Mid-transfer: bytes of the big file have arrived in the scratch folder.
+    wait_for("bytes restored", Duration::from_secs(30), || {
+        scratch_bytes(&f) > 0
+    });
     s.stop();
     let stopped = std::time::Instant::now();
     let (code, ev) = finish_run(child);

@@ -596,4 +596,151 @@ mod tests {
         let (c, _) = check(&d, 32, 320, &policy(None));
         assert_eq!(c.verdict, Verdict::Warn);
     }
+
+    fn listed(path: &str, size: u64, modified: DateTime<Utc>) -> Entry {
+        Entry {
+            path: path.into(),
+            size,
+            modified,
+        }
+    }
+
+    #[test]
+    fn the_listing_counts_new_changed_and_resized_files() {
+        let now = Utc::now();
+        let t = now - chrono::Duration::days(2);
+        let was = |size| {
+            Some(Seen {
+                generation: 1,
+                size,
+                modified: t,
+            })
+        };
+        let immutable = PathFilter::new(vec!["locked/*".into()], vec![]).unwrap();
+        let mut tally = DriftTally::new(Some(state()), Some(immutable), None, now);
+        assert_eq!(tally.committed(), Some(1));
+        tally.seen(&listed("new1", 5, now), None);
+        tally.seen(&listed("new2", 5, now), None);
+        tally.seen(&listed("same", 10, t), was(10));
+        tally.seen(&listed("newer", 12, now), was(10));
+        tally.seen(&listed("resized", 3, t), was(10));
+        tally.seen(&listed("locked/a", 10, now), was(10));
+        tally.seen(&listed("locked/b", 10, t), was(10));
+        let d = tally.finish().drift;
+        assert_eq!(d.new_files, 2);
+        assert_eq!(d.modified_files, 2, "newer and locked/a");
+        assert_eq!(d.resized_in_place_files, 1);
+        let r = &d.resized_in_place[0];
+        assert_eq!(
+            (r.path.as_str(), r.size_before, r.size_now),
+            ("resized", 10, 3)
+        );
+        assert_eq!(d.immutable_changed_files, 1);
+        let c = &d.immutable_changed[0];
+        assert_eq!(c.path, "locked/a");
+        assert_eq!((c.modified_before, c.modified_now), (t, now));
+        assert_eq!(
+            (
+                d.previous_run.as_deref(),
+                d.previous_files,
+                d.previous_bytes
+            ),
+            (Some("r1"), 10, 100)
+        );
+        let (check, found) = check(&d, 12, 120, &policy(None));
+        assert!(
+            check.reason.contains("2 new, 0 vanished"),
+            "{}",
+            check.reason
+        );
+        assert!(
+            check.reason.contains("2 with a new version"),
+            "{}",
+            check.reason
+        );
+        let kinds: Vec<ProblemKind> = found.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, vec![ProblemKind::Corruption, ProblemKind::Tampering]);
+        assert_eq!(check.verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn a_first_listing_has_nothing_new_and_nothing_to_judge() {
+        let now = Utc::now();
+        let mut tally = DriftTally::new(None, None, None, now);
+        assert_eq!(tally.committed(), None);
+        tally.seen(&listed("a", 5, now), None);
+        let d = tally.finish().drift;
+        assert_eq!((d.new_files, d.previous_run.clone()), (0, None));
+        let (c, found) = check(&d, 1, 5, &policy(None));
+        assert_eq!(c.verdict, Verdict::Pass);
+        assert!(c.reason.contains("first inventory"), "{}", c.reason);
+        assert!(found.is_empty());
+    }
+
+    /// A drift of `previous` files (10 bytes each) of which `vanished` went, `retired`
+    /// of those as the retention expected.
+    fn went(previous: u64, vanished: u64, retired: u64) -> Drift {
+        let mut d = drift(previous, previous * 10);
+        d.vanished_files = vanished;
+        d.vanished_bytes = vanished * 10;
+        d.retired_files = retired;
+        d.retired_bytes = retired * 10;
+        d
+    }
+
+    #[test]
+    fn drops_are_measured_without_the_files_retention_let_go() {
+        let p = policy(Some(30));
+        // 2 of 10 went as expected, nothing else: no drop at all.
+        let (c, f) = check(&went(10, 2, 2), 8, 80, &p);
+        assert_eq!((c.verdict, f.len()), (Verdict::Pass, 0), "{}", c.reason);
+        assert!(
+            c.reason
+                .contains("2 vanished (2 older than the retention, as expected) (20 B)"),
+            "{}",
+            c.reason
+        );
+        // 20 files, 2 retired, 3 more gone: 3 of 18 is a drop of 16.7%, over 10%.
+        let (c, f) = check(&went(20, 5, 2), 15, 150, &p);
+        assert_eq!(c.verdict, Verdict::Fail, "{}", c.reason);
+        assert_eq!((f[0].kind, f[0].files), (ProblemKind::Vanished, 3));
+        assert!(
+            c.reason.contains("(−16.7%, more than the allowed 10%)"),
+            "{}",
+            c.reason
+        );
+        // The size drop likewise: 30 of 180 bytes is 16.7%, under 20%.
+        assert!(f.iter().all(|f| f.kind != ProblemKind::Shrunken), "{f:?}");
+    }
+
+    #[test]
+    fn a_drop_of_exactly_the_limit_is_allowed() {
+        // 1 of 10 files gone: exactly 10%, a warning about the file, not a drop.
+        let mut d = went(10, 1, 0);
+        d.vanished.push(FileRef {
+            path: "gone".into(),
+            size: 10,
+            modified: Utc::now(),
+        });
+        let (c, f) = check(&d, 9, 90, &policy(None));
+        assert_eq!(c.verdict, Verdict::Warn, "{}", c.reason);
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].summary
+                .starts_with("1 backup file(s) vanished, e.g. gone (10 B; no retention"),
+            "{}",
+            f[0].summary
+        );
+        // A target that was empty, or grew, dropped nothing.
+        let (c, _) = check(&drift(0, 0), 5, 50, &policy(None));
+        assert_eq!(c.verdict, Verdict::Pass);
+        let (c, _) = check(&drift(10, 100), 12, 120, &policy(None));
+        assert_eq!(c.verdict, Verdict::Pass);
+        assert!(
+            c.reason
+                .starts_with("since run r1: 0 new, 0 vanished (0 B), 0 with a new version"),
+            "{}",
+            c.reason
+        );
+    }
 }

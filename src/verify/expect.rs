@@ -423,4 +423,218 @@ mod tests {
         );
         assert_eq!(j.verdict, Verdict::Fail);
     }
+
+    /// A baseline of `content` from run r1, for the entry `a` of that size.
+    fn baseline(content: &[u8], modified: DateTime<Utc>) -> FileRecord {
+        judge(
+            &entry(content.len() as u64, modified),
+            &restored(content),
+            None,
+            &policy(),
+            "r1",
+            Utc::now(),
+        )
+        .record
+        .unwrap()
+    }
+
+    /// A first read of `a` that did not match its baseline `hello`.
+    fn mismatch(t0: DateTime<Utc>) -> (FileRecord, Judgement, String) {
+        let rec = baseline(b"hello", t0);
+        let first = judge(
+            &entry(5, t0),
+            &restored(b"hellp"),
+            Some(&rec),
+            &policy(),
+            "r2",
+            Utc::now(),
+        );
+        assert!(first.content_mismatch);
+        assert_eq!(first.verdict, Verdict::Fail);
+        let hash = blake3::hash(b"hellp").to_hex().to_string();
+        (rec, first, hash)
+    }
+
+    #[test]
+    fn a_second_read_matching_the_baseline_warns_and_keeps_it() {
+        let t0 = Utc::now() - chrono::Duration::days(1);
+        let (rec, first, hash) = mismatch(t0);
+        let now = Utc::now();
+        let j = judge_second_read(first, &hash, &restored(b"hello"), &rec, "r2", now);
+        assert_eq!(j.verdict, Verdict::Warn, "{}", j.reason);
+        assert!(!j.content_mismatch);
+        let kept = j.record.expect("the baseline is confirmed");
+        assert_eq!(kept.blake3, rec.blake3);
+        assert_eq!(
+            (kept.baseline_run.as_str(), kept.verified_run.as_str()),
+            ("r1", "r2")
+        );
+        assert_eq!(kept.verified_at, now);
+    }
+
+    #[test]
+    fn the_same_wrong_bytes_twice_is_corruption() {
+        let t0 = Utc::now() - chrono::Duration::days(1);
+        let (rec, first, hash) = mismatch(t0);
+        let j = judge_second_read(first, &hash, &restored(b"hellp"), &rec, "r2", Utc::now());
+        assert_eq!(j.verdict, Verdict::Fail, "{}", j.reason);
+        assert!(
+            j.reason.contains("damage is on the storage"),
+            "{}",
+            j.reason
+        );
+        assert!(j.record.is_none());
+    }
+
+    #[test]
+    fn three_different_contents_could_not_be_verified() {
+        let t0 = Utc::now() - chrono::Duration::days(1);
+        let (rec, first, hash) = mismatch(t0);
+        let j = judge_second_read(first, &hash, &restored(b"hellq"), &rec, "r2", Utc::now());
+        assert_eq!(j.verdict, Verdict::Error, "{}", j.reason);
+        assert!(
+            j.reason.contains("three different contents"),
+            "{}",
+            j.reason
+        );
+        assert!(j.record.is_none(), "no baseline from an unstable read");
+    }
+
+    #[test]
+    fn a_second_read_the_scratch_disk_garbled_could_not_be_verified() {
+        let t0 = Utc::now() - chrono::Duration::days(1);
+        let (rec, first, hash) = mismatch(t0);
+        // The second read streamed the baseline, but the disk returned other bytes.
+        let mut second = restored(b"hello");
+        second.on_disk = blake3::hash(b"other");
+        let j = judge_second_read(first, &hash, &second, &rec, "r2", Utc::now());
+        assert_eq!(j.verdict, Verdict::Error, "{}", j.reason);
+        assert!(j.reason.contains("scratch disk"), "{}", j.reason);
+        assert!(j.record.is_none());
+    }
+
+    #[test]
+    fn canaries_must_have_exactly_their_hash() {
+        let e = entry(5, Utc::now());
+        let good = blake3::hash(b"hello").to_hex().to_string();
+        let now = Utc::now();
+        let j = judge_canary(&e, &restored(b"hello"), &good, "r1", now);
+        assert_eq!(j.verdict, Verdict::Pass);
+        let rec = j.record.unwrap();
+        assert_eq!((rec.blake3.as_str(), rec.size), (good.as_str(), 5));
+        assert_eq!((rec.baseline_run.as_str(), rec.verified_at), ("r1", now));
+        let j = judge_canary(&e, &restored(b"hellp"), &good, "r1", now);
+        assert_eq!(j.verdict, Verdict::Fail);
+        assert!(j.reason.contains("altered"), "{}", j.reason);
+        assert!(j.record.is_none());
+        let mut garbled = restored(b"hello");
+        garbled.on_disk = blake3::hash(b"other");
+        let j = judge_canary(&e, &garbled, &good, "r1", now);
+        assert_eq!(j.verdict, Verdict::Error);
+        assert!(j.record.is_none());
+    }
+
+    #[test]
+    fn an_immutable_file_rewritten_fails_and_keeps_its_baseline() {
+        let t0 = Utc::now() - chrono::Duration::days(1);
+        let rec = baseline(b"hello", t0);
+        let mut p = policy();
+        p.immutable = Some(crate::config::PathFilter::new(vec!["*".into()], vec![]).unwrap());
+        let j = judge(
+            &entry(5, t0 + chrono::Duration::hours(1)),
+            &restored(b"world"),
+            Some(&rec),
+            &p,
+            "r2",
+            Utc::now(),
+        );
+        assert_eq!(j.verdict, Verdict::Fail, "{}", j.reason);
+        assert!(j.reason.contains("must never change"), "{}", j.reason);
+        assert!(j.record.is_none());
+        // Without the rule, the same change is a new version.
+        let j = judge(
+            &entry(5, t0 + chrono::Duration::hours(1)),
+            &restored(b"world"),
+            Some(&rec),
+            &policy(),
+            "r2",
+            Utc::now(),
+        );
+        assert_eq!(j.verdict, Verdict::Pass, "{}", j.reason);
+    }
+
+    #[test]
+    fn a_new_version_may_shrink_by_exactly_the_allowed_percentage() {
+        let t0 = Utc::now() - chrono::Duration::days(1);
+        let rec = baseline(&[7; 100], t0);
+        let newer = t0 + chrono::Duration::hours(1);
+        let now = Utc::now();
+        // 50% is the default limit: 100 -> 50 bytes passes, 100 -> 49 warns.
+        let j = judge(
+            &entry(50, newer),
+            &restored(&[8; 50]),
+            Some(&rec),
+            &policy(),
+            "r2",
+            now,
+        );
+        assert_eq!(j.verdict, Verdict::Pass, "{}", j.reason);
+        let rec2 = j.record.unwrap();
+        assert_eq!((rec2.baseline_run.as_str(), rec2.baseline_at), ("r2", now));
+        assert_eq!((rec2.size, rec2.modified), (50, newer));
+        let j = judge(
+            &entry(49, newer),
+            &restored(&[8; 49]),
+            Some(&rec),
+            &policy(),
+            "r2",
+            now,
+        );
+        assert_eq!(j.verdict, Verdict::Warn, "{}", j.reason);
+        assert!(j.reason.contains("shrank by 51%"), "{}", j.reason);
+        // Growing is never a shrink.
+        let j = judge(
+            &entry(200, newer),
+            &restored(&[8; 200]),
+            Some(&rec),
+            &policy(),
+            "r2",
+            now,
+        );
+        assert_eq!(j.verdict, Verdict::Pass, "{}", j.reason);
+    }
+
+    #[test]
+    fn the_expectation_names_where_it_comes_from() {
+        let t0 = Utc::now() - chrono::Duration::days(1);
+        let rec = baseline(b"hello", t0);
+        assert!(matches!(
+            expectation(&entry(5, t0), None),
+            Expectation::FirstSeen
+        ));
+        match expectation(&entry(5, t0), Some(&rec)) {
+            Expectation::Baseline {
+                blake3,
+                size,
+                since_run,
+                ..
+            } => {
+                assert_eq!(
+                    (blake3, size, since_run.as_str()),
+                    (rec.blake3.clone(), 5, "r1")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        match expectation(&entry(3, t0 + chrono::Duration::hours(1)), Some(&rec)) {
+            Expectation::NewVersion {
+                previous_size,
+                previous_modified,
+                ..
+            } => {
+                assert_eq!((previous_size, previous_modified), (5, t0));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -107,4 +107,58 @@ mod tests {
         );
         assert_eq!(check(None, limit, now).verdict, Verdict::Error);
     }
+
+    fn dated(modified: DateTime<Utc>) -> FileRef {
+        FileRef {
+            path: "x".into(),
+            size: 1,
+            modified,
+        }
+    }
+
+    #[test]
+    fn a_newest_file_exactly_at_the_limit_is_fresh_and_a_second_more_is_stale() {
+        let now = Utc::now();
+        let limit = Duration::from_secs(26 * 3600);
+        let at_limit = dated(now - chrono::Duration::seconds(26 * 3600));
+        let c = check(Some(&at_limit), Some(limit), now);
+        assert_eq!(c.verdict, Verdict::Pass, "{}", c.reason);
+        assert!(c.reason.contains("allowed: 1 d 2 h"), "{}", c.reason);
+        let over = dated(now - chrono::Duration::seconds(26 * 3600 + 1));
+        let c = check(Some(&over), Some(limit), now);
+        assert_eq!(c.verdict, Verdict::Fail, "{}", c.reason);
+        assert!(c.reason.contains("backups have stopped"), "{}", c.reason);
+    }
+
+    #[test]
+    fn clock_skew_of_up_to_five_minutes_is_tolerated() {
+        let now = Utc::now();
+        let limit = Some(Duration::from_secs(3600));
+        for ahead in [1, 4 * 60, 5 * 60] {
+            let c = check(
+                Some(&dated(now + chrono::Duration::seconds(ahead))),
+                limit,
+                now,
+            );
+            assert_eq!(c.verdict, Verdict::Pass, "{ahead} s ahead: {}", c.reason);
+            assert!(c.reason.contains("written just now"), "{}", c.reason);
+        }
+        let c = check(
+            Some(&dated(now + chrono::Duration::seconds(5 * 60 + 1))),
+            limit,
+            now,
+        );
+        assert_eq!(c.verdict, Verdict::Warn, "{}", c.reason);
+        assert!(c.reason.contains("in the future"), "{}", c.reason);
+    }
+
+    #[test]
+    fn max_age_off_never_judges_the_age() {
+        let now = Utc::now();
+        let c = check(Some(&file(24 * 400, now)), None, now);
+        assert_eq!(c.verdict, Verdict::Pass);
+        assert!(c.reason.contains("not judged"), "{}", c.reason);
+        // Off is not a licence to skip the other rules: no file is still an error.
+        assert_eq!(check(None, None, now).verdict, Verdict::Error);
+    }
 }

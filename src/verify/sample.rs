@@ -240,4 +240,81 @@ mod tests {
         assert_eq!(run(42, false), run(42, true));
         assert_ne!(run(42, false), run(43, false));
     }
+
+    #[test]
+    fn the_byte_budget_counts_the_newest_and_may_be_filled_exactly() {
+        // Newest 60 of 100 bytes; 40 fits exactly after it, 50 does not.
+        let mut s = Sampler::new(1, 10, 100);
+        s.offer(&entry("fifty", 50, 1), None);
+        s.offer(&entry("forty", 40, 2), None);
+        s.offer(&entry("newest", 60, 9), None);
+        let out = s.finish();
+        assert_eq!(paths(&out), vec!["newest", "forty"]);
+        // A file of exactly the budget is not oversize.
+        let mut s = Sampler::new(1, 10, 100);
+        s.offer(&entry("exact", 100, 1), None);
+        s.offer(&entry("newest", 1, 9), None);
+        let out = s.finish();
+        assert_eq!(out.oversize, 0);
+        assert_eq!(paths(&out), vec!["newest"], "1 + 100 is over 100");
+    }
+
+    #[test]
+    fn the_files_verified_longest_ago_are_kept_whatever_the_listing_order() {
+        let t = |d| Some(Utc.with_ymd_and_hms(2026, 2, d, 0, 0, 0).unwrap());
+        let files: Vec<(Entry, Option<DateTime<Utc>>)> = (1..=12)
+            .map(|d| (entry(&format!("v{d:02}"), 1, d), t(d)))
+            .collect();
+        for order in [false, true] {
+            let mut s = Sampler::new(3, 4, u64::MAX);
+            let mut v = files.clone();
+            if order {
+                v.reverse();
+            }
+            for (e, at) in &v {
+                s.offer(e, *at);
+            }
+            let out = s.finish();
+            // v12 is the newest; then the three verified longest ago.
+            assert_eq!(
+                paths(&out),
+                vec!["v12", "v01", "v02", "v03"],
+                "reversed: {order}"
+            );
+            assert!(
+                out.picks[1..]
+                    .iter()
+                    .all(|(_, why)| *why == PickReason::LongestUnverified)
+            );
+        }
+    }
+
+    #[test]
+    fn the_newest_is_the_latest_modification_then_the_greatest_name() {
+        let mut s = Sampler::new(1, 1, u64::MAX);
+        s.offer(&entry("b", 1, 5), None);
+        s.offer(&entry("c", 1, 4), None);
+        s.offer(&entry("a", 1, 5), None);
+        assert_eq!(paths(&s.finish()), vec!["b"]);
+    }
+
+    #[test]
+    fn a_hard_cap_leaves_out_a_newest_file_that_does_not_fit() {
+        let mut s = Sampler::new(1, 10, 1000).with_cap(100);
+        s.offer(&entry("old", 100, 1), None);
+        s.offer(&entry("newest", 101, 9), None);
+        let out = s.finish();
+        assert_eq!(
+            out.newest_over_cap.as_ref().map(|e| e.path.as_str()),
+            Some("newest")
+        );
+        assert_eq!(paths(&out), vec!["old"], "the cap is the byte budget too");
+        // Exactly the cap fits.
+        let mut s = Sampler::new(1, 10, 1000).with_cap(100);
+        s.offer(&entry("old", 1, 1), None);
+        s.offer(&entry("newest", 100, 9), None);
+        let out = s.finish();
+        assert!(out.newest_over_cap.is_none());
+        assert_eq!(paths(&out), vec!["newest"]);
+    }
 }

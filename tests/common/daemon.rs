@@ -26,18 +26,26 @@ impl Daemon {
 
     /// [`Daemon::start`] with extra environment variables for the daemon.
     pub fn start_with_env(f: &Fixture, daemon_section: &str, env: &[(&str, &str)]) -> Daemon {
-        let mut text = std::fs::read_to_string(&f.config).unwrap();
-        let port = match text.find("listen = \"127.0.0.1:") {
-            Some(i) => text[i + 20..].split('"').next().unwrap().parse().unwrap(),
-            None => {
-                let port = free_port();
-                text.push_str(&format!(
-                    "\n[daemon]\nlisten = \"127.0.0.1:{port}\"\n{daemon_section}\n"
-                ));
-                std::fs::write(&f.config, &text).unwrap();
-                port
-            }
-        };
+        let text = std::fs::read_to_string(&f.config).unwrap();
+        if let Some(i) = text.find("listen = \"127.0.0.1:") {
+            // A restart: the port it had.
+            let port = text[i + 20..].split('"').next().unwrap().parse().unwrap();
+            return Daemon::try_start(f, port, env).unwrap_or_else(|log| panic!("{log}"));
+        }
+        super::servers::on_free_ports("the daemon", || {
+            let port = free_port();
+            let mut text = text.clone();
+            text.push_str(&format!(
+                "\n[daemon]\nlisten = \"127.0.0.1:{port}\"\n{daemon_section}\n"
+            ));
+            std::fs::write(&f.config, &text).unwrap();
+            Daemon::try_start(f, port, env)
+        })
+    }
+
+    /// Starts the daemon and waits until its API answers; `Err` with its log if it exits
+    /// first.
+    fn try_start(f: &Fixture, port: u16, env: &[(&str, &str)]) -> Result<Daemon, String> {
         let log = f
             .dir
             .path()
@@ -62,11 +70,12 @@ impl Daemon {
             if let Ok(t) = std::fs::read_to_string(&token_file) {
                 d.token = t.trim().to_string();
                 if d.get("/v1/health").0 == 200 {
-                    return d;
+                    return Ok(d);
                 }
             }
             if let Some(status) = d.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("the daemon exited with {status}: {}", d.log_text());
+                d.child = None;
+                return Err(format!("the daemon exited with {status}: {}", d.log_text()));
             }
             assert!(
                 Instant::now() < deadline,

@@ -235,6 +235,53 @@ pub fn wait_restoring(f: &Fixture) {
     }
 }
 
+/// Waits until `cond` holds (checked every 20 ms), at most `limit`: a test waits for
+/// what it needs, never a fixed time.
+pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not in {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until the clock is past `t` (at most 10 s).
+pub fn wait_past(t: chrono::DateTime<chrono::Utc>) {
+    wait_for(
+        &format!("the clock past {t}"),
+        Duration::from_secs(10),
+        || chrono::Utc::now() > t,
+    );
+}
+
+/// Bytes in the files of the run scratch folders (restores under way).
+pub fn scratch_bytes(f: &Fixture) -> u64 {
+    let Ok(runs) = std::fs::read_dir(f.data_dir().join("scratch")) else {
+        return 0;
+    };
+    runs.flatten()
+        .filter_map(|run| std::fs::read_dir(run.path()).ok())
+        .flat_map(|files| files.flatten())
+        .filter_map(|file| file.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// The kinds of the open problems of a target's evidence.
+pub fn problem_kinds(t: &Value) -> Vec<String> {
+    t["problems"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|p| p["kind"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The scratch folder holds nothing (no run folder left behind).
 pub fn scratch_is_empty(f: &Fixture) -> bool {
     std::fs::read_dir(f.data_dir().join("scratch"))

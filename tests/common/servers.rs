@@ -11,21 +11,63 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A free TCP port on 127.0.0.1 (free when asked; good enough for tests).
+/// Ports this test process has handed out. Tests run in parallel threads: a port is
+/// never handed out twice, so two servers of one test binary never race for it.
+static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// A TCP port on 127.0.0.1 that was free when asked and that this process never handed
+/// out before. Another process may still take it before the server binds it: servers
+/// are started through [`on_free_ports`], which tries other ports then.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if HANDED_OUT.lock().unwrap().insert(port) {
+            return port;
+        }
+    }
 }
 
-fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+/// Starts a server on ports from [`free_port`]; `start` returns `Err` with the server's
+/// log when it exited before it was ready. A server that failed because a port was taken
+/// meanwhile is started again on other ports (up to 5 times); any other failure panics.
+pub fn on_free_ports<T>(what: &str, mut start: impl FnMut() -> Result<T, String>) -> T {
+    for _ in 0..5 {
+        match start() {
+            Ok(server) => return server,
+            Err(log) if log.to_lowercase().contains("in use") => continue,
+            Err(log) => panic!("{what} did not start: {log}"),
+        }
+    }
+    panic!("{what} did not start: every port it was given was taken");
+}
+
+/// Waits until `ready`, while `child` runs: `Err` with the log at `log` if it exits first
+/// (a server on the port that is not ours must not pass for ours).
+fn wait_ready(
+    what: &str,
+    child: &mut Child,
+    log: &Path,
+    timeout: Duration,
+    mut ready: impl FnMut() -> bool,
+) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
-    while !ready() {
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            return Err(format!("{what} exited with {status}: {log}"));
+        }
+        if ready() {
+            return Ok(());
+        }
         assert!(
             Instant::now() < deadline,
-            "{what} did not become ready in {timeout:?}"
+            "{what} did not become ready in {timeout:?}: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -67,6 +109,10 @@ pub struct Garage {
 
 impl Garage {
     pub fn start() -> Garage {
+        on_free_ports("garage", Garage::try_start)
+    }
+
+    fn try_start() -> Result<Garage, String> {
         let bin = find_binary("BACKPROOF_TEST_GARAGE", "garage");
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
@@ -94,7 +140,8 @@ api_bind_addr = "127.0.0.1:{port}"
         let key_id = format!("GK{:024x}", rand_u64() as u128);
         let secret = format!("{:032x}{:032x}", rand_u64() as u128, rand_u64() as u128);
         let bucket = "backups".to_string();
-        let log = std::fs::File::create(dir.path().join("garage.log")).unwrap();
+        let log_path = dir.path().join("garage.log");
+        let log = std::fs::File::create(&log_path).unwrap();
         let child = Command::new(bin)
             .args([
                 "-c",
@@ -112,7 +159,7 @@ api_bind_addr = "127.0.0.1:{port}"
             .stderr(log)
             .spawn()
             .expect("start garage");
-        let g = Garage {
+        let mut g = Garage {
             child: Some(child),
             dir,
             port,
@@ -126,13 +173,19 @@ api_bind_addr = "127.0.0.1:{port}"
             .enable_all()
             .build()
             .unwrap();
-        wait_until("garage", Duration::from_secs(60), || {
-            rt.block_on(async {
-                use futures::TryStreamExt;
-                store.list(None).try_collect::<Vec<_>>().await.is_ok()
-            })
-        });
-        g
+        wait_ready(
+            "garage",
+            g.child.as_mut().unwrap(),
+            &log_path,
+            Duration::from_secs(60),
+            || {
+                rt.block_on(async {
+                    use futures::TryStreamExt;
+                    store.list(None).try_collect::<Vec<_>>().await.is_ok()
+                })
+            },
+        )?;
+        Ok(g)
     }
 
     pub fn endpoint(&self) -> String {
@@ -197,6 +250,10 @@ impl Samba {
 
     /// A server whose `[global]` section also has `global` (e.g. `server smb encrypt = off`).
     pub fn start_with(global: &str) -> Samba {
+        on_free_ports("smbd", || Samba::try_start(global))
+    }
+
+    fn try_start(global: &str) -> Result<Samba, String> {
         let smbd = find_binary("BACKPROOF_TEST_SMBD", "smbd");
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display().to_string();
@@ -271,7 +328,8 @@ valid users = {SMB_USER}
             writeln!(stdin, "{password}\n{password}").unwrap();
         }
         assert!(add.wait().unwrap().success(), "smbpasswd failed");
-        let log = std::fs::File::create(dir.path().join("smbd.out")).unwrap();
+        let log_path = dir.path().join("smbd.out");
+        let log = std::fs::File::create(&log_path).unwrap();
         let child = Command::new(smbd)
             .args([
                 "--foreground",
@@ -283,16 +341,34 @@ valid users = {SMB_USER}
             .stderr(log)
             .spawn()
             .expect("start smbd");
-        let s = Samba {
+        let mut s = Samba {
             child: Some(child),
             dir,
             port,
             password,
         };
-        wait_until("smbd", Duration::from_secs(30), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        s
+        // smbd logs a port it cannot bind to its log file and carries on without it.
+        let log_file = s.dir.path().join("log.smbd");
+        let taken = || {
+            std::fs::read_to_string(&log_file)
+                .unwrap_or_default()
+                .contains("Address already in use")
+        };
+        let result = wait_ready(
+            "smbd",
+            s.child.as_mut().unwrap(),
+            &log_path,
+            Duration::from_secs(30),
+            || taken() || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        );
+        match result {
+            Ok(()) if !taken() => Ok(s),
+            Ok(()) => Err(format!("smbd: port {port} in use")),
+            Err(e) => Err(format!(
+                "{e}\n{}",
+                std::fs::read_to_string(&log_file).unwrap_or_default()
+            )),
+        }
     }
 
     /// The folder a share serves.
@@ -390,15 +466,24 @@ impl Smtp {
         let mut s = Smtp {
             child: None,
             dir,
-            port: free_port(),
+            port: 0,
             data_delay: delay.as_secs_f64(),
         };
-        s.resume();
+        on_free_ports("the SMTP server", || {
+            s.port = free_port();
+            s.try_resume()
+        });
         s
     }
 
     /// Starts (again) on the same port with the same mailbox.
     pub fn resume(&mut self) {
+        if let Err(log) = self.try_resume() {
+            panic!("SMTP server did not start: {log}");
+        }
+    }
+
+    fn try_resume(&mut self) -> Result<(), String> {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/smtp_server.py");
         let d = self.dir.path();
         let log = std::fs::File::create(d.join("smtp.log")).unwrap();
@@ -428,13 +513,13 @@ impl Smtp {
         std::io::BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        assert_eq!(
-            line.trim(),
-            "ready",
-            "SMTP server did not start: {}",
-            std::fs::read_to_string(d.join("smtp.log")).unwrap_or_default()
-        );
+        if line.trim() != "ready" {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::fs::read_to_string(d.join("smtp.log")).unwrap_or_default());
+        }
         self.child = Some(child);
+        Ok(())
     }
 
     pub fn stop(&mut self) {
