@@ -139,7 +139,6 @@ pub enum SourceComparison {
     },
 }
 
-
 /// The outcome, for the evidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Validation {
@@ -152,4 +151,3 @@ pub struct Validation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
 }
-

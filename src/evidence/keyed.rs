@@ -102,4 +102,3 @@ pub struct RestoredFile {
     pub verdict: Verdict,
     pub reason: String,
 }
-

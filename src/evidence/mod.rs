@@ -26,8 +26,8 @@ pub use keyed::{KeyedRepository, PackSize, RestoredFile, SnapshotRef};
 pub use problem::{Acknowledgement, ClosedProblem, Finding, OpenProblem, ProblemKind};
 pub use run::{Egress, RunEvidence};
 pub use target::{
-    Changed, CheckKind, CheckResult, Coverage, Drift, FileRef, Inventory, Resized,
-    RestoreSummary, SkippedEntry, TargetEvidence,
+    Changed, CheckKind, CheckResult, Coverage, Drift, FileRef, Inventory, Resized, RestoreSummary,
+    SkippedEntry, TargetEvidence,
 };
 pub use verdict::{RunStatus, Trigger, Verdict};
 

@@ -7,4 +7,3 @@ mod text;
 
 pub use html::esc as email_escape;
 pub use text::{history_table, run_summary, status_table};
-

@@ -98,12 +98,7 @@ pub fn status_table(status: &crate::status::Status) -> String {
         };
         let newest = r
             .newest_backup_age_seconds
-            .map(|s| {
-                format!(
-                    "{} old",
-                    human_age(std::time::Duration::from_secs(s))
-                )
-            })
+            .map(|s| format!("{} old", human_age(std::time::Duration::from_secs(s))))
             .unwrap_or_else(|| "-".into());
         let client: String = r.client.chars().take(24).collect();
         let next = match (&r.next_run, status.daemon_running) {

@@ -172,14 +172,8 @@ mod tests {
 
     #[test]
     fn algorithm_from_the_name() {
-        assert_eq!(
-            algorithm_of("SHA256SUMS"),
-            Some(Algorithm::Sha256)
-        );
-        assert_eq!(
-            algorithm_of("daily/x.tar.sha256"),
-            Some(Algorithm::Sha256)
-        );
+        assert_eq!(algorithm_of("SHA256SUMS"), Some(Algorithm::Sha256));
+        assert_eq!(algorithm_of("daily/x.tar.sha256"), Some(Algorithm::Sha256));
         assert_eq!(algorithm_of("MD5SUMS"), Some(Algorithm::Md5));
         assert_eq!(algorithm_of("a/b.b3"), Some(Algorithm::Blake3));
         assert_eq!(algorithm_of("notes.txt"), None);

@@ -20,14 +20,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use rand::{Rng, SeedableRng};
 use rustic_core::repofile::{BlobType, IndexFile, Node, SnapshotFile};
 use rustic_core::{
     BlobId, Credentials, FileType, IndexedFull, Open, ReadBackend, Repository, RepositoryBackends,
     RepositoryOptions, RusticError, TreeId,
 };
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::Secret;

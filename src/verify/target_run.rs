@@ -22,11 +22,11 @@ use super::findings::{self, Observation};
 use super::inventory::{self, ListError, Listed, Scope};
 use super::problems;
 use super::restic_keyed;
-use crate::evidence::KeyedRepository;
 use super::restore::{self, RestoreError};
 use super::validate;
 use super::{Verifier, drift, freshness};
 use super::{manifest_check, ransomware, restic, source_check};
+use crate::evidence::KeyedRepository;
 
 /// Everything one target's verification needs to know about its run.
 pub(super) struct TargetRun<'a> {
