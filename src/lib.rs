@@ -36,6 +36,7 @@
 //! `main.rs` only calls [`cli::main`].
 
 pub mod ack;
+pub mod app;
 pub mod catalog;
 pub mod chain;
 pub mod cli;

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 
+use crate::app::runs::RunService;
 use crate::catalog::{Catalog, CatalogError};
 use crate::config::{self, Config};
 use crate::evidence::{RunEvidence, Trigger};
@@ -290,7 +291,8 @@ fn recover_lost_runs(config: &Config, catalog: &Catalog) -> Result<()> {
     let unfinished = catalog.unfinished()?;
     for job in &config.jobs {
         let dir = evidence.join(&job.name);
-        let last = std::fs::read_to_string(dir.join(crate::verify::LAST_RUN_MARK)).ok();
+        let last =
+            std::fs::read_to_string(dir.join(crate::app::evidence_files::LAST_RUN_MARK)).ok();
         let lost_last = match &last {
             Some(id) => catalog
                 .run(id.trim())?
@@ -380,7 +382,7 @@ pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: boo
     let Some(catalog) = catalog_or_daemon(config)? else {
         return run_in_daemon(config, job_name, req.target.as_deref(), json).await;
     };
-    let verifier = Verifier::new(config, catalog.clone());
+    let verifier = RunService::new(config, Verifier::new(config, catalog.clone()));
     let progress = Arc::new(Progress::new("", job_name));
     req.progress = Some(progress.clone());
     let bar = (!json).then(|| {
@@ -585,7 +587,7 @@ async fn show(config_path: &Path, run_id: &str, json: bool) -> Result<u8> {
             let ev = catalog
                 .run(run_id)?
                 .ok_or_else(|| anyhow!("no run `{run_id}` in the catalog"))?;
-            let file = Verifier::new(&config, catalog).evidence_path(&ev.job, run_id);
+            let file = crate::app::evidence_files::evidence_path(&config.data_dir, &ev.job, run_id);
             (ev, file)
         }
         // Another process holds the catalog (or this user may not write here): ask the

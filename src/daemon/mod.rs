@@ -31,6 +31,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::runs::RunService;
 use crate::config::Config;
 use crate::evidence::Trigger;
 use crate::mail::{Mailer, Sender, outbox};
@@ -82,7 +83,8 @@ pub async fn run(config_path: &Path) -> Result<u8> {
     }
     let catalog = crate::cli::open_catalog(&config)?;
     let token = ensure_token(&config.data_dir)?;
-    let manager = RunManager::new(Verifier::new(&config, catalog.clone()), config.clone());
+    let runs = RunService::new(&config, Verifier::new(&config, catalog.clone()));
+    let manager = RunManager::new(runs, config.clone());
     let health = Arc::new(health::Health::default());
 
     let listener = tokio::net::TcpListener::bind(config.daemon.listen)

@@ -11,7 +11,7 @@ use crate::evidence::{
     TargetEvidence, Trigger, Verdict,
 };
 
-use super::{Finished, RunError, Verifier};
+use super::{RunError, Sealed, Verifier};
 
 /// The text of a panic's payload.
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -25,16 +25,17 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 impl Verifier {
-    /// Records run `run_id` of `job` (only `target`, if given), which stopped on the panic
-    /// `message`. `None` if the run had already been recorded as finished before the panic.
-    pub fn record_crash(
+    /// Seals run `run_id` of `job` (only `target`, if given), which stopped on the panic
+    /// `message`, as sealed evidence. `None` if the run had already been recorded as
+    /// finished before the panic.
+    pub fn seal_crash(
         &self,
         job: &Job,
         run_id: &str,
         target: Option<&str>,
         trigger: Trigger,
         message: &str,
-    ) -> Result<Option<Finished>, RunError> {
+    ) -> Result<Option<Sealed>, RunError> {
         let mut ev = match self.catalog.run(run_id)? {
             Some(ev) if ev.status != RunStatus::Running => return Ok(None),
             Some(ev) => ev,
@@ -95,7 +96,7 @@ impl Verifier {
         ev.finished_at = Some(Utc::now());
         ev.status = RunStatus::Finished;
         ev.verdict = Some(Verdict::Error);
-        self.finish(job, ev, &crate::catalog::RunCommit::default())
+        self.seal(&job.name, ev, crate::catalog::RunCommit::default())
             .map(Some)
     }
 }
