@@ -6,7 +6,7 @@
 //!   Raw serde structs are parsed strictly (unknown keys are errors) and turned into
 //!   validated types; every error names the file, line and key, and never shows a
 //!   secret. It also checks that this user may write in `data_dir` and `scratch_dir`.
-//! - [`target`]: the one small [`target::Target`] trait (list, stat, streaming read) and
+//! - [`storage`]: the storage backends: the one small [`storage::Target`] trait (list, stat, streaming read) and
 //!   one module per backend. The checks never know which backend they talk to.
 //! - [`catalog`]: the sled database under `data_dir`: runs, per-file records (baseline
 //!   hash and coverage ledger), the last inventory of each target, and the process lock.
@@ -49,5 +49,5 @@ pub mod progress;
 pub mod report;
 pub mod scratch;
 pub mod status;
-pub mod target;
+pub mod storage;
 pub mod verify;

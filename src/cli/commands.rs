@@ -182,9 +182,9 @@ async fn check_connections(config: &Config) -> Result<u8> {
         for spec in &job.targets {
             let started = std::time::Instant::now();
             let outcome = async {
-                let target = crate::target::open(spec).await?;
+                let target = crate::storage::open(spec).await?;
                 let first = target.list().next().await.transpose()?;
-                Ok::<_, crate::target::TargetError>(first)
+                Ok::<_, crate::storage::TargetError>(first)
             };
             let name = format!("{}/{}", job.name, spec.name);
             match outcome.await {

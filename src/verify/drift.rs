@@ -17,7 +17,7 @@ use crate::evidence::{
     Changed, CheckKind, CheckResult, Drift, FileRef, Finding, ProblemKind, Resized, Verdict,
 };
 use crate::format::{human_age, human_bytes, shown};
-use crate::target::Entry;
+use crate::storage::Entry;
 
 /// Collects drift while the listing streams by.
 #[derive(Debug, Default)]

@@ -12,7 +12,7 @@ use crate::catalog::{FileRecord, RECORD_SCHEMA};
 use crate::config::Policy;
 use crate::evidence::{Expectation, Verdict};
 use crate::format::short_hash;
-use crate::target::Entry;
+use crate::storage::Entry;
 
 use super::restore::Restored;
 

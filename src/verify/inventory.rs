@@ -13,7 +13,7 @@ use crate::catalog::{
 };
 use crate::config::{Canary, Format, Policy};
 use crate::evidence::{Coverage, Drift, FileRef, Inventory};
-use crate::target::{Entry, Target, TargetError};
+use crate::storage::{Entry, Target, TargetError};
 
 use super::drift::DriftTally;
 use super::sample::{Sample, Sampler};

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use crate::catalog::{Catalog, CatalogError};
 use crate::evidence::{CheckKind, CheckResult, ManifestMatch, SampledFile, Verdict};
 use crate::format::shown;
-use crate::target::Target;
+use crate::storage::Target;
 
 use super::inventory::Listed;
 use super::manifest;

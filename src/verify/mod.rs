@@ -49,7 +49,7 @@ pub struct Verifier {
     /// Parent of per-run scratch folders.
     pub scratch_dir: PathBuf,
     pub host: String,
-    /// Opens a configured target ([`crate::target::open`]; replaced in unit tests).
+    /// Opens a configured target ([`crate::storage::open`]; replaced in unit tests).
     pub opener: Opener,
 }
 
@@ -59,7 +59,7 @@ pub type Opener = std::sync::Arc<
             &crate::config::TargetSpec,
         ) -> futures::future::BoxFuture<
             'static,
-            Result<std::sync::Arc<dyn crate::target::Target>, crate::target::TargetError>,
+            Result<std::sync::Arc<dyn crate::storage::Target>, crate::storage::TargetError>,
         > + Send
         + Sync,
 >;
@@ -112,7 +112,7 @@ impl Verifier {
             host: gethostname::gethostname().to_string_lossy().into_owned(),
             opener: std::sync::Arc::new(|spec| {
                 let spec = spec.clone();
-                Box::pin(async move { crate::target::open(&spec).await })
+                Box::pin(async move { crate::storage::open(&spec).await })
             }),
         }
     }

@@ -12,7 +12,7 @@ use crate::evidence::{
     CheckKind, CheckResult, Drift, FileRef, ManifestMatch, SampledFile, Verdict,
 };
 use crate::format::{human_age, shown};
-use crate::target::Entry;
+use crate::storage::Entry;
 
 use crate::evidence::Algorithm;
 

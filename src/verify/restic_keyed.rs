@@ -33,7 +33,7 @@ use crate::config::Secret;
 use crate::evidence::{CheckResult, KeyedRepository, PackSize, RestoredFile, SnapshotRef, Verdict};
 use crate::format::{human_bytes, shown};
 use crate::scratch::safe_file_name;
-use crate::target::{ErrorKind, Target};
+use crate::storage::{ErrorKind, Target};
 
 use super::restic_backend::{ANSWER_DEADLINE, TargetBackend, path_of, target_error};
 

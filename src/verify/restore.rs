@@ -14,7 +14,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use futures::StreamExt;
 
-use crate::target::{Target, TargetError};
+use crate::storage::{Target, TargetError};
 
 use super::manifest::Digester;
 use crate::evidence::Algorithm;

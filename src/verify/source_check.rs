@@ -6,7 +6,7 @@ use crate::config::{Format, Location, TargetSpec};
 use crate::evidence::{CheckKind, CheckResult, PickReason, SampledFile, SourceComparison, Verdict};
 use crate::format::shown;
 use crate::scratch::ScratchDir;
-use crate::target::ErrorKind;
+use crate::storage::ErrorKind;
 
 use super::Verifier;
 use super::restore::{self, Options};

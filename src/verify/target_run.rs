@@ -15,7 +15,7 @@ use crate::evidence::{
 };
 use crate::format::{human_bytes, human_duration, percent, shown};
 use crate::scratch::ScratchDir;
-use crate::target::{Entry, ErrorKind, Target};
+use crate::storage::{Entry, ErrorKind, Target};
 
 use super::expect::{self, expectation};
 use super::findings::{self, Observation};

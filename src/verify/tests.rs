@@ -12,7 +12,7 @@ use futures::stream::BoxStream;
 
 use crate::catalog::Catalog;
 use crate::evidence::{Trigger, Verdict};
-use crate::target::{ByteStream, Entry, ErrorKind, Target, TargetError};
+use crate::storage::{ByteStream, Entry, ErrorKind, Target, TargetError};
 
 use super::{RunRequest, Verifier};
 
