@@ -30,3 +30,31 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_all()?;
     std::fs::rename(&tmp, path)
 }
+
+/// Finds the evidence file of run `run_id` in any job's folder, and reads it.
+pub fn find(
+    data_dir: &Path,
+    run_id: &str,
+) -> anyhow::Result<(crate::evidence::RunEvidence, PathBuf)> {
+    use anyhow::{Context, bail};
+    if !run_id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        bail!("`{run_id}` is not a run id");
+    }
+    let dir = evidence_dir(data_dir);
+    for job in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = job?.path().join(format!("{run_id}.json"));
+        if path.is_file() {
+            let bytes = std::fs::read(&path)?;
+            let ev = serde_json::from_slice(&bytes)
+                .with_context(|| format!("reading {}", path.display()))?;
+            return Ok((ev, path));
+        }
+    }
+    bail!(
+        "no evidence file for run `{run_id}` under {}",
+        dir.display()
+    )
+}

@@ -46,14 +46,9 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How often the outbox is looked at when nothing wakes the worker.
 const OUTBOX_INTERVAL: Duration = Duration::from_secs(60);
 
-/// The file holding the API token, beside the catalog.
-pub fn token_path(data_dir: &Path) -> std::path::PathBuf {
-    data_dir.join("api.token")
-}
-
 /// Reads the API token, creating it (mode 0600) on first start.
 fn ensure_token(data_dir: &Path) -> Result<String> {
-    let path = token_path(data_dir);
+    let path = crate::app::setup::token_path(data_dir);
     match std::fs::read_to_string(&path) {
         Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
         Ok(_) => anyhow::bail!("{} is empty: remove it to get a new token", path.display()),
@@ -77,11 +72,12 @@ fn ensure_token(data_dir: &Path) -> Result<String> {
 
 /// Runs the daemon until SIGTERM or Ctrl-C.
 pub async fn run(config_path: &Path) -> Result<u8> {
-    let config = Arc::new(crate::cli::load(config_path)?);
+    let config = Arc::new(crate::app::setup::load(config_path)?);
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
-    let catalog = crate::cli::open_catalog(&config)?;
+    let me = crate::catalog::LockRecord::daemon(config.daemon.listen);
+    let catalog = crate::app::setup::open_catalog_as(&config, &me)?;
     let token = ensure_token(&config.data_dir)?;
     let runs = RunService::new(&config, Verifier::new(&config, catalog.clone()));
     let manager = RunManager::new(runs, config.clone());
