@@ -9,22 +9,20 @@
 //! transaction) is the run service's work ([`crate::app::runs`]): verification knows
 //! nothing of mail.
 
+pub mod checks;
+mod conclude;
 mod crash;
-mod drift;
 mod expect;
 mod findings;
-mod freshness;
 mod inventory;
 pub mod manifest;
-mod manifest_check;
 mod problems;
-mod ransomware;
-mod restic;
 mod restic_backend;
 pub mod restic_keyed;
 pub mod restore;
+mod restore_file;
+mod restore_sample;
 pub mod sample;
-pub mod source_check;
 mod target_run;
 #[cfg(test)]
 mod tests;
@@ -160,8 +158,11 @@ impl Verifier {
             egress: crate::evidence::Egress {
                 per_run: job.budget.per_run,
                 per_week: job.budget.per_week,
-                week_used_before: self
-                    .egress_since(&job.name, Utc::now() - chrono::Duration::days(7))?,
+                week_used_before: checks::budget::week_used(
+                    &self.catalog,
+                    &job.name,
+                    Utc::now() - chrono::Duration::days(7),
+                )?,
                 read_bytes: 0,
             },
         };
@@ -230,21 +231,6 @@ impl Verifier {
             commit,
             previous_verdict: previous.as_ref().map(RunEvidence::effective_verdict),
         })
-    }
-
-    /// Bytes read by the job's runs started since `since`.
-    fn egress_since(&self, job: &str, since: chrono::DateTime<Utc>) -> Result<u64, CatalogError> {
-        let mut total = 0;
-        for id in self.catalog.run_ids_of_job(job)? {
-            let Some(ev) = self.catalog.run(&id)? else {
-                continue;
-            };
-            if ev.started_at < since {
-                break;
-            }
-            total += ev.egress.read_bytes;
-        }
-        Ok(total)
     }
 
     /// A run id that sorts by time and is unique in this catalog: `20261127-200102-3fa9`.

@@ -8,8 +8,8 @@ use crate::format::shown;
 use crate::scratch::ScratchDir;
 use crate::storage::ErrorKind;
 
-use super::Verifier;
-use super::restore::{self, Options};
+use crate::verify::Verifier;
+use crate::verify::restore::{self, Options};
 
 pub async fn compare(
     verifier: &Verifier,

@@ -10,9 +10,9 @@ use crate::evidence::{CheckKind, CheckResult, ManifestMatch, SampledFile, Verdic
 use crate::format::shown;
 use crate::storage::Target;
 
-use super::inventory::Listed;
-use super::manifest;
 use crate::evidence::Algorithm;
+use crate::verify::inventory::Listed;
+use crate::verify::manifest;
 
 /// A manifest is read into memory: larger ones are refused.
 const MAX_MANIFEST_BYTES: usize = 64 << 20;
