@@ -73,7 +73,7 @@ pub async fn digest(config: &Config, job_name: &str, send: bool) -> Result<u8> {
 }
 
 pub async fn send_test_email(config: &Config, address: &str) -> Result<u8> {
-    if let Err(e) = crate::mail::address::mailbox(address) {
+    if let Err(e) = crate::config::mailbox(address) {
         bail!("{e}");
     }
     let mailer = Mailer::new(config)?;
