@@ -63,7 +63,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod evidence;
-pub mod format;
+pub(crate) mod format;
 pub mod mail;
 pub mod progress;
 pub mod report;

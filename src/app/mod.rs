@@ -15,12 +15,12 @@
 //! - [`evidence_files`]: where evidence documents are written as files;
 //! - [`local`], [`remote`]: the two implementations of [`Service`].
 
-pub mod evidence_files;
-pub mod local;
-pub mod recover;
-pub mod remote;
+pub(crate) mod evidence_files;
+pub(crate) mod local;
+mod recover;
+pub(crate) mod remote;
 pub mod runs;
-pub mod setup;
+pub(crate) mod setup;
 
 use std::path::PathBuf;
 use std::sync::Arc;

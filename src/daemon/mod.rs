@@ -14,10 +14,10 @@
 //! records them as interrupted, removes their scratch folders and exits within
 //! [`SHUTDOWN_GRACE`].
 
-pub mod api;
+pub(crate) mod api;
 pub mod clock;
-pub mod health;
-pub mod runs;
+pub(crate) mod health;
+pub(crate) mod runs;
 pub mod scheduler;
 
 use std::io::Write;

@@ -2,10 +2,10 @@
 //! outbox in the catalog ([`outbox`]) and sending ([`transport`]). Addresses are checked
 //! by [`crate::config::mailbox`], the same way at configuration load and when composing.
 
-pub mod compose;
-pub mod digest;
+pub(crate) mod compose;
+pub(crate) mod digest;
 pub mod outbox;
-pub mod policy;
+pub(crate) mod policy;
 pub mod transport;
 
 pub use compose::Sender;

@@ -9,24 +9,24 @@
 //! transaction) is the run service's work ([`crate::app::runs`]): verification knows
 //! nothing of mail.
 
-pub mod checks;
+pub(crate) mod checks;
 mod conclude;
 mod crash;
 mod expect;
 mod findings;
 mod inventory;
-pub mod manifest;
+pub(crate) mod manifest;
 mod problems;
 mod restic_backend;
-pub mod restic_keyed;
+pub(crate) mod restic_keyed;
 pub mod restore;
 mod restore_file;
 mod restore_sample;
-pub mod sample;
+pub(crate) mod sample;
 mod target_run;
 #[cfg(test)]
 mod tests;
-pub mod validate;
+pub(crate) mod validate;
 
 pub use crash::panic_message;
 

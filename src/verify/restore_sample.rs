@@ -13,7 +13,6 @@ use crate::catalog::CatalogError;
 use crate::evidence::{
     CheckKind, CheckResult, Coverage, PickReason, RestoreSummary, SampledFile, Verdict,
 };
-use crate::scratch::ScratchDir;
 use crate::storage::{Entry, Target};
 
 use super::checks::{self, manifest as manifest_check};
@@ -43,25 +42,10 @@ impl TargetRun<'_> {
         now: DateTime<Utc>,
     ) -> Result<SampleOutcome, CatalogError> {
         let mut coverage = listed.coverage.clone();
-        let owner = crate::scratch::Owner {
-            installation: self.verifier.catalog.installation(),
-            run_id: self.run_id,
-        };
-        let scratch = match ScratchDir::create(
-            &self.verifier.scratch_dir,
-            &format!("{}-{}", self.run_id, self.index),
-            owner,
-        ) {
+        let scratch = match self.scratch("") {
             Ok(s) => Arc::new(s),
-            Err(e) => {
-                let c = checks::check(
-                    CheckKind::Restore,
-                    Verdict::Error,
-                    format!(
-                        "cannot create a scratch folder in {}: {e}",
-                        self.verifier.scratch_dir.display()
-                    ),
-                );
+            Err(why) => {
+                let c = checks::check(CheckKind::Restore, Verdict::Error, why);
                 return Ok(SampleOutcome {
                     files: Vec::new(),
                     restore_check: c,

@@ -88,6 +88,22 @@ impl TargetRun<'_> {
             .collect()
     }
 
+    /// A scratch folder of this target in this run (`suffix` keeps a second one apart);
+    /// the error says why there is none.
+    pub(super) fn scratch(&self, suffix: &str) -> Result<ScratchDir, String> {
+        let owner = crate::scratch::Owner {
+            installation: self.verifier.catalog.installation(),
+            run_id: self.run_id,
+        };
+        let name = format!("{}-{}{suffix}", self.run_id, self.index);
+        ScratchDir::create(&self.verifier.scratch_dir, &name, owner).map_err(|e| {
+            format!(
+                "cannot create a scratch folder in {}: {e}",
+                self.verifier.scratch_dir.display()
+            )
+        })
+    }
+
     /// The sample of this target: the policy's limits, within the egress allowance.
     fn sampler(&self) -> crate::verify::sample::Sampler {
         let p = &self.spec.policy;
@@ -237,22 +253,11 @@ impl TargetRun<'_> {
         let password = self.spec.restic_password.clone()?;
         listed.restic.as_ref()?;
         self.progress(|s| s.phase = Some("checking the repository with its password".into()));
-        let owner = crate::scratch::Owner {
-            installation: self.verifier.catalog.installation(),
-            run_id: self.run_id,
-        };
-        let scratch = match ScratchDir::create(
-            &self.verifier.scratch_dir,
-            &format!("{}-{}-keyed", self.run_id, self.index),
-            owner,
-        ) {
+        let scratch = match self.scratch("-keyed") {
             Ok(s) => s,
-            Err(e) => {
+            Err(why) => {
                 return Some(KeyedRepository {
-                    reason: format!(
-                        "could not verify with the password: cannot create a scratch folder in {}: {e}",
-                        self.verifier.scratch_dir.display()
-                    ),
+                    reason: format!("could not verify with the password: {why}"),
                     ..Default::default()
                 });
             }
