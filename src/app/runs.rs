@@ -9,9 +9,9 @@ use chrono::Utc;
 
 use crate::catalog::{CatalogError, MailKind};
 use crate::config::{Config, Job};
-use crate::evidence::{RunEvidence, Trigger};
+use crate::evidence::RunEvidence;
 use crate::mail::{Sender, compose, outbox, policy};
-use crate::verify::{RunRequest, Sealed, Verifier};
+use crate::verify::{Crash, RunRequest, Sealed, Verifier};
 
 use super::evidence_files::{LAST_RUN_MARK, evidence_path, write_atomically};
 
@@ -70,20 +70,10 @@ impl RunService {
         self.record(job, sealed)
     }
 
-    /// Records run `run_id` of `job`, which stopped on the panic `message`, as a run that
-    /// could not verify. `None` if it had been recorded as finished before the panic.
-    pub fn record_crash(
-        &self,
-        job: &Job,
-        run_id: &str,
-        target: Option<&str>,
-        trigger: Trigger,
-        message: &str,
-    ) -> Result<Option<Finished>, RunError> {
-        match self
-            .verifier
-            .seal_crash(job, run_id, target, trigger, message)?
-        {
+    /// Records a run of `job` that stopped on a panic as a run that could not verify.
+    /// `None` if it had been recorded as finished before the panic.
+    pub fn record_crash(&self, job: &Job, crash: Crash<'_>) -> Result<Option<Finished>, RunError> {
+        match self.verifier.seal_crash(job, crash)? {
             Some(sealed) => self.record(job, sealed).map(Some),
             None => Ok(None),
         }

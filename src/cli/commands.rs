@@ -14,7 +14,7 @@ use crate::config::{self, Config};
 use crate::evidence::Trigger;
 use crate::progress::{Progress, RunState};
 use crate::report;
-use crate::verify::{RunRequest, Verifier};
+use crate::verify::{Crash, RunRequest, Verifier};
 
 use super::{Cli, Command};
 
@@ -239,7 +239,8 @@ pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: boo
             Err(panic) => {
                 let message = crate::verify::panic_message(&*panic);
                 eprintln!("run {run_id} stopped on an internal error: {message}");
-                match verifier.record_crash(job, &run_id, target.as_deref(), trigger, &message) {
+                let crash = Crash { run_id: &run_id, target: target.as_deref(), trigger, message: &message };
+                match verifier.record_crash(job, crash) {
                     Ok(Some(done)) => Ok(done),
                     Ok(None) => Err(anyhow!("run {run_id} was recorded before the internal error")),
                     Err(e) => Err(e.into()),

@@ -16,7 +16,7 @@ use crate::catalog::CatalogError;
 use crate::config::Config;
 use crate::evidence::Trigger;
 use crate::progress::{Progress, ProgressState, RunState};
-use crate::verify::RunRequest;
+use crate::verify::{Crash, RunRequest};
 
 /// Why a run was not started.
 #[derive(Debug, thiserror::Error)]
@@ -239,8 +239,15 @@ impl RunManager {
                 let message = crate::verify::panic_message(&*panic);
                 tracing::error!(job = %job.name, run_id = %run_id, panic = %message, "run stopped on an internal error; recorded as not verified");
                 let crashed = AssertUnwindSafe(async {
-                    self.runs
-                        .record_crash(&job, &run_id, target.as_deref(), trigger, &message)
+                    self.runs.record_crash(
+                        &job,
+                        Crash {
+                            run_id: &run_id,
+                            target: target.as_deref(),
+                            trigger,
+                            message: &message,
+                        },
+                    )
                 })
                 .catch_unwind()
                 .await;

@@ -28,7 +28,7 @@ mod target_run;
 mod tests;
 pub(crate) mod validate;
 
-pub use crash::panic_message;
+pub use crash::{Crash, panic_message};
 
 use std::path::PathBuf;
 
