@@ -152,23 +152,30 @@ pub struct Shown {
     pub file: Option<PathBuf>,
 }
 
-/// One run's evidence: from the catalog (here or through the daemon); when another
-/// process holds the catalog, or this user may not write where it is, from the evidence
-/// files finished runs leave.
+/// One run's evidence: from the catalog (here, read only, or through the daemon); when
+/// another process holds the catalog, the daemon cannot be asked, or this user may not
+/// write where the catalog is, from the evidence files finished runs leave.
 pub async fn show(config: &Arc<Config>, run_id: &str) -> anyhow::Result<Shown> {
-    let writable = crate::config::check_folders(config, "").is_empty();
-    let access = if writable || daemon_api(config).is_some() {
-        match connect(config) {
-            Ok(a) => Some(a),
-            Err(e) if matches!(e.downcast_ref(), Some(CatalogError::Locked { .. })) => None,
-            Err(e) => return Err(e),
+    let from_daemon = |api: String| async move {
+        match Remote::connect(config, &api) {
+            Ok(remote) => remote.show(run_id).await.ok(),
+            Err(_) => None,
         }
-    } else {
-        None
     };
-    let evidence = match &access {
-        Some(Access::Local(local)) => Some(local.show(run_id).await?),
-        Some(Access::Remote(remote)) => remote.show(run_id).await.ok(),
+    let writable = crate::config::check_folders(config, "").is_empty();
+    let evidence = match daemon_api(config) {
+        Some(api) => from_daemon(api).await,
+        None if writable => match crate::catalog::Catalog::open(&config.data_dir) {
+            Ok(catalog) => Some(Local::new(config.clone(), catalog).show(run_id).await?),
+            Err(CatalogError::Locked {
+                record: Some(r), ..
+            }) if r.kind == HolderKind::Daemon => match r.api {
+                Some(api) => from_daemon(api).await,
+                None => None,
+            },
+            Err(CatalogError::Locked { .. }) => None,
+            Err(e) => return Err(e.into()),
+        },
         None => None,
     };
     let Some(evidence) = evidence else {
