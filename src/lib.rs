@@ -21,7 +21,7 @@
 //!   test restore into a scratch folder with BLAKE3, comparison against the baseline,
 //!   and the deeper checks a target asks for (canaries, manifests, restic repositories,
 //!   validation of restored files, ransomware signs, the source spot check, the egress
-//!   budget), one file each in [`verify::checks`]. A finding (a corrupt file) is data in
+//!   budget), one file each in `verify::checks`. A finding (a corrupt file) is data in
 //!   the evidence; an `Err` means "could not verify". Findings are ranked by severity,
 //!   and a proven problem stays open across runs until the evidence shows it fixed or a
 //!   technician acknowledges it. A run returns sealed evidence; it knows nothing of

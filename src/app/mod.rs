@@ -9,11 +9,11 @@
 //! Runs go through the run service, [`runs::RunService`], in the command line's process or
 //! in the daemon's.
 //!
-//! - [`setup`]: loading the configuration, checking folders, opening the catalog;
-//! - [`recover`]: putting back runs the catalog lost, from their evidence files;
+//! - `setup`: loading the configuration, checking folders, opening the catalog;
+//! - `recover`: putting back runs the catalog lost, from their evidence files;
 //! - [`runs`]: the run service: verify, queue the report, record both in one transaction;
-//! - [`evidence_files`]: where evidence documents are written as files;
-//! - [`local`], [`remote`]: the two implementations of [`Service`].
+//! - `evidence_files`: where evidence documents are written as files;
+//! - `local`, `remote`: the two implementations of [`Service`].
 
 pub(crate) mod evidence_files;
 pub(crate) mod local;

@@ -4,12 +4,12 @@
 //! together, each naming its file, line and key. What comes out is validated: the rest of
 //! the program never sees a raw value.
 //!
-//! - [`model`]: the validated types ([`Config`], [`Job`], [`TargetSpec`]);
-//! - [`load`](mod@load): reading and checking the files;
-//! - [`raw`] (private): the serde structs exactly as written, strict about unknown keys;
-//! - [`daemon`], [`policy`], [`location`], [`smtp`], [`schedule`], [`secret`],
-//!   [`validator`], [`options`]: each part of the model with its own validation;
-//! - [`dirs`]: whether this user may work in `data_dir` and `scratch_dir`.
+//! - `model`: the validated types ([`Config`], [`Job`], [`TargetSpec`]);
+//! - `load`: reading and checking the files;
+//! - `raw` (private): the serde structs exactly as written, strict about unknown keys;
+//! - `daemon`, `policy`, `location`, `smtp`, `schedule`, `secret`,
+//!   `validator`, `options`: each part of the model with its own validation;
+//! - `dirs`: whether this user may work in `data_dir` and `scratch_dir`.
 //!
 //! Config is the lowest layer: it imports nothing of the crate.
 

@@ -1,10 +1,10 @@
 //! `backproof daemon`: the long-running service.
 //!
 //! - [`scheduler`] fires each job's runs and weekly summaries, and catches up missed runs;
-//! - [`runs`] carries runs out (bounded parallelism, one run per job at a time);
-//! - [`api`] serves the local HTTP API the CLI talks to while the daemon holds the catalog;
+//! - `runs` carries runs out (bounded parallelism, one run per job at a time);
+//! - `api` serves the local HTTP API the CLI talks to while the daemon holds the catalog;
 //! - an outbox worker delivers queued email every minute and right after each run;
-//! - [`health`] watches that the main loop, the runs and the delivery worker make
+//! - `health` watches that the main loop, the runs and the delivery worker make
 //!   progress: it answers the systemd watchdog only while they do, records the daemon's
 //!   heartbeat in the catalog, and alerts about jobs that missed a scheduled run.
 //!

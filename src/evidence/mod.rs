@@ -8,7 +8,7 @@
 //! - [`verdict`]: [`Verdict`], [`RunStatus`], [`Trigger`];
 //! - [`run`]: the document of one run ([`RunEvidence`]) and its egress;
 //! - [`target`]: what one target showed (checks, listing, drift, coverage, restores);
-//! - [`file`]: one sampled file and its proofs (manifest, validation, source);
+//! - `file`: one sampled file and its proofs (manifest, validation, source);
 //! - [`problem`]: findings, open and closed problems, acknowledgements;
 //! - [`keyed`]: a restic repository checked with its password.
 

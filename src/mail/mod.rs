@@ -1,4 +1,4 @@
-//! Email: who gets what ([`policy`]), composing messages ([`compose`]), the durable
+//! Email: who gets what (`policy`), composing messages (`compose`), the durable
 //! outbox in the catalog ([`outbox`]) and sending ([`transport`]). Addresses are checked
 //! by [`crate::config::mailbox`], the same way at configuration load and when composing.
 
