@@ -831,6 +831,10 @@ fn read_only_commands_work_while_the_daemon_holds_the_catalog() {
         "{}",
         out.stdout
     );
+    // Queuing the summary goes through the daemon too: this job has no owners.
+    let out = f.backproof(&["digest", "acme", "--send"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("has no owners"), "{}", out.stderr);
     let out = f.backproof(&["verify-evidence", "acme"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(
