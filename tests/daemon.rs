@@ -810,3 +810,45 @@ fn the_daemon_logs_what_a_service_log_needs_without_v() {
         .unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn read_only_commands_work_while_the_daemon_holds_the_catalog() {
+    let f = fixture();
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 0, "{ev}");
+    let d = Daemon::start(&f, "");
+    // The daemon's lock record names it and its API: the CLI goes through the API.
+    let lock = std::fs::read_to_string(f.data_dir().join("backproof.lock")).unwrap();
+    let record: serde_json::Value = serde_json::from_str(&lock).unwrap();
+    assert_eq!(record["kind"], "daemon", "{lock}");
+    assert_eq!(record["api"], format!("127.0.0.1:{}", d.port), "{lock}");
+
+    let out = f.backproof(&["digest", "acme"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("checked 1 time this week")
+            && out.stdout.contains("Open problems: none."),
+        "{}",
+        out.stdout
+    );
+    // Queuing the summary goes through the daemon too: this job has no owners.
+    let out = f.backproof(&["digest", "acme", "--send"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("has no owners"), "{}", out.stderr);
+    let out = f.backproof(&["verify-evidence", "acme"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("intact: 1 document")
+            && out.stdout.contains(ev["run_id"].as_str().unwrap()),
+        "{}",
+        out.stdout
+    );
+    let out = f.backproof(&["history", "acme"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(ev["run_id"].as_str().unwrap()),
+        "{}",
+        out.stdout
+    );
+    drop(d);
+}

@@ -41,18 +41,33 @@ MUTANTS_VERSION=27.1.0
 # status), the evidence chain, sampling, baselines, drift, freshness, the egress budget,
 # findings, open problems and their acknowledgement.
 FILES=(
-  src/evidence.rs
+  src/evidence/mod.rs
+  src/evidence/verdict.rs
+  src/evidence/run.rs
+  src/evidence/target.rs
+  src/evidence/file.rs
+  src/evidence/problem.rs
   src/chain.rs
   src/ack.rs
   src/status.rs
   src/verify/mod.rs
   src/verify/target_run.rs
+  src/verify/conclude.rs
+  src/verify/restore_sample.rs
+  src/verify/restore_file.rs
   src/verify/expect.rs
   src/verify/sample.rs
-  src/verify/drift.rs
-  src/verify/freshness.rs
   src/verify/findings.rs
   src/verify/problems.rs
+  src/verify/checks/mod.rs
+  src/verify/checks/access.rs
+  src/verify/checks/inventory.rs
+  src/verify/checks/freshness.rs
+  src/verify/checks/drift.rs
+  src/verify/checks/coverage.rs
+  src/verify/checks/restore.rs
+  src/verify/checks/canary.rs
+  src/verify/checks/budget.rs
 )
 # The integration tests that exercise the core (tier 2).
 INTEGRATION=(local_runs open_problems deeper evidence_chain email truth verdicts report_snapshots restic)

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Timelike;
 
 use backproof::config::{S3Location, Secret};
-use backproof::target::Target;
+use backproof::storage::Target;
 use common::servers::Garage;
 use common::*;
 use object_store::path::Path as Key;
@@ -53,7 +53,7 @@ fn s3_bucket_passes_the_target_suite() {
         }
         // Something outside the prefix must not be listed.
         put(&*store, "clients/other/x.bin", vec![1; 10]).await;
-        let target = backproof::target::s3::open(&location(&g, "clients/acme")).unwrap();
+        let target = backproof::storage::s3::open(&location(&g, "clients/acme")).unwrap();
         assert_eq!(target.default_concurrency(), 4);
         suite::run(&target).await;
     });

@@ -55,7 +55,7 @@ fn smb_share_passes_the_target_suite() {
     );
     block_on(async {
         let target =
-            backproof::target::smb::open(&location(&s, "backups", "clients/acme", &s.password))
+            backproof::storage::smb::open(&location(&s, "backups", "clients/acme", &s.password))
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
         suite::run(&target).await;
@@ -74,10 +74,10 @@ fn share_requiring_encryption_works_with_encryption_required() {
     block_on(async {
         let mut loc = location(&s, "secure", "", &s.password);
         loc.encryption = Encryption::Required;
-        let target = backproof::target::smb::open(&loc)
+        let target = backproof::storage::smb::open(&loc)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        use backproof::target::Target;
+        use backproof::storage::Target;
         use futures::TryStreamExt;
         let listed: Vec<_> = target.list().try_collect().await.unwrap();
         assert_eq!(listed.len(), 1);
@@ -403,7 +403,7 @@ fn encryption_required_means_an_encrypted_session_or_an_error() {
     block_on(async {
         let mut loc = location(&s, "backups", "acme", &s.password);
         loc.encryption = Encryption::Required;
-        let target = backproof::target::smb::open(&loc)
+        let target = backproof::storage::smb::open(&loc)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let seen = share_encryption(&s, "backups");

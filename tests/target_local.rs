@@ -3,8 +3,8 @@
 mod common;
 
 use backproof::config::FollowSymlinks;
-use backproof::target::local;
-use backproof::target::{ErrorKind, Target};
+use backproof::storage::local;
+use backproof::storage::{ErrorKind, Target};
 use common::suite;
 use futures::TryStreamExt;
 

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use backproof::app::runs::RunService;
 use backproof::catalog::Catalog;
 use backproof::config::Config;
 use backproof::evidence::{ProblemKind, RunEvidence, RunStatus, Trigger, Verdict};
@@ -239,7 +240,7 @@ fn setup(dir: &Path) -> Config {
 /// Runs the job; with `cancel_after`, drops the run once that many files were restored
 /// (as Ctrl-C or a daemon shutdown does). Returns the evidence of a finished run.
 async fn run(
-    verifier: &Verifier,
+    verifier: &RunService,
     config: &Config,
     seed: u64,
     cancel_after: Option<u64>,
@@ -268,7 +269,7 @@ async fn run(
     tokio::select! {
         done = verifier.run(job, req) => Some(done.unwrap().evidence),
         _ = cancel => {
-            verifier.catalog.interrupt_unfinished().unwrap();
+            verifier.verifier.catalog.interrupt_unfinished().unwrap();
             None
         }
     }
@@ -394,7 +395,7 @@ async fn no_false_pass_no_false_alarm_and_damage_is_caught() {
         let dir = tempfile::tempdir().unwrap();
         let config = setup(dir.path());
         let catalog = Catalog::open(&config.data_dir).unwrap();
-        let verifier = Verifier::new(&config, catalog);
+        let verifier = RunService::new(&config, Verifier::new(&config, catalog));
         let mut w = World {
             model: Model::default(),
             root: dir.path().join("backups"),

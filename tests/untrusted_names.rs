@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use backproof::scratch::ScratchDir;
-use backproof::target::{ByteStream, Entry, ErrorKind, Target, TargetError};
+use backproof::storage::{ByteStream, Entry, ErrorKind, Target, TargetError};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 

@@ -30,7 +30,7 @@ use serde::de::DeserializeOwned;
 
 use crate::evidence::{EVIDENCE_SCHEMA, RunEvidence, RunStatus};
 
-pub use lock::ProcessLock;
+pub use lock::{HolderKind, LockRecord, ProcessLock, holder};
 pub use records::{
     AckRecord, Claim, Delivery, FileRecord, InventoryRecord, MailKind, OutboxItem,
     PROBLEM_FILE_LIMIT, ProblemFile, ProblemRecord, RECORD_SCHEMA, Seen, TargetState,
@@ -93,6 +93,8 @@ pub enum CatalogError {
         data_dir: PathBuf,
         lock_file: PathBuf,
         holder: String,
+        /// The holder's record, when it could be read.
+        record: Option<Box<LockRecord>>,
     },
     #[error("{path}: {source}")]
     Io {
@@ -159,11 +161,16 @@ fn prefix(parts: &[&str]) -> Vec<u8> {
 impl Catalog {
     /// Opens (creating if needed) the catalog in `data_dir`, taking the process lock.
     pub fn open(data_dir: &Path) -> Result<Catalog> {
+        Catalog::open_as(data_dir, &LockRecord::command())
+    }
+
+    /// [`Catalog::open`], with `me` as the lock holder's record (the daemon names its API).
+    pub fn open_as(data_dir: &Path, me: &LockRecord) -> Result<Catalog> {
         std::fs::create_dir_all(data_dir).map_err(|e| CatalogError::Io {
             path: data_dir.to_path_buf(),
             source: e,
         })?;
-        let lock = ProcessLock::acquire(data_dir)?;
+        let lock = ProcessLock::acquire(data_dir, me)?;
         let path = data_dir.join("catalog");
         let db_err = |e| CatalogError::Db {
             path: path.clone(),

@@ -1,21 +1,20 @@
 //! What each subcommand does.
 
-use std::path::{Path, PathBuf};
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::sync::Arc;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow};
+use futures::FutureExt;
 
-use crate::catalog::{Catalog, CatalogError};
+use crate::app::runs::RunService;
+use crate::app::setup::{command_line, ensure_folders, find_job, load};
+use crate::app::{Access, Remote};
 use crate::config::{self, Config};
-use crate::evidence::{RunEvidence, Trigger};
+use crate::evidence::Trigger;
 use crate::progress::{Progress, RunState};
 use crate::report;
-use crate::scratch::ScratchDir;
-use crate::verify::{RunRequest, Verifier};
-
-use super::remote::Remote;
-use futures::FutureExt;
-use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use crate::verify::{Crash, RunRequest, Verifier};
 
 use super::{Cli, Command};
 
@@ -44,8 +43,8 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             };
             run(&config, &job, req, json).await
         }
-        Command::Show { run_id, json } => show(&cli.config, &run_id, json).await,
-        Command::History { job, limit } => history(&cli.config, &job, limit).await,
+        Command::Show { run_id, json } => show(&load(&cli.config)?, &run_id, json).await,
+        Command::History { job, limit } => history(&load(&cli.config)?, &job, limit).await,
         Command::Demo { dir } => super::demo::demo(dir).await,
         Command::Digest { job, send } => super::mail::digest(&load(&cli.config)?, &job, send).await,
         Command::SendTestEmail { address } => {
@@ -86,11 +85,6 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Daemon => crate::daemon::run(&cli.config).await,
         Command::VerifyEvidence { job } => verify_evidence(&load(&cli.config)?, &job).await,
     }
-}
-
-/// Loads the configuration; all its errors become one error listing each of them.
-pub fn load(path: &Path) -> Result<Config> {
-    config::load(path).map_err(|errors| anyhow!("{}", errors.to_string().trim_end()))
 }
 
 fn check_config(path: &Path) -> Result<u8> {
@@ -181,9 +175,9 @@ async fn check_connections(config: &Config) -> Result<u8> {
         for spec in &job.targets {
             let started = std::time::Instant::now();
             let outcome = async {
-                let target = crate::target::open(spec).await?;
+                let target = crate::storage::open(spec).await?;
                 let first = target.list().next().await.transpose()?;
-                Ok::<_, crate::target::TargetError>(first)
+                Ok::<_, crate::storage::TargetError>(first)
             };
             let name = format!("{}/{}", job.name, spec.name);
             match outcome.await {
@@ -209,178 +203,20 @@ async fn check_connections(config: &Config) -> Result<u8> {
     Ok(if failed == 0 { 0 } else { 2 })
 }
 
-/// The command line as the user typed it, for "run it as that user" hints.
-fn command_line() -> String {
-    std::env::args()
-        .map(|a| {
-            if !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+".contains(c))
-            {
-                a
-            } else {
-                format!("'{}'", a.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Refuses to write in `data_dir` or `scratch_dir` when this user cannot, or should not
-/// (root in another user's folder): the error says what to do instead.
-fn ensure_folders(config: &Config) -> Result<()> {
-    let problems = config::check_folders(config, &command_line());
-    if problems.is_empty() {
-        return Ok(());
-    }
-    let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-    bail!(
-        "refusing to write in the data folders:\n  {}",
-        list.join("\n  ")
-    )
-}
-
-/// Whether a running daemon holds the catalog (then talk to it and write nothing here).
-/// Used only when this process must not open the catalog itself.
-fn daemon_holds_catalog(data_dir: &Path) -> bool {
-    use std::io::Read;
-    let Ok(mut file) = std::fs::File::open(data_dir.join("backproof.lock")) else {
-        return false;
-    };
-    match file.try_lock_shared() {
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            holder
-                .lines()
-                .any(|l| l.starts_with("command ") && l.split_whitespace().any(|w| w == "daemon"))
-        }
-        // Free (released when `file` is dropped) or not lockable: no daemon.
-        _ => false,
-    }
-}
-
-/// Opens the catalog and cleans up after runs that died (crash, `kill -9`): we hold the
-/// lock, so any run still marked running is an orphan, and so is any scratch folder of
-/// this installation. A run whose finished record the catalog lost (damage at the end of
-/// its log) is put back from its evidence file, and the loss is noted in its history.
-pub fn open_catalog(config: &Config) -> Result<Catalog> {
-    ensure_folders(config)?;
-    let catalog = Catalog::open(&config.data_dir)?;
-    recover_lost_runs(config, &catalog)?;
-    for id in catalog.interrupt_unfinished()? {
-        tracing::warn!(run_id = %id, "run did not finish (process stopped); recorded as interrupted");
-    }
-    let swept =
-        ScratchDir::sweep_orphans(&config.scratch_dir, catalog.installation(), |_| false)
-            .with_context(|| format!("cleaning scratch folder {}", config.scratch_dir.display()))?;
-    if swept > 0 {
-        tracing::warn!(count = swept, "removed scratch folders of interrupted runs");
-    }
-    Ok(catalog)
-}
-
-/// Puts back finished runs the catalog lost (damage: a torn end of its log, a damaged
-/// segment), from their evidence files, and notes the loss in the job's history. A loss
-/// shows as the job's newest finished run (named beside its evidence files) missing or
-/// unfinished in the catalog, or as a run left "running" whose evidence file is finished.
-fn recover_lost_runs(config: &Config, catalog: &Catalog) -> Result<()> {
-    use crate::evidence::RunStatus;
-    let evidence = config.data_dir.join("evidence");
-    let unfinished = catalog.unfinished()?;
-    for job in &config.jobs {
-        let dir = evidence.join(&job.name);
-        let last = std::fs::read_to_string(dir.join(crate::verify::LAST_RUN_MARK)).ok();
-        let lost_last = match &last {
-            Some(id) => catalog
-                .run(id.trim())?
-                .is_none_or(|ev| ev.status != RunStatus::Finished),
-            None => false,
-        };
-        let stuck = unfinished
-            .iter()
-            .any(|ev| ev.job == job.name && dir.join(format!("{}.json", ev.run_id)).exists());
-        if !lost_last && !stuck {
-            continue;
-        }
-        let mut restored = Vec::new();
-        for entry in
-            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
-        {
-            let path = entry?.path();
-            if path.extension().is_none_or(|e| e != "json") {
-                continue;
-            }
-            let Ok(bytes) = std::fs::read(&path) else {
-                continue;
-            };
-            let Ok(doc) = serde_json::from_slice::<RunEvidence>(&bytes) else {
-                continue;
-            };
-            let known = catalog.run(&doc.run_id)?;
-            if doc.status == RunStatus::Finished
-                && doc.job == job.name
-                && known.is_none_or(|k| k.status != RunStatus::Finished)
-            {
-                restored.push((doc, bytes));
-            }
-        }
-        if restored.is_empty() {
-            continue;
-        }
-        restored.sort_by(|a, b| (a.0.started_at, &a.0.run_id).cmp(&(b.0.started_at, &b.0.run_id)));
-        let ids: Vec<&str> = restored.iter().map(|(d, _)| d.run_id.as_str()).collect();
-        let note = format!(
-            "the catalog had lost the finished record of {} run(s) ({}), probably through damage to its database; they were put back from their evidence files in {}. What those runs changed in the catalog (the listing later runs compare with, baselines, open problems) may be lost",
-            ids.len(),
-            ids.join(", "),
-            dir.display()
-        );
-        tracing::error!(job = %job.name, "{note}");
-        for (doc, bytes) in &restored {
-            catalog.restore_run(doc, bytes)?;
-        }
-        // The problems the newest restored run left open stay open.
-        if let Some((newest, _)) = restored.last()
-            && catalog
-                .last_finished_run(&job.name)?
-                .is_some_and(|l| l.run_id == newest.run_id)
-        {
-            for t in &newest.targets {
-                for p in &t.problems {
-                    catalog.reopen_problem(&job.name, &t.name, p)?;
-                }
-            }
-        }
-        catalog.note(&job.name, &note)?;
-        catalog.flush()?;
-    }
-    Ok(())
-}
-
-/// Opens the catalog, or says that a daemon holds it (`None`): then talk to its API.
-pub fn catalog_or_daemon(config: &Config) -> Result<Option<Catalog>> {
-    if !config::check_folders(config, "").is_empty() && daemon_holds_catalog(&config.data_dir) {
-        return Ok(None);
-    }
-    match open_catalog(config) {
-        Ok(c) => Ok(Some(c)),
-        Err(e) => match e.downcast_ref::<CatalogError>() {
-            Some(CatalogError::Locked { holder, .. }) if holder.contains(" daemon") => Ok(None),
-            _ => Err(e),
-        },
-    }
-}
-
 pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: bool) -> Result<u8> {
     let job = find_job(config, job_name)?;
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
-    let Some(catalog) = catalog_or_daemon(config)? else {
-        return run_in_daemon(config, job_name, req.target.as_deref(), json).await;
+    let config = Arc::new(config.clone());
+    let local = match crate::app::connect(&config)? {
+        Access::Local(local) => local,
+        Access::Remote(remote) => {
+            return run_in_daemon(&config, &remote, job_name, req.target.as_deref(), json).await;
+        }
     };
-    let verifier = Verifier::new(config, catalog.clone());
+    let catalog = local.catalog;
+    let verifier = RunService::new(&config, Verifier::new(&config, catalog.clone()));
     let progress = Arc::new(Progress::new("", job_name));
     req.progress = Some(progress.clone());
     let bar = (!json).then(|| {
@@ -403,7 +239,8 @@ pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: boo
             Err(panic) => {
                 let message = crate::verify::panic_message(&*panic);
                 eprintln!("run {run_id} stopped on an internal error: {message}");
-                match verifier.record_crash(job, &run_id, target.as_deref(), trigger, &message) {
+                let crash = Crash { run_id: &run_id, target: target.as_deref(), trigger, message: &message };
+                match verifier.record_crash(job, crash) {
                     Ok(Some(done)) => Ok(done),
                     Ok(None) => Err(anyhow!("run {run_id} was recorded before the internal error")),
                     Err(e) => Err(e.into()),
@@ -435,14 +272,19 @@ pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: boo
         println!("Evidence BLAKE3: {}", done.hash);
     }
     if let Some(to) = &done.emailed_to {
-        super::mail::deliver_now(config, &catalog, &to.join(", ")).await;
+        super::mail::deliver_now(&config, &catalog, &to.join(", ")).await;
     }
     Ok(ev.effective_verdict().exit_code())
 }
 
 /// `backproof run` while the daemon runs: the daemon verifies, we follow its progress.
-async fn run_in_daemon(config: &Config, job: &str, target: Option<&str>, json: bool) -> Result<u8> {
-    let remote = Remote::connect(config)?;
+async fn run_in_daemon(
+    config: &Config,
+    remote: &Remote,
+    job: &str,
+    target: Option<&str>,
+    json: bool,
+) -> Result<u8> {
     let run_id = remote.start(job, target).await?;
     if !json {
         eprintln!("run {run_id} started by the daemon (Ctrl-C stops watching, not the run)");
@@ -459,11 +301,7 @@ async fn run_in_daemon(config: &Config, job: &str, target: Option<&str>, json: b
     if json {
         println!("{}", serde_json::to_string_pretty(&ev)?);
     } else {
-        let file = config
-            .data_dir
-            .join("evidence")
-            .join(job)
-            .join(format!("{run_id}.json"));
+        let file = crate::app::evidence_files::evidence_path(&config.data_dir, job, &run_id);
         print!(
             "{}",
             report::run_summary(&ev, file.exists().then_some(file.as_path()))
@@ -473,10 +311,8 @@ async fn run_in_daemon(config: &Config, job: &str, target: Option<&str>, json: b
 }
 
 async fn status(config: &Config, json: bool) -> Result<u8> {
-    let status = match catalog_or_daemon(config)? {
-        Some(catalog) => crate::status::collect(config, &catalog, None)?,
-        None => Remote::connect(config)?.status().await?,
-    };
+    let access = crate::app::connect(&Arc::new(config.clone()))?;
+    let status = access.service().status().await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&status)?);
     } else {
@@ -495,10 +331,8 @@ fn current_user() -> String {
 
 async fn ack(config: &Config, job: &str, req: &crate::ack::AckRequest) -> Result<u8> {
     find_job(config, job)?;
-    let acked = match catalog_or_daemon(config)? {
-        Some(catalog) => crate::ack::acknowledge(config, &catalog, job, req, chrono::Utc::now())?,
-        None => Remote::connect(config)?.ack(job, req).await?,
-    };
+    let access = crate::app::connect(&Arc::new(config.clone()))?;
+    let acked = access.service().ack(job, req).await?;
     if acked.is_empty() {
         println!("job {job} has no open problem to acknowledge");
         return Ok(0);
@@ -514,7 +348,7 @@ async fn ack(config: &Config, job: &str, req: &crate::ack::AckRequest) -> Result
             a.kind.label(),
             a.target,
             req.by,
-            report::shown(&a.summary)
+            crate::format::shown(&a.summary)
         );
     }
     Ok(0)
@@ -524,13 +358,8 @@ async fn ack(config: &Config, job: &str, req: &crate::ack::AckRequest) -> Result
 /// catalog.
 async fn verify_evidence(config: &Config, job: &str) -> Result<u8> {
     find_job(config, job)?;
-    let check = match catalog_or_daemon(config)? {
-        Some(catalog) => {
-            let evidence_dir = config.data_dir.join("evidence");
-            crate::chain::verify(&catalog, job, &evidence_dir)?
-        }
-        None => Remote::connect(config)?.verify_evidence(job).await?,
-    };
+    let access = crate::app::connect(&Arc::new(config.clone()))?;
+    let check = access.service().verify_evidence(job).await?;
     let Some((first, more)) = check.problems.split_first() else {
         println!(
             "evidence chain of {job} is intact: {} document{}, each equal to its evidence file{}",
@@ -553,119 +382,29 @@ async fn verify_evidence(config: &Config, job: &str) -> Result<u8> {
     Ok(1)
 }
 
-pub fn find_job<'a>(config: &'a Config, name: &str) -> Result<&'a config::Job> {
-    config.job(name).ok_or_else(|| {
-        let known: Vec<&str> = config.jobs.iter().map(|j| j.name.as_str()).collect();
-        anyhow!(
-            "no job named `{name}` in {} (jobs: {})",
-            config.jobs_dir.display(),
-            if known.is_empty() {
-                "none".into()
-            } else {
-                known.join(", ")
-            }
-        )
-    })
-}
-
-async fn show(config_path: &Path, run_id: &str, json: bool) -> Result<u8> {
-    let config = load(config_path)?;
-    // Open the catalog only where this user may write; else read without writing.
-    let local = if config::check_folders(&config, "").is_empty() {
-        match Catalog::open(&config.data_dir) {
-            Ok(catalog) => Some(catalog),
-            Err(CatalogError::Locked { .. }) => None,
-            Err(e) => return Err(e.into()),
-        }
-    } else {
-        None
-    };
-    let (ev, file) = match local {
-        Some(catalog) => {
-            let ev = catalog
-                .run(run_id)?
-                .ok_or_else(|| anyhow!("no run `{run_id}` in the catalog"))?;
-            let file = Verifier::new(&config, catalog).evidence_path(&ev.job, run_id);
-            (ev, file)
-        }
-        // Another process holds the catalog (or this user may not write here): ask the
-        // daemon, else read the evidence files finished runs leave.
-        None => {
-            let from_daemon = match Remote::connect(&config) {
-                Ok(r) => r.show(run_id).await.ok(),
-                Err(_) => None,
-            };
-            match from_daemon {
-                Some(ev) => {
-                    let file = config
-                        .data_dir
-                        .join("evidence")
-                        .join(&ev.job)
-                        .join(format!("{run_id}.json"));
-                    (ev, file)
-                }
-                None => find_evidence_file(&config.data_dir, run_id)?,
-            }
-        }
-    };
+async fn show(config: &Config, run_id: &str, json: bool) -> Result<u8> {
+    let shown = crate::app::show(&Arc::new(config.clone()), run_id).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&ev)?);
+        println!("{}", serde_json::to_string_pretty(&shown.evidence)?);
     } else {
         print!(
             "{}",
-            report::run_summary(&ev, file.exists().then_some(file.as_path()))
+            report::run_summary(&shown.evidence, shown.file.as_deref())
         );
     }
     Ok(0)
 }
 
-fn find_evidence_file(data_dir: &Path, run_id: &str) -> Result<(RunEvidence, PathBuf)> {
-    if !run_id
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-')
-    {
-        bail!("`{run_id}` is not a run id");
-    }
-    let dir = data_dir.join("evidence");
-    for job in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = job?.path().join(format!("{run_id}.json"));
-        if path.is_file() {
-            let bytes = std::fs::read(&path)?;
-            let ev = serde_json::from_slice(&bytes)
-                .with_context(|| format!("reading {}", path.display()))?;
-            return Ok((ev, path));
-        }
-    }
-    bail!(
-        "no evidence file for run `{run_id}` under {}",
-        dir.display()
-    )
-}
-
-async fn history(config_path: &Path, job_name: &str, limit: usize) -> Result<u8> {
-    let config = load(config_path)?;
-    find_job(&config, job_name)?;
-    let (runs, notes) = match catalog_or_daemon(&config)? {
-        Some(catalog) => {
-            let mut runs = Vec::new();
-            for id in catalog.run_ids_of_job(job_name)?.into_iter().take(limit) {
-                if let Some(ev) = catalog.run(&id)? {
-                    runs.push(ev);
-                }
-            }
-            (runs, catalog.notes(job_name)?)
-        }
-        None => (
-            Remote::connect(&config)?.history(job_name, limit).await?,
-            Vec::new(),
-        ),
-    };
-    if runs.is_empty() {
-        println!("job {job_name} has no runs yet");
+async fn history(config: &Config, job: &str, limit: usize) -> Result<u8> {
+    find_job(config, job)?;
+    let access = crate::app::connect(&Arc::new(config.clone()))?;
+    let history = access.service().history(job, limit).await?;
+    if history.runs.is_empty() {
+        println!("job {job} has no runs yet");
     } else {
-        print!("{}", report::history_table(&runs));
+        print!("{}", report::history_table(&history.runs));
     }
-    for note in notes {
+    for note in history.notes {
         println!("note: {note}");
     }
     Ok(0)

@@ -56,7 +56,7 @@ pub async fn demo(dir: Option<PathBuf>) -> Result<u8> {
         config_path.display()
     );
 
-    let config = commands::load(&config_path)?;
+    let config = crate::app::setup::load(&config_path)?;
     let req = || RunRequest {
         target: None,
         seed: None,

@@ -8,7 +8,8 @@ use crate::config::Config;
 use crate::mail::{Delivered, Mailer, Sender, compose, outbox};
 use crate::report::digest;
 
-use super::commands::{find_job, open_catalog};
+use crate::app::Access;
+use crate::app::setup::find_job;
 
 /// Delivers what is due after a run, telling the technician what happened. A failed
 /// delivery does not change the run's exit code: the message stays queued.
@@ -44,26 +45,35 @@ pub async fn deliver_now(config: &Config, catalog: &Catalog, to: &str) {
     }
 }
 
+/// Prints the weekly owner summary of a job, or queues it for the owners and delivers it
+/// (here, or by the daemon when it holds the catalog).
 pub async fn digest(config: &Config, job_name: &str, send: bool) -> Result<u8> {
     let job = find_job(config, job_name)?;
-    let catalog = open_catalog(config)?;
+    let access = crate::app::connect(&std::sync::Arc::new(config.clone()))?;
     if !send {
-        let d = crate::mail::digest::build(&catalog, job, Utc::now())?;
+        let d = access.service().digest(job_name).await?;
         print!("{}", digest::text(&d));
         return Ok(0);
     }
-    let sender = Sender::from_config(config);
-    if crate::mail::digest::enqueue(&catalog, &sender, job, Utc::now())?.is_none() {
+    if !access.service().queue_digest(job_name).await? {
         bail!(
             "job {job_name} has no owners to send the weekly summary to (owners = [...] in its job file)"
         );
     }
-    deliver_now(config, &catalog, &job.owners.join(", ")).await;
+    match &access {
+        Access::Local(local) => {
+            deliver_now(config, &local.catalog, &job.owners.join(", ")).await;
+        }
+        Access::Remote(_) => eprintln!(
+            "weekly summary to {} queued; the daemon delivers it",
+            job.owners.join(", ")
+        ),
+    }
     Ok(0)
 }
 
 pub async fn send_test_email(config: &Config, address: &str) -> Result<u8> {
-    if let Err(e) = crate::mail::address::mailbox(address) {
+    if let Err(e) = crate::config::mailbox(address) {
         bail!("{e}");
     }
     let mailer = Mailer::new(config)?;
@@ -93,23 +103,11 @@ pub async fn send_test_email(config: &Config, address: &str) -> Result<u8> {
 }
 
 pub async fn outbox(config: &Config, retry: bool) -> Result<u8> {
-    let items = match super::commands::catalog_or_daemon(config)? {
-        Some(catalog) => {
-            if retry {
-                let mailer = Mailer::new(config)?;
-                let round = outbox::deliver(&catalog, &mailer, true).await?;
-                println!("{}", round.counts(&mailer));
-            }
-            catalog.outbox()?
-        }
-        None => {
-            let remote = super::remote::Remote::connect(config)?;
-            if retry {
-                println!("{}", remote.outbox_retry().await?);
-            }
-            remote.outbox().await?
-        }
-    };
+    let access = crate::app::connect(&std::sync::Arc::new(config.clone()))?;
+    if retry {
+        println!("{}", access.service().outbox_retry().await?);
+    }
+    let items = access.service().outbox().await?;
     if items.is_empty() {
         println!("the outbox is empty");
         return Ok(0);

@@ -9,9 +9,6 @@ mod demo;
 mod follow;
 mod log_caps;
 mod mail;
-mod remote;
-
-pub use commands::{load, open_catalog};
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -31,7 +31,7 @@ pub struct Policy {
     /// Checksum manifests (`sha256sum`, `md5sum`, `b3sum` output) in the target.
     pub manifests: Option<PathFilter>,
     /// The verdict signs of ransomware yield; `None` when the check is off.
-    pub ransomware: Option<crate::evidence::Verdict>,
+    pub ransomware: Option<super::OnRansomware>,
     /// Share of sampled files changed in one run that counts as a sign.
     pub ransomware_changed_percent: f64,
     /// Share of files compared with the source that may differ before it fails.
@@ -41,7 +41,7 @@ pub struct Policy {
     /// reported.
     pub retention: Option<Duration>,
     /// Which symbolic links a local target follows.
-    pub follow_symlinks: super::raw::FollowSymlinks,
+    pub follow_symlinks: super::FollowSymlinks,
     /// restic repositories: files removed by a prune are reported, not failed.
     pub allow_prune: bool,
 }
@@ -83,8 +83,8 @@ impl Policy {
             immutable: globs(immutable),
             manifests: globs(manifests),
             ransomware: match layers.iter().find_map(|l| l.ransomware) {
-                None | Some(super::raw::Ransomware::Warn) => Some(crate::evidence::Verdict::Warn),
-                Some(super::raw::Ransomware::Fail) => Some(crate::evidence::Verdict::Fail),
+                None | Some(super::raw::Ransomware::Warn) => Some(super::OnRansomware::Warn),
+                Some(super::raw::Ransomware::Fail) => Some(super::OnRansomware::Fail),
                 Some(super::raw::Ransomware::Off) => None,
             },
             ransomware_changed_percent: first(|l| l.ransomware_changed_percent).unwrap_or(50.0),

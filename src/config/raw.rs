@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use super::options::{FollowSymlinks, Format, Notify};
 use serde::{Deserialize, Deserializer, de::Error as _};
 use toml::Spanned;
 
@@ -65,17 +66,6 @@ pub struct RawBudget {
     pub per_run: Option<u64>,
     #[serde(default, deserialize_with = "byte_size")]
     pub per_week: Option<u64>,
-}
-
-/// Which runs are emailed to the technicians.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Notify {
-    /// Every run.
-    Always,
-    /// Failures, errors, and the first pass after them (a recovery).
-    #[default]
-    Problems,
 }
 
 /// One file in `jobs.d/`: one client.
@@ -227,17 +217,6 @@ fn one_glob<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(p)
 }
 
-/// The layout of a target.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// Backup files of any kind.
-    #[default]
-    Files,
-    /// A restic repository: verified without its password, and with it when one is given.
-    Restic,
-}
-
 /// `[[targets.canaries]]`: a file with the BLAKE3 it must have.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -301,17 +280,6 @@ pub struct RawPolicy {
     pub follow_symlinks: Option<FollowSymlinks>,
     /// restic repositories: files removed by a prune (or forget) are expected.
     pub allow_prune: Option<bool>,
-}
-
-/// `follow_symlinks = "inside" | "all" | "none"`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FollowSymlinks {
-    /// Only links whose target resolves inside the target's root.
-    #[default]
-    Inside,
-    All,
-    None,
 }
 
 /// `ransomware = "warn" | "fail" | "off"`.
@@ -440,7 +408,7 @@ fn emails<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
             )));
         }
         // Exactly as the report composer will read it.
-        crate::mail::address::mailbox(a).map_err(D::Error::custom)?;
+        super::address::mailbox(a).map_err(D::Error::custom)?;
     }
     Ok(list)
 }

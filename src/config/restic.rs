@@ -7,8 +7,9 @@
 
 use toml::Spanned;
 
+use super::Format;
 use super::error::ConfigError;
-use super::raw::{Format, RawConnection, RawTarget};
+use super::raw::{RawConnection, RawTarget};
 use super::secret::{Secret, SecretKeys};
 use super::target::Checker;
 
@@ -56,7 +57,7 @@ pub fn password(checker: &mut Checker, t: &RawTarget, conn: &mut RawConnection) 
         return checker.secret(
             SecretKeys {
                 name: "password",
-                base: super::folder_of(checker.file),
+                base: super::load::folder_of(checker.file),
                 file: file.as_ref(),
                 env: env.as_ref(),
                 inline: inline.as_ref(),
@@ -70,7 +71,7 @@ pub fn password(checker: &mut Checker, t: &RawTarget, conn: &mut RawConnection) 
     checker.secret(
         SecretKeys {
             name: "restic_password",
-            base: super::folder_of(checker.file),
+            base: super::load::folder_of(checker.file),
             file: t.restic_password_file.as_ref(),
             env: t.restic_password_env.as_ref(),
             inline: t.restic_password.as_ref(),

@@ -100,7 +100,7 @@ impl SmtpConfig {
             |v: &Spanned<String>,
              key: &str,
              err: &mut dyn FnMut(std::ops::Range<usize>, &str, String)| {
-                match crate::mail::address::mailbox(v.get_ref()) {
+                match super::address::mailbox(v.get_ref()) {
                     Ok(m) => Some(m),
                     Err(e) => {
                         err(v.span(), key, e);
@@ -134,7 +134,7 @@ impl SmtpConfig {
             timeout * SEND_TIMEOUT_FACTOR,
         );
         let ca_pem = raw.ca_file.as_ref().and_then(|f| {
-            let path = super::folder_of(file).join(f.get_ref());
+            let path = super::load::folder_of(file).join(f.get_ref());
             match std::fs::read(&path) {
                 Ok(bytes)
                     if lettre::transport::smtp::client::Certificate::from_pem(&bytes).is_ok() =>
@@ -180,7 +180,7 @@ impl SmtpConfig {
             (Some(user), _) => {
                 match secret::resolve(SecretKeys {
                     name: "password",
-                    base: super::folder_of(file),
+                    base: super::load::folder_of(file),
                     file: raw.password_file.as_ref(),
                     env: raw.password_env.as_ref(),
                     inline: raw.password.as_ref(),

@@ -9,7 +9,7 @@ use super::error::ConfigError;
 use super::location::{
     Encryption, Location, S3Location, SmbLocation, TargetUrl, has_userinfo, redact_userinfo,
 };
-use super::raw::RawConnection as RawTarget;
+use super::raw::RawConnection;
 use super::secret::{self, SecretKeys};
 
 /// Default limit for one S3 request or SMB operation.
@@ -42,7 +42,7 @@ impl Checker<'_> {
     }
 
     /// Validates `raw` into a location; `None` if it has errors (recorded in `self`).
-    pub fn location(&mut self, raw: &RawTarget) -> Option<Location> {
+    pub fn location(&mut self, raw: &RawConnection) -> Option<Location> {
         let errors_before = self.errors.len();
         let scheme = raw.url.get_ref().scheme();
         let s3_keys = [
@@ -122,7 +122,7 @@ impl Checker<'_> {
             .flatten()
     }
 
-    fn timeout(&mut self, raw: &RawTarget) -> Duration {
+    fn timeout(&mut self, raw: &RawConnection) -> Duration {
         let Some(t) = &raw.timeout else {
             return DEFAULT_TIMEOUT;
         };
@@ -178,7 +178,7 @@ impl Checker<'_> {
 
     fn s3(
         &mut self,
-        raw: &RawTarget,
+        raw: &RawConnection,
         bucket: String,
         prefix: String,
         timeout: Duration,
@@ -218,7 +218,7 @@ impl Checker<'_> {
         let secret = self.secret(
             SecretKeys {
                 name: "secret_access_key",
-                base: super::folder_of(self.file),
+                base: super::load::folder_of(self.file),
                 file: raw.secret_access_key_file.as_ref(),
                 env: raw.secret_access_key_env.as_ref(),
                 inline: raw.secret_access_key.as_ref(),
@@ -247,7 +247,7 @@ impl Checker<'_> {
 
     fn smb(
         &mut self,
-        raw: &RawTarget,
+        raw: &RawConnection,
         host: String,
         port: u16,
         share: String,
@@ -261,7 +261,7 @@ impl Checker<'_> {
         let password = self.secret(
             SecretKeys {
                 name: "password",
-                base: super::folder_of(self.file),
+                base: super::load::folder_of(self.file),
                 file: raw.password_file.as_ref(),
                 env: raw.password_env.as_ref(),
                 inline: raw.password.as_ref(),

@@ -9,6 +9,8 @@
 //! | GET | `/v1/jobs/{job}/runs?limit=N` | the job's runs, newest first |
 //! | POST | `/v1/jobs/{job}/ack` | acknowledge open problems (body: [`crate::ack::AckRequest`]) |
 //! | GET | `/v1/jobs/{job}/evidence-chain` | check the job's evidence chain and files (409 while it runs) |
+//! | GET | `/v1/jobs/{job}/digest` | the job's weekly owner summary now |
+//! | POST | `/v1/jobs/{job}/digest` | queue the weekly owner summary for the owners: `{"queued": false}` if it has none |
 //! | GET | `/v1/runs/{id}` | a run's evidence document |
 //! | GET | `/v1/runs/{id}/progress` | a run's live progress |
 //! | GET | `/v1/outbox` | queued, sent and rejected messages (without their bodies) |
@@ -16,6 +18,9 @@
 //!
 //! Every request but `/v1/health` needs `Authorization: Bearer <token>` (401 otherwise). The token is read
 //! from a file the daemon creates (mode 0600) and is never logged.
+//!
+//! The handlers are thin: each query and command is [`crate::app::Local`]'s, the same code
+//! the command line runs when no daemon holds the catalog.
 
 use std::sync::Arc;
 
@@ -29,6 +34,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::app::{AppError, Local, Service};
 use crate::evidence::Trigger;
 
 use super::runs::{RunManager, StartError};
@@ -49,6 +55,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/jobs/{job}/runs", get(history).post(trigger))
         .route("/v1/jobs/{job}/ack", axum::routing::post(ack))
         .route("/v1/jobs/{job}/evidence-chain", get(evidence_chain))
+        .route("/v1/jobs/{job}/digest", get(digest).post(queue_digest))
         .route("/v1/runs/{id}", get(evidence))
         .route("/v1/runs/{id}/progress", get(progress))
         .route("/v1/outbox", get(outbox))
@@ -60,6 +67,31 @@ pub fn router(state: Arc<ApiState>) -> Router {
 
 fn error(code: StatusCode, message: impl Into<String>) -> Response {
     (code, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// The daemon's own catalog and configuration, knowing which jobs run now.
+fn local(state: &ApiState) -> Local {
+    let m = state.manager.clone();
+    Local::new(m.config(), m.catalog().clone()).in_daemon(
+        Arc::new(move |job| m.running(job)),
+        state.manager.mail.clone(),
+    )
+}
+
+/// A query's answer as JSON, or its error with the status code that fits.
+fn answer<T: Serialize>(result: Result<T, AppError>) -> Response {
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => {
+            let code = match e {
+                AppError::NotFound(_) => StatusCode::NOT_FOUND,
+                AppError::Conflict(_) => StatusCode::CONFLICT,
+                AppError::Invalid(_) => StatusCode::BAD_REQUEST,
+                AppError::Catalog(_) | AppError::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            error(code, e.to_string())
+        }
+    }
 }
 
 /// Compares without stopping at the first difference.
@@ -103,11 +135,7 @@ async fn health(State(state): State<Arc<ApiState>>) -> Response {
 }
 
 async fn status(State(state): State<Arc<ApiState>>) -> Response {
-    let m = &state.manager;
-    match crate::status::collect(&m.config(), m.catalog(), Some(&|job| m.running(job))) {
-        Ok(s) => Json(s).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+    answer(local(&state).status().await)
 }
 
 #[derive(Serialize)]
@@ -121,8 +149,7 @@ struct JobInfo {
 }
 
 async fn jobs(State(state): State<Arc<ApiState>>) -> Response {
-    let m = &state.manager;
-    match crate::status::collect(&m.config(), m.catalog(), Some(&|job| m.running(job))) {
+    match local(&state).status().await {
         Ok(s) => Json(
             s.rows
                 .into_iter()
@@ -137,7 +164,7 @@ async fn jobs(State(state): State<Arc<ApiState>>) -> Response {
                 .collect::<Vec<_>>(),
         )
         .into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => answer::<()>(Err(e)),
     }
 }
 
@@ -178,16 +205,7 @@ async fn ack(
     Path(job): Path<String>,
     Json(req): Json<crate::ack::AckRequest>,
 ) -> Response {
-    use crate::ack::AckError;
-    let m = &state.manager;
-    match crate::ack::acknowledge(&m.config(), m.catalog(), &job, &req, chrono::Utc::now()) {
-        Ok(done) => Json(done).into_response(),
-        Err(e @ (AckError::UnknownJob(_) | AckError::UnknownTarget { .. })) => {
-            error(StatusCode::NOT_FOUND, e.to_string())
-        }
-        Err(e @ AckError::Catalog(_)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
-    }
+    answer(local(&state).ack(&job, &req).await)
 }
 
 #[derive(Deserialize)]
@@ -200,69 +218,31 @@ async fn history(
     Path(job): Path<String>,
     Query(q): Query<HistoryQuery>,
 ) -> Response {
-    let m = &state.manager;
-    if m.config().job(&job).is_none() {
-        return error(StatusCode::NOT_FOUND, format!("no job named `{job}`"));
-    }
-    let result = (|| {
-        let mut runs = Vec::new();
-        for id in m
-            .catalog()
-            .run_ids_of_job(&job)?
-            .into_iter()
-            .take(q.limit.unwrap_or(20))
-        {
-            if let Some(ev) = m.catalog().run(&id)? {
-                runs.push(ev);
-            }
-        }
-        Ok::<_, crate::catalog::CatalogError>(runs)
-    })();
-    match result {
-        Ok(runs) => Json(runs).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+    let history = local(&state).history(&job, q.limit.unwrap_or(20)).await;
+    answer(history.map(|h| h.runs))
 }
 
-/// `backproof verify-evidence` while the daemon holds the catalog. Refused while the job
-/// runs: its newest document may be recorded before its file is written.
+/// `backproof verify-evidence` while the daemon holds the catalog (409 while the job
+/// runs).
 async fn evidence_chain(State(state): State<Arc<ApiState>>, Path(job): Path<String>) -> Response {
-    let m = state.manager.clone();
-    if m.config().job(&job).is_none() {
-        return error(StatusCode::NOT_FOUND, format!("no job named `{job}`"));
-    }
-    let running = |m: &RunManager| {
-        m.running(&job).map(|run_id| {
-            error(
-                StatusCode::CONFLICT,
-                format!("job `{job}` is running (run {run_id}); check again when it has finished"),
-            )
-        })
-    };
-    if let Some(busy) = running(&m) {
-        return busy;
-    }
-    let evidence_dir = m.config().data_dir.join("evidence");
-    let (catalog, name) = (m.catalog().clone(), job.clone());
-    let checked =
-        tokio::task::spawn_blocking(move || crate::chain::verify(&catalog, &name, &evidence_dir))
-            .await;
-    if let Some(busy) = running(&m) {
-        return busy;
-    }
-    match checked {
-        Ok(Ok(check)) => Json(check).into_response(),
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+    answer(local(&state).verify_evidence(&job).await)
+}
+
+async fn digest(State(state): State<Arc<ApiState>>, Path(job): Path<String>) -> Response {
+    answer(local(&state).digest(&job).await)
+}
+
+async fn queue_digest(State(state): State<Arc<ApiState>>, Path(job): Path<String>) -> Response {
+    answer(
+        local(&state)
+            .queue_digest(&job)
+            .await
+            .map(|queued| json!({ "queued": queued })),
+    )
 }
 
 async fn evidence(State(state): State<Arc<ApiState>>, Path(id): Path<String>) -> Response {
-    match state.manager.catalog().run(&id) {
-        Ok(Some(ev)) => Json(ev).into_response(),
-        Ok(None) => error(StatusCode::NOT_FOUND, format!("no run `{id}`")),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+    answer(local(&state).show(&id).await)
 }
 
 async fn progress(State(state): State<Arc<ApiState>>, Path(id): Path<String>) -> Response {
@@ -273,39 +253,9 @@ async fn progress(State(state): State<Arc<ApiState>>, Path(id): Path<String>) ->
 }
 
 async fn outbox(State(state): State<Arc<ApiState>>) -> Response {
-    match state.manager.catalog().outbox() {
-        Ok(items) => Json(
-            items
-                .into_iter()
-                .map(|mut i| {
-                    i.message = String::new();
-                    i
-                })
-                .collect::<Vec<_>>(),
-        )
-        .into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+    answer(local(&state).outbox().await)
 }
 
 async fn outbox_retry(State(state): State<Arc<ApiState>>) -> Response {
-    let mailer = match crate::mail::Mailer::new(&state.manager.config()) {
-        Ok(m) => m,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    };
-    // The round runs in its own task: a client that gives up waiting does not cut a
-    // delivery short (which would leave its message claimed until the claim lapses).
-    let catalog = state.manager.catalog().clone();
-    let round = tokio::spawn(async move {
-        let round = crate::mail::outbox::deliver(&catalog, &mailer, true).await;
-        round.map(|r| r.counts(&mailer))
-    });
-    match round.await {
-        Ok(Ok(counts)) => Json(counts).into_response(),
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        Err(e) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the delivery round stopped on an internal error: {e}"),
-        ),
-    }
+    answer(local(&state).outbox_retry().await)
 }

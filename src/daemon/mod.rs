@@ -1,10 +1,10 @@
 //! `backproof daemon`: the long-running service.
 //!
 //! - [`scheduler`] fires each job's runs and weekly summaries, and catches up missed runs;
-//! - [`runs`] carries runs out (bounded parallelism, one run per job at a time);
-//! - [`api`] serves the local HTTP API the CLI talks to while the daemon holds the catalog;
+//! - `runs` carries runs out (bounded parallelism, one run per job at a time);
+//! - `api` serves the local HTTP API the CLI talks to while the daemon holds the catalog;
 //! - an outbox worker delivers queued email every minute and right after each run;
-//! - [`health`] watches that the main loop, the runs and the delivery worker make
+//! - `health` watches that the main loop, the runs and the delivery worker make
 //!   progress: it answers the systemd watchdog only while they do, records the daemon's
 //!   heartbeat in the catalog, and alerts about jobs that missed a scheduled run.
 //!
@@ -14,10 +14,10 @@
 //! records them as interrupted, removes their scratch folders and exits within
 //! [`SHUTDOWN_GRACE`].
 
-pub mod api;
+pub(crate) mod api;
 pub mod clock;
-pub mod health;
-pub mod runs;
+pub(crate) mod health;
+pub(crate) mod runs;
 pub mod scheduler;
 
 use std::io::Write;
@@ -31,6 +31,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::runs::RunService;
 use crate::config::Config;
 use crate::evidence::Trigger;
 use crate::mail::{Mailer, Sender, outbox};
@@ -45,14 +46,9 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How often the outbox is looked at when nothing wakes the worker.
 const OUTBOX_INTERVAL: Duration = Duration::from_secs(60);
 
-/// The file holding the API token, beside the catalog.
-pub fn token_path(data_dir: &Path) -> std::path::PathBuf {
-    data_dir.join("api.token")
-}
-
 /// Reads the API token, creating it (mode 0600) on first start.
 fn ensure_token(data_dir: &Path) -> Result<String> {
-    let path = token_path(data_dir);
+    let path = crate::app::setup::token_path(data_dir);
     match std::fs::read_to_string(&path) {
         Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
         Ok(_) => anyhow::bail!("{} is empty: remove it to get a new token", path.display()),
@@ -76,13 +72,15 @@ fn ensure_token(data_dir: &Path) -> Result<String> {
 
 /// Runs the daemon until SIGTERM or Ctrl-C.
 pub async fn run(config_path: &Path) -> Result<u8> {
-    let config = Arc::new(crate::cli::load(config_path)?);
+    let config = Arc::new(crate::app::setup::load(config_path)?);
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
-    let catalog = crate::cli::open_catalog(&config)?;
+    let me = crate::catalog::LockRecord::daemon(config.daemon.listen);
+    let catalog = crate::app::setup::open_catalog_as(&config, &me)?;
     let token = ensure_token(&config.data_dir)?;
-    let manager = RunManager::new(Verifier::new(&config, catalog.clone()), config.clone());
+    let runs = RunService::new(&config, Verifier::new(&config, catalog.clone()));
+    let manager = RunManager::new(runs, config.clone());
     let health = Arc::new(health::Health::default());
 
     let listener = tokio::net::TcpListener::bind(config.daemon.listen)

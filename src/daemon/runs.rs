@@ -11,11 +11,12 @@ use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::app::runs::RunService;
 use crate::catalog::CatalogError;
 use crate::config::Config;
 use crate::evidence::Trigger;
 use crate::progress::{Progress, ProgressState, RunState};
-use crate::verify::{RunRequest, Verifier};
+use crate::verify::{Crash, RunRequest};
 
 /// Why a run was not started.
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +39,7 @@ pub enum StartError {
 const KEEP_RECENT: usize = 200;
 
 pub struct RunManager {
-    verifier: Verifier,
+    runs: RunService,
     config: RwLock<Arc<Config>>,
     slots: Arc<Semaphore>,
     /// job → (run id, progress) of its run going on.
@@ -53,9 +54,9 @@ pub struct RunManager {
 }
 
 impl RunManager {
-    pub fn new(verifier: Verifier, config: Arc<Config>) -> Arc<RunManager> {
+    pub fn new(runs: RunService, config: Arc<Config>) -> Arc<RunManager> {
         Arc::new(RunManager {
-            verifier,
+            runs,
             slots: Arc::new(Semaphore::new(config.daemon.max_concurrent_runs)),
             config: RwLock::new(config),
             running: Mutex::new(HashMap::new()),
@@ -76,7 +77,7 @@ impl RunManager {
     }
 
     pub fn catalog(&self) -> &crate::catalog::Catalog {
-        &self.verifier.catalog
+        &self.runs.verifier.catalog
     }
 
     /// Each run in flight (not waiting for its turn): its id, and a text that changes
@@ -160,7 +161,7 @@ impl RunManager {
                     run_id: run_id.clone(),
                 });
             }
-            let run_id = self.verifier.new_run_id()?;
+            let run_id = self.runs.new_run_id()?;
             let progress = Arc::new(Progress::new(&run_id, &job.name));
             running.insert(job.name.clone(), (run_id.clone(), progress.clone()));
             (run_id, progress)
@@ -208,7 +209,7 @@ impl RunManager {
                     progress: Some(progress.clone()),
                 };
                 // A panic inside the run ends the run, not this task (see below).
-                let run = AssertUnwindSafe(self.verifier.run(&job, req)).catch_unwind();
+                let run = AssertUnwindSafe(self.runs.run(&job, req)).catch_unwind();
                 tokio::select! {
                     r = run => Some(r),
                     // Dropping the run's future removes its scratch folder.
@@ -238,8 +239,15 @@ impl RunManager {
                 let message = crate::verify::panic_message(&*panic);
                 tracing::error!(job = %job.name, run_id = %run_id, panic = %message, "run stopped on an internal error; recorded as not verified");
                 let crashed = AssertUnwindSafe(async {
-                    self.verifier
-                        .record_crash(&job, &run_id, target.as_deref(), trigger, &message)
+                    self.runs.record_crash(
+                        &job,
+                        Crash {
+                            run_id: &run_id,
+                            target: target.as_deref(),
+                            trigger,
+                            message: &message,
+                        },
+                    )
                 })
                 .catch_unwind()
                 .await;

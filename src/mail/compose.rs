@@ -73,7 +73,7 @@ fn builder(
         b = b.reply_to(r.clone());
     }
     for a in to {
-        match super::address::mailbox(a) {
+        match crate::config::mailbox(a) {
             Ok(m) => b = b.to(m),
             // The configuration refuses such addresses; should one slip through, the
             // others still get the message.

@@ -1,12 +1,11 @@
-//! Email: who gets what ([`policy`]), composing messages ([`compose`]), the durable
+//! Email: who gets what (`policy`), composing messages (`compose`), the durable
 //! outbox in the catalog ([`outbox`]) and sending ([`transport`]). Addresses are checked
-//! by [`address`], the same way at configuration load and when composing.
+//! by [`crate::config::mailbox`], the same way at configuration load and when composing.
 
-pub mod address;
-pub mod compose;
-pub mod digest;
+pub(crate) mod compose;
+pub(crate) mod digest;
 pub mod outbox;
-pub mod policy;
+pub(crate) mod policy;
 pub mod transport;
 
 pub use compose::Sender;

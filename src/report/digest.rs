@@ -13,10 +13,10 @@ use chrono::{DateTime, Duration, Utc};
 use crate::evidence::{ProblemKind, RunEvidence, RunStatus, SampledFile, Verdict};
 
 use super::html::{esc, verdict_badge};
-use super::{human_age, human_bytes, human_duration};
+use crate::format::{human_age, human_bytes, human_duration};
 
 /// What the week looked like for one client.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Digest {
     pub client: String,
     pub job: String,
@@ -38,7 +38,7 @@ pub struct Digest {
     pub problems: Vec<DigestProblem>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TargetDigest {
     pub name: String,
     pub verdict: Verdict,
@@ -53,7 +53,7 @@ pub struct TargetDigest {
 }
 
 /// An open problem, for the owner.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DigestProblem {
     pub target: String,
     pub kind: ProblemKind,

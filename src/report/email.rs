@@ -11,7 +11,7 @@ use crate::evidence::{
 };
 
 use super::html::{esc, verdict_badge};
-use super::{human_age, human_bytes, human_duration, short_hash, shown};
+use crate::format::{human_age, human_bytes, human_duration, short_hash, shown};
 
 /// Everything the report shows besides the evidence itself.
 pub struct ReportContext<'a> {
@@ -376,7 +376,7 @@ pub(super) fn egress_line(e: &crate::evidence::Egress) -> String {
 
 /// The further proofs of a restored file, each with where its expectation came from.
 fn file_notes(f: &crate::evidence::SampledFile) -> Vec<String> {
-    use crate::verify::source_check::SourceComparison as S;
+    use crate::evidence::SourceComparison as S;
     let mut notes = Vec::new();
     if let Some(second) = &f.second_read_blake3 {
         notes.push(format!("second read: blake3 {}", short_hash(second)));

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::evidence::{RunEvidence, RunStatus};
 
-use super::human_duration;
+use crate::format::{human_age, human_duration, shown};
 
 /// The summary of a run a technician reads after `backproof run` or `backproof show`.
 pub fn run_summary(ev: &RunEvidence, evidence_file: Option<&Path>) -> String {
@@ -98,12 +98,7 @@ pub fn status_table(status: &crate::status::Status) -> String {
         };
         let newest = r
             .newest_backup_age_seconds
-            .map(|s| {
-                format!(
-                    "{} old",
-                    super::human_age(std::time::Duration::from_secs(s))
-                )
-            })
+            .map(|s| format!("{} old", human_age(std::time::Duration::from_secs(s))))
             .unwrap_or_else(|| "-".into());
         let client: String = r.client.chars().take(24).collect();
         let next = match (&r.next_run, status.daemon_running) {
@@ -127,13 +122,13 @@ pub fn status_table(status: &crate::status::Status) -> String {
                     ""
                 },
                 p.target,
-                super::shown(&p.summary),
+                shown(&p.summary),
                 match r.open_problems {
                     0 | 1 => String::new(),
                     n => format!(" (+{} more)", n - 1),
                 }
             ),
-            (None, Some(reason)) => format!("could not verify: {}", super::shown(reason)),
+            (None, Some(reason)) => format!("could not verify: {}", shown(reason)),
             (None, None) if r.last_run.is_none() => "never verified".into(),
             (None, None) => "-".into(),
         };
@@ -155,7 +150,7 @@ pub fn status_table(status: &crate::status::Status) -> String {
     let alive = status
         .daemon_last_alive
         .and_then(|t| status.at.signed_duration_since(t).to_std().ok())
-        .map(|a| format!("; last alive {} ago", super::human_age(a)))
+        .map(|a| format!("; last alive {} ago", human_age(a)))
         .unwrap_or_else(|| "; never ran".into());
     let _ = writeln!(
         out,

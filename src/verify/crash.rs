@@ -11,7 +11,7 @@ use crate::evidence::{
     TargetEvidence, Trigger, Verdict,
 };
 
-use super::{Finished, RunError, Verifier};
+use super::{RunError, Sealed, Verifier};
 
 /// The text of a panic's payload.
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -24,17 +24,28 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// A run that stopped on a panic.
+#[derive(Debug, Clone, Copy)]
+pub struct Crash<'a> {
+    pub run_id: &'a str,
+    /// The one target it verified, if it was asked for one.
+    pub target: Option<&'a str>,
+    pub trigger: Trigger,
+    /// The panic's message.
+    pub message: &'a str,
+}
+
 impl Verifier {
-    /// Records run `run_id` of `job` (only `target`, if given), which stopped on the panic
-    /// `message`. `None` if the run had already been recorded as finished before the panic.
-    pub fn record_crash(
-        &self,
-        job: &Job,
-        run_id: &str,
-        target: Option<&str>,
-        trigger: Trigger,
-        message: &str,
-    ) -> Result<Option<Finished>, RunError> {
+    /// Seals the crashed run of `job` (only its target, if it had one) as evidence that
+    /// could not verify. `None` if the run had already been recorded as finished before
+    /// the panic.
+    pub fn seal_crash(&self, job: &Job, crash: Crash<'_>) -> Result<Option<Sealed>, RunError> {
+        let Crash {
+            run_id,
+            target,
+            trigger,
+            message,
+        } = crash;
         let mut ev = match self.catalog.run(run_id)? {
             Some(ev) if ev.status != RunStatus::Running => return Ok(None),
             Some(ev) => ev,
@@ -95,7 +106,7 @@ impl Verifier {
         ev.finished_at = Some(Utc::now());
         ev.status = RunStatus::Finished;
         ev.verdict = Some(Verdict::Error);
-        self.finish(job, ev, &crate::catalog::RunCommit::default())
+        self.seal(&job.name, ev, crate::catalog::RunCommit::default())
             .map(Some)
     }
 }

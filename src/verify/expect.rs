@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use crate::catalog::{FileRecord, RECORD_SCHEMA};
 use crate::config::Policy;
 use crate::evidence::{Expectation, Verdict};
-use crate::report::short_hash;
-use crate::target::Entry;
+use crate::format::short_hash;
+use crate::storage::Entry;
 
 use super::restore::Restored;
 

@@ -7,7 +7,7 @@ use crate::catalog::{PROBLEM_FILE_LIMIT, ProblemFile};
 use crate::evidence::{
     CheckKind, CheckResult, Drift, Finding, PickReason, ProblemKind, SampledFile, Verdict,
 };
-use crate::report::shown;
+use crate::format::shown;
 
 /// A finding with every file it concerns (up to [`PROBLEM_FILE_LIMIT`]), as the open
 /// problem it may become needs them.

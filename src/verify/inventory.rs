@@ -13,9 +13,9 @@ use crate::catalog::{
 };
 use crate::config::{Canary, Format, Policy};
 use crate::evidence::{Coverage, Drift, FileRef, Inventory};
-use crate::target::{Entry, Target, TargetError};
+use crate::storage::{Entry, Target, TargetError};
 
-use super::drift::DriftTally;
+use super::checks::drift::DriftTally;
 use super::sample::{Sample, Sampler};
 
 const CHUNK: usize = 1024;
@@ -44,7 +44,7 @@ pub struct Listed {
     /// Files of open problems found in the listing, to restore again.
     pub recheck: Vec<Entry>,
     /// For a restic repository: its shape and newest snapshot and index.
-    pub restic: Option<super::restic::Listing>,
+    pub restic: Option<super::checks::repository::Listing>,
 }
 
 /// Manifests read per target and run.
@@ -95,7 +95,7 @@ struct Pass {
     recheck_found: Vec<Entry>,
     manifests: Vec<Entry>,
     manifests_left_out: u64,
-    restic: Option<super::restic::Listing>,
+    restic: Option<super::checks::repository::Listing>,
 }
 
 impl Pass {
@@ -108,7 +108,8 @@ impl Pass {
             if canary {
                 self.found.push(entry.clone());
             }
-            let transient = self.restic.is_some() && super::restic::transient(&entry.path);
+            let transient =
+                self.restic.is_some() && super::checks::repository::transient(&entry.path);
             if transient || !self.policy.filter.matches(&entry.path) {
                 self.excluded += 1;
                 continue;
@@ -267,7 +268,8 @@ pub async fn list(
         recheck_found: Vec::new(),
         manifests: Vec::new(),
         manifests_left_out: 0,
-        restic: (extras.format == Format::Restic).then(|| super::restic::Listing::since(since)),
+        restic: (extras.format == Format::Restic)
+            .then(|| super::checks::repository::Listing::since(since)),
         scope,
         catalog: catalog.clone(),
         policy: policy.clone(),

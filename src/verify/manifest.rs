@@ -6,55 +6,37 @@
 //! coreutils and b3sum write names with a backslash or newline. Names are relative to the
 //! manifest's folder.
 
-use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-/// A checksum algorithm of a manifest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Algorithm {
-    Sha256,
-    Md5,
-    Blake3,
+use crate::evidence::Algorithm;
+
+/// The algorithm of a manifest file, from its name.
+pub fn algorithm_of(path: &str) -> Option<Algorithm> {
+    let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    let is = |exact: &[&str], ext: &[&str]| {
+        exact.contains(&name.as_str()) || ext.iter().any(|e| name.ends_with(e))
+    };
+    if is(
+        &["sha256sums", "sha256sum"],
+        &[".sha256", ".sha256sum", ".sha256sums"],
+    ) {
+        Some(Algorithm::Sha256)
+    } else if is(&["md5sums", "md5sum"], &[".md5", ".md5sum", ".md5sums"]) {
+        Some(Algorithm::Md5)
+    } else if is(
+        &["b3sums", "b3sum", "blake3sums"],
+        &[".b3", ".b3sum", ".b3sums", ".blake3"],
+    ) {
+        Some(Algorithm::Blake3)
+    } else {
+        None
+    }
 }
 
-impl Algorithm {
-    /// The algorithm of a manifest file, from its name.
-    pub fn of_manifest(path: &str) -> Option<Algorithm> {
-        let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
-        let is = |exact: &[&str], ext: &[&str]| {
-            exact.contains(&name.as_str()) || ext.iter().any(|e| name.ends_with(e))
-        };
-        if is(
-            &["sha256sums", "sha256sum"],
-            &[".sha256", ".sha256sum", ".sha256sums"],
-        ) {
-            Some(Algorithm::Sha256)
-        } else if is(&["md5sums", "md5sum"], &[".md5", ".md5sum", ".md5sums"]) {
-            Some(Algorithm::Md5)
-        } else if is(
-            &["b3sums", "b3sum", "blake3sums"],
-            &[".b3", ".b3sum", ".b3sums", ".blake3"],
-        ) {
-            Some(Algorithm::Blake3)
-        } else {
-            None
-        }
-    }
-
-    fn hex_len(self) -> usize {
-        match self {
-            Algorithm::Md5 => 32,
-            Algorithm::Sha256 | Algorithm::Blake3 => 64,
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Algorithm::Sha256 => "SHA-256",
-            Algorithm::Md5 => "MD5",
-            Algorithm::Blake3 => "BLAKE3",
-        }
+fn hex_len(alg: Algorithm) -> usize {
+    match alg {
+        Algorithm::Md5 => 32,
+        Algorithm::Sha256 | Algorithm::Blake3 => 64,
     }
 }
 
@@ -76,7 +58,7 @@ pub fn parse_line(text: &str, alg: Algorithm) -> Result<Option<Line>, String> {
         Some(rest) => (true, rest),
         None => (false, text),
     };
-    let n = alg.hex_len();
+    let n = hex_len(alg);
     let hex = text
         .get(..n)
         .filter(|h| h.chars().all(|c| c.is_ascii_hexdigit()));
@@ -190,17 +172,11 @@ mod tests {
 
     #[test]
     fn algorithm_from_the_name() {
-        assert_eq!(
-            Algorithm::of_manifest("SHA256SUMS"),
-            Some(Algorithm::Sha256)
-        );
-        assert_eq!(
-            Algorithm::of_manifest("daily/x.tar.sha256"),
-            Some(Algorithm::Sha256)
-        );
-        assert_eq!(Algorithm::of_manifest("MD5SUMS"), Some(Algorithm::Md5));
-        assert_eq!(Algorithm::of_manifest("a/b.b3"), Some(Algorithm::Blake3));
-        assert_eq!(Algorithm::of_manifest("notes.txt"), None);
+        assert_eq!(algorithm_of("SHA256SUMS"), Some(Algorithm::Sha256));
+        assert_eq!(algorithm_of("daily/x.tar.sha256"), Some(Algorithm::Sha256));
+        assert_eq!(algorithm_of("MD5SUMS"), Some(Algorithm::Md5));
+        assert_eq!(algorithm_of("a/b.b3"), Some(Algorithm::Blake3));
+        assert_eq!(algorithm_of("notes.txt"), None);
     }
 
     #[test]

@@ -1,54 +1,53 @@
-//! One run of one job: every target verified, the evidence recorded.
+//! One run of one job: every target verified, the evidence sealed.
 //!
 //! [`Verifier::run`] never returns `Err` for a problem with a target: an unreachable
 //! target or a corrupt file is a finding in the evidence. `Err` means the run itself could
-//! not be carried out or recorded (unknown target name, catalog failure).
+//! not be carried out (unknown target name, catalog failure).
+//!
+//! A run returns [`Sealed`] evidence: the document chained to the job's previous one, and
+//! what the run changes in the catalog. Recording it (with the report email, in one
+//! transaction) is the run service's work ([`crate::app::runs`]): verification knows
+//! nothing of mail.
 
+pub(crate) mod checks;
+mod conclude;
 mod crash;
-mod drift;
 mod expect;
 mod findings;
-mod freshness;
 mod inventory;
-pub mod manifest;
-mod manifest_check;
+pub(crate) mod manifest;
 mod problems;
-mod ransomware;
-mod restic;
 mod restic_backend;
-pub mod restic_keyed;
+pub(crate) mod restic_keyed;
 pub mod restore;
-pub mod sample;
-pub mod source_check;
+mod restore_file;
+mod restore_sample;
+pub(crate) mod sample;
 mod target_run;
 #[cfg(test)]
 mod tests;
-pub mod validate;
+pub(crate) mod validate;
 
-pub use crash::panic_message;
+pub use crash::{Crash, panic_message};
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::Utc;
 use tracing::Instrument;
 
-use crate::catalog::{Catalog, CatalogError, MailKind, RunCommit};
+use crate::catalog::{Catalog, CatalogError, RunCommit};
 use crate::config::{Config, Job};
 use crate::evidence::{EVIDENCE_SCHEMA, RunEvidence, RunStatus, Trigger, Verdict};
-use crate::mail::{Sender, compose, outbox, policy};
 
-/// Runs verifications and records them in the catalog.
+/// Runs verifications; reads the catalog (baselines, listings, open problems) and records
+/// only that a run started.
 #[derive(Clone)]
 pub struct Verifier {
     pub catalog: Catalog,
     /// Parent of per-run scratch folders.
     pub scratch_dir: PathBuf,
-    /// Where evidence documents are also written as files: `<dir>/<job>/<run id>.json`.
-    pub evidence_dir: PathBuf,
     pub host: String,
-    /// Who report emails come from.
-    pub sender: Sender,
-    /// Opens a configured target ([`crate::target::open`]; replaced in unit tests).
+    /// Opens a configured target ([`crate::storage::open`]; replaced in unit tests).
     pub opener: Opener,
 }
 
@@ -58,20 +57,23 @@ pub type Opener = std::sync::Arc<
             &crate::config::TargetSpec,
         ) -> futures::future::BoxFuture<
             'static,
-            Result<std::sync::Arc<dyn crate::target::Target>, crate::target::TargetError>,
+            Result<std::sync::Arc<dyn crate::storage::Target>, crate::storage::TargetError>,
         > + Send
         + Sync,
 >;
 
-/// A recorded run.
-#[derive(Debug, Clone)]
-pub struct Finished {
+/// A finished run's evidence, sealed to the job's previous document, not yet recorded.
+#[derive(Debug)]
+pub struct Sealed {
     pub evidence: RunEvidence,
-    /// BLAKE3 of the evidence document as stored, attached and written to its file.
+    /// The evidence document as it is stored and written to its file.
+    pub document: Vec<u8>,
+    /// BLAKE3 of `document`.
     pub hash: String,
-    pub evidence_file: PathBuf,
-    /// Recipients of the report, if one was queued in the outbox.
-    pub emailed_to: Option<Vec<String>>,
+    /// What the run changes in the catalog besides its own record.
+    pub commit: RunCommit,
+    /// The effective verdict of the job's previous finished run, if any.
+    pub previous_verdict: Option<Verdict>,
 }
 
 /// What to run.
@@ -98,11 +100,6 @@ pub enum RunError {
     },
     #[error(transparent)]
     Catalog(#[from] CatalogError),
-    #[error("could not write the evidence file {path}: {source}")]
-    EvidenceFile {
-        path: PathBuf,
-        source: std::io::Error,
-    },
 }
 
 impl Verifier {
@@ -110,24 +107,16 @@ impl Verifier {
         Verifier {
             catalog,
             scratch_dir: config.scratch_dir.clone(),
-            evidence_dir: config.data_dir.join("evidence"),
             host: gethostname::gethostname().to_string_lossy().into_owned(),
-            sender: Sender::from_config(config),
             opener: std::sync::Arc::new(|spec| {
                 let spec = spec.clone();
-                Box::pin(async move { crate::target::open(&spec).await })
+                Box::pin(async move { crate::storage::open(&spec).await })
             }),
         }
     }
 
-    /// Where the evidence file of a run is written.
-    pub fn evidence_path(&self, job: &str, run_id: &str) -> PathBuf {
-        self.evidence_dir.join(job).join(format!("{run_id}.json"))
-    }
-
-    /// Verifies every target of `job` (or the one requested) and records the run, with
-    /// its report email in the outbox if the job's policy says so.
-    pub async fn run(&self, job: &Job, req: RunRequest) -> Result<Finished, RunError> {
+    /// Verifies every target of `job` (or the one requested) and seals the evidence.
+    pub async fn run(&self, job: &Job, req: RunRequest) -> Result<Sealed, RunError> {
         let targets: Vec<_> = match &req.target {
             None => job.targets.iter().collect(),
             Some(name) => {
@@ -169,8 +158,11 @@ impl Verifier {
             egress: crate::evidence::Egress {
                 per_run: job.budget.per_run,
                 per_week: job.budget.per_week,
-                week_used_before: self
-                    .egress_since(&job.name, Utc::now() - chrono::Duration::days(7))?,
+                week_used_before: checks::budget::week_used(
+                    &self.catalog,
+                    &job.name,
+                    Utc::now() - chrono::Duration::days(7),
+                )?,
                 read_bytes: 0,
             },
         };
@@ -217,19 +209,13 @@ impl Verifier {
         ev.status = RunStatus::Finished;
         ev.verdict =
             Some(Verdict::worst(ev.targets.iter().map(|t| t.verdict)).unwrap_or(Verdict::Error));
-        self.finish(job, ev, &commit)
+        self.seal(&job.name, ev, commit)
     }
 
-    /// Seals the evidence to the job's previous report, queues the report email and
-    /// records both in one transaction with what the run changes (the committed listings,
-    /// the open problems), then writes the evidence file.
-    fn finish(
-        &self,
-        job: &Job,
-        mut ev: RunEvidence,
-        commit: &RunCommit,
-    ) -> Result<Finished, RunError> {
-        let previous = self.catalog.last_finished_run(&job.name)?;
+    /// Seals the evidence to the job's previous finished run: its id and the BLAKE3 of
+    /// its document (the evidence chain).
+    fn seal(&self, job: &str, mut ev: RunEvidence, commit: RunCommit) -> Result<Sealed, RunError> {
+        let previous = self.catalog.last_finished_run(job)?;
         if let Some(prev) = &previous
             && let Some(doc) = self.catalog.run_document(&prev.run_id)?
         {
@@ -238,63 +224,13 @@ impl Verifier {
         }
         let document = serde_json::to_vec(&ev).expect("evidence serializes");
         let hash = blake3::hash(&document).to_hex().to_string();
-        let previous_verdict = previous.as_ref().map(RunEvidence::effective_verdict);
-        let mail = policy::recipients(job, &ev, previous_verdict).and_then(|(reason, to)| {
-            let composed = compose::run_report(
-                &self.sender,
-                &to,
-                &ev,
-                &document,
-                &hash,
-                reason == policy::Reason::Recovery,
-            )
-            .inspect_err(|e| tracing::error!(run_id = %ev.run_id, "report not queued: {e}"))
-            .ok()?;
-            Some(outbox::item(
-                MailKind::RunReport,
-                Some(&job.name),
-                Some(&ev.run_id),
-                &self.sender,
-                composed,
-                Utc::now(),
-            ))
-        });
-        self.catalog
-            .finish_run(&ev, &document, mail.as_ref(), commit)?;
-        self.catalog.flush()?;
-        let path = self.evidence_path(&ev.job, &ev.run_id);
-        write_atomically(&path, &document).map_err(|source| RunError::EvidenceFile {
-            path: path.clone(),
-            source,
-        })?;
-        // The newest finished run of the job, beside its evidence: if the catalog ever
-        // loses it (damage), the next start notices and puts it back from the file.
-        let mark = path.with_file_name(LAST_RUN_MARK);
-        write_atomically(&mark, ev.run_id.as_bytes()).map_err(|source| RunError::EvidenceFile {
-            path: mark.clone(),
-            source,
-        })?;
-        Ok(Finished {
+        Ok(Sealed {
             evidence: ev,
+            document,
             hash,
-            evidence_file: path,
-            emailed_to: mail.map(|m| m.to),
+            commit,
+            previous_verdict: previous.as_ref().map(RunEvidence::effective_verdict),
         })
-    }
-
-    /// Bytes read by the job's runs started since `since`.
-    fn egress_since(&self, job: &str, since: chrono::DateTime<Utc>) -> Result<u64, CatalogError> {
-        let mut total = 0;
-        for id in self.catalog.run_ids_of_job(job)? {
-            let Some(ev) = self.catalog.run(&id)? else {
-                continue;
-            };
-            if ev.started_at < since {
-                break;
-            }
-            total += ev.egress.read_bytes;
-        }
-        Ok(total)
     }
 
     /// A run id that sorts by time and is unique in this catalog: `20261127-200102-3fa9`.
@@ -310,19 +246,4 @@ impl Verifier {
             }
         }
     }
-}
-
-/// The file in a job's evidence folder naming its newest finished run.
-pub const LAST_RUN_MARK: &str = ".last-finished";
-
-/// Writes `bytes` to `path` through a temporary file and a rename, creating folders.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
 }

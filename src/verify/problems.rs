@@ -31,7 +31,7 @@ use crate::evidence::{
     CheckKind, CheckResult, ClosedProblem, Drift, Expectation, Finding, OpenProblem, ProblemKind,
     SampledFile, Verdict,
 };
-use crate::report::human_bytes;
+use crate::format::human_bytes;
 
 use super::findings::Observation;
 

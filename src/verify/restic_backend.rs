@@ -20,7 +20,7 @@ use rustic_core::{
 };
 use tokio::runtime::Handle;
 
-use crate::target::{ErrorKind, Target, TargetError};
+use crate::storage::{ErrorKind, Target, TargetError};
 
 /// The longest wait for any one answer of the target (a listing entry, a chunk, a range).
 pub const ANSWER_DEADLINE: Duration = Duration::from_secs(300);

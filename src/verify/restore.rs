@@ -14,9 +14,10 @@ use std::time::Instant;
 use bytes::Bytes;
 use futures::StreamExt;
 
-use crate::target::{Target, TargetError};
+use crate::storage::{Target, TargetError};
 
-use super::manifest::{Algorithm, Digester};
+use super::manifest::Digester;
+use crate::evidence::Algorithm;
 
 /// Batches waiting between the target and the sink.
 const READ_AHEAD: usize = 2;

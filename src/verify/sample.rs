@@ -12,7 +12,7 @@ use std::collections::BinaryHeap;
 use chrono::{DateTime, Utc};
 
 use crate::evidence::PickReason;
-use crate::target::Entry;
+use crate::storage::Entry;
 
 /// Chooses up to `max_files` files and `max_bytes` bytes from a stream of entries.
 #[derive(Debug)]

@@ -12,7 +12,7 @@ use futures::stream::BoxStream;
 
 use crate::catalog::Catalog;
 use crate::evidence::{Trigger, Verdict};
-use crate::target::{ByteStream, Entry, ErrorKind, Target, TargetError};
+use crate::storage::{ByteStream, Entry, ErrorKind, Target, TargetError};
 
 use super::{RunRequest, Verifier};
 
@@ -204,7 +204,8 @@ async fn run_watched(
         run_id: None,
         progress: Some(progress),
     };
-    v.run(config.job("acme").unwrap(), req)
+    crate::app::runs::RunService::new(config, v)
+        .run(config.job("acme").unwrap(), req)
         .await
         .unwrap()
         .evidence
@@ -240,7 +241,8 @@ async fn run_unreachable(
         run_id: None,
         progress: None,
     };
-    v.run(config.job("acme").unwrap(), req)
+    crate::app::runs::RunService::new(config, v)
+        .run(config.job("acme").unwrap(), req)
         .await
         .unwrap()
         .evidence

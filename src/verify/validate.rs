@@ -5,23 +5,8 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::Validator;
-use crate::evidence::Verdict;
-
-/// The outcome, for the evidence.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Validation {
-    pub validator: String,
-    pub verdict: Verdict,
-    pub detail: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<i32>,
-    /// The last lines the command printed (stdout then stderr).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<String>,
-}
+use crate::evidence::{Validation, Verdict};
 
 /// Lines of command output kept in the evidence.
 const OUTPUT_LINES: usize = 20;

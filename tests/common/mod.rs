@@ -257,7 +257,8 @@ pub fn wait_past(t: chrono::DateTime<chrono::Utc>) {
     );
 }
 
-/// Bytes in the files of the run scratch folders (restores under way).
+/// Bytes in the restored files of the run scratch folders (restores under way); the
+/// folders' own marker file (`.backproof-run`) does not count.
 pub fn scratch_bytes(f: &Fixture) -> u64 {
     let Ok(runs) = std::fs::read_dir(f.data_dir().join("scratch")) else {
         return 0;
@@ -265,6 +266,7 @@ pub fn scratch_bytes(f: &Fixture) -> u64 {
     runs.flatten()
         .filter_map(|run| std::fs::read_dir(run.path()).ok())
         .flat_map(|files| files.flatten())
+        .filter(|file| !file.file_name().to_string_lossy().starts_with('.'))
         .filter_map(|file| file.metadata().ok())
         .map(|m| m.len())
         .sum()

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use backproof::target::{ErrorKind, Target};
+use backproof::storage::{ErrorKind, Target};
 use futures::{StreamExt, TryStreamExt};
 
 /// Files the backend's test must put on its storage before calling [`run`]: path and

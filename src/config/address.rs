@@ -1,4 +1,5 @@
-//! Email addresses, read exactly as the composer and the transport read them.
+//! Email addresses, read exactly as the composer and the transport read them (the mail
+//! side uses [`mailbox`] too).
 //!
 //! The configuration checks every address with [`mailbox`] when it is loaded, so an
 //! address that passes `backproof check-config` is one a report can be composed for and

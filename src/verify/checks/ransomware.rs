@@ -3,9 +3,9 @@
 //! place looks like). Judged against each file's baseline, so formats that are random
 //! anyway (compressed, encrypted backups) do not raise it.
 
-use crate::config::Policy;
+use crate::config::{OnRansomware, Policy};
 use crate::evidence::{CheckKind, CheckResult, Expectation, SampledFile, Verdict};
-use crate::report::shown;
+use crate::format::shown;
 
 /// Entropy (bits per byte) above which content looks encrypted or random.
 const RANDOM: f32 = 7.5;
@@ -15,7 +15,10 @@ const COMPRESSIBLE: f32 = 6.0;
 const MIN_FILES: usize = 4;
 
 pub fn check(files: &[SampledFile], policy: &Policy) -> Option<CheckResult> {
-    let on_signs = policy.ransomware?;
+    let on_signs = match policy.ransomware? {
+        OnRansomware::Warn => Verdict::Warn,
+        OnRansomware::Fail => Verdict::Fail,
+    };
     let known: Vec<&SampledFile> = files
         .iter()
         .filter(|f| {

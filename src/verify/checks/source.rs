@@ -2,32 +2,14 @@
 //! changed there since the backup, must be identical to what was restored (within a
 //! tolerance, like borgmatic's spot check).
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::{Format, Location, TargetSpec};
-use crate::evidence::{CheckKind, CheckResult, PickReason, SampledFile, Verdict};
-use crate::report::shown;
+use crate::evidence::{CheckKind, CheckResult, PickReason, SampledFile, SourceComparison, Verdict};
+use crate::format::shown;
 use crate::scratch::ScratchDir;
-use crate::target::ErrorKind;
+use crate::storage::ErrorKind;
 
-use super::Verifier;
-use super::restore::{self, Options};
-
-/// How a sampled file compared with the source.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "outcome")]
-pub enum SourceComparison {
-    Identical,
-    Differs {
-        source_blake3: String,
-    },
-    /// Modified at the source after the backup was written: not comparable.
-    ChangedAtSource,
-    MissingAtSource,
-    Error {
-        reason: String,
-    },
-}
+use crate::verify::Verifier;
+use crate::verify::restore::{self, Options};
 
 pub async fn compare(
     verifier: &Verifier,

@@ -16,8 +16,8 @@ use crate::config::{PathFilter, Policy};
 use crate::evidence::{
     Changed, CheckKind, CheckResult, Drift, FileRef, Finding, ProblemKind, Resized, Verdict,
 };
-use crate::report::{human_age, human_bytes, shown};
-use crate::target::Entry;
+use crate::format::{human_age, human_bytes, shown};
+use crate::storage::Entry;
 
 /// Collects drift while the listing streams by.
 #[derive(Debug, Default)]

@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::evidence::{CheckKind, CheckResult, FileRef, Verdict};
-use crate::report::{human_age, shown};
+use crate::format::{human_age, shown};
 
 /// Clock skew tolerated before a modification time counts as "in the future".
 const SKEW: Duration = Duration::from_secs(5 * 60);

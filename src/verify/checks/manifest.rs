@@ -7,11 +7,12 @@ use futures::StreamExt;
 
 use crate::catalog::{Catalog, CatalogError};
 use crate::evidence::{CheckKind, CheckResult, ManifestMatch, SampledFile, Verdict};
-use crate::report::shown;
-use crate::target::Target;
+use crate::format::shown;
+use crate::storage::Target;
 
-use super::inventory::Listed;
-use super::manifest::{self, Algorithm};
+use crate::evidence::Algorithm;
+use crate::verify::inventory::Listed;
+use crate::verify::manifest;
 
 /// A manifest is read into memory: larger ones are refused.
 const MAX_MANIFEST_BYTES: usize = 64 << 20;
@@ -51,7 +52,7 @@ pub async fn read(
         ));
     }
     for m in &listed.manifests {
-        let Some(alg) = Algorithm::of_manifest(&m.path) else {
+        let Some(alg) = manifest::algorithm_of(&m.path) else {
             plan.problems.push((
                 Verdict::Error,
                 format!(

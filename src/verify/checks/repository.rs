@@ -11,10 +11,10 @@ use chrono::{DateTime, Utc};
 use crate::evidence::{
     CheckKind, CheckResult, Drift, FileRef, ManifestMatch, SampledFile, Verdict,
 };
-use crate::report::{human_age, shown};
-use crate::target::Entry;
+use crate::format::{human_age, shown};
+use crate::storage::Entry;
 
-use super::manifest::Algorithm;
+use crate::evidence::Algorithm;
 
 const CONTENT_ADDRESSED: &[&str] = &["data", "index", "snapshots", "keys"];
 
@@ -236,6 +236,35 @@ pub fn check(
                 ),
             )
         }
+    }
+}
+
+/// In a restic repository, files vanish only through a prune: a vanishing the repository
+/// check does not excuse is a proven problem that stays open until the files are back
+/// (the next run compares with the shrunken listing, so the repository check alone would
+/// pass again); one a permitted prune explains is expected, not a warning.
+pub fn excuse_vanished(
+    drift_check: &mut CheckResult,
+    drift_findings: &mut Vec<crate::evidence::Finding>,
+    gone: Option<(Verdict, String)>,
+) {
+    use crate::evidence::ProblemKind;
+    let vanished = |f: &crate::evidence::Finding| f.kind == ProblemKind::Vanished;
+    match gone {
+        Some((Verdict::Fail, why)) => {
+            for f in drift_findings.iter_mut().filter(|f| vanished(f)) {
+                f.verdict = Verdict::Fail;
+                f.summary = why.clone();
+            }
+            drift_check.verdict = drift_check.verdict.max(Verdict::Fail);
+        }
+        Some((_, why)) => {
+            drift_findings.retain(|f| !vanished(f));
+            drift_check.verdict =
+                Verdict::worst(drift_findings.iter().map(|f| f.verdict)).unwrap_or(Verdict::Pass);
+            drift_check.reason = format!("{why}; {}", drift_check.reason);
+        }
+        None => {}
     }
 }
 

@@ -1,0 +1,169 @@
+//! [`Service`] on the catalog this process holds: the command line's when no daemon
+//! runs, and the daemon's own (its API handlers call this).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Utc;
+
+use crate::ack::{AckRequest, Acked};
+use crate::catalog::{Catalog, OutboxItem};
+use crate::chain::ChainCheck;
+use crate::config::{Config, Job};
+use crate::evidence::RunEvidence;
+use crate::mail::outbox::Counts;
+use crate::mail::{Mailer, Sender};
+use crate::report::digest::Digest;
+use crate::status::Status;
+
+use super::{AppError, History, Service, evidence_files};
+
+/// The run of a job going on, if any (the daemon knows; the command line has none).
+pub type RunningRuns = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// The catalog, with the configuration it belongs to.
+#[derive(Clone)]
+pub struct Local {
+    pub config: Arc<Config>,
+    pub catalog: Catalog,
+    running: Option<RunningRuns>,
+    /// Woken when a message was queued (the daemon's delivery worker).
+    mail: Option<Arc<tokio::sync::Notify>>,
+}
+
+impl Local {
+    pub fn new(config: Arc<Config>, catalog: Catalog) -> Local {
+        Local {
+            config,
+            catalog,
+            running: None,
+            mail: None,
+        }
+    }
+
+    /// In the daemon: which job runs now, and whom to wake when a message is queued.
+    pub fn in_daemon(mut self, running: RunningRuns, mail: Arc<tokio::sync::Notify>) -> Local {
+        self.running = Some(running);
+        self.mail = Some(mail);
+        self
+    }
+
+    fn job(&self, name: &str) -> Result<&Job, AppError> {
+        self.config
+            .job(name)
+            .ok_or_else(|| AppError::NotFound(format!("no job named `{name}`")))
+    }
+
+    /// Refuses while `job` runs: its newest document may be recorded before its file is
+    /// written.
+    fn not_running(&self, job: &str) -> Result<(), AppError> {
+        match self.running.as_ref().and_then(|r| r(job)) {
+            Some(run_id) => Err(AppError::Conflict(format!(
+                "job `{job}` is running (run {run_id}); check again when it has finished"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl Service for Local {
+    async fn status(&self) -> Result<Status, AppError> {
+        let running = self.running.as_deref().map(|r| r as crate::status::Running);
+        Ok(crate::status::collect(
+            &self.config,
+            &self.catalog,
+            running,
+        )?)
+    }
+
+    async fn history(&self, job: &str, limit: usize) -> Result<History, AppError> {
+        self.job(job)?;
+        let mut runs = Vec::new();
+        for id in self.catalog.run_ids_of_job(job)?.into_iter().take(limit) {
+            if let Some(ev) = self.catalog.run(&id)? {
+                runs.push(ev);
+            }
+        }
+        Ok(History {
+            runs,
+            notes: self.catalog.notes(job)?,
+        })
+    }
+
+    async fn show(&self, run_id: &str) -> Result<RunEvidence, AppError> {
+        self.catalog
+            .run(run_id)?
+            .ok_or_else(|| AppError::NotFound(format!("no run `{run_id}` in the catalog")))
+    }
+
+    async fn verify_evidence(&self, job: &str) -> Result<ChainCheck, AppError> {
+        self.job(job)?;
+        self.not_running(job)?;
+        let dir = evidence_files::evidence_dir(&self.config.data_dir);
+        let (catalog, name) = (self.catalog.clone(), job.to_string());
+        let checked =
+            tokio::task::spawn_blocking(move || crate::chain::verify(&catalog, &name, &dir))
+                .await
+                .map_err(|e| AppError::Failed(e.to_string()))?;
+        self.not_running(job)?;
+        Ok(checked?)
+    }
+
+    async fn digest(&self, job: &str) -> Result<Digest, AppError> {
+        let job = self.job(job)?;
+        Ok(crate::mail::digest::build(&self.catalog, job, Utc::now())?)
+    }
+
+    async fn queue_digest(&self, job: &str) -> Result<bool, AppError> {
+        let job = self.job(job)?;
+        let sender = Sender::from_config(&self.config);
+        let queued = crate::mail::digest::enqueue(&self.catalog, &sender, job, Utc::now())
+            .map_err(|e| AppError::Failed(e.to_string()))?
+            .is_some();
+        if queued && let Some(mail) = &self.mail {
+            mail.notify_one();
+        }
+        Ok(queued)
+    }
+
+    async fn outbox(&self) -> Result<Vec<OutboxItem>, AppError> {
+        Ok(self
+            .catalog
+            .outbox()?
+            .into_iter()
+            .map(|mut i| {
+                i.message = String::new();
+                i
+            })
+            .collect())
+    }
+
+    async fn outbox_retry(&self) -> Result<Counts, AppError> {
+        let mailer = Mailer::new(&self.config).map_err(|e| AppError::Failed(e.to_string()))?;
+        // The round runs in its own task: a client that gives up waiting does not cut a
+        // delivery short (which would leave its message claimed until the claim lapses).
+        let catalog = self.catalog.clone();
+        let round = tokio::spawn(async move {
+            let round = crate::mail::outbox::deliver(&catalog, &mailer, true).await;
+            round.map(|r| r.counts(&mailer))
+        });
+        match round.await {
+            Ok(Ok(counts)) => Ok(counts),
+            Ok(Err(e)) => Err(AppError::Failed(e.to_string())),
+            Err(e) => Err(AppError::Failed(format!(
+                "the delivery round stopped on an internal error: {e}"
+            ))),
+        }
+    }
+
+    async fn ack(&self, job: &str, req: &AckRequest) -> Result<Vec<Acked>, AppError> {
+        Ok(crate::ack::acknowledge(
+            &self.config,
+            &self.catalog,
+            job,
+            req,
+            Utc::now(),
+        )?)
+    }
+}

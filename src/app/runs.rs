@@ -1,0 +1,135 @@
+//! The run service: verifies a job (through [`Verifier`]), asks the mail side whether and
+//! to whom the report goes, and records the run and its report email in one catalog
+//! transaction, then writes the evidence file. The command line and the daemon both run
+//! jobs through it.
+
+use std::path::PathBuf;
+
+use chrono::Utc;
+
+use crate::catalog::{CatalogError, MailKind};
+use crate::config::{Config, Job};
+use crate::evidence::RunEvidence;
+use crate::mail::{Sender, compose, outbox, policy};
+use crate::verify::{Crash, RunRequest, Sealed, Verifier};
+
+use super::evidence_files::{LAST_RUN_MARK, evidence_path, write_atomically};
+
+/// A recorded run.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub evidence: RunEvidence,
+    /// BLAKE3 of the evidence document as stored, attached and written to its file.
+    pub hash: String,
+    pub evidence_file: PathBuf,
+    /// Recipients of the report, if one was queued in the outbox.
+    pub emailed_to: Option<Vec<String>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Verify(#[from] crate::verify::RunError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("could not write the evidence file {path}: {source}")]
+    EvidenceFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Runs jobs and records them.
+#[derive(Clone)]
+pub struct RunService {
+    pub verifier: Verifier,
+    /// Who report emails come from.
+    pub sender: Sender,
+    /// `data_dir`, under which evidence files are written.
+    pub data_dir: PathBuf,
+}
+
+impl RunService {
+    pub fn new(config: &Config, verifier: Verifier) -> RunService {
+        RunService {
+            verifier,
+            sender: Sender::from_config(config),
+            data_dir: config.data_dir.clone(),
+        }
+    }
+
+    /// A run id that sorts by time and is unique in this catalog.
+    pub fn new_run_id(&self) -> Result<String, CatalogError> {
+        self.verifier.new_run_id()
+    }
+
+    /// Verifies every target of `job` (or the one requested) and records the run, with
+    /// its report email in the outbox if the job's policy says so.
+    pub async fn run(&self, job: &Job, req: RunRequest) -> Result<Finished, RunError> {
+        let sealed = self.verifier.run(job, req).await?;
+        self.record(job, sealed)
+    }
+
+    /// Records a run of `job` that stopped on a panic as a run that could not verify.
+    /// `None` if it had been recorded as finished before the panic.
+    pub fn record_crash(&self, job: &Job, crash: Crash<'_>) -> Result<Option<Finished>, RunError> {
+        match self.verifier.seal_crash(job, crash)? {
+            Some(sealed) => self.record(job, sealed).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Queues the report email (if the job's policy says so) and records it in one
+    /// transaction with the run and what it changes (the committed listings, the open
+    /// problems), then writes the evidence file.
+    pub fn record(&self, job: &Job, sealed: Sealed) -> Result<Finished, RunError> {
+        let Sealed {
+            evidence: ev,
+            document,
+            hash,
+            commit,
+            previous_verdict,
+        } = sealed;
+        let catalog = &self.verifier.catalog;
+        let mail = policy::recipients(job, &ev, previous_verdict).and_then(|(reason, to)| {
+            let composed = compose::run_report(
+                &self.sender,
+                &to,
+                &ev,
+                &document,
+                &hash,
+                reason == policy::Reason::Recovery,
+            )
+            .inspect_err(|e| tracing::error!(run_id = %ev.run_id, "report not queued: {e}"))
+            .ok()?;
+            Some(outbox::item(
+                MailKind::RunReport,
+                Some(&job.name),
+                Some(&ev.run_id),
+                &self.sender,
+                composed,
+                Utc::now(),
+            ))
+        });
+        catalog.finish_run(&ev, &document, mail.as_ref(), &commit)?;
+        catalog.flush()?;
+        let path = evidence_path(&self.data_dir, &ev.job, &ev.run_id);
+        write_atomically(&path, &document).map_err(|source| RunError::EvidenceFile {
+            path: path.clone(),
+            source,
+        })?;
+        // The newest finished run of the job, beside its evidence: if the catalog ever
+        // loses it (damage), the next start notices and puts it back from the file.
+        let mark = path.with_file_name(LAST_RUN_MARK);
+        write_atomically(&mark, ev.run_id.as_bytes()).map_err(|source| RunError::EvidenceFile {
+            path: mark.clone(),
+            source,
+        })?;
+        Ok(Finished {
+            evidence: ev,
+            hash,
+            evidence_file: path,
+            emailed_to: mail.map(|m| m.to),
+        })
+    }
+}

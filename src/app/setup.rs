@@ -1,0 +1,92 @@
+//! Getting ready to work: loading the configuration, checking the folders, opening the
+//! catalog (and cleaning up after processes that died), finding a job.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::catalog::{Catalog, LockRecord};
+use crate::config::{self, Config, Job};
+use crate::scratch::ScratchDir;
+
+/// Loads the configuration; all its errors become one error listing each of them.
+pub fn load(path: &Path) -> Result<Config> {
+    config::load(path).map_err(|errors| anyhow!("{}", errors.to_string().trim_end()))
+}
+
+/// The job named `name`, or an error listing the jobs there are.
+pub fn find_job<'a>(config: &'a Config, name: &str) -> Result<&'a Job> {
+    config.job(name).ok_or_else(|| {
+        let known: Vec<&str> = config.jobs.iter().map(|j| j.name.as_str()).collect();
+        anyhow!(
+            "no job named `{name}` in {} (jobs: {})",
+            config.jobs_dir.display(),
+            if known.is_empty() {
+                "none".into()
+            } else {
+                known.join(", ")
+            }
+        )
+    })
+}
+
+/// The file holding the daemon's API token, beside the catalog.
+pub fn token_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("api.token")
+}
+
+/// The command line as the user typed it, for "run it as that user" hints.
+pub fn command_line() -> String {
+    std::env::args()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+".contains(c))
+            {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Refuses to write in `data_dir` or `scratch_dir` when this user cannot, or should not
+/// (root in another user's folder): the error says what to do instead.
+pub fn ensure_folders(config: &Config) -> Result<()> {
+    let problems = config::check_folders(config, &command_line());
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    bail!(
+        "refusing to write in the data folders:\n  {}",
+        list.join("\n  ")
+    )
+}
+
+/// Opens the catalog and cleans up after runs that died (crash, `kill -9`): we hold the
+/// lock, so any run still marked running is an orphan, and so is any scratch folder of
+/// this installation. A run whose finished record the catalog lost (damage at the end of
+/// its log) is put back from its evidence file, and the loss is noted in its history.
+pub fn open_catalog(config: &Config) -> Result<Catalog> {
+    open_catalog_as(config, &LockRecord::command())
+}
+
+/// [`open_catalog`] with `me` in the lock record (the daemon names its API there).
+pub fn open_catalog_as(config: &Config, me: &LockRecord) -> Result<Catalog> {
+    ensure_folders(config)?;
+    let catalog = Catalog::open_as(&config.data_dir, me)?;
+    super::recover::recover_lost_runs(config, &catalog)?;
+    for id in catalog.interrupt_unfinished()? {
+        tracing::warn!(run_id = %id, "run did not finish (process stopped); recorded as interrupted");
+    }
+    let swept =
+        ScratchDir::sweep_orphans(&config.scratch_dir, catalog.installation(), |_| false)
+            .with_context(|| format!("cleaning scratch folder {}", config.scratch_dir.display()))?;
+    if swept > 0 {
+        tracing::warn!(count = swept, "removed scratch folders of interrupted runs");
+    }
+    Ok(catalog)
+}

@@ -1,0 +1,101 @@
+//! `[daemon]`: the settings of `backproof daemon` (API address, parallel runs, catching
+//! up, the watchdog's patience), validated with errors naming `daemon.<key>`.
+
+use std::path::Path;
+
+use super::ConfigError;
+use super::raw::RawDaemon;
+
+/// Settings of `backproof daemon`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DaemonConfig {
+    pub listen: std::net::SocketAddr,
+    pub max_concurrent_runs: usize,
+    pub catch_up: bool,
+    pub catch_up_delay: std::time::Duration,
+    /// How long a part of the daemon may make no progress before it counts as stuck.
+    pub stall_timeout: std::time::Duration,
+    /// How late a scheduled run may be before its job has missed it.
+    pub missed_grace: std::time::Duration,
+}
+
+pub(super) fn daemon_config(
+    raw: &RawDaemon,
+    file: &Path,
+    source: &str,
+    errors: &mut Vec<ConfigError>,
+) -> DaemonConfig {
+    let mut err = |span, key: &str, message: String| {
+        errors.push(ConfigError::at_key(
+            file,
+            source,
+            span,
+            format!("daemon.{key}"),
+            message,
+        ));
+    };
+    let listen = match &raw.listen {
+        None => std::net::SocketAddr::from(([127, 0, 0, 1], 7878)),
+        Some(l) => match l.get_ref().parse::<std::net::SocketAddr>() {
+            Ok(a) if a.ip().is_loopback() => a,
+            Ok(a) => {
+                err(
+                    l.span(),
+                    "listen",
+                    format!(
+                        "{a} is not a loopback address; the API serves this machine only (use an SSH tunnel or a reverse proxy to reach it from elsewhere)"
+                    ),
+                );
+                std::net::SocketAddr::from(([127, 0, 0, 1], 7878))
+            }
+            Err(e) => {
+                err(
+                    l.span(),
+                    "listen",
+                    format!("`{}` is not an address:port ({e})", l.get_ref()),
+                );
+                std::net::SocketAddr::from(([127, 0, 0, 1], 7878))
+            }
+        },
+    };
+    let max = match &raw.max_concurrent_runs {
+        None => 2,
+        Some(m) if (1..=64).contains(m.get_ref()) => *m.get_ref() as usize,
+        Some(m) => {
+            err(
+                m.span(),
+                "max_concurrent_runs",
+                "must be between 1 and 64".into(),
+            );
+            2
+        }
+    };
+    let mut duration = |v: &Option<toml::Spanned<String>>, key: &str, default: u64| {
+        let default = std::time::Duration::from_secs(default);
+        match v {
+            None => default,
+            Some(d) => match humantime::parse_duration(d.get_ref().trim()) {
+                Ok(d) => d,
+                Err(e) => {
+                    err(
+                        d.span(),
+                        key,
+                        format!("`{}` is not a duration ({e})", d.get_ref()),
+                    );
+                    default
+                }
+            },
+        }
+    };
+    let delay = duration(&raw.catch_up_delay, "catch_up_delay", 60);
+    let stall_timeout = duration(&raw.stall_timeout, "stall_timeout", 30 * 60);
+    let missed_grace = duration(&raw.missed_grace, "missed_grace", 15 * 60);
+    DaemonConfig {
+        listen,
+        max_concurrent_runs: max,
+        catch_up: raw.catch_up.unwrap_or(true),
+        catch_up_delay: delay,
+        stall_timeout,
+        missed_grace,
+    }
+}
