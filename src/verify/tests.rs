@@ -1768,3 +1768,88 @@ async fn at_most_twenty_problem_files_are_restored_again_per_run() {
         .count();
     assert_eq!(rechecked, 20);
 }
+
+#[tokio::test]
+async fn a_young_corrupt_file_that_vanishes_keeps_its_problem_open() {
+    use crate::evidence::ProblemKind;
+    let now = Utc::now();
+    let (_dir, config, flaky) = setup_job(
+        "retention = \"30d\"",
+        &["t"],
+        vec![
+            (
+                "new.bin".into(),
+                vec![1; 100],
+                now - chrono::Duration::hours(1),
+            ),
+            (
+                "old.bin".into(),
+                vec![2; 100],
+                now - chrono::Duration::days(2),
+            ),
+        ],
+    );
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    run(&config, &catalog, flaky.clone()).await;
+    flaky
+        .bad_reads
+        .lock()
+        .unwrap()
+        .insert("old.bin".into(), (1..100).collect());
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    assert_eq!(problem_kinds(&ev.targets[0]), vec![ProblemKind::Corruption]);
+    // Two days old, well inside the 30 days of retention: its going is no fix.
+    flaky.take("old.bin");
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let t = &ev.targets[0];
+    assert!(
+        problem_kinds(t).contains(&ProblemKind::Corruption),
+        "{:?}",
+        t.problems
+    );
+    assert!(t.closed_problems.is_empty(), "{:?}", t.closed_problems);
+    assert_eq!(ev.verdict, Some(Verdict::Fail));
+}
+
+#[tokio::test]
+async fn a_vanished_file_back_as_another_version_closes_only_once_it_verifies() {
+    use crate::evidence::ProblemKind;
+    let (_dir, config, flaky) = setup_job("retention = \"30d\"", &["t"], five_files());
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    run(&config, &catalog, flaky.clone()).await;
+    let (path, mut bytes, modified) = flaky.take("f3");
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    assert!(problem_kinds(&ev.targets[0]).contains(&ProblemKind::Vanished));
+    // Back under its name, but another version, and it cannot be read: nothing proves it.
+    bytes[0] ^= 0xff;
+    bytes.push(7);
+    flaky.put((path.clone(), bytes, modified + chrono::Duration::minutes(5)));
+    *flaky.denied.lock().unwrap() = vec![path];
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let t = &ev.targets[0];
+    assert!(
+        problem_kinds(t).contains(&ProblemKind::Vanished),
+        "{:?}",
+        t.problems
+    );
+    assert!(
+        t.closed_problems
+            .iter()
+            .all(|c| c.kind != ProblemKind::Vanished),
+        "{:?}",
+        t.closed_problems
+    );
+    // Readable again: restored, verified as a new version, and the problem closes.
+    flaky.denied.lock().unwrap().clear();
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let t = &ev.targets[0];
+    assert!(
+        t.closed_problems
+            .iter()
+            .any(|c| c.kind == ProblemKind::Vanished),
+        "{:?} {:?}",
+        t.problems,
+        t.closed_problems
+    );
+    assert!(!problem_kinds(t).contains(&ProblemKind::Vanished));
+}

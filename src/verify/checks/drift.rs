@@ -597,6 +597,29 @@ mod tests {
         assert_eq!(c.verdict, Verdict::Warn);
     }
 
+    #[test]
+    fn the_lists_of_changed_files_stop_at_their_limit_while_the_counts_go_on() {
+        let now = Utc::now();
+        let t = now - chrono::Duration::days(2);
+        let immutable = PathFilter::new(vec!["locked/*".into()], vec![]).unwrap();
+        let mut tally = DriftTally::new(Some(state()), Some(immutable), None, now);
+        let over = Drift::LIST_LIMIT + 3;
+        for i in 0..over {
+            let was = Some(Seen {
+                generation: 1,
+                size: 10,
+                modified: t,
+            });
+            tally.seen(&listed(&format!("resized{i}"), 3, t), was);
+            tally.seen(&listed(&format!("locked/{i}"), 10, now), was);
+        }
+        let d = tally.finish().drift;
+        assert_eq!(d.resized_in_place_files, over as u64);
+        assert_eq!(d.resized_in_place.len(), Drift::LIST_LIMIT);
+        assert_eq!(d.immutable_changed_files, over as u64);
+        assert_eq!(d.immutable_changed.len(), Drift::LIST_LIMIT);
+    }
+
     fn listed(path: &str, size: u64, modified: DateTime<Utc>) -> Entry {
         Entry {
             path: path.into(),
