@@ -1853,3 +1853,51 @@ async fn a_vanished_file_back_as_another_version_closes_only_once_it_verifies() 
     );
     assert!(!problem_kinds(t).contains(&ProblemKind::Vanished));
 }
+
+#[tokio::test]
+async fn a_vanished_set_larger_than_its_tracked_files_stays_open_while_one_is_missing() {
+    use crate::catalog::PROBLEM_FILE_LIMIT;
+    use crate::evidence::ProblemKind;
+    let m = Utc::now() - chrono::Duration::hours(1);
+    let files: Vec<MemFile> = (0..=PROBLEM_FILE_LIMIT)
+        .map(|i| (format!("d/{i:05}"), vec![1], m))
+        .chain([("keep.bin".to_string(), vec![2; 10], m)])
+        .collect();
+    let (_dir, config, flaky) = setup_job("retention = \"30d\"", &["t"], files);
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    run(&config, &catalog, flaky.clone()).await;
+    let gone: Vec<MemFile> = {
+        let mut all = flaky.files.lock().unwrap();
+        let (gone, kept) = all.drain(..).partition(|f| f.0.starts_with("d/"));
+        *all = kept;
+        gone
+    };
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let p = ev.targets[0]
+        .problems
+        .iter()
+        .find(|p| p.kind == ProblemKind::Vanished)
+        .unwrap();
+    assert_eq!(p.files, PROBLEM_FILE_LIMIT as u64 + 1);
+    // One more vanished file than the catalog tracks by name. All come back but one
+    // whose name is tracked: two may still be missing (it, and maybe the untracked one).
+    let mut tracked = None;
+    catalog
+        .problem_files("acme", "t", ProblemKind::Vanished, |path, _| {
+            tracked = Some(path.to_string());
+            Ok(false)
+        })
+        .unwrap();
+    let missing = tracked.unwrap();
+    for f in gone.into_iter().filter(|f| f.0 != missing) {
+        flaky.files.lock().unwrap().push(f);
+    }
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let t = &ev.targets[0];
+    assert!(
+        problem_kinds(t).contains(&ProblemKind::Vanished),
+        "{:?}",
+        t.closed_problems
+    );
+    assert_eq!(ev.verdict, Some(Verdict::Fail));
+}
