@@ -23,6 +23,7 @@
 //!   email (text and HTML) and the weekly owner summary.
 //! - [`mail`]: who is emailed, composing messages, the durable outbox in the catalog and
 //!   delivery over SMTP (or to `.eml` files).
+//! - [`hooks`]: dead-man's switch pings of runs and the daemon's heartbeat.
 //! - [`chain`]: the tamper-evident chain of a job's evidence documents.
 //! - [`ack`]: acknowledging open problems (who, when, why, until when).
 //! - [`status`]: every client at a glance (`backproof status`).
@@ -42,6 +43,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod evidence;
+pub mod hooks;
 pub mod mail;
 pub mod progress;
 pub mod report;

@@ -42,7 +42,10 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
                 run_id: None,
                 progress: None,
             };
-            run(&config, &job, req, json).await
+            let code = run(&config, &job, req, json).await;
+            // The run is recorded: let its dead-man's switch ping go out (bounded).
+            crate::hooks::ping::settle().await;
+            code
         }
         Command::Show { run_id, json } => show(&cli.config, &run_id, json).await,
         Command::History { job, limit } => history(&cli.config, &job, limit).await,

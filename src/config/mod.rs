@@ -4,6 +4,7 @@
 //! together, each naming its file, line and key. What comes out is validated: the rest of
 //! the program never sees a raw value.
 
+mod alerts;
 mod dirs;
 mod error;
 mod location;
@@ -19,6 +20,7 @@ mod validator;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+pub use alerts::{Heartbeat, Ping, PingFormat, PingUrl};
 pub use dirs::{FolderProblem, check_folders};
 pub use error::{ConfigError, ConfigErrors};
 pub use location::{Encryption, Location, S3Location, SmbLocation, TargetUrl};
@@ -73,6 +75,8 @@ pub struct DaemonConfig {
     pub stall_timeout: std::time::Duration,
     /// How late a scheduled run may be before its job has missed it.
     pub missed_grace: std::time::Duration,
+    /// Pinged while the daemon is healthy (dead-man's switch).
+    pub heartbeat: Option<Heartbeat>,
 }
 
 /// The system's time zone (from the `TZ` variable or /etc/localtime), else UTC.
@@ -180,6 +184,14 @@ fn daemon_config(
     let delay = duration(&raw.catch_up_delay, "catch_up_delay", 60);
     let stall_timeout = duration(&raw.stall_timeout, "stall_timeout", 30 * 60);
     let missed_grace = duration(&raw.missed_grace, "missed_grace", 15 * 60);
+    let heartbeat = alerts::heartbeat(
+        &raw.heartbeat_url,
+        &raw.heartbeat_format,
+        &raw.heartbeat_interval,
+        file,
+        source,
+        errors,
+    );
     DaemonConfig {
         listen,
         max_concurrent_runs: max,
@@ -187,6 +199,7 @@ fn daemon_config(
         catch_up_delay: delay,
         stall_timeout,
         missed_grace,
+        heartbeat,
     }
 }
 
@@ -216,6 +229,8 @@ pub struct Job {
     /// Egress limits: bytes read per run and per 7 days, over all targets.
     pub budget: Budget,
     pub targets: Vec<TargetSpec>,
+    /// Dead-man's switch pinged at each run's start and end.
+    pub ping: Option<Ping>,
 }
 
 impl Job {
@@ -523,6 +538,7 @@ fn load_job(
         });
     }
 
+    let ping = alerts::job_ping(&raw.ping_url, &raw.ping_format, file, &source, &mut errors);
     let job_tz = parse_timezone(&raw.timezone, file, &source, &mut errors).unwrap_or(timezone);
     let mut seen = BTreeSet::new();
     let mut targets = Vec::new();
@@ -610,6 +626,7 @@ fn load_job(
         timezone: job_tz,
         budget: raw.budget,
         targets,
+        ping,
     };
     if let Some(w) = job.recipients_warning() {
         warnings.push(ConfigError::file(file, w));

@@ -47,6 +47,10 @@ pub struct RawDaemon {
     pub stall_timeout: Option<Spanned<String>>,
     /// How late a scheduled run may be before its job counts as having missed it.
     pub missed_grace: Option<Spanned<String>>,
+    /// Dead-man's switch of the daemon itself (see `super::alerts`).
+    pub heartbeat_url: Option<Spanned<String>>,
+    pub heartbeat_format: Option<Spanned<super::alerts::PingFormat>>,
+    pub heartbeat_interval: Option<Spanned<String>>,
 }
 
 /// `[digest]`: the weekly summary for business owners.
@@ -104,6 +108,9 @@ pub struct RawJob {
     pub policy: RawPolicy,
     #[serde(default)]
     pub targets: Vec<RawTarget>,
+    /// Dead-man's switch pinged at each run's start and end (see `super::alerts`).
+    pub ping_url: Option<Spanned<String>>,
+    pub ping_format: Option<Spanned<super::alerts::PingFormat>>,
 }
 
 /// One `[[targets]]` entry. Connection keys apply to one scheme each; using one with

@@ -103,6 +103,10 @@ pub async fn run(config_path: &Path) -> Result<u8> {
         }
     });
     tokio::spawn(outbox_worker(manager.clone(), health.clone()));
+    tokio::spawn(crate::hooks::heartbeat::run(
+        manager.clone(),
+        health.clone(),
+    ));
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (tx, mut fires) = mpsc::channel(256);

@@ -176,6 +176,8 @@ impl Verifier {
         };
         self.catalog.put_run(&ev)?;
         self.catalog.flush()?;
+        // The dead-man's switch: `/start` now, the end once the run is recorded.
+        let ping = crate::hooks::ping::RunPing::start(job, &ev.run_id);
         crash::test_panic_point();
         if let Some(p) = &req.progress {
             p.update(|s| s.state = crate::progress::RunState::Running);
@@ -217,7 +219,11 @@ impl Verifier {
         ev.status = RunStatus::Finished;
         ev.verdict =
             Some(Verdict::worst(ev.targets.iter().map(|t| t.verdict)).unwrap_or(Verdict::Error));
-        self.finish(job, ev, &commit)
+        let done = self.finish(job, ev, &commit)?;
+        if let Some(p) = ping {
+            p.finished(&done.evidence);
+        }
+        Ok(done)
     }
 
     /// Seals the evidence to the job's previous report, queues the report email and
