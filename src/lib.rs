@@ -31,7 +31,7 @@
 //!   safe file names inside them.
 //! - [`daemon`]: `backproof daemon`: scheduler, run manager, local HTTP API, outbox worker.
 //! - [`cli`]: the command line (`run`, `show`, `history`, `status`, `check-config`,
-//!   `digest`, `outbox`, `verify-evidence`, `daemon`, `demo`); talks to the daemon's API
+//!   `digest`, `outbox`, `verify-evidence`, `daemon`, `demo`, `check`); talks to the daemon's API
 //!   when the daemon holds the catalog.
 //!
 //! `main.rs` only calls [`cli::main`].

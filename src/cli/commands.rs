@@ -86,6 +86,9 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             };
             ack(&config, &job, &req).await
         }
+        Command::Check { job, format, .. } => {
+            Ok(super::check::check(&cli.config, job.as_deref(), format).await)
+        }
         Command::Daemon => crate::daemon::run(&cli.config).await,
         Command::VerifyEvidence { job } => verify_evidence(&load(&cli.config)?, &job).await,
     }
