@@ -104,7 +104,7 @@ pub fn acknowledge(
     for (target, p) in &done {
         tracing::info!(job, target = %target, kind = p.kind.label(), by = %ack.by, "problem acknowledged");
     }
-    Ok(done
+    let acked: Vec<Acked> = done
         .into_iter()
         .map(|(target, p)| Acked {
             key: p.kind.key(job, &target),
@@ -113,7 +113,13 @@ pub fn acknowledge(
             summary: p.summary,
             files: p.files,
         })
-        .collect())
+        .collect();
+    let events: Vec<_> = acked
+        .iter()
+        .map(|a| crate::hooks::event::acknowledged(j, a, &ack))
+        .collect();
+    crate::hooks::webhook::queue(catalog, j, &events);
+    Ok(acked)
 }
 
 /// Parses `--until`: a date (`2026-12-01`: the end of that day in `tz`), a date and time

@@ -14,6 +14,7 @@
 //!   restored from its evidence file after damage)
 //! - `meta`: `installation` → this catalog's id (marks the scratch folders it owns)
 //! - `outbox`: outbox id → [`OutboxItem`] (messages to send, sent or rejected)
+//! - `webhooks`: id → [`WebhookItem`] (webhook events to send, sent or rejected)
 //! - `schedule`: job → the last scheduled slot the daemon handled (RFC 3339), for catch-up
 //!
 //! sled allows one process per database; [`lock::ProcessLock`] turns a second opener into
@@ -21,6 +22,7 @@
 
 mod lock;
 mod records;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,6 +37,7 @@ pub use records::{
     AckRecord, Claim, Delivery, FileRecord, InventoryRecord, MailKind, OutboxItem,
     PROBLEM_FILE_LIMIT, ProblemFile, ProblemRecord, RECORD_SCHEMA, Seen, TargetState,
 };
+pub use webhooks::WebhookItem;
 
 use crate::evidence::{Acknowledgement, ProblemKind};
 

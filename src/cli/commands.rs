@@ -443,6 +443,7 @@ pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: boo
     if let Some(to) = &done.emailed_to {
         super::mail::deliver_now(config, &catalog, &to.join(", ")).await;
     }
+    crate::hooks::webhook::deliver_now(&catalog, &config.webhooks).await;
     Ok(ev.effective_verdict().exit_code())
 }
 
@@ -502,7 +503,11 @@ fn current_user() -> String {
 async fn ack(config: &Config, job: &str, req: &crate::ack::AckRequest) -> Result<u8> {
     find_job(config, job)?;
     let acked = match catalog_or_daemon(config)? {
-        Some(catalog) => crate::ack::acknowledge(config, &catalog, job, req, chrono::Utc::now())?,
+        Some(catalog) => {
+            let acked = crate::ack::acknowledge(config, &catalog, job, req, chrono::Utc::now())?;
+            crate::hooks::webhook::deliver_now(&catalog, &config.webhooks).await;
+            acked
+        }
         None => Remote::connect(config)?.ack(job, req).await?,
     };
     if acked.is_empty() {

@@ -194,3 +194,197 @@ mod tests {
         assert!(!e.contains("secret"), "{e}");
     }
 }
+
+/// What a webhook posts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookKind {
+    /// The event as JSON (`schemas/webhook-v1.json`), signed per Standard Webhooks.
+    #[default]
+    Generic,
+    /// A Slack incoming webhook: `{"text": ...}`.
+    Slack,
+    /// A Microsoft Teams workflow webhook: an Adaptive Card message.
+    Teams,
+    /// An ntfy topic: the text as the body, `Title`, `Priority` and `Tags` headers.
+    Ntfy,
+}
+
+/// The events a webhook can be sent.
+pub const WEBHOOK_EVENTS: &[&str] = &[
+    "run.finished",
+    "problem.opened",
+    "problem.reminder",
+    "problem.closed",
+    "problem.acknowledged",
+    "daemon.missed_schedule",
+];
+
+/// `[[webhooks]]` in `backproof.toml`, as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    /// A label for logs (default `webhooks[N]`).
+    pub name: Option<Spanned<String>>,
+    pub url: Spanned<String>,
+    /// A file holding the Standard Webhooks secret (`whsec_` and base64).
+    pub secret_file: Option<Spanned<String>>,
+    pub events: Option<Spanned<Vec<String>>>,
+    pub kind: Option<Spanned<WebhookKind>>,
+}
+
+/// A validated webhook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Webhook {
+    pub name: String,
+    /// Often a secret itself (Slack and Teams URLs are): never logged.
+    pub url: PingUrl,
+    pub kind: WebhookKind,
+    /// The HMAC key (the secret's base64 part, decoded).
+    pub secret: Option<super::Secret>,
+    pub events: Vec<String>,
+}
+
+impl Webhook {
+    pub fn wants(&self, event: &str) -> bool {
+        self.events.iter().any(|e| e == event)
+    }
+}
+
+/// The `[[webhooks]]` entries, checked; a relative `secret_file` is relative to `base`.
+pub fn webhooks(
+    raw: &[RawWebhook],
+    base: &Path,
+    file: &Path,
+    source: &str,
+    errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<ConfigError>,
+) -> Vec<Webhook> {
+    use base64::Engine as _;
+    let mut out = Vec::new();
+    for (i, w) in raw.iter().enumerate() {
+        let key = |k: &str| format!("webhooks[{}].{k}", i + 1);
+        let before = errors.len();
+        let url = PingUrl::parse(w.url.get_ref())
+            .map_err(|m| {
+                errors.push(ConfigError::at_key(
+                    file,
+                    source,
+                    w.url.span(),
+                    key("url"),
+                    m,
+                ))
+            })
+            .ok();
+        let kind = w.kind.as_ref().map(|k| *k.get_ref()).unwrap_or_default();
+        let events = match &w.events {
+            // Every event but run.finished (one per run: noisy in a chat or a PSA).
+            None => WEBHOOK_EVENTS[1..].iter().map(|e| e.to_string()).collect(),
+            Some(list) => {
+                for e in list.get_ref() {
+                    if !WEBHOOK_EVENTS.contains(&e.as_str()) {
+                        errors.push(ConfigError::at_key(
+                            file,
+                            source,
+                            list.span(),
+                            key("events"),
+                            format!(
+                                "`{e}` is not an event; known: {}",
+                                WEBHOOK_EVENTS.join(", ")
+                            ),
+                        ));
+                    }
+                }
+                list.get_ref().clone()
+            }
+        };
+        let secret = match &w.secret_file {
+            None if kind == WebhookKind::Generic => {
+                errors.push(ConfigError::at_key(
+                    file,
+                    source,
+                    w.url.span(),
+                    key("secret_file"),
+                    "a generic webhook is signed: give secret_file, a file holding a Standard Webhooks secret (whsec_ and base64 of 24 to 64 random bytes, e.g. `echo whsec_$(openssl rand -base64 32)`)",
+                ));
+                None
+            }
+            None => None,
+            Some(p) => {
+                let path = base.join(p.get_ref());
+                let mut problem = |m: String| {
+                    errors.push(ConfigError::at_key(
+                        file,
+                        source,
+                        p.span(),
+                        key("secret_file"),
+                        m,
+                    ))
+                };
+                match std::fs::read_to_string(&path) {
+                    Err(e) => {
+                        problem(format!("cannot read {}: {e}", path.display()));
+                        None
+                    }
+                    Ok(text) => {
+                        let decoded = text
+                            .trim()
+                            .strip_prefix("whsec_")
+                            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok());
+                        match decoded {
+                            Some(k) if (24..=64).contains(&k.len()) => {
+                                if let Some(mode) = super::secret::readable_by_everyone(&path) {
+                                    warnings.push(ConfigError::at_key(
+                                        file,
+                                        source,
+                                        p.span(),
+                                        key("secret_file"),
+                                        format!(
+                                            "{} can be read by every user of this machine (mode {mode:04o}); `chmod 600` it",
+                                            path.display()
+                                        ),
+                                    ));
+                                }
+                                // Kept as base64 text in a Secret: never printed.
+                                Some(super::Secret::new(
+                                    base64::engine::general_purpose::STANDARD.encode(k),
+                                ))
+                            }
+                            _ => {
+                                problem(format!(
+                                    "{} does not hold a Standard Webhooks secret (whsec_ and base64 of 24 to 64 bytes)",
+                                    path.display()
+                                ));
+                                None
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        let name = w
+            .name
+            .as_ref()
+            .map(|n| n.get_ref().clone())
+            .unwrap_or_else(|| format!("webhooks[{}]", i + 1));
+        if out.iter().any(|o: &Webhook| o.name == name) {
+            errors.push(ConfigError::at_key(
+                file,
+                source,
+                w.url.span(),
+                key("name"),
+                format!("a webhook named `{name}` is already defined"),
+            ));
+        }
+        if let (Some(url), true) = (url, errors.len() == before) {
+            out.push(Webhook {
+                name,
+                url,
+                kind,
+                secret,
+                events,
+            });
+        }
+    }
+    out
+}

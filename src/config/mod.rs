@@ -20,7 +20,7 @@ mod validator;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-pub use alerts::{Heartbeat, Ping, PingFormat, PingUrl};
+pub use alerts::{Heartbeat, Ping, PingFormat, PingUrl, WEBHOOK_EVENTS, Webhook, WebhookKind};
 pub use dirs::{FolderProblem, check_folders};
 pub use error::{ConfigError, ConfigErrors};
 pub use location::{Encryption, Location, S3Location, SmbLocation, TargetUrl};
@@ -57,6 +57,8 @@ pub struct Config {
     /// Time zone of schedules without their own.
     pub timezone: chrono_tz::Tz,
     pub daemon: DaemonConfig,
+    /// `[[webhooks]]`: signed JSON or chat messages about alert events.
+    pub webhooks: Vec<Webhook>,
     /// Things that work but should be changed (a secret written inline).
     pub warnings: Vec<ConfigError>,
 }
@@ -231,6 +233,8 @@ pub struct Job {
     pub targets: Vec<TargetSpec>,
     /// Dead-man's switch pinged at each run's start and end.
     pub ping: Option<Ping>,
+    /// The `[[webhooks]]` of the global file: told of this job's events.
+    pub webhooks: Vec<Webhook>,
 }
 
 impl Job {
@@ -342,6 +346,14 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let timezone =
         parse_timezone(&raw.timezone, path, &source, &mut errors).unwrap_or_else(system_timezone);
     let daemon = daemon_config(&raw.daemon, path, &source, &mut errors);
+    let webhooks = alerts::webhooks(
+        &raw.webhooks,
+        &base,
+        path,
+        &source,
+        &mut errors,
+        &mut warnings,
+    );
     let digest_schedule = raw.digest.schedule.clone().unwrap_or_else(|| {
         DEFAULT_DIGEST_SCHEDULE
             .parse()
@@ -375,6 +387,9 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
+    for job in &mut jobs {
+        job.webhooks.clone_from(&webhooks);
+    }
     Ok(Config {
         file: path.to_path_buf(),
         data_dir,
@@ -385,6 +400,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         digest_schedule,
         timezone,
         daemon,
+        webhooks,
         warnings,
     })
 }
@@ -627,6 +643,7 @@ fn load_job(
         budget: raw.budget,
         targets,
         ping,
+        webhooks: Vec::new(),
     };
     if let Some(w) = job.recipients_warning() {
         warnings.push(ConfigError::file(file, w));

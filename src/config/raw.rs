@@ -28,6 +28,9 @@ pub struct RawGlobal {
     pub timezone: Option<Spanned<String>>,
     #[serde(default)]
     pub daemon: RawDaemon,
+    /// Signed webhooks and chat presets (see `super::alerts`).
+    #[serde(default)]
+    pub webhooks: Vec<super::alerts::RawWebhook>,
 }
 
 /// `[daemon]`: the long-running service.

@@ -103,6 +103,7 @@ pub async fn run(config_path: &Path) -> Result<u8> {
         }
     });
     tokio::spawn(outbox_worker(manager.clone(), health.clone()));
+    tokio::spawn(crate::hooks::webhook::worker(manager.clone()));
     tokio::spawn(crate::hooks::heartbeat::run(
         manager.clone(),
         health.clone(),
@@ -272,11 +273,13 @@ pub(crate) fn alert_missed(
     catching_up: bool,
 ) {
     let Some(j) = config.job(job) else { return };
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let event = crate::hooks::event::missed(j, slot, &host, catching_up);
+    crate::hooks::webhook::queue(manager.catalog(), j, &[event]);
     let to: Vec<String> = j.alert_recipients().iter().map(|s| s.to_string()).collect();
     if to.is_empty() {
         return;
     }
-    let host = gethostname::gethostname().to_string_lossy().into_owned();
     let subject = format!(
         "[MISSED] {}: the scheduled backup check did not run",
         j.client

@@ -223,6 +223,8 @@ impl Verifier {
         if let Some(p) = ping {
             p.finished(&done.evidence);
         }
+        let events = crate::hooks::event::of_run(job, &done.evidence);
+        crate::hooks::webhook::queue(&self.catalog, job, &events);
         Ok(done)
     }
 
