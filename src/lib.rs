@@ -26,6 +26,7 @@
 //! - [`hooks`]: dead-man's switch pings of runs and the daemon's heartbeat.
 //! - [`chain`]: the tamper-evident chain of a job's evidence documents.
 //! - [`ack`]: acknowledging open problems (who, when, why, until when).
+//! - [`alerts`]: reminders and escalation of open problems (on the daemon's clock).
 //! - [`status`]: every client at a glance (`backproof status`).
 //! - [`scratch`]: per-run scratch folders and the mapping of untrusted object names to
 //!   safe file names inside them.
@@ -37,6 +38,7 @@
 //! `main.rs` only calls [`cli::main`].
 
 pub mod ack;
+pub mod alerts;
 pub mod catalog;
 pub mod chain;
 pub mod cli;

@@ -14,12 +14,14 @@
 //!   restored from its evidence file after damage)
 //! - `meta`: `installation` → this catalog's id (marks the scratch folders it owns)
 //! - `outbox`: outbox id → [`OutboxItem`] (messages to send, sent or rejected)
+//! - `alert_state`: `job \0 target \0 kind` → [`AlertState`] (reminders, escalation)
 //! - `webhooks`: id → [`WebhookItem`] (webhook events to send, sent or rejected)
 //! - `schedule`: job → the last scheduled slot the daemon handled (RFC 3339), for catch-up
 //!
 //! sled allows one process per database; [`lock::ProcessLock`] turns a second opener into
 //! a clear error that names the process holding it.
 
+mod alert_state;
 mod lock;
 mod records;
 mod webhooks;
@@ -32,6 +34,7 @@ use serde::de::DeserializeOwned;
 
 use crate::evidence::{EVIDENCE_SCHEMA, RunEvidence, RunStatus};
 
+pub use alert_state::AlertState;
 pub use lock::ProcessLock;
 pub use records::{
     AckRecord, Claim, Delivery, FileRecord, InventoryRecord, MailKind, OutboxItem,

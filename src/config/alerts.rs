@@ -388,3 +388,91 @@ pub fn webhooks(
     }
     out
 }
+
+/// `[alerts]` in `backproof.toml` (defaults) or in a job file (its own values).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerts {
+    /// How often an open, unacknowledged problem is reminded of (default 24h).
+    pub remind_every: Option<Spanned<String>>,
+    /// After how long an open, unacknowledged problem goes to `escalate_to` too.
+    pub escalate_after: Option<Spanned<String>>,
+    #[serde(default, deserialize_with = "super::raw::emails_opt")]
+    pub escalate_to: Option<Vec<String>>,
+}
+
+/// How a job's open problems are followed up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertPolicy {
+    pub remind_every: Duration,
+    pub escalate_after: Option<Duration>,
+    pub escalate_to: Vec<String>,
+}
+
+pub const DEFAULT_REMIND_EVERY: Duration = Duration::from_secs(24 * 3600);
+
+/// The job's `[alerts]` over the global one's, checked.
+pub fn alert_policy(
+    job: Option<&RawAlerts>,
+    global: &AlertPolicy,
+    file: &Path,
+    source: &str,
+    errors: &mut Vec<ConfigError>,
+) -> AlertPolicy {
+    let Some(raw) = job else {
+        return global.clone();
+    };
+    let mut duration = |v: &Option<Spanned<String>>, key: &str| -> Option<Duration> {
+        let v = v.as_ref()?;
+        match humantime::parse_duration(v.get_ref().trim()) {
+            Ok(d) if d >= Duration::from_secs(1) => Some(d),
+            Ok(_) => {
+                errors.push(ConfigError::at_key(
+                    file,
+                    source,
+                    v.span(),
+                    format!("alerts.{key}"),
+                    "must be at least 1s",
+                ));
+                None
+            }
+            Err(e) => {
+                errors.push(ConfigError::at_key(
+                    file,
+                    source,
+                    v.span(),
+                    format!("alerts.{key}"),
+                    format!("`{}` is not a duration ({e})", v.get_ref()),
+                ));
+                None
+            }
+        }
+    };
+    let remind_every = duration(&raw.remind_every, "remind_every").unwrap_or(global.remind_every);
+    let escalate_after = duration(&raw.escalate_after, "escalate_after").or(global.escalate_after);
+    let escalate_to = raw
+        .escalate_to
+        .clone()
+        .unwrap_or_else(|| global.escalate_to.clone());
+    if escalate_after.is_some() && escalate_to.is_empty() {
+        errors.push(ConfigError::file(
+            file,
+            "alerts.escalate_after needs alerts.escalate_to = [\"manager@msp.example\"]",
+        ));
+    }
+    AlertPolicy {
+        remind_every,
+        escalate_after,
+        escalate_to,
+    }
+}
+
+impl Default for AlertPolicy {
+    fn default() -> Self {
+        AlertPolicy {
+            remind_every: DEFAULT_REMIND_EVERY,
+            escalate_after: None,
+            escalate_to: Vec::new(),
+        }
+    }
+}

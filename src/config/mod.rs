@@ -20,7 +20,9 @@ mod validator;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-pub use alerts::{Heartbeat, Ping, PingFormat, PingUrl, WEBHOOK_EVENTS, Webhook, WebhookKind};
+pub use alerts::{
+    AlertPolicy, Heartbeat, Ping, PingFormat, PingUrl, WEBHOOK_EVENTS, Webhook, WebhookKind,
+};
 pub use dirs::{FolderProblem, check_folders};
 pub use error::{ConfigError, ConfigErrors};
 pub use location::{Encryption, Location, S3Location, SmbLocation, TargetUrl};
@@ -235,6 +237,8 @@ pub struct Job {
     pub ping: Option<Ping>,
     /// The `[[webhooks]]` of the global file: told of this job's events.
     pub webhooks: Vec<Webhook>,
+    /// Reminders and escalation of this job's open problems.
+    pub alerts: AlertPolicy,
 }
 
 impl Job {
@@ -346,6 +350,13 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let timezone =
         parse_timezone(&raw.timezone, path, &source, &mut errors).unwrap_or_else(system_timezone);
     let daemon = daemon_config(&raw.daemon, path, &source, &mut errors);
+    let global_alerts = alerts::alert_policy(
+        raw.alerts.as_ref(),
+        &AlertPolicy::default(),
+        path,
+        &source,
+        &mut errors,
+    );
     let webhooks = alerts::webhooks(
         &raw.webhooks,
         &base,
@@ -364,6 +375,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             for file in files {
                 match load_job(
                     &file,
+                    &global_alerts,
                     &raw.policy,
                     &digest_schedule,
                     timezone,
@@ -512,6 +524,7 @@ fn valid_name(name: &str) -> bool {
 
 fn load_job(
     file: &Path,
+    global_alerts: &AlertPolicy,
     global: &RawPolicy,
     digest_schedule: &Schedule,
     timezone: chrono_tz::Tz,
@@ -555,6 +568,13 @@ fn load_job(
     }
 
     let ping = alerts::job_ping(&raw.ping_url, &raw.ping_format, file, &source, &mut errors);
+    let alert_policy = alerts::alert_policy(
+        raw.alerts.as_ref(),
+        global_alerts,
+        file,
+        &source,
+        &mut errors,
+    );
     let job_tz = parse_timezone(&raw.timezone, file, &source, &mut errors).unwrap_or(timezone);
     let mut seen = BTreeSet::new();
     let mut targets = Vec::new();
@@ -644,6 +664,7 @@ fn load_job(
         targets,
         ping,
         webhooks: Vec::new(),
+        alerts: alert_policy,
     };
     if let Some(w) = job.recipients_warning() {
         warnings.push(ConfigError::file(file, w));

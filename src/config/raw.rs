@@ -31,6 +31,8 @@ pub struct RawGlobal {
     /// Signed webhooks and chat presets (see `super::alerts`).
     #[serde(default)]
     pub webhooks: Vec<super::alerts::RawWebhook>,
+    /// Reminders and escalation of open problems, for every job.
+    pub alerts: Option<super::alerts::RawAlerts>,
 }
 
 /// `[daemon]`: the long-running service.
@@ -114,6 +116,8 @@ pub struct RawJob {
     /// Dead-man's switch pinged at each run's start and end (see `super::alerts`).
     pub ping_url: Option<Spanned<String>>,
     pub ping_format: Option<Spanned<super::alerts::PingFormat>>,
+    /// This job's reminders and escalation.
+    pub alerts: Option<super::alerts::RawAlerts>,
 }
 
 /// One `[[targets]]` entry. Connection keys apply to one scheme each; using one with
@@ -453,4 +457,9 @@ fn emails<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
         crate::mail::address::mailbox(a).map_err(D::Error::custom)?;
     }
     Ok(list)
+}
+
+/// An optional list of email addresses, checked like `technicians`.
+pub(super) fn emails_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    emails(d).map(Some)
 }

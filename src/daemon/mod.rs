@@ -125,6 +125,16 @@ pub async fn run(config_path: &Path) -> Result<u8> {
         tracing::warn!(job = %job, slot = %slot, "a scheduled run was missed while the daemon was down; it runs once soon");
         alert_missed(&manager, &config, job, *slot, true);
     }
+    {
+        let (m, wake) = (manager.clone(), manager.mail.clone());
+        tokio::spawn(crate::alerts::remind::run(
+            move || m.config(),
+            catalog.clone(),
+            clock.clone(),
+            manager.cancel.clone(),
+            move || wake.notify_one(),
+        ));
+    }
     let mut schedules = CancellationToken::new();
     scheduler::start(
         &config,

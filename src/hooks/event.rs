@@ -253,3 +253,41 @@ pub fn missed(job: &Job, slot: DateTime<Utc>, host: &str, catching_up: bool) -> 
         }),
     }
 }
+
+/// A problem is still open and unacknowledged: reminder number `n`.
+pub fn reminder(
+    job: &Job,
+    target: &str,
+    p: &crate::catalog::ProblemRecord,
+    n: u32,
+    now: DateTime<Utc>,
+) -> Event {
+    let key = format!("BP-{}", p.kind.key(&job.name, target));
+    Event {
+        kind: "problem.reminder",
+        dedupe: format!("problem.reminder/{key}/{}/{n}", p.opened_at.timestamp()),
+        job: Some(job.name.clone()),
+        at: now,
+        title: format!(
+            "[{key}] [REMINDER] {}: {} on {target}",
+            job.client,
+            p.kind.label()
+        ),
+        text: format!(
+            "Still open and not acknowledged: {}. Open since {} (reminder {n}).",
+            crate::report::shown(&p.summary),
+            shown_time(p.opened_at)
+        ),
+        severity: Severity::Warning,
+        data: json!({
+            "job": job.name,
+            "client": job.client,
+            "target": target,
+            "key": key,
+            "kind": p.kind.label(),
+            "summary": p.summary,
+            "opened_at": time(p.opened_at),
+            "reminder": n,
+        }),
+    }
+}

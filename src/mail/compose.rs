@@ -164,6 +164,36 @@ pub fn notice(
     finish(subject.to_string(), message_id, to, message)
 }
 
+/// A follow-up about an open problem (reminder, escalation), threaded under the message
+/// that opened it (`In-Reply-To` and `References`), so mail clients and PSA parsers
+/// attach it to the same conversation or ticket.
+pub fn threaded_notice(
+    sender: &Sender,
+    to: &[String],
+    subject: &str,
+    text: &str,
+    key: &str,
+    in_reply_to: Option<&str>,
+) -> Result<Composed, ComposeError> {
+    let message_id = format!("<notice-{key}@{}>", sender.domain());
+    let mut b = builder(sender, to, subject, &message_id);
+    if let Some(parent) = in_reply_to {
+        b = b
+            .in_reply_to(parent.to_string())
+            .references(parent.to_string());
+    }
+    let message = b.multipart(MultiPart::alternative_plain_html(
+        format!("{text}\n"),
+        format!("<p>{}</p>", crate::report::email_escape(text)),
+    ));
+    finish(subject.to_string(), message_id, to, message)
+}
+
+/// The Message-ID of the run report of `run_id` of `job` (as [`run_report`] makes it).
+pub fn run_report_id(sender: &Sender, job: &str, run_id: &str) -> String {
+    format!("<run-{run_id}.{job}@{}>", sender.domain())
+}
+
 /// `backproof send-test-email`.
 pub fn test_message(sender: &Sender, to: &str, host: &str) -> Result<Composed, ComposeError> {
     let now = chrono::Utc::now();

@@ -1,0 +1,6 @@
+//! Following up open problems: a reminder every `remind_every` while a problem stays open
+//! and unacknowledged, escalation to `escalate_to` after `escalate_after`, each threaded
+//! under the report that opened the problem. Driven by the daemon on its clock
+//! ([`crate::daemon::clock`]), so tests can run days in milliseconds.
+
+pub mod remind;
