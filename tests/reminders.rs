@@ -198,7 +198,7 @@ fn the_daemon_reminds_by_email_threaded_until_acknowledged() {
     };
     let opening = subjects(&smtp)
         .into_iter()
-        .find(|(s, _, _)| s.starts_with("[FAIL]"))
+        .find(|(s, _, _)| s.contains("] [FAIL] Acme Dental"))
         .map(|(_, id, _)| id)
         .expect("the failure report was emailed");
     assert!(opening.contains(&run_id));

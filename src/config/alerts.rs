@@ -476,3 +476,36 @@ impl Default for AlertPolicy {
         }
     }
 }
+
+/// `[technicians_by_severity]` of a job: who gets what, instead of `technicians`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBySeverity {
+    /// Failures, errors, recoveries, reminders, closings, missed runs (e.g. the PSA).
+    #[serde(default, deserialize_with = "super::raw::emails_opt")]
+    pub fail: Option<Vec<String>>,
+    /// Warnings and routine passes (e.g. a softer NOC address).
+    #[serde(default, deserialize_with = "super::raw::emails_opt")]
+    pub warn: Option<Vec<String>>,
+}
+
+/// Who gets a job's messages by severity (each defaults to `technicians`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BySeverity {
+    pub fail: Option<Vec<String>>,
+    pub warn: Option<Vec<String>>,
+}
+
+impl super::Job {
+    /// The technicians who get a message about a run with `verdict`: `fail` gets fail,
+    /// error and passes that close problems; `warn` gets warnings and routine passes.
+    pub fn technicians_for(&self, verdict: crate::evidence::Verdict, closing: bool) -> &[String] {
+        use crate::evidence::Verdict as V;
+        let list = match verdict {
+            V::Fail | V::Error => &self.technicians_by_severity.fail,
+            V::Pass if closing => &self.technicians_by_severity.fail,
+            V::Warn | V::Pass => &self.technicians_by_severity.warn,
+        };
+        list.as_deref().unwrap_or(&self.technicians)
+    }
+}

@@ -21,7 +21,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 pub use alerts::{
-    AlertPolicy, Heartbeat, Ping, PingFormat, PingUrl, WEBHOOK_EVENTS, Webhook, WebhookKind,
+    AlertPolicy, BySeverity, Heartbeat, Ping, PingFormat, PingUrl, WEBHOOK_EVENTS, Webhook,
+    WebhookKind,
 };
 pub use dirs::{FolderProblem, check_folders};
 pub use error::{ConfigError, ConfigErrors};
@@ -239,20 +240,28 @@ pub struct Job {
     pub webhooks: Vec<Webhook>,
     /// Reminders and escalation of this job's open problems.
     pub alerts: AlertPolicy,
+    /// `[technicians_by_severity]`: replaces `technicians` for fail or warn messages.
+    pub technicians_by_severity: BySeverity,
 }
 
 impl Job {
     /// Nobody hears about this job: no technicians and no owners, so its alerts and its
     /// weekly summary go nowhere.
     pub fn is_unheard(&self) -> bool {
-        self.technicians.is_empty() && self.owners.is_empty()
+        self.alert_technicians().is_empty() && self.owners.is_empty()
+    }
+
+    /// The technicians alerted of failures (`technicians_by_severity.fail`, else
+    /// `technicians`).
+    pub fn alert_technicians(&self) -> &[String] {
+        self.technicians_for(crate::evidence::Verdict::Fail, false)
     }
 
     /// Who is emailed at once when a run fails: the technicians, and the owners with
     /// `report_to_owners = true`.
     pub fn alert_recipients(&self) -> Vec<&str> {
         let owners = self.owners.iter().filter(|_| self.report_to_owners);
-        self.technicians
+        self.alert_technicians()
             .iter()
             .chain(owners)
             .map(String::as_str)
@@ -665,6 +674,13 @@ fn load_job(
         ping,
         webhooks: Vec::new(),
         alerts: alert_policy,
+        technicians_by_severity: raw
+            .technicians_by_severity
+            .map(|b| BySeverity {
+                fail: b.fail,
+                warn: b.warn,
+            })
+            .unwrap_or_default(),
     };
     if let Some(w) = job.recipients_warning() {
         warnings.push(ConfigError::file(file, w));

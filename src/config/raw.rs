@@ -118,6 +118,8 @@ pub struct RawJob {
     pub ping_format: Option<Spanned<super::alerts::PingFormat>>,
     /// This job's reminders and escalation.
     pub alerts: Option<super::alerts::RawAlerts>,
+    /// Who gets what, by severity, instead of `technicians`.
+    pub technicians_by_severity: Option<super::alerts::RawBySeverity>,
 }
 
 /// One `[[targets]]` entry. Connection keys apply to one scheme each; using one with

@@ -115,8 +115,13 @@ pub fn run_report(
         attachment: &attachment,
         recovery,
     };
-    let subject = email::subject(ev, recovery);
-    let message_id = format!("<run-{}.{}@{}>", ev.run_id, ev.job, sender.domain());
+    // The problem's key leads the subject; a later report about it replies to the first.
+    let thread = crate::alerts::thread::of_run(ev);
+    let subject = match &thread {
+        Some(t) => format!("[{}] {}", t.key, email::subject(ev, recovery)),
+        None => email::subject(ev, recovery),
+    };
+    let message_id = run_report_id(sender, &ev.job, &ev.run_id);
     let body = MultiPart::mixed()
         .multipart(
             MultiPart::alternative()
@@ -127,7 +132,12 @@ pub fn run_report(
             document.to_vec(),
             ContentType::parse("application/json").expect("valid"),
         ));
-    let message = builder(sender, to, &subject, &message_id).multipart(body);
+    let mut b = builder(sender, to, &subject, &message_id);
+    if let Some(t) = thread.filter(|t| t.opened_run != ev.run_id) {
+        let parent = run_report_id(sender, &ev.job, &t.opened_run);
+        b = b.in_reply_to(parent.clone()).references(parent);
+    }
+    let message = b.multipart(body);
     finish(subject, message_id, to, message)
 }
 

@@ -41,7 +41,9 @@ pub fn recipients(
         _ if job.notify == Notify::Always => Reason::Routine,
         _ => return None,
     };
-    let mut to = job.technicians.clone();
+    let mut to = job
+        .technicians_for(ev.effective_verdict(), reason == Reason::Recovery)
+        .to_vec();
     if job.report_to_owners {
         to.extend(job.owners.iter().cloned());
     }

@@ -225,6 +225,7 @@ impl Verifier {
         }
         let events = crate::hooks::event::of_run(job, &done.evidence);
         crate::hooks::webhook::queue(&self.catalog, job, &events);
+        crate::alerts::close::queue(&self.catalog, &self.sender, job, &done.evidence);
         Ok(done)
     }
 
