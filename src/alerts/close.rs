@@ -63,14 +63,21 @@ pub fn queue(catalog: &Catalog, sender: &Sender, job: &Job, ev: &RunEvidence) ->
                     .format("%Y-%m-%d %H:%M UTC"),
             );
             let id = format!("{}-fixed-{}", key.to_ascii_lowercase(), ev.run_id);
-            let composed =
-                match compose::threaded_notice(sender, &to, &subject, &text, &id, Some(&parent)) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::error!(job = %job.name, error = %e, "closing notice not composed");
-                        continue;
-                    }
-                };
+            let message_id = compose::notice_id(sender, &id);
+            let composed = match compose::threaded_notice(
+                sender,
+                &to,
+                &subject,
+                &text,
+                &message_id,
+                Some(&parent),
+            ) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(job = %job.name, error = %e, "closing notice not composed");
+                    continue;
+                }
+            };
             let item = outbox::item(
                 MailKind::Alert,
                 Some(&job.name),

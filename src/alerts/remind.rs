@@ -22,6 +22,8 @@ use crate::mail::{Sender, compose, outbox};
 pub struct Due {
     pub reminders: usize,
     pub escalations: usize,
+    /// Alerts held by a maintenance window, sent at its end.
+    pub released: usize,
 }
 
 fn acknowledged(p: &ProblemRecord, now: DateTime<Utc>) -> bool {
@@ -50,19 +52,42 @@ pub fn tick(config: &Config, catalog: &Catalog, now: DateTime<Utc>) -> Result<Du
                     reminders: 0,
                     last_reminder_at: None,
                     escalated_at: None,
+                    released: false,
                 },
             };
+            // Opened in a maintenance window: held until it ends, then alerted once.
+            let held_until = job.window_at(p.opened_at).map(|(_, end)| end);
+            if held_until.is_some_and(|end| now < end) || job.window_at(now).is_some() {
+                continue;
+            }
+            let mut changed = false;
+            if held_until.is_some() && !state.released {
+                state.released = true;
+                changed = true;
+                // Acknowledged meanwhile: a technician knows; nothing to release.
+                if !acknowledged(&p, now) && release(catalog, &sender, job, &target, &p, now) {
+                    queued = true;
+                }
+                due.released += 1;
+            }
             if acknowledged(&p, now) {
+                if changed {
+                    catalog.put_alert_state(&job.name, &target, kind, &state)?;
+                }
                 continue;
             }
             // An acknowledgement that lapsed counts as the last word about the problem.
             let lapsed = p.ack.as_ref().and_then(|a| a.until);
-            let last = [Some(p.opened_at), state.last_reminder_at, lapsed]
-                .into_iter()
-                .flatten()
-                .max()
-                .unwrap_or(p.opened_at);
-            let mut changed = false;
+            let last = [
+                Some(p.opened_at),
+                state.last_reminder_at,
+                lapsed,
+                held_until,
+            ]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(p.opened_at);
             if now - last >= chrono(job.alerts.remind_every) {
                 state.reminders += 1;
                 state.last_reminder_at = Some(now);
@@ -76,7 +101,7 @@ pub fn tick(config: &Config, catalog: &Catalog, now: DateTime<Utc>) -> Result<Du
             }
             if let Some(after) = job.alerts.escalate_after
                 && state.escalated_at.is_none()
-                && now - p.opened_at >= chrono(after)
+                && now - held_until.unwrap_or(p.opened_at) >= chrono(after)
             {
                 state.escalated_at = Some(now);
                 changed = true;
@@ -181,7 +206,7 @@ fn queue_mail(
         &to,
         &subject,
         &text,
-        &id,
+        &compose::notice_id(sender, &id),
         sent_parent.then_some(parent.as_str()),
     ) {
         Ok(c) => c,
@@ -248,6 +273,55 @@ pub async fn run(
         tokio::select! {
             _ = clock.sleep_until(next) => {}
             _ = cancel.cancelled() => return,
+        }
+    }
+}
+
+/// The alert of a problem opened in a maintenance window that ended with it still open:
+/// sent now as the problem's opening message (its Message-ID is the one the opening
+/// report would have had, so later messages thread under it), and `problem.opened`.
+fn release(
+    catalog: &Catalog,
+    sender: &Sender,
+    job: &Job,
+    target: &str,
+    p: &ProblemRecord,
+    now: DateTime<Utc>,
+) -> bool {
+    let event = crate::hooks::event::released(job, target, p, now);
+    crate::hooks::webhook::queue(catalog, job, std::slice::from_ref(&event));
+    let to: Vec<String> = job
+        .alert_recipients()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let message_id = compose::run_report_id(sender, &job.name, &p.opened_run);
+    let known = catalog
+        .outbox()
+        .map(|items| items.iter().any(|i| i.message_id == message_id))
+        .unwrap_or(false);
+    if to.is_empty() || known {
+        return false;
+    }
+    let text = format!(
+        "{}\n\nThis alert was held: the problem was opened during a maintenance window, which has ended with the problem still open.",
+        event.text
+    );
+    match compose::threaded_notice(sender, &to, &event.title, &text, &message_id, None) {
+        Ok(c) => {
+            let item = outbox::item(
+                MailKind::Alert,
+                Some(&job.name),
+                Some(&p.opened_run),
+                sender,
+                c,
+                now,
+            );
+            catalog.put_outbox(&item).is_ok()
+        }
+        Err(e) => {
+            tracing::error!(job = %job.name, error = %e, "held alert not composed");
+            false
         }
     }
 }

@@ -15,6 +15,9 @@ pub struct AlertState {
     pub reminders: u32,
     pub last_reminder_at: Option<DateTime<Utc>>,
     pub escalated_at: Option<DateTime<Utc>>,
+    /// For a problem opened in a maintenance window: its alert went out at the window's end.
+    #[serde(default)]
+    pub released: bool,
 }
 
 impl Catalog {

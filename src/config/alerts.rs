@@ -509,3 +509,135 @@ impl super::Job {
         list.as_deref().unwrap_or(&self.technicians)
     }
 }
+
+/// `[[maintenance]]` of a job: a recurring window (`schedule` + `duration`) or a one-off
+/// (`from` + `to`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMaintenance {
+    pub schedule: Option<super::Schedule>,
+    pub duration: Option<Spanned<String>>,
+    pub from: Option<Spanned<String>>,
+    pub to: Option<Spanned<String>>,
+}
+
+/// A maintenance window: runs happen and are recorded, alerts about problems opened inside
+/// are held until it ends (and sent then if the problem is still open).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Maintenance {
+    Recurring {
+        schedule: Box<super::Schedule>,
+        duration: Duration,
+    },
+    OneOff {
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    },
+}
+
+impl PartialEq for super::Schedule {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+/// `2026-12-01 20:00` (in `tz`) or RFC 3339.
+fn parse_time(text: &str, tz: chrono_tz::Tz) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::TimeZone;
+    let t = text.trim();
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
+        return Some(d.with_timezone(&chrono::Utc));
+    }
+    let naive = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M").ok()?;
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .map(|d| d.with_timezone(&chrono::Utc))
+}
+
+/// The `[[maintenance]]` entries of a job, checked.
+pub fn maintenance(
+    raw: &[RawMaintenance],
+    tz: chrono_tz::Tz,
+    file: &Path,
+    source: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<Maintenance> {
+    let mut out = Vec::new();
+    for (i, m) in raw.iter().enumerate() {
+        let key = |k: &str| format!("maintenance[{}].{k}", i + 1);
+        let mut err = |span: Option<std::ops::Range<usize>>, k: &str, message: String| {
+            errors.push(match span {
+                Some(s) => ConfigError::at_key(file, source, s, key(k), message),
+                None => ConfigError {
+                    file: file.to_path_buf(),
+                    line: None,
+                    key: Some(key(k)),
+                    message,
+                },
+            })
+        };
+        match (&m.schedule, &m.duration, &m.from, &m.to) {
+            (Some(schedule), Some(d), None, None) => {
+                match humantime::parse_duration(d.get_ref().trim()) {
+                    Ok(duration) if !duration.is_zero() => out.push(Maintenance::Recurring {
+                        schedule: Box::new(schedule.clone()),
+                        duration,
+                    }),
+                    _ => err(
+                        Some(d.span()),
+                        "duration",
+                        format!("`{}` is not a duration such as \"6h\"", d.get_ref()),
+                    ),
+                }
+            }
+            (None, None, Some(from), Some(to)) => {
+                let f = parse_time(from.get_ref(), tz);
+                let t = parse_time(to.get_ref(), tz);
+                match (f, t) {
+                    (Some(f), Some(t)) if f < t => out.push(Maintenance::OneOff { from: f, to: t }),
+                    (Some(_), Some(_)) => err(Some(to.span()), "to", "must be after `from`".into()),
+                    (None, _) => err(
+                        Some(from.span()),
+                        "from",
+                        format!(
+                            "`{}` is not a time such as \"2026-12-01 20:00\"",
+                            from.get_ref()
+                        ),
+                    ),
+                    (_, None) => err(
+                        Some(to.span()),
+                        "to",
+                        format!(
+                            "`{}` is not a time such as \"2026-12-02 06:00\"",
+                            to.get_ref()
+                        ),
+                    ),
+                }
+            }
+            _ => err(
+                None,
+                "schedule",
+                "give either schedule = \"0 22 * * 6\" and duration = \"6h\", or from and to"
+                    .into(),
+            ),
+        }
+    }
+    out
+}
+
+impl super::Job {
+    /// The maintenance window in force at `t`, as (start, end), if any.
+    pub fn window_at(
+        &self,
+        t: chrono::DateTime<chrono::Utc>,
+    ) -> Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
+        self.maintenance.iter().find_map(|m| match m {
+            Maintenance::OneOff { from, to } => (*from <= t && t < *to).then_some((*from, *to)),
+            Maintenance::Recurring { schedule, duration } => {
+                let start = schedule.last_at_or_before(self.timezone, t)?;
+                let end = start + chrono::Duration::from_std(*duration).ok()?;
+                (t < end).then_some((start, end))
+            }
+        })
+    }
+}

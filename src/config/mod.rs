@@ -21,8 +21,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 pub use alerts::{
-    AlertPolicy, BySeverity, Heartbeat, Ping, PingFormat, PingUrl, WEBHOOK_EVENTS, Webhook,
-    WebhookKind,
+    AlertPolicy, BySeverity, Heartbeat, Maintenance, Ping, PingFormat, PingUrl, WEBHOOK_EVENTS,
+    Webhook, WebhookKind,
 };
 pub use dirs::{FolderProblem, check_folders};
 pub use error::{ConfigError, ConfigErrors};
@@ -242,6 +242,8 @@ pub struct Job {
     pub alerts: AlertPolicy,
     /// `[technicians_by_severity]`: replaces `technicians` for fail or warn messages.
     pub technicians_by_severity: BySeverity,
+    /// `[[maintenance]]` windows.
+    pub maintenance: Vec<Maintenance>,
 }
 
 impl Job {
@@ -585,6 +587,7 @@ fn load_job(
         &mut errors,
     );
     let job_tz = parse_timezone(&raw.timezone, file, &source, &mut errors).unwrap_or(timezone);
+    let maintenance = alerts::maintenance(&raw.maintenance, job_tz, file, &source, &mut errors);
     let mut seen = BTreeSet::new();
     let mut targets = Vec::new();
     for (i, t) in raw.targets.iter().enumerate() {
@@ -681,6 +684,7 @@ fn load_job(
                 warn: b.warn,
             })
             .unwrap_or_default(),
+        maintenance,
     };
     if let Some(w) = job.recipients_warning() {
         warnings.push(ConfigError::file(file, w));

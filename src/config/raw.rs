@@ -120,6 +120,9 @@ pub struct RawJob {
     pub alerts: Option<super::alerts::RawAlerts>,
     /// Who gets what, by severity, instead of `technicians`.
     pub technicians_by_severity: Option<super::alerts::RawBySeverity>,
+    /// Maintenance windows: alerts held while one is in force.
+    #[serde(default)]
+    pub maintenance: Vec<super::alerts::RawMaintenance>,
 }
 
 /// One `[[targets]]` entry. Connection keys apply to one scheme each; using one with

@@ -291,3 +291,44 @@ pub fn reminder(
         }),
     }
 }
+
+/// A problem opened during a maintenance window is still open when the window ends: its
+/// `problem.opened`, released now.
+pub fn released(
+    job: &Job,
+    target: &str,
+    p: &crate::catalog::ProblemRecord,
+    now: DateTime<Utc>,
+) -> Event {
+    let short = p.kind.key(&job.name, target);
+    let key = format!("BP-{short}");
+    Event {
+        kind: "problem.opened",
+        dedupe: format!("problem.opened/{}/{short}", p.opened_run),
+        job: Some(job.name.clone()),
+        at: now,
+        title: format!(
+            "[{key}] [FAIL] {}: {} on {target}",
+            job.client,
+            p.kind.label()
+        ),
+        text: format!(
+            "{}. Open since {} (run {}), during a maintenance window.",
+            crate::report::shown(&p.summary),
+            shown_time(p.opened_at),
+            p.opened_run
+        ),
+        severity: Severity::Critical,
+        data: json!({
+            "job": job.name,
+            "client": job.client,
+            "target": target,
+            "key": key,
+            "kind": p.kind.label(),
+            "summary": p.summary,
+            "files": p.files,
+            "opened_at": time(p.opened_at),
+            "run_id": p.opened_run,
+        }),
+    }
+}

@@ -182,11 +182,10 @@ pub fn threaded_notice(
     to: &[String],
     subject: &str,
     text: &str,
-    key: &str,
+    message_id: &str,
     in_reply_to: Option<&str>,
 ) -> Result<Composed, ComposeError> {
-    let message_id = format!("<notice-{key}@{}>", sender.domain());
-    let mut b = builder(sender, to, subject, &message_id);
+    let mut b = builder(sender, to, subject, message_id);
     if let Some(parent) = in_reply_to {
         b = b
             .in_reply_to(parent.to_string())
@@ -196,7 +195,12 @@ pub fn threaded_notice(
         format!("{text}\n"),
         format!("<p>{}</p>", crate::report::email_escape(text)),
     ));
-    finish(subject.to_string(), message_id, to, message)
+    finish(subject.to_string(), message_id.to_string(), to, message)
+}
+
+/// The Message-ID of a notice: `key` makes it stable (queued once).
+pub fn notice_id(sender: &Sender, key: &str) -> String {
+    format!("<notice-{key}@{}>", sender.domain())
 }
 
 /// The Message-ID of the run report of `run_id` of `job` (as [`run_report`] makes it).

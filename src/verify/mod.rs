@@ -159,6 +159,9 @@ impl Verifier {
             backproof_version: env!("CARGO_PKG_VERSION").to_string(),
             trigger: req.trigger,
             started_at: Utc::now(),
+            maintenance: job
+                .window_at(Utc::now())
+                .map(|(from, until)| crate::evidence::MaintenanceWindow { from, until }),
             finished_at: None,
             status: RunStatus::Running,
             verdict: None,
@@ -223,7 +226,11 @@ impl Verifier {
         if let Some(p) = ping {
             p.finished(&done.evidence);
         }
-        let events = crate::hooks::event::of_run(job, &done.evidence);
+        let mut events = crate::hooks::event::of_run(job, &done.evidence);
+        if done.evidence.maintenance.is_some() {
+            // Held: sent at the window's end if the problem is still open.
+            events.retain(|e| e.kind != "problem.opened");
+        }
         crate::hooks::webhook::queue(&self.catalog, job, &events);
         crate::alerts::close::queue(&self.catalog, &self.sender, job, &done.evidence);
         Ok(done)
@@ -248,26 +255,29 @@ impl Verifier {
         let document = serde_json::to_vec(&ev).expect("evidence serializes");
         let hash = blake3::hash(&document).to_hex().to_string();
         let previous_verdict = previous.as_ref().map(RunEvidence::effective_verdict);
-        let mail = policy::recipients(job, &ev, previous_verdict).and_then(|(reason, to)| {
-            let composed = compose::run_report(
-                &self.sender,
-                &to,
-                &ev,
-                &document,
-                &hash,
-                reason == policy::Reason::Recovery,
-            )
-            .inspect_err(|e| tracing::error!(run_id = %ev.run_id, "report not queued: {e}"))
-            .ok()?;
-            Some(outbox::item(
-                MailKind::RunReport,
-                Some(&job.name),
-                Some(&ev.run_id),
-                &self.sender,
-                composed,
-                Utc::now(),
-            ))
-        });
+        let mail = policy::recipients(job, &ev, previous_verdict)
+            // In a maintenance window, alerts are held (see `crate::alerts::remind`).
+            .filter(|(reason, _)| !(ev.maintenance.is_some() && *reason == policy::Reason::Problem))
+            .and_then(|(reason, to)| {
+                let composed = compose::run_report(
+                    &self.sender,
+                    &to,
+                    &ev,
+                    &document,
+                    &hash,
+                    reason == policy::Reason::Recovery,
+                )
+                .inspect_err(|e| tracing::error!(run_id = %ev.run_id, "report not queued: {e}"))
+                .ok()?;
+                Some(outbox::item(
+                    MailKind::RunReport,
+                    Some(&job.name),
+                    Some(&ev.run_id),
+                    &self.sender,
+                    composed,
+                    Utc::now(),
+                ))
+            });
         self.catalog
             .finish_run(&ev, &document, mail.as_ref(), commit)?;
         self.catalog.flush()?;
