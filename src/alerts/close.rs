@@ -39,7 +39,14 @@ pub fn queue(catalog: &Catalog, sender: &Sender, job: &Job, ev: &RunEvidence) ->
                 && items
                     .iter()
                     .any(|i| i.run_id.as_deref() == Some(&ev.run_id));
-            if !alerted || in_report {
+            let flapping = super::flapping::is_flapping(
+                catalog,
+                &job.name,
+                &t.name,
+                c.kind.label(),
+                Utc::now(),
+            );
+            if !alerted || in_report || flapping {
                 continue;
             }
             let subject = format!(

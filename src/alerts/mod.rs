@@ -6,5 +6,6 @@
 //! ([`thread`]); one closing message per alerted problem ([`close`]).
 
 pub mod close;
+pub mod flapping;
 pub mod remind;
 pub mod thread;

@@ -15,6 +15,7 @@
 //! - `meta`: `installation` → this catalog's id (marks the scratch folders it owns)
 //! - `outbox`: outbox id → [`OutboxItem`] (messages to send, sent or rejected)
 //! - `alert_state`: `job \0 target \0 kind` → [`AlertState`] (reminders, escalation)
+//! - `problem_episodes`: `job \0 target \0 kind` → [`Episodes`] (recent closings: flapping)
 //! - `webhooks`: id → [`WebhookItem`] (webhook events to send, sent or rejected)
 //! - `schedule`: job → the last scheduled slot the daemon handled (RFC 3339), for catch-up
 //!
@@ -22,6 +23,7 @@
 //! a clear error that names the process holding it.
 
 mod alert_state;
+mod episodes;
 mod lock;
 mod records;
 mod webhooks;
@@ -35,6 +37,7 @@ use serde::de::DeserializeOwned;
 use crate::evidence::{EVIDENCE_SCHEMA, RunEvidence, RunStatus};
 
 pub use alert_state::AlertState;
+pub use episodes::Episodes;
 pub use lock::ProcessLock;
 pub use records::{
     AckRecord, Claim, Delivery, FileRecord, InventoryRecord, MailKind, OutboxItem,

@@ -231,6 +231,13 @@ impl Verifier {
             // Held: sent at the window's end if the problem is still open.
             events.retain(|e| e.kind != "problem.opened");
         }
+        crate::alerts::flapping::observe(
+            &self.catalog,
+            &self.sender,
+            job,
+            &done.evidence,
+            &mut events,
+        );
         crate::hooks::webhook::queue(&self.catalog, job, &events);
         crate::alerts::close::queue(&self.catalog, &self.sender, job, &done.evidence);
         Ok(done)
