@@ -86,12 +86,7 @@ pub fn acknowledge(
             .trim_start_matches("bp-")
             .to_ascii_lowercase()
     });
-    let ack = Acknowledgement {
-        by: req.by.clone(),
-        at: now,
-        reason: req.reason.trim().to_string(),
-        until: req.until,
-    };
+    let ack = acknowledgement(req, now);
     let done = catalog.acknowledge(job, req.target.as_deref(), key.as_deref(), &ack)?;
     if done.is_empty()
         && let Some(key) = key
@@ -114,6 +109,16 @@ pub fn acknowledge(
             files: p.files,
         })
         .collect())
+}
+
+/// The acknowledgement `req` records at `now`.
+pub fn acknowledgement(req: &AckRequest, now: DateTime<Utc>) -> Acknowledgement {
+    Acknowledgement {
+        by: req.by.clone(),
+        at: now,
+        reason: req.reason.trim().to_string(),
+        until: req.until,
+    }
 }
 
 /// Parses `--until`: a date (`2026-12-01`: the end of that day in `tz`), a date and time

@@ -42,6 +42,10 @@
 //!   email (text and HTML) and the weekly owner summary.
 //! - [`mail`]: who is emailed, composing messages, the durable outbox in the catalog and
 //!   delivery over SMTP (or to `.eml` files).
+//! - [`hooks`]: dead-man's switch pings of runs and the daemon's heartbeat, and signed
+//!   webhooks (generic, Slack, Teams, ntfy) through their own durable outbox.
+//! - [`alerts`]: the life of an alerted problem: reminders, escalation, closing notices,
+//!   flapping, maintenance windows, PSA threading (reminders run on the daemon's clock).
 //! - [`app`]: the application layer, written once for the command line and the daemon:
 //!   loading the configuration, opening the catalog, evidence files, the run service
 //!   (verify, queue the report, record both in one transaction), and every query and
@@ -50,12 +54,13 @@
 //! - [`daemon`]: `backproof daemon`: scheduler, run manager, local HTTP API (its handlers
 //!   call [`app::Local`]), outbox worker.
 //! - [`cli`]: the command line (`run`, `show`, `history`, `status`, `check-config`,
-//!   `digest`, `outbox`, `verify-evidence`, `ack`, `daemon`, `demo`); goes through the
+//!   `digest`, `outbox`, `verify-evidence`, `ack`, `check`, `daemon`, `demo`); goes through the
 //!   daemon's API when the lock record says a daemon holds the catalog.
 //!
 //! `main.rs` only calls [`cli::main`].
 
 pub mod ack;
+pub mod alerts;
 pub mod app;
 pub mod catalog;
 pub mod chain;
@@ -64,6 +69,7 @@ pub mod config;
 pub mod daemon;
 pub mod evidence;
 pub(crate) mod format;
+pub mod hooks;
 pub mod mail;
 pub mod progress;
 pub mod report;

@@ -46,12 +46,25 @@ const LAYERS: &[(&str, &[&str])] = &[
         "mail",
         &["config", "catalog", "evidence", "format", "report"],
     ),
+    // Beside email: pings, webhooks (their own outbox), and the follow-up of problems.
+    (
+        "hooks",
+        &[
+            "config", "format", "evidence", "catalog", "ack", "report", "mail",
+        ],
+    ),
+    (
+        "alerts",
+        &[
+            "config", "format", "evidence", "catalog", "report", "mail", "hooks",
+        ],
+    ),
     // The application layer: everything below it.
     (
         "app",
         &[
             "config", "format", "evidence", "storage", "catalog", "progress", "scratch", "verify",
-            "chain", "ack", "status", "report", "mail",
+            "chain", "ack", "status", "report", "mail", "hooks", "alerts",
         ],
     ),
     // The edges.
@@ -59,14 +72,14 @@ const LAYERS: &[(&str, &[&str])] = &[
         "daemon",
         &[
             "config", "format", "evidence", "storage", "catalog", "progress", "scratch", "verify",
-            "chain", "ack", "status", "report", "mail", "app",
+            "chain", "ack", "status", "report", "mail", "hooks", "alerts", "app",
         ],
     ),
     (
         "cli",
         &[
             "config", "format", "evidence", "storage", "catalog", "progress", "scratch", "verify",
-            "chain", "ack", "status", "report", "mail", "app", "daemon",
+            "chain", "ack", "status", "report", "mail", "hooks", "alerts", "app", "daemon",
         ],
     ),
 ];

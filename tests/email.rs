@@ -68,7 +68,8 @@ fn a_failing_run_is_emailed_with_text_html_and_the_evidence() {
     let m = mailparse::parse_mail(&messages[0]).unwrap();
     assert_eq!(
         header(&m, "Subject"),
-        "[FAIL] Acme Dental: 1 corrupt file on nas"
+        // The problem's stable key leads (PSA threading).
+        "[BP-adc9729c] [FAIL] Acme Dental: 1 corrupt file on nas"
     );
     assert_eq!(header(&m, "From"), "backproof <backproof@msp.example>");
     assert_eq!(header(&m, "To"), "noc@msp.example");
@@ -134,7 +135,7 @@ fn a_failing_run_is_emailed_with_text_html_and_the_evidence() {
     let m = mailparse::parse_mail(&messages[2]).unwrap();
     assert_eq!(
         header(&m, "Subject"),
-        "[PASS] Acme Dental: all 1 backup target verified again"
+        "[BP-adc9729c] [PASS] Acme Dental: all 1 backup target verified again"
     );
     assert_eq!(f.run_json("acme", &[]).0, 0);
     assert_eq!(smtp.messages().len(), 3, "a second pass is not emailed");
@@ -235,7 +236,10 @@ fn server_down_then_up_delivers_exactly_once() {
     let messages = smtp.messages();
     assert_eq!(messages.len(), 1, "delivered once");
     let m = mailparse::parse_mail(&messages[0]).unwrap();
-    assert!(header(&m, "Subject").starts_with("[FAIL] Acme Dental"));
+    assert!(
+        header(&m, "Subject").starts_with("[BP-")
+            && header(&m, "Subject").contains("] [FAIL] Acme Dental")
+    );
 }
 
 #[test]
@@ -280,7 +284,10 @@ fn without_smtp_reports_are_written_as_eml_files() {
     let files: Vec<_> = std::fs::read_dir(&mail).unwrap().flatten().collect();
     assert_eq!(files.len(), 1);
     let text = std::fs::read_to_string(files[0].path()).unwrap();
-    assert!(text.contains("Subject: [FAIL] Acme Dental"), "{text}");
+    assert!(
+        text.contains("Subject: [BP-adc9729c] [FAIL] Acme Dental"),
+        "{text}"
+    );
     assert!(
         out.stderr.contains(&files[0].path().display().to_string()),
         "{}",

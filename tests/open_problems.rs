@@ -183,7 +183,7 @@ fn a_drift_failure_stays_open_until_the_files_are_back() {
         out.stdout
     );
     assert!(
-        !mail_subjects(&f).iter().any(|s| s.starts_with("[PASS]")),
+        !mail_subjects(&f).iter().any(|s| s.contains("[PASS]")),
         "{:?}",
         mail_subjects(&f)
     );
@@ -211,9 +211,9 @@ fn a_drift_failure_stays_open_until_the_files_are_back() {
     );
     let subjects = mail_subjects(&f);
     assert!(
-        subjects
-            .last()
-            .is_some_and(|s| s == "[PASS] Acme Dental: all 1 backup target verified again"),
+        subjects.last().is_some_and(
+            |s| s == "[BP-7980f907] [PASS] Acme Dental: all 1 backup target verified again"
+        ),
         "{subjects:?}"
     );
 }
@@ -472,7 +472,7 @@ fn the_worst_finding_leads_the_summary_the_email_and_its_subject() {
     );
     assert_eq!(
         mail_subjects(&f),
-        vec!["[FAIL] Acme Dental: 2 corrupt files on nas (+1 more problem)"]
+        vec!["[BP-adc9729c] [FAIL] Acme Dental: 2 corrupt files on nas (+1 more problem)"]
     );
     let (_, ev) = f.run_json("acme", &[]);
     let found = kinds(target(&ev, "nas"), "findings");

@@ -10,6 +10,7 @@
 #     certificate from a test CA, AUTH, a Maildir the tests read);
 #   - systemd, for `systemd-analyze verify` and `security` on systemd/backproof.service;
 #   - restic, to make real repositories for the tests that verify them;
+#   - the Python packages standardwebhooks and jsonschema (pip), for the webhook tests;
 #   - Garage 2.5.0, an S3 server, built once with `cargo install` (about 11 minutes on
 #     2 cores) into $BACKPROOF_TOOLS (default ~/.cache/backproof-tools).
 # The tests start their own servers on 127.0.0.1 (tests/common/servers.rs): each test
@@ -40,6 +41,14 @@ if [ ${#packages[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
 export PATH="$PATH:/usr/sbin:/sbin"
+
+# The webhook tests check signatures and payloads with independent implementations from
+# PyPI: standardwebhooks (the Standard Webhooks reference library) and jsonschema.
+if ! python3 -c 'import standardwebhooks, jsonschema' 2>/dev/null; then
+  echo "tests/run.sh: installing standardwebhooks and jsonschema (pip)" >&2
+  python3 -m pip install --quiet standardwebhooks jsonschema 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages standardwebhooks jsonschema
+fi
 
 GARAGE_VERSION=2.5.0
 tools=${BACKPROOF_TOOLS:-$HOME/.cache/backproof-tools}

@@ -61,7 +61,8 @@ fn a_corrupt_file_outranks_an_unreachable_target_everywhere() {
     let subjects = subjects(&f);
     assert_eq!(subjects.len(), 1, "{subjects:?}");
     assert!(
-        subjects[0].starts_with("[FAIL] Acme Dental: 1 corrupt file on nas"),
+        subjects[0].starts_with("[BP-")
+            && subjects[0].contains("] [FAIL] Acme Dental: 1 corrupt file on nas"),
         "{subjects:?}"
     );
 

@@ -158,12 +158,17 @@ impl Service for Local {
     }
 
     async fn ack(&self, job: &str, req: &AckRequest) -> Result<Vec<Acked>, AppError> {
-        Ok(crate::ack::acknowledge(
-            &self.config,
-            &self.catalog,
-            job,
-            req,
-            Utc::now(),
-        )?)
+        let now = Utc::now();
+        let acked = crate::ack::acknowledge(&self.config, &self.catalog, job, req, now)?;
+        // Webhooks hear of it (`problem.acknowledged`), through their outbox.
+        if let Some(j) = self.config.job(job) {
+            let ack = crate::ack::acknowledgement(req, now);
+            let events: Vec<_> = acked
+                .iter()
+                .map(|a| crate::hooks::event::acknowledged(j, a, &ack))
+                .collect();
+            crate::hooks::webhook::queue(&self.catalog, j, &events);
+        }
+        Ok(acked)
     }
 }

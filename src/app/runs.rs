@@ -65,9 +65,35 @@ impl RunService {
 
     /// Verifies every target of `job` (or the one requested) and records the run, with
     /// its report email in the outbox if the job's policy says so.
-    pub async fn run(&self, job: &Job, req: RunRequest) -> Result<Finished, RunError> {
+    pub async fn run(&self, job: &Job, mut req: RunRequest) -> Result<Finished, RunError> {
+        let run_id = match &req.run_id {
+            Some(id) => id.clone(),
+            None => self.new_run_id()?,
+        };
+        req.run_id = Some(run_id.clone());
+        // The dead-man's switch: `/start` now, the end once the run is recorded.
+        let ping = crate::hooks::ping::RunPing::start(job, &run_id);
         let sealed = self.verifier.run(job, req).await?;
-        self.record(job, sealed)
+        let done = self.record(job, sealed)?;
+        if let Some(p) = ping {
+            p.finished(&done.evidence);
+        }
+        self.alert(job, &done.evidence);
+        Ok(done)
+    }
+
+    /// What a recorded run tells beyond its report: webhook events, the closing notices
+    /// of problems it fixed, and flapping problems. An alert about a problem opened in a
+    /// maintenance window is held until the window ends (see `crate::daemon::remind`).
+    fn alert(&self, job: &Job, ev: &RunEvidence) {
+        let catalog = &self.verifier.catalog;
+        let mut events = crate::hooks::event::of_run(job, ev);
+        if ev.maintenance.is_some() {
+            events.retain(|e| e.kind != "problem.opened");
+        }
+        crate::alerts::flapping::observe(catalog, &self.sender, job, ev, &mut events);
+        crate::hooks::webhook::queue(catalog, job, &events);
+        crate::alerts::close::queue(catalog, &self.sender, job, ev);
     }
 
     /// Records a run of `job` that stopped on a panic as a run that could not verify.
@@ -91,26 +117,29 @@ impl RunService {
             previous_verdict,
         } = sealed;
         let catalog = &self.verifier.catalog;
-        let mail = policy::recipients(job, &ev, previous_verdict).and_then(|(reason, to)| {
-            let composed = compose::run_report(
-                &self.sender,
-                &to,
-                &ev,
-                &document,
-                &hash,
-                reason == policy::Reason::Recovery,
-            )
-            .inspect_err(|e| tracing::error!(run_id = %ev.run_id, "report not queued: {e}"))
-            .ok()?;
-            Some(outbox::item(
-                MailKind::RunReport,
-                Some(&job.name),
-                Some(&ev.run_id),
-                &self.sender,
-                composed,
-                Utc::now(),
-            ))
-        });
+        let mail = policy::recipients(job, &ev, previous_verdict)
+            // In a maintenance window, alerts are held (see `crate::daemon::remind`).
+            .filter(|(reason, _)| !(ev.maintenance.is_some() && *reason == policy::Reason::Problem))
+            .and_then(|(reason, to)| {
+                let composed = compose::run_report(
+                    &self.sender,
+                    &to,
+                    &ev,
+                    &document,
+                    &hash,
+                    reason == policy::Reason::Recovery,
+                )
+                .inspect_err(|e| tracing::error!(run_id = %ev.run_id, "report not queued: {e}"))
+                .ok()?;
+                Some(outbox::item(
+                    MailKind::RunReport,
+                    Some(&job.name),
+                    Some(&ev.run_id),
+                    &self.sender,
+                    composed,
+                    Utc::now(),
+                ))
+            });
         catalog.finish_run(&ev, &document, mail.as_ref(), &commit)?;
         catalog.flush()?;
         let path = evidence_path(&self.data_dir, &ev.job, &ev.run_id);

@@ -14,13 +14,19 @@
 //!   restored from its evidence file after damage)
 //! - `meta`: `installation` → this catalog's id (marks the scratch folders it owns)
 //! - `outbox`: outbox id → [`OutboxItem`] (messages to send, sent or rejected)
+//! - `alert_state`: `job \0 target \0 kind` → [`AlertState`] (reminders, escalation)
+//! - `problem_episodes`: `job \0 target \0 kind` → [`Episodes`] (recent closings: flapping)
+//! - `webhooks`: id → [`WebhookItem`] (webhook events to send, sent or rejected)
 //! - `schedule`: job → the last scheduled slot the daemon handled (RFC 3339), for catch-up
 //!
 //! sled allows one process per database; [`lock::ProcessLock`] turns a second opener into
 //! a clear error that names the process holding it.
 
+mod alert_state;
+mod episodes;
 mod lock;
 mod records;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,11 +36,14 @@ use serde::de::DeserializeOwned;
 
 use crate::evidence::{EVIDENCE_SCHEMA, RunEvidence, RunStatus};
 
+pub use alert_state::AlertState;
+pub use episodes::Episodes;
 pub use lock::{HolderKind, LockRecord, ProcessLock, holder};
 pub use records::{
     AckRecord, Claim, Delivery, FileRecord, InventoryRecord, MailKind, OutboxItem,
     PROBLEM_FILE_LIMIT, ProblemFile, ProblemRecord, RECORD_SCHEMA, Seen, TargetState,
 };
+pub use webhooks::WebhookItem;
 
 use crate::evidence::{Acknowledgement, ProblemKind};
 

@@ -41,7 +41,10 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
                 run_id: None,
                 progress: None,
             };
-            run(&config, &job, req, json).await
+            let code = run(&config, &job, req, json).await;
+            // The run is recorded: let its dead-man's switch ping go out (bounded).
+            crate::hooks::ping::settle().await;
+            code
         }
         Command::Show { run_id, json } => show(&load(&cli.config)?, &run_id, json).await,
         Command::History { job, limit } => history(&load(&cli.config)?, &job, limit).await,
@@ -81,6 +84,9 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
                 by: by.unwrap_or_else(current_user),
             };
             ack(&config, &job, &req).await
+        }
+        Command::Check { job, format, .. } => {
+            Ok(super::check::check(&cli.config, job.as_deref(), format).await)
         }
         Command::Daemon => crate::daemon::run(&cli.config).await,
         Command::VerifyEvidence { job } => verify_evidence(&load(&cli.config)?, &job).await,
@@ -274,6 +280,7 @@ pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: boo
     if let Some(to) = &done.emailed_to {
         super::mail::deliver_now(&config, &catalog, &to.join(", ")).await;
     }
+    crate::hooks::webhook::deliver_now(&catalog, &config.webhooks).await;
     Ok(ev.effective_verdict().exit_code())
 }
 
@@ -333,6 +340,9 @@ async fn ack(config: &Config, job: &str, req: &crate::ack::AckRequest) -> Result
     find_job(config, job)?;
     let access = crate::app::connect(&Arc::new(config.clone()))?;
     let acked = access.service().ack(job, req).await?;
+    if let crate::app::Access::Local(local) = &access {
+        crate::hooks::webhook::deliver_now(&local.catalog, &config.webhooks).await;
+    }
     if acked.is_empty() {
         println!("job {job} has no open problem to acknowledge");
         return Ok(0);

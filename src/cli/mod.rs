@@ -4,6 +4,7 @@
 //! Exit codes: 0 verified (pass or warn), 1 verification failed, 2 could not verify, bad
 //! usage or bad configuration.
 
+mod check;
 mod commands;
 mod demo;
 mod follow;
@@ -118,6 +119,18 @@ pub enum Command {
         /// Who acknowledges (default: the user running the command).
         #[arg(long)]
         by: Option<String>,
+    },
+    /// For RMM agents and Nagios/Icinga/Zabbix: one client's state (or all) from the
+    /// catalog, no run; one status line and exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    Check {
+        /// The job.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        job: Option<String>,
+        /// Every job: the worst state, then one line per client.
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_enum, default_value_t = check::CheckFormat::Nagios)]
+        format: check::CheckFormat,
     },
     /// Run as a service: schedules, missed runs, the local API, email delivery.
     Daemon,

@@ -17,6 +17,8 @@ pub struct DaemonConfig {
     pub stall_timeout: std::time::Duration,
     /// How late a scheduled run may be before its job has missed it.
     pub missed_grace: std::time::Duration,
+    /// Pinged while the daemon is healthy (dead-man's switch).
+    pub heartbeat: Option<super::Heartbeat>,
 }
 
 pub(super) fn daemon_config(
@@ -90,6 +92,14 @@ pub(super) fn daemon_config(
     let delay = duration(&raw.catch_up_delay, "catch_up_delay", 60);
     let stall_timeout = duration(&raw.stall_timeout, "stall_timeout", 30 * 60);
     let missed_grace = duration(&raw.missed_grace, "missed_grace", 15 * 60);
+    let heartbeat = super::alerts::heartbeat(
+        &raw.heartbeat_url,
+        &raw.heartbeat_format,
+        &raw.heartbeat_interval,
+        file,
+        source,
+        errors,
+    );
     DaemonConfig {
         listen,
         max_concurrent_runs: max,
@@ -97,5 +107,6 @@ pub(super) fn daemon_config(
         catch_up_delay: delay,
         stall_timeout,
         missed_grace,
+        heartbeat,
     }
 }

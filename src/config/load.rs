@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use super::raw::{RawGlobal, RawJob, RawPolicy};
 use super::{
-    Budget, Canary, Config, ConfigError, ConfigErrors, DEFAULT_DATA_DIR, DEFAULT_DIGEST_SCHEDULE,
-    Job, Policy, Schedule, SmtpConfig, TargetSpec, restic, target,
+    AlertPolicy, Budget, BySeverity, Canary, Config, ConfigError, ConfigErrors, DEFAULT_DATA_DIR,
+    DEFAULT_DIGEST_SCHEDULE, Job, Policy, Schedule, SmtpConfig, TargetSpec, alerts, restic, target,
 };
 
 /// The system's time zone (from the `TZ` variable or /etc/localtime), else UTC.
@@ -94,6 +94,21 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let timezone =
         parse_timezone(&raw.timezone, path, &source, &mut errors).unwrap_or_else(system_timezone);
     let daemon = super::daemon::daemon_config(&raw.daemon, path, &source, &mut errors);
+    let global_alerts = alerts::alert_policy(
+        raw.alerts.as_ref(),
+        &AlertPolicy::default(),
+        path,
+        &source,
+        &mut errors,
+    );
+    let webhooks = alerts::webhooks(
+        &raw.webhooks,
+        &base,
+        path,
+        &source,
+        &mut errors,
+        &mut warnings,
+    );
     let digest_schedule = raw.digest.schedule.clone().unwrap_or_else(|| {
         DEFAULT_DIGEST_SCHEDULE
             .parse()
@@ -104,6 +119,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             for file in files {
                 match load_job(
                     &file,
+                    &global_alerts,
                     &raw.policy,
                     &digest_schedule,
                     timezone,
@@ -127,6 +143,9 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
+    for job in &mut jobs {
+        job.webhooks.clone_from(&webhooks);
+    }
     Ok(Config {
         file: path.to_path_buf(),
         data_dir,
@@ -137,6 +156,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         digest_schedule,
         timezone,
         daemon,
+        webhooks,
         warnings,
     })
 }
@@ -166,6 +186,7 @@ fn valid_name(name: &str) -> bool {
 
 fn load_job(
     file: &Path,
+    global_alerts: &AlertPolicy,
     global: &RawPolicy,
     digest_schedule: &Schedule,
     timezone: chrono_tz::Tz,
@@ -208,7 +229,16 @@ fn load_job(
         });
     }
 
+    let ping = alerts::job_ping(&raw.ping_url, &raw.ping_format, file, &source, &mut errors);
+    let alert_policy = alerts::alert_policy(
+        raw.alerts.as_ref(),
+        global_alerts,
+        file,
+        &source,
+        &mut errors,
+    );
     let job_tz = parse_timezone(&raw.timezone, file, &source, &mut errors).unwrap_or(timezone);
+    let maintenance = alerts::maintenance(&raw.maintenance, job_tz, file, &source, &mut errors);
     let mut seen = BTreeSet::new();
     let mut targets = Vec::new();
     for (i, t) in raw.targets.iter().enumerate() {
@@ -298,6 +328,17 @@ fn load_job(
             per_week: raw.budget.per_week,
         },
         targets,
+        ping,
+        webhooks: Vec::new(),
+        alerts: alert_policy,
+        technicians_by_severity: raw
+            .technicians_by_severity
+            .map(|b| BySeverity {
+                fail: b.fail,
+                warn: b.warn,
+            })
+            .unwrap_or_default(),
+        maintenance,
     };
     if let Some(w) = job.recipients_warning() {
         warnings.push(ConfigError::file(file, w));

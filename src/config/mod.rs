@@ -14,6 +14,7 @@
 //! Config is the lowest layer: it imports nothing of the crate.
 
 mod address;
+mod alerts;
 mod daemon;
 mod dirs;
 mod error;
@@ -31,6 +32,10 @@ mod target;
 mod validator;
 
 pub use address::mailbox;
+pub use alerts::{
+    AlertPolicy, BySeverity, Heartbeat, Maintenance, Ping, PingFormat, PingUrl, Severity,
+    WEBHOOK_EVENTS, Webhook, WebhookKind,
+};
 pub use daemon::DaemonConfig;
 pub use dirs::{FolderProblem, check_folders};
 pub use error::{ConfigError, ConfigErrors};

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use super::daemon::DaemonConfig;
 use super::{
-    Budget, ConfigError, FileValidator, Format, Location, Notify, Policy, Schedule, Secret,
-    SmtpConfig,
+    AlertPolicy, Budget, BySeverity, ConfigError, FileValidator, Format, Location, Maintenance,
+    Notify, Ping, Policy, Schedule, Secret, Severity, SmtpConfig, Webhook,
 };
 
 /// Where the configuration is looked for when neither `--config` nor
@@ -32,6 +32,8 @@ pub struct Config {
     /// Time zone of schedules without their own.
     pub timezone: chrono_tz::Tz,
     pub daemon: DaemonConfig,
+    /// `[[webhooks]]`: signed JSON or chat messages about alert events.
+    pub webhooks: Vec<Webhook>,
     /// Things that work but should be changed (a secret written inline).
     pub warnings: Vec<ConfigError>,
 }
@@ -65,20 +67,36 @@ pub struct Job {
     /// Egress limits: bytes read per run and per 7 days, over all targets.
     pub budget: Budget,
     pub targets: Vec<TargetSpec>,
+    /// Dead-man's switch pinged at each run's start and end.
+    pub ping: Option<Ping>,
+    /// The `[[webhooks]]` of the global file: told of this job's events.
+    pub webhooks: Vec<Webhook>,
+    /// Reminders and escalation of this job's open problems.
+    pub alerts: AlertPolicy,
+    /// `[technicians_by_severity]`: replaces `technicians` for fail or warn messages.
+    pub technicians_by_severity: BySeverity,
+    /// `[[maintenance]]` windows.
+    pub maintenance: Vec<Maintenance>,
 }
 
 impl Job {
     /// Nobody hears about this job: no technicians and no owners, so its alerts and its
     /// weekly summary go nowhere.
     pub fn is_unheard(&self) -> bool {
-        self.technicians.is_empty() && self.owners.is_empty()
+        self.alert_technicians().is_empty() && self.owners.is_empty()
+    }
+
+    /// The technicians alerted of failures (`technicians_by_severity.fail`, else
+    /// `technicians`).
+    pub fn alert_technicians(&self) -> &[String] {
+        self.technicians_for(Severity::Fail)
     }
 
     /// Who is emailed at once when a run fails: the technicians, and the owners with
     /// `report_to_owners = true`.
     pub fn alert_recipients(&self) -> Vec<&str> {
         let owners = self.owners.iter().filter(|_| self.report_to_owners);
-        self.technicians
+        self.alert_technicians()
             .iter()
             .chain(owners)
             .map(String::as_str)

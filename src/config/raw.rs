@@ -29,6 +29,11 @@ pub struct RawGlobal {
     pub timezone: Option<Spanned<String>>,
     #[serde(default)]
     pub daemon: RawDaemon,
+    /// Signed webhooks and chat presets (see `super::alerts`).
+    #[serde(default)]
+    pub webhooks: Vec<super::alerts::RawWebhook>,
+    /// Reminders and escalation of open problems, for every job.
+    pub alerts: Option<super::alerts::RawAlerts>,
 }
 
 /// `[daemon]`: the long-running service.
@@ -48,6 +53,10 @@ pub struct RawDaemon {
     pub stall_timeout: Option<Spanned<String>>,
     /// How late a scheduled run may be before its job counts as having missed it.
     pub missed_grace: Option<Spanned<String>>,
+    /// Dead-man's switch of the daemon itself (see `super::alerts`).
+    pub heartbeat_url: Option<Spanned<String>>,
+    pub heartbeat_format: Option<Spanned<super::alerts::PingFormat>>,
+    pub heartbeat_interval: Option<Spanned<String>>,
 }
 
 /// `[digest]`: the weekly summary for business owners.
@@ -94,6 +103,16 @@ pub struct RawJob {
     pub policy: RawPolicy,
     #[serde(default)]
     pub targets: Vec<RawTarget>,
+    /// Dead-man's switch pinged at each run's start and end (see `super::alerts`).
+    pub ping_url: Option<Spanned<String>>,
+    pub ping_format: Option<Spanned<super::alerts::PingFormat>>,
+    /// This job's reminders and escalation.
+    pub alerts: Option<super::alerts::RawAlerts>,
+    /// Who gets what, by severity, instead of `technicians`.
+    pub technicians_by_severity: Option<super::alerts::RawBySeverity>,
+    /// Maintenance windows: alerts held while one is in force.
+    #[serde(default)]
+    pub maintenance: Vec<super::alerts::RawMaintenance>,
 }
 
 /// One `[[targets]]` entry. Connection keys apply to one scheme each; using one with
@@ -411,4 +430,9 @@ fn emails<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
         super::address::mailbox(a).map_err(D::Error::custom)?;
     }
     Ok(list)
+}
+
+/// An optional list of email addresses, checked like `technicians`.
+pub(super) fn emails_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    emails(d).map(Some)
 }

@@ -17,8 +17,11 @@
 pub(crate) mod api;
 pub mod clock;
 pub(crate) mod health;
+mod heartbeat;
+pub mod remind;
 pub(crate) mod runs;
 pub mod scheduler;
+mod webhook_worker;
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -101,6 +104,8 @@ pub async fn run(config_path: &Path) -> Result<u8> {
         }
     });
     tokio::spawn(outbox_worker(manager.clone(), health.clone()));
+    tokio::spawn(webhook_worker::run(manager.clone()));
+    tokio::spawn(heartbeat::run(manager.clone(), health.clone()));
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (tx, mut fires) = mpsc::channel(256);
@@ -117,6 +122,16 @@ pub async fn run(config_path: &Path) -> Result<u8> {
     for (job, slot) in &missed {
         tracing::warn!(job = %job, slot = %slot, "a scheduled run was missed while the daemon was down; it runs once soon");
         alert_missed(&manager, &config, job, *slot, true);
+    }
+    {
+        let (m, wake) = (manager.clone(), manager.mail.clone());
+        tokio::spawn(remind::run(
+            move || m.config(),
+            catalog.clone(),
+            clock.clone(),
+            manager.cancel.clone(),
+            move || wake.notify_one(),
+        ));
     }
     let mut schedules = CancellationToken::new();
     scheduler::start(
@@ -266,11 +281,13 @@ pub(crate) fn alert_missed(
     catching_up: bool,
 ) {
     let Some(j) = config.job(job) else { return };
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let event = crate::hooks::event::missed(j, slot, &host, catching_up);
+    crate::hooks::webhook::queue(manager.catalog(), j, &[event]);
     let to: Vec<String> = j.alert_recipients().iter().map(|s| s.to_string()).collect();
     if to.is_empty() {
         return;
     }
-    let host = gethostname::gethostname().to_string_lossy().into_owned();
     let subject = format!(
         "[MISSED] {}: the scheduled backup check did not run",
         j.client

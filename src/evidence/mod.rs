@@ -24,7 +24,7 @@ pub use file::{
 };
 pub use keyed::{KeyedRepository, PackSize, RestoredFile, SnapshotRef};
 pub use problem::{Acknowledgement, ClosedProblem, Finding, OpenProblem, ProblemKind};
-pub use run::{Egress, RunEvidence};
+pub use run::{Egress, MaintenanceWindow, RunEvidence};
 pub use target::{
     Changed, CheckKind, CheckResult, Coverage, Drift, FileRef, Inventory, Resized, RestoreSummary,
     SkippedEntry, TargetEvidence,

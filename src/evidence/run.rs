@@ -34,6 +34,28 @@ pub struct RunEvidence {
     /// Bytes read from the targets by this run, against the job's egress budget.
     #[serde(default)]
     pub egress: Egress,
+    /// The maintenance window in force when the run started: alerts about problems it
+    /// opens are held until the window ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<MaintenanceWindow>,
+}
+
+/// A maintenance window, as a run saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MaintenanceWindow {
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+impl MaintenanceWindow {
+    /// The sentence reports print about it.
+    pub fn sentence(&self) -> String {
+        format!(
+            "A maintenance window was active ({} to {}): alerts about problems opened in it are held until it ends, and sent then if the problem is still open.",
+            self.from.format("%Y-%m-%d %H:%M UTC"),
+            self.until.format("%Y-%m-%d %H:%M UTC")
+        )
+    }
 }
 
 /// Bytes read from the targets (what cloud providers bill as egress), and the budget.

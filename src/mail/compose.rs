@@ -115,8 +115,13 @@ pub fn run_report(
         attachment: &attachment,
         recovery,
     };
-    let subject = email::subject(ev, recovery);
-    let message_id = format!("<run-{}.{}@{}>", ev.run_id, ev.job, sender.domain());
+    // The problem's key leads the subject; a later report about it replies to the first.
+    let thread = crate::mail::thread::of_run(ev);
+    let subject = match &thread {
+        Some(t) => format!("[{}] {}", t.key, email::subject(ev, recovery)),
+        None => email::subject(ev, recovery),
+    };
+    let message_id = run_report_id(sender, &ev.job, &ev.run_id);
     let body = MultiPart::mixed()
         .multipart(
             MultiPart::alternative()
@@ -127,7 +132,12 @@ pub fn run_report(
             document.to_vec(),
             ContentType::parse("application/json").expect("valid"),
         ));
-    let message = builder(sender, to, &subject, &message_id).multipart(body);
+    let mut b = builder(sender, to, &subject, &message_id);
+    if let Some(t) = thread.filter(|t| t.opened_run != ev.run_id) {
+        let parent = run_report_id(sender, &ev.job, &t.opened_run);
+        b = b.in_reply_to(parent.clone()).references(parent);
+    }
+    let message = b.multipart(body);
     finish(subject, message_id, to, message)
 }
 
@@ -162,6 +172,40 @@ pub fn notice(
             format!("<p>{}</p>", crate::report::email_escape(text)),
         ));
     finish(subject.to_string(), message_id, to, message)
+}
+
+/// A follow-up about an open problem (reminder, escalation), threaded under the message
+/// that opened it (`In-Reply-To` and `References`), so mail clients and PSA parsers
+/// attach it to the same conversation or ticket.
+pub fn threaded_notice(
+    sender: &Sender,
+    to: &[String],
+    subject: &str,
+    text: &str,
+    message_id: &str,
+    in_reply_to: Option<&str>,
+) -> Result<Composed, ComposeError> {
+    let mut b = builder(sender, to, subject, message_id);
+    if let Some(parent) = in_reply_to {
+        b = b
+            .in_reply_to(parent.to_string())
+            .references(parent.to_string());
+    }
+    let message = b.multipart(MultiPart::alternative_plain_html(
+        format!("{text}\n"),
+        format!("<p>{}</p>", crate::report::email_escape(text)),
+    ));
+    finish(subject.to_string(), message_id.to_string(), to, message)
+}
+
+/// The Message-ID of a notice: `key` makes it stable (queued once).
+pub fn notice_id(sender: &Sender, key: &str) -> String {
+    format!("<notice-{key}@{}>", sender.domain())
+}
+
+/// The Message-ID of the run report of `run_id` of `job` (as [`run_report`] makes it).
+pub fn run_report_id(sender: &Sender, job: &str, run_id: &str) -> String {
+    format!("<run-{run_id}.{job}@{}>", sender.domain())
 }
 
 /// `backproof send-test-email`.

@@ -6,6 +6,7 @@ pub(crate) mod compose;
 pub(crate) mod digest;
 pub mod outbox;
 pub(crate) mod policy;
+pub mod thread;
 pub mod transport;
 
 pub use compose::Sender;

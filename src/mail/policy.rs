@@ -7,7 +7,7 @@
 //! Owners get the same reports when the job says `report_to_owners = true`; otherwise
 //! they only get the weekly summary. Interrupted runs are not emailed.
 
-use crate::config::{Job, Notify};
+use crate::config::{Job, Notify, Severity};
 use crate::evidence::{ProblemKind, RunEvidence, RunStatus, Verdict};
 
 /// Why a run is emailed.
@@ -41,7 +41,12 @@ pub fn recipients(
         _ if job.notify == Notify::Always => Reason::Routine,
         _ => return None,
     };
-    let mut to = job.technicians.clone();
+    let severity = match ev.effective_verdict() {
+        Verdict::Fail | Verdict::Error => Severity::Fail,
+        Verdict::Pass if reason == Reason::Recovery => Severity::Fail,
+        Verdict::Warn | Verdict::Pass => Severity::Warn,
+    };
+    let mut to = job.technicians_for(severity).to_vec();
     if job.report_to_owners {
         to.extend(job.owners.iter().cloned());
     }

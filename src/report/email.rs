@@ -246,6 +246,9 @@ pub fn text(ev: &RunEvidence, ctx: &ReportContext<'_>) -> String {
         ev.trigger
     );
     let _ = writeln!(w, "{}.", headline(ev, ctx.recovery));
+    if let Some(m) = &ev.maintenance {
+        let _ = writeln!(w, "{}", m.sentence());
+    }
     for t in &ev.targets {
         let _ = writeln!(w);
         target_text(&mut w, t, checked(ev));
@@ -525,6 +528,13 @@ pub fn html(ev: &RunEvidence, ctx: &ReportContext<'_>) -> String {
         trigger = ev.trigger,
         host = esc(&ev.host),
     );
+    if let Some(m) = &ev.maintenance {
+        let _ = writeln!(
+            w,
+            r#"<tr><td style="padding:8px 20px;font-size:14px;line-height:20px;background:#fffbeb;">{}</td></tr>"#,
+            esc(&m.sentence())
+        );
+    }
     for t in &ev.targets {
         let _ = writeln!(
             w,

@@ -28,6 +28,9 @@ pub fn run_summary(ev: &RunEvidence, evidence_file: Option<&Path>) -> String {
     );
     let headline = super::email::headline(ev, false);
     let _ = writeln!(w, "{}: {headline}", ev.effective_verdict().label());
+    if let Some(m) = &ev.maintenance {
+        let _ = writeln!(w, "{}", m.sentence());
+    }
     for t in &ev.targets {
         let _ = writeln!(w);
         super::email::target_text(w, t, ev.finished_at.unwrap_or(ev.started_at));

@@ -59,6 +59,7 @@ impl Verifier {
                 backproof_version: env!("CARGO_PKG_VERSION").to_string(),
                 trigger,
                 started_at: Utc::now(),
+                maintenance: None,
                 finished_at: None,
                 status: RunStatus::Running,
                 verdict: None,

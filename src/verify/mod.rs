@@ -148,6 +148,9 @@ impl Verifier {
             backproof_version: env!("CARGO_PKG_VERSION").to_string(),
             trigger: req.trigger,
             started_at: Utc::now(),
+            maintenance: job
+                .window_at(Utc::now())
+                .map(|(from, until)| crate::evidence::MaintenanceWindow { from, until }),
             finished_at: None,
             status: RunStatus::Running,
             verdict: None,

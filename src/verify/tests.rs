@@ -1433,8 +1433,9 @@ async fn reports_are_queued_for_problems_and_the_recovery_after_them() {
     assert_eq!(
         subjects(),
         vec![
-            "[FAIL] Acme: 1 corrupt file on t".to_string(),
-            "[PASS] Acme: all 1 backup target verified again".to_string(),
+            // The problem's key leads both: one PSA ticket, opened and closed.
+            "[BP-7d9b66f7] [FAIL] Acme: 1 corrupt file on t".to_string(),
+            "[BP-7d9b66f7] [PASS] Acme: all 1 backup target verified again".to_string(),
         ]
     );
 }
