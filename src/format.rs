@@ -57,6 +57,20 @@ pub fn shown(name: &str) -> String {
         .collect()
 }
 
+/// `1 file`, `3 files`: a count with its noun, plural by adding `s`.
+pub fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// A count with its noun for nouns whose plural is not `+s`: `1 copy`, `2 copies`.
+pub fn plural_as(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// First 16 hex digits of a hash, enough to compare by eye.
 pub fn short_hash(hex: &str) -> String {
     hex.chars().take(16).collect()
@@ -70,6 +84,15 @@ mod tests {
     fn escapes_control_characters() {
         assert_eq!(shown("a\x1b[31mb\n"), "a\\u{1b}[31mb\\n");
         assert_eq!(shown("plain name.tar"), "plain name.tar");
+    }
+
+    #[test]
+    fn counts_agree_with_their_nouns() {
+        assert_eq!(plural(0, "file"), "0 files");
+        assert_eq!(plural(1, "file"), "1 file");
+        assert_eq!(plural(2, "backup target"), "2 backup targets");
+        assert_eq!(plural_as(1, "entry", "entries"), "1 entry");
+        assert_eq!(plural_as(3, "entry", "entries"), "3 entries");
     }
 
     #[test]

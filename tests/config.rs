@@ -243,7 +243,7 @@ fn config_path_from_environment_and_missing_file() {
     assert_eq!(out.code, 2);
     assert!(
         out.stderr
-            .contains("/nonexistent/backproof.toml: cannot read"),
+            .contains("no configuration file at /nonexistent/backproof.toml"),
         "{}",
         out.stderr
     );

@@ -19,11 +19,18 @@ use crate::verify::{RunRequest, Verifier};
 use super::{Cli, Command};
 
 pub async fn dispatch(cli: Cli) -> Result<u8> {
+    let needs_config = !matches!(
+        cli.command,
+        Command::Demo { .. } | Command::Init { .. } | Command::Completions { .. } | Command::Man
+    );
+    if needs_config && !cli.config.exists() {
+        return Err(super::init::missing_config(&cli.config, cli.config_from));
+    }
     match cli.command {
         Command::CheckConfig { connect } => {
             let code = check_config(&cli.config)?;
             if code == 0 && connect {
-                return check_connections(&load(&cli.config)?).await;
+                return check_connections(&load(&cli.config)?, None).await;
             }
             Ok(code)
         }
@@ -34,6 +41,9 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             seed,
         } => {
             let config = load(&cli.config)?;
+            let Some(job) = job else {
+                return Ok(list_jobs(&config));
+            };
             let req = RunRequest {
                 target,
                 seed,
@@ -84,7 +94,36 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Daemon => crate::daemon::run(&cli.config).await,
         Command::VerifyEvidence { job } => verify_evidence(&load(&cli.config)?, &job).await,
+        Command::Init { dir } => super::init::init(&cli.config, dir),
+        Command::Job(super::JobCommand::Add(args)) => {
+            super::job_add::job_add(&cli.config, args).await
+        }
+        Command::Watch { run_id } => super::watch::watch(&load(&cli.config)?, &run_id).await,
+        Command::Completions { shell } => super::completions::completions(shell),
+        Command::Man => super::completions::man(),
     }
+}
+
+/// `backproof run` without a job: which jobs there are (exit 2, as for bad usage).
+fn list_jobs(config: &Config) -> u8 {
+    if config.jobs.is_empty() {
+        eprintln!(
+            "which job? there is none yet in {}: add one with `backproof job add NAME --client \"Name\" --url URL`",
+            config.jobs_dir.display()
+        );
+        return 2;
+    }
+    eprintln!("which job? `backproof run JOB`, with JOB one of:");
+    let width = config.jobs.iter().map(|j| j.name.len()).max().unwrap_or(0);
+    for job in &config.jobs {
+        eprintln!(
+            "  {:<width$}  {} ({})",
+            job.name,
+            job.client,
+            crate::format::plural(job.targets.len() as u64, "target")
+        );
+    }
+    2
 }
 
 fn check_config(path: &Path) -> Result<u8> {
@@ -168,10 +207,14 @@ fn email_line(config: &Config) -> String {
 
 /// Opens every target and reads the start of its listing: reachability, credentials,
 /// bucket/share/folder, without verifying anything. Exit 0 if all answer, else 2.
-async fn check_connections(config: &Config) -> Result<u8> {
+pub(super) async fn check_connections(config: &Config, only: Option<&str>) -> Result<u8> {
     use futures::StreamExt;
     let mut failed = 0;
-    for job in &config.jobs {
+    for job in config
+        .jobs
+        .iter()
+        .filter(|j| only.is_none_or(|o| j.name == o))
+    {
         for spec in &job.targets {
             let started = std::time::Instant::now();
             let outcome = async {
@@ -288,25 +331,7 @@ async fn run_in_daemon(
     if !json {
         eprintln!("run {run_id} started by the daemon (Ctrl-C stops watching, not the run)");
     }
-    let last = super::follow::follow(|| remote.progress(&run_id)).await?;
-    let ev = match remote.show(&run_id).await {
-        Ok(ev) => ev,
-        Err(_) if last.state == RunState::Interrupted => {
-            eprintln!("run {run_id} was interrupted before it started");
-            return Ok(2);
-        }
-        Err(e) => return Err(e),
-    };
-    if json {
-        println!("{}", serde_json::to_string_pretty(&ev)?);
-    } else {
-        let file = crate::app::evidence_files::evidence_path(&config.data_dir, job, &run_id);
-        print!(
-            "{}",
-            report::run_summary(&ev, file.exists().then_some(file.as_path()))
-        );
-    }
-    Ok(ev.effective_verdict().exit_code())
+    super::watch::follow_run(config, remote, &run_id, json).await
 }
 
 async fn status(config: &Config, json: bool) -> Result<u8> {
