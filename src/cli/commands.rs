@@ -176,12 +176,12 @@ fn check_config(path: &Path) -> Result<u8> {
             .collect::<Vec<_>>()
             .join(", ");
         println!(
-            "{}: {}; schedule \"{}\"; {} technician(s), {} owner(s); targets: {targets}",
+            "{}: {}; schedule \"{}\"; {}, {}; targets: {targets}",
             job.name,
             job.client,
             job.schedule,
-            job.technicians.len(),
-            job.owners.len()
+            crate::format::plural(job.technicians.len() as u64, "technician"),
+            crate::format::plural(job.owners.len() as u64, "owner")
         );
     }
     Ok(0)
@@ -262,7 +262,7 @@ pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: boo
     let verifier = RunService::new(&config, Verifier::new(&config, catalog.clone()));
     let progress = Arc::new(Progress::new("", job_name));
     req.progress = Some(progress.clone());
-    let bar = (!json).then(|| {
+    let mut bar = (!json).then(|| {
         let p = progress.clone();
         tokio::spawn(super::follow::follow(move || {
             let p = p.clone();
@@ -281,6 +281,10 @@ pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: boo
             Ok(r) => r.map_err(anyhow::Error::from),
             Err(panic) => {
                 let message = crate::verify::panic_message(&*panic);
+                progress.finish(RunState::Interrupted, None);
+                if let Some(bar) = bar.take() {
+                    let _ = bar.await;
+                }
                 eprintln!("run {run_id} stopped on an internal error: {message}");
                 match verifier.record_crash(job, &run_id, target.as_deref(), trigger, &message) {
                     Ok(Some(done)) => Ok(done),
@@ -292,6 +296,10 @@ pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: boo
         _ = tokio::signal::ctrl_c() => {
             // The run's future is dropped here, which removes its scratch folder.
             progress.finish(RunState::Interrupted, None);
+            // The bar clears itself on seeing the end: the message gets a line of its own.
+            if let Some(bar) = bar.take() {
+                let _ = bar.await;
+            }
             let ids = catalog.interrupt_unfinished()?;
             catalog.flush()?;
             eprintln!("interrupted: run {} recorded as interrupted (not verified)", ids.join(", "));
@@ -386,9 +394,8 @@ async fn verify_evidence(config: &Config, job: &str) -> Result<u8> {
     let check = access.service().verify_evidence(job).await?;
     let Some((first, more)) = check.problems.split_first() else {
         println!(
-            "evidence chain of {job} is intact: {} document{}, each equal to its evidence file{}",
-            check.documents,
-            if check.documents == 1 { "" } else { "s" },
+            "evidence chain of {job} is intact: {}, each equal to its evidence file{}",
+            crate::format::plural(check.documents as u64, "document"),
             check
                 .head
                 .map(|h| format!(", newest {h}"))
