@@ -54,7 +54,10 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             run(&config, &job, req, json).await
         }
         Command::Show { run_id, json } => show(&load(&cli.config)?, &run_id, json).await,
-        Command::History { job, limit } => history(&load(&cli.config)?, &job, limit).await,
+        Command::History { job, limit, all } => {
+            let limit = if all { usize::MAX } else { limit };
+            history(&load(&cli.config)?, &job, limit).await
+        }
         Command::Demo { dir } => super::demo::demo(dir).await,
         Command::Digest { job, send } => super::mail::digest(&load(&cli.config)?, &job, send).await,
         Command::SendTestEmail { address } => {
@@ -65,7 +68,18 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             }
             super::mail::send_test_email(&config, &address).await
         }
-        Command::Outbox { retry } => super::mail::outbox(&load(&cli.config)?, retry).await,
+        Command::Outbox {
+            retry,
+            pending,
+            limit,
+            all,
+        } => {
+            let query = crate::app::outbox_page::OutboxQuery {
+                limit: (!all).then_some(limit),
+                pending,
+            };
+            super::mail::outbox(&load(&cli.config)?, retry, query).await
+        }
         Command::Status { json } => status(&load(&cli.config)?, json).await,
         Command::Ack {
             job,
@@ -429,11 +443,23 @@ async fn show(config: &Config, run_id: &str, json: bool) -> Result<u8> {
 async fn history(config: &Config, job: &str, limit: usize) -> Result<u8> {
     find_job(config, job)?;
     let access = crate::app::connect(&Arc::new(config.clone()))?;
-    let history = access.service().history(job, limit).await?;
+    // One more than asked, to know whether there are more.
+    let mut history = access
+        .service()
+        .history(job, limit.saturating_add(1))
+        .await?;
+    let more = history.runs.len() > limit;
+    history.runs.truncate(limit);
     if history.runs.is_empty() {
         println!("job {job} has no runs yet");
     } else {
         print!("{}", report::history_table(&history.runs));
+    }
+    if more {
+        println!(
+            "(the newest {}; older ones with --limit N or --all)",
+            crate::format::plural(limit as u64, "run")
+        );
     }
     for note in history.notes {
         println!("note: {note}");

@@ -84,9 +84,12 @@ pub enum Command {
     History {
         /// The job.
         job: String,
-        /// Show at most this many runs.
-        #[arg(long, default_value_t = 20)]
+        /// Show at most this many runs (the newest).
+        #[arg(long, default_value_t = 20, conflicts_with = "all")]
         limit: usize,
+        /// Show every run.
+        #[arg(long)]
+        all: bool,
     },
     /// Render the weekly owner summary of a job now (print it, or --send it to the owners).
     Digest {
@@ -101,11 +104,20 @@ pub enum Command {
         /// Who gets the test message (name@example.com).
         address: String,
     },
-    /// List the outbox: queued, sent and rejected messages; --retry sends pending ones now.
+    /// List the outbox, newest first: queued, sent and rejected messages; --retry sends now.
     Outbox {
         /// Try to send the queued messages now, then list.
         #[arg(long)]
         retry: bool,
+        /// Only the messages still to go (queued or being sent).
+        #[arg(long)]
+        pending: bool,
+        /// Show at most this many messages (the newest).
+        #[arg(long, default_value_t = 20, conflicts_with = "all")]
+        limit: usize,
+        /// Show every message.
+        #[arg(long)]
+        all: bool,
     },
     /// Every client, problems first: state, worst open problem, last run, newest backup
     /// (age now), next run; exit 0 all verified, 1 an open problem, 2 not verified.
