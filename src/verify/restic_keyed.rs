@@ -520,7 +520,7 @@ fn judge(found: &mut KeyedRepository) {
     }
     if let Some(u) = found.unreadable.first() {
         problems.push(format!(
-            "{} unreadable, e.g. {u}",
+            "{} could not be read, e.g. {u}",
             crate::format::plural(found.unreadable_files, "index or snapshot file")
         ));
     }
