@@ -129,6 +129,8 @@ fn remove_where(table: &mut DeTable<'_>, hit: &dyn Fn(Range<usize>, Range<usize>
 mod tests {
     use super::*;
 
+    // Fields only serde reads: their presence is what is tested.
+    #[allow(dead_code)]
     #[derive(Debug, serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Policy {
@@ -136,6 +138,7 @@ mod tests {
         max_age: Option<String>,
     }
 
+    #[allow(dead_code)]
     #[derive(Debug, serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Job {
