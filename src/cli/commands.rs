@@ -353,7 +353,7 @@ async fn run_in_daemon(
     if !json {
         eprintln!("run {run_id} started by the daemon (Ctrl-C stops watching, not the run)");
     }
-    super::watch::follow_run(config, remote, &run_id, json).await
+    super::watch::follow_run(config, remote, &run_id, json, false).await
 }
 
 async fn status(config: &Config, json: bool) -> Result<u8> {

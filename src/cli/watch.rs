@@ -16,15 +16,27 @@ pub async fn watch(config: &Config, run_id: &str) -> Result<u8> {
         );
     };
     let remote = Remote::connect(config, &api)?;
-    follow_run(config, &remote, run_id, false).await
+    follow_run(config, &remote, run_id, false, true).await
 }
 
 /// Follows run `run_id` in the daemon until it ends, then prints its summary (or its
-/// evidence as JSON). Ctrl-C stops watching and says the run goes on.
-pub async fn follow_run(config: &Config, remote: &Remote, run_id: &str, json: bool) -> Result<u8> {
+/// evidence as JSON). Ctrl-C stops watching and says the run goes on; `announce` says so
+/// first.
+pub async fn follow_run(
+    config: &Config,
+    remote: &Remote,
+    run_id: &str,
+    json: bool,
+    announce: bool,
+) -> Result<u8> {
+    // Listening before saying so: a Ctrl-C after the line is always ours to handle.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    if announce {
+        eprintln!("watching run {run_id} (Ctrl-C stops watching; the run goes on in the daemon)");
+    }
     let last = tokio::select! {
         last = super::follow::follow(|| remote.progress(run_id)) => last?,
-        _ = tokio::signal::ctrl_c() => {
+        _ = interrupt.recv() => {
             eprintln!(
                 "stopped watching: run {run_id} goes on in the daemon (`backproof watch {run_id}` to follow it again)"
             );
