@@ -46,7 +46,7 @@ fn check_damaged(f: &Fixture) {
     let repo = check(t, "repository");
     assert_eq!(repo["verdict"], "fail", "{repo}");
     assert!(
-        reason_of(repo).contains("do not match their name"),
+        reason_of(repo).contains("1 restored file does not match its name"),
         "{repo}"
     );
     assert!(

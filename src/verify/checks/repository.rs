@@ -209,8 +209,13 @@ pub fn check(
     let mut failures = Vec::new();
     if let Some(f) = bad.first() {
         failures.push(format!(
-            "{} not matching the name, e.g. {}: the repository is damaged",
+            "{} {}, e.g. {}: the repository is damaged",
             crate::format::plural(bad.len() as u64, "restored file"),
+            if bad.len() == 1 {
+                "does not match its name"
+            } else {
+                "do not match their names"
+            },
             shown(&f.path)
         ));
     }
