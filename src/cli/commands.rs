@@ -275,6 +275,8 @@ pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: boo
     let catalog = local.catalog;
     let verifier = RunService::new(&config, Verifier::new(&config, catalog.clone()));
     let progress = Arc::new(Progress::new("", job_name));
+    // Here no slot is waited for: the run starts now (queued is the daemon's word).
+    progress.update(|s| s.state = RunState::Running);
     req.progress = Some(progress.clone());
     let mut bar = (!json).then(|| {
         let p = progress.clone();
