@@ -85,12 +85,40 @@ fn unknown_key_names_file_line_and_key() {
     assert!(e.file.ends_with("jobs.d/x.toml"));
     assert_eq!(e.line, Some(4));
     assert_eq!(e.key.as_deref(), Some("policy.sampel_files"));
-    assert!(e.message.contains("unknown field"), "{e}");
+    assert!(e.message.contains("did you mean `sample_files`?"), "{e}");
     assert!(
         e.to_string()
             .contains("x.toml:4: key `policy.sampel_files`"),
         "{e}"
     );
+}
+
+#[test]
+fn errors_of_every_kind_in_every_file_come_in_one_pass() {
+    // Two unknown keys and a bad schedule in one file, a misspelt key in the global
+    // file, a bad value in another job: all five at once.
+    let one = "client = \"X\"\nschedule = \"every day\"\ntechnician = [\"a@b.example\"]\n[policy]\nsampel_files = 3\n[[targets]]\nname = \"a\"\nurl = \"file:///x\"\n";
+    let two = "client = \"Y\"\nschedule = \"0 3 * * *\"\n[policy]\nmax_age = \"soon\"\n[[targets]]\nname = \"a\"\nurl = \"file:///y\"\n";
+    let (_dir, path) = setup(
+        "data_dir = \"data\"\n[polcy]\nmax_age = \"2d\"\n",
+        &[("one.toml", one), ("two.toml", two)],
+    );
+    let out = backproof_with(&path, &["check-config"]);
+    assert_eq!(out.code, 2);
+    for part in [
+        "5 configuration errors",
+        "backproof.toml:2: key `polcy`: unknown key `polcy`: did you mean `policy`?",
+        "one.toml:2: key `schedule`",
+        "one.toml:3: key `technician`: unknown key `technician`: did you mean `technicians`?",
+        "one.toml:5: key `policy.sampel_files`: unknown key `sampel_files`: did you mean `sample_files`?",
+        "two.toml:4: key `policy.max_age`",
+    ] {
+        assert!(
+            out.stderr.contains(part),
+            "{part:?} missing in:\n{}",
+            out.stderr
+        );
+    }
 }
 
 #[test]
@@ -243,7 +271,7 @@ fn config_path_from_environment_and_missing_file() {
     assert_eq!(out.code, 2);
     assert!(
         out.stderr
-            .contains("/nonexistent/backproof.toml: cannot read"),
+            .contains("no configuration file at /nonexistent/backproof.toml"),
         "{}",
         out.stderr
     );

@@ -135,7 +135,7 @@ fn a_failing_run_is_emailed_with_text_html_and_the_evidence() {
     let m = mailparse::parse_mail(&messages[2]).unwrap();
     assert_eq!(
         header(&m, "Subject"),
-        "[BP-adc9729c] [PASS] Acme Dental: all 1 backup target verified again"
+        "[BP-adc9729c] [PASS] Acme Dental: 1 backup target verified again"
     );
     assert_eq!(f.run_json("acme", &[]).0, 0);
     assert_eq!(smtp.messages().len(), 3, "a second pass is not emailed");
@@ -167,7 +167,7 @@ fn notify_always_and_owners() {
     let m = mailparse::parse_mail(&messages[0]).unwrap();
     assert_eq!(
         header(&m, "Subject"),
-        "[PASS] Acme Dental: all 1 backup target verified"
+        "[PASS] Acme Dental: 1 backup target verified"
     );
     assert_eq!(header(&m, "To"), "noc@msp.example, owner@acme.example");
 }

@@ -206,13 +206,13 @@ fn a_drift_failure_stays_open_until_the_files_are_back() {
     assert!(problems(t).is_empty());
     assert_eq!(kinds(t, "closed_problems"), vec!["vanished"]);
     assert!(
-        reason_of(check(t, "problems")).contains("all 2 vanished file(s) are back"),
+        reason_of(check(t, "problems")).contains("all 2 vanished files are back"),
         "{t:#}"
     );
     let subjects = mail_subjects(&f);
     assert!(
         subjects.last().is_some_and(
-            |s| s == "[BP-7980f907] [PASS] Acme Dental: all 1 backup target verified again"
+            |s| s == "[BP-7980f907] [PASS] Acme Dental: 1 backup target verified again"
         ),
         "{subjects:?}"
     );

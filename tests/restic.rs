@@ -14,7 +14,10 @@ fn check_healthy(f: &Fixture) -> serde_json::Value {
     let t = &ev["targets"][0];
     let repo = check(t, "repository");
     assert_eq!(repo["verdict"], "pass", "{repo}");
-    assert!(reason_of(repo).contains("1 snapshots"), "{repo}");
+    assert!(
+        reason_of(repo).contains("1 snapshot") && !reason_of(repo).contains("1 snapshots"),
+        "{repo}"
+    );
     // Every content-addressed file restored was checked against its name.
     let named: Vec<_> = t["files"]
         .as_array()
@@ -43,7 +46,7 @@ fn check_damaged(f: &Fixture) {
     let repo = check(t, "repository");
     assert_eq!(repo["verdict"], "fail", "{repo}");
     assert!(
-        reason_of(repo).contains("do not match their name"),
+        reason_of(repo).contains("1 restored file does not match its name"),
         "{repo}"
     );
     assert!(
@@ -185,7 +188,7 @@ fn vanished_fails(f: &Fixture, gone: &str) {
     let repo = check(t, "repository");
     assert_eq!(repo["verdict"], "fail", "{repo}");
     let why = reason_of(repo);
-    assert!(why.contains("1 repository file(s) vanished"), "{why}");
+    assert!(why.contains("1 repository file vanished"), "{why}");
     assert!(why.contains(gone), "{why}");
     assert!(why.contains("no prune"), "{why}");
     // Less than the drift thresholds, yet a proven problem in a repository: the drift

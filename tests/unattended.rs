@@ -229,7 +229,7 @@ fn a_lost_catalog_gets_its_history_and_open_problems_back() {
         out.stdout
     );
     assert!(
-        out.stdout.contains("lost the finished record of 2 run(s)"),
+        out.stdout.contains("lost the finished record of 2 runs"),
         "{}",
         out.stdout
     );

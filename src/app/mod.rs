@@ -17,6 +17,7 @@
 
 pub(crate) mod evidence_files;
 pub(crate) mod local;
+pub mod outbox_page;
 mod recover;
 pub(crate) mod remote;
 pub mod runs;
@@ -94,6 +95,13 @@ pub trait Service: Send + Sync {
     async fn queue_digest(&self, job: &str) -> Result<bool, AppError>;
     /// Every message of the outbox (bodies left out).
     async fn outbox(&self) -> Result<Vec<OutboxItem>, AppError>;
+    /// The newest messages of the outbox that `query` asks for, with counts over all.
+    async fn outbox_page(
+        &self,
+        query: outbox_page::OutboxQuery,
+    ) -> Result<outbox_page::OutboxPage, AppError> {
+        Ok(outbox_page::page(self.outbox().await?, query))
+    }
     /// Sends every queued message now.
     async fn outbox_retry(&self) -> Result<Counts, AppError>;
     /// Acknowledges open problems of `job`.

@@ -57,8 +57,8 @@ pub(super) fn recover_lost_runs(config: &Config, catalog: &Catalog) -> Result<()
         restored.sort_by(|a, b| (a.0.started_at, &a.0.run_id).cmp(&(b.0.started_at, &b.0.run_id)));
         let ids: Vec<&str> = restored.iter().map(|(d, _)| d.run_id.as_str()).collect();
         let note = format!(
-            "the catalog had lost the finished record of {} run(s) ({}), probably through damage to its database; they were put back from their evidence files in {}. What those runs changed in the catalog (the listing later runs compare with, baselines, open problems) may be lost",
-            ids.len(),
+            "the catalog had lost the finished record of {} ({}), probably through damage to its database; they were put back from their evidence files in {}. What those runs changed in the catalog (the listing later runs compare with, baselines, open problems) may be lost",
+            crate::format::plural(ids.len() as u64, "run"),
             ids.join(", "),
             dir.display()
         );

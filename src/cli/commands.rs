@@ -19,11 +19,18 @@ use crate::verify::{Crash, RunRequest, Verifier};
 use super::{Cli, Command};
 
 pub async fn dispatch(cli: Cli) -> Result<u8> {
+    let needs_config = !matches!(
+        cli.command,
+        Command::Demo { .. } | Command::Init { .. } | Command::Completions { .. } | Command::Man
+    );
+    if needs_config && !cli.config.exists() {
+        return Err(super::init::missing_config(&cli.config, cli.config_from));
+    }
     match cli.command {
         Command::CheckConfig { connect } => {
             let code = check_config(&cli.config)?;
             if code == 0 && connect {
-                return check_connections(&load(&cli.config)?).await;
+                return check_connections(&load(&cli.config)?, None).await;
             }
             Ok(code)
         }
@@ -34,6 +41,9 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             seed,
         } => {
             let config = load(&cli.config)?;
+            let Some(job) = job else {
+                return Ok(list_jobs(&config));
+            };
             let req = RunRequest {
                 target,
                 seed,
@@ -47,7 +57,10 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             code
         }
         Command::Show { run_id, json } => show(&load(&cli.config)?, &run_id, json).await,
-        Command::History { job, limit } => history(&load(&cli.config)?, &job, limit).await,
+        Command::History { job, limit, all } => {
+            let limit = if all { usize::MAX } else { limit };
+            history(&load(&cli.config)?, &job, limit).await
+        }
         Command::Demo { dir } => super::demo::demo(dir).await,
         Command::Digest { job, send } => super::mail::digest(&load(&cli.config)?, &job, send).await,
         Command::SendTestEmail { address } => {
@@ -58,7 +71,18 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
             }
             super::mail::send_test_email(&config, &address).await
         }
-        Command::Outbox { retry } => super::mail::outbox(&load(&cli.config)?, retry).await,
+        Command::Outbox {
+            retry,
+            pending,
+            limit,
+            all,
+        } => {
+            let query = crate::app::outbox_page::OutboxQuery {
+                limit: (!all).then_some(limit),
+                pending,
+            };
+            super::mail::outbox(&load(&cli.config)?, retry, query).await
+        }
         Command::Status { json } => status(&load(&cli.config)?, json).await,
         Command::Ack {
             job,
@@ -90,7 +114,36 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Daemon => crate::daemon::run(&cli.config).await,
         Command::VerifyEvidence { job } => verify_evidence(&load(&cli.config)?, &job).await,
+        Command::Init { dir } => super::init::init(&cli.config, dir),
+        Command::Job(super::JobCommand::Add(args)) => {
+            super::job_add::job_add(&cli.config, args).await
+        }
+        Command::Watch { run_id } => super::watch::watch(&load(&cli.config)?, &run_id).await,
+        Command::Completions { shell } => super::completions::completions(shell),
+        Command::Man => super::completions::man(),
     }
+}
+
+/// `backproof run` without a job: which jobs there are (exit 2, as for bad usage).
+fn list_jobs(config: &Config) -> u8 {
+    if config.jobs.is_empty() {
+        eprintln!(
+            "which job? there is none yet in {}: add one with `backproof job add NAME --client \"Name\" --url URL`",
+            config.jobs_dir.display()
+        );
+        return 2;
+    }
+    eprintln!("which job? `backproof run JOB`, with JOB one of:");
+    let width = config.jobs.iter().map(|j| j.name.len()).max().unwrap_or(0);
+    for job in &config.jobs {
+        eprintln!(
+            "  {:<width$}  {} ({})",
+            job.name,
+            job.client,
+            crate::format::plural(job.targets.len() as u64, "target")
+        );
+    }
+    2
 }
 
 fn check_config(path: &Path) -> Result<u8> {
@@ -143,12 +196,12 @@ fn check_config(path: &Path) -> Result<u8> {
             .collect::<Vec<_>>()
             .join(", ");
         println!(
-            "{}: {}; schedule \"{}\"; {} technician(s), {} owner(s); targets: {targets}",
+            "{}: {}; schedule \"{}\"; {}, {}; targets: {targets}",
             job.name,
             job.client,
             job.schedule,
-            job.technicians.len(),
-            job.owners.len()
+            crate::format::plural(job.technicians.len() as u64, "technician"),
+            crate::format::plural(job.owners.len() as u64, "owner")
         );
     }
     Ok(0)
@@ -174,10 +227,14 @@ fn email_line(config: &Config) -> String {
 
 /// Opens every target and reads the start of its listing: reachability, credentials,
 /// bucket/share/folder, without verifying anything. Exit 0 if all answer, else 2.
-async fn check_connections(config: &Config) -> Result<u8> {
+pub(super) async fn check_connections(config: &Config, only: Option<&str>) -> Result<u8> {
     use futures::StreamExt;
     let mut failed = 0;
-    for job in &config.jobs {
+    for job in config
+        .jobs
+        .iter()
+        .filter(|j| only.is_none_or(|o| j.name == o))
+    {
         for spec in &job.targets {
             let started = std::time::Instant::now();
             let outcome = async {
@@ -224,8 +281,10 @@ pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: boo
     let catalog = local.catalog;
     let verifier = RunService::new(&config, Verifier::new(&config, catalog.clone()));
     let progress = Arc::new(Progress::new("", job_name));
+    // Here no slot is waited for: the run starts now (queued is the daemon's word).
+    progress.update(|s| s.state = RunState::Running);
     req.progress = Some(progress.clone());
-    let bar = (!json).then(|| {
+    let mut bar = (!json).then(|| {
         let p = progress.clone();
         tokio::spawn(super::follow::follow(move || {
             let p = p.clone();
@@ -244,6 +303,10 @@ pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: boo
             Ok(r) => r.map_err(anyhow::Error::from),
             Err(panic) => {
                 let message = crate::verify::panic_message(&*panic);
+                progress.finish(RunState::Interrupted, None);
+                if let Some(bar) = bar.take() {
+                    let _ = bar.await;
+                }
                 eprintln!("run {run_id} stopped on an internal error: {message}");
                 let crash = Crash { run_id: &run_id, target: target.as_deref(), trigger, message: &message };
                 match verifier.record_crash(job, crash) {
@@ -256,6 +319,10 @@ pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: boo
         _ = tokio::signal::ctrl_c() => {
             // The run's future is dropped here, which removes its scratch folder.
             progress.finish(RunState::Interrupted, None);
+            // The bar clears itself on seeing the end: the message gets a line of its own.
+            if let Some(bar) = bar.take() {
+                let _ = bar.await;
+            }
             let ids = catalog.interrupt_unfinished()?;
             catalog.flush()?;
             eprintln!("interrupted: run {} recorded as interrupted (not verified)", ids.join(", "));
@@ -296,25 +363,7 @@ async fn run_in_daemon(
     if !json {
         eprintln!("run {run_id} started by the daemon (Ctrl-C stops watching, not the run)");
     }
-    let last = super::follow::follow(|| remote.progress(&run_id)).await?;
-    let ev = match remote.show(&run_id).await {
-        Ok(ev) => ev,
-        Err(_) if last.state == RunState::Interrupted => {
-            eprintln!("run {run_id} was interrupted before it started");
-            return Ok(2);
-        }
-        Err(e) => return Err(e),
-    };
-    if json {
-        println!("{}", serde_json::to_string_pretty(&ev)?);
-    } else {
-        let file = crate::app::evidence_files::evidence_path(&config.data_dir, job, &run_id);
-        print!(
-            "{}",
-            report::run_summary(&ev, file.exists().then_some(file.as_path()))
-        );
-    }
-    Ok(ev.effective_verdict().exit_code())
+    super::watch::follow_run(config, remote, &run_id, json, false).await
 }
 
 async fn status(config: &Config, json: bool) -> Result<u8> {
@@ -372,9 +421,8 @@ async fn verify_evidence(config: &Config, job: &str) -> Result<u8> {
     let check = access.service().verify_evidence(job).await?;
     let Some((first, more)) = check.problems.split_first() else {
         println!(
-            "evidence chain of {job} is intact: {} document{}, each equal to its evidence file{}",
-            check.documents,
-            if check.documents == 1 { "" } else { "s" },
+            "evidence chain of {job} is intact: {}, each equal to its evidence file{}",
+            crate::format::plural(check.documents as u64, "document"),
             check
                 .head
                 .map(|h| format!(", newest {h}"))
@@ -408,11 +456,23 @@ async fn show(config: &Config, run_id: &str, json: bool) -> Result<u8> {
 async fn history(config: &Config, job: &str, limit: usize) -> Result<u8> {
     find_job(config, job)?;
     let access = crate::app::connect(&Arc::new(config.clone()))?;
-    let history = access.service().history(job, limit).await?;
+    // One more than asked, to know whether there are more.
+    let mut history = access
+        .service()
+        .history(job, limit.saturating_add(1))
+        .await?;
+    let more = history.runs.len() > limit;
+    history.runs.truncate(limit);
     if history.runs.is_empty() {
         println!("job {job} has no runs yet");
     } else {
         print!("{}", report::history_table(&history.runs));
+    }
+    if more {
+        println!(
+            "(the newest {}; older ones with --limit N or --all)",
+            crate::format::plural(limit as u64, "run")
+        );
     }
     for note in history.notes {
         println!("note: {note}");

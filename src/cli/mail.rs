@@ -9,7 +9,9 @@ use crate::mail::{Delivered, Mailer, Sender, compose, outbox};
 use crate::report::digest;
 
 use crate::app::Access;
+use crate::app::outbox_page::OutboxQuery;
 use crate::app::setup::find_job;
+use crate::format::plural;
 
 /// Delivers what is due after a run, telling the technician what happened. A failed
 /// delivery does not change the run's exit code: the message stays queued.
@@ -102,23 +104,34 @@ pub async fn send_test_email(config: &Config, address: &str) -> Result<u8> {
     }
 }
 
-pub async fn outbox(config: &Config, retry: bool) -> Result<u8> {
+pub async fn outbox(config: &Config, retry: bool, query: OutboxQuery) -> Result<u8> {
     let access = crate::app::connect(&std::sync::Arc::new(config.clone()))?;
     if retry {
         println!("{}", access.service().outbox_retry().await?);
     }
-    let items = access.service().outbox().await?;
-    if items.is_empty() {
+    let page = access.service().outbox_page(query).await?;
+    let items = &page.items;
+    let undelivered = match page.undelivered {
+        0 => String::new(),
+        n => format!(" ({n} not delivered)"),
+    };
+    if page.total == 0 {
         println!("the outbox is empty");
         return Ok(0);
+    }
+    if items.is_empty() {
+        println!(
+            "nothing is waiting to be sent; the outbox holds {}{undelivered}",
+            plural(page.total as u64, "message")
+        );
+        return Ok(if page.undelivered == 0 { 0 } else { 1 });
     }
     println!(
         "{:<10} {:<11} {:<9} {:<21} SUBJECT / LAST ERROR",
         "KIND", "STATE", "ATTEMPTS", "CREATED (UTC)"
     );
-    let mut problems = 0;
     let now = Utc::now();
-    for i in &items {
+    for i in items {
         let delivered = matches!(i.delivery, Delivery::Sent { .. } | Delivery::Written { .. });
         let state = match &i.delivery {
             Delivery::Pending if i.claim.as_ref().is_some_and(|c| c.until > now) => "sending",
@@ -127,9 +140,6 @@ pub async fn outbox(config: &Config, retry: bool) -> Result<u8> {
             Delivery::Written { .. } => "file only",
             Delivery::Rejected { .. } => "REJECTED",
         };
-        if !delivered {
-            problems += 1;
-        }
         let kind = match i.kind {
             MailKind::RunReport => "report",
             MailKind::Digest => "digest",
@@ -152,5 +162,21 @@ pub async fn outbox(config: &Config, retry: bool) -> Result<u8> {
             println!("{:<53} {e}", "");
         }
     }
-    Ok(if problems == 0 { 0 } else { 1 })
+    if page.matching > items.len() {
+        println!(
+            "(the newest {} of {}{}; all of them with --all)",
+            items.len(),
+            plural(page.matching as u64, "message"),
+            if query.pending { " still to go" } else { "" }
+        );
+    }
+    if page.undelivered > 0 && (query.pending || page.matching > items.len()) {
+        println!(
+            "{} of {} in the outbox not delivered",
+            page.undelivered,
+            plural(page.total as u64, "message")
+        );
+    }
+    // The exit code is the whole outbox's: a failure is not hidden by the page.
+    Ok(if page.undelivered == 0 { 0 } else { 1 })
 }

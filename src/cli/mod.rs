@@ -6,10 +6,14 @@
 
 mod check;
 mod commands;
+mod completions;
 mod demo;
 mod follow;
+mod init;
+mod job_add;
 mod log_caps;
 mod mail;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +40,9 @@ pub struct Cli {
     pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
+    /// Where `config` came from, for the message when there is no file there.
+    #[arg(skip)]
+    pub config_from: init::ConfigFrom,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -54,8 +61,8 @@ pub enum Command {
     },
     /// Verify one job now: exit 0 verified, 1 failed, 2 could not verify.
     Run {
-        /// The job: its file name in jobs.d without `.toml`.
-        job: String,
+        /// The job: its file name in jobs.d without `.toml` (without it, lists the jobs).
+        job: Option<String>,
         /// Verify only this target of the job.
         #[arg(long)]
         target: Option<String>,
@@ -68,28 +75,50 @@ pub enum Command {
     },
     /// Print one run's evidence.
     Show {
+        /// The run, as printed by `run` and `history` (e.g. 20261128-121608-fb56).
         run_id: String,
+        /// Print the evidence document as JSON instead of the summary.
         #[arg(long)]
         json: bool,
     },
     /// List a job's runs, newest first.
     History {
+        /// The job.
         job: String,
-        #[arg(long, default_value_t = 20)]
+        /// Show at most this many runs (the newest).
+        #[arg(long, default_value_t = 20, conflicts_with = "all")]
         limit: usize,
+        /// Show every run.
+        #[arg(long)]
+        all: bool,
     },
     /// Render the weekly owner summary of a job now (print it, or --send it to the owners).
     Digest {
+        /// The job.
         job: String,
+        /// Email it to the job's owners instead of printing it.
         #[arg(long)]
         send: bool,
     },
     /// Send a test message with the current SMTP settings.
-    SendTestEmail { address: String },
-    /// List the outbox: queued, sent and rejected messages; --retry sends pending ones now.
+    SendTestEmail {
+        /// Who gets the test message (name@example.com).
+        address: String,
+    },
+    /// List the outbox, newest first: queued, sent and rejected messages; --retry sends now.
     Outbox {
+        /// Try to send the queued messages now, then list.
         #[arg(long)]
         retry: bool,
+        /// Only the messages still to go (queued or being sent).
+        #[arg(long)]
+        pending: bool,
+        /// Show at most this many messages (the newest).
+        #[arg(long, default_value_t = 20, conflicts_with = "all")]
+        limit: usize,
+        /// Show every message.
+        #[arg(long)]
+        all: bool,
     },
     /// Every client, problems first: state, worst open problem, last run, newest backup
     /// (age now), next run; exit 0 all verified, 1 an open problem, 2 not verified.
@@ -135,18 +164,55 @@ pub enum Command {
     /// Run as a service: schedules, missed runs, the local API, email delivery.
     Daemon,
     /// Check the tamper-evident chain of a job's evidence documents.
-    VerifyEvidence { job: String },
+    VerifyEvidence {
+        /// The job.
+        job: String,
+    },
     /// Build a throwaway backup set, verify it, corrupt a file, and show it being caught.
     Demo {
         /// Folder for the demo (default: a new temporary folder, kept for you to look at).
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Start here: write a commented backproof.toml and one example job (never overwrites).
+    Init {
+        /// Folder to write in (default: the folder of --config, /etc/backproof).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Add a client: write its job file, then check it and connect to its target.
+    #[command(subcommand)]
+    Job(JobCommand),
+    /// Follow a run of the daemon in progress (Ctrl-C stops watching, not the run).
+    Watch {
+        /// The run, as printed when it started (`backproof status` lists running jobs).
+        run_id: String,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell: e.g. `backproof completions bash > /etc/bash_completion.d/backproof`.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `backproof man | man -l -`.
+    Man,
+}
+
+/// `backproof job ...`
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// Write jobs.d/NAME.toml for a client with one target, then check it and connect.
+    Add(job_add::JobAdd),
 }
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    cli.config_from = init::ConfigFrom::of(&matches);
     init_logging(
         cli.log_format,
         cli.verbose,

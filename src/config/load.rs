@@ -54,11 +54,13 @@ pub(super) fn folder_of(file: &Path) -> &Path {
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let path = absolute.as_path();
-    let mut errors = Vec::new();
     let source = std::fs::read_to_string(path)
         .map_err(|e| ConfigErrors(vec![ConfigError::file(path, format!("cannot read: {e}"))]))?;
-    let raw: RawGlobal = toml::from_str(&source)
-        .map_err(|e| ConfigErrors(vec![ConfigError::from_toml(path, &source, &e)]))?;
+    let mut errors = Vec::new();
+    // Unknown keys are reported and left out; the rest is still checked.
+    let Some(raw) = super::suggest::parse::<RawGlobal>(path, &source, &mut errors) else {
+        return Err(ConfigErrors(errors));
+    };
 
     let base = folder_of(path).to_path_buf();
     let resolve = |v: &Option<toml::Spanned<String>>, default: PathBuf| match v {
@@ -194,9 +196,10 @@ fn load_job(
 ) -> Result<Job, Vec<ConfigError>> {
     let source = std::fs::read_to_string(file)
         .map_err(|e| vec![ConfigError::file(file, format!("cannot read: {e}"))])?;
-    let raw: RawJob =
-        toml::from_str(&source).map_err(|e| vec![ConfigError::from_toml(file, &source, &e)])?;
     let mut errors = Vec::new();
+    let Some(raw) = super::suggest::parse::<RawJob>(file, &source, &mut errors) else {
+        return Err(errors);
+    };
 
     let name = file
         .file_stem()

@@ -28,6 +28,7 @@ mod restic;
 mod schedule;
 mod secret;
 mod smtp;
+mod suggest;
 mod target;
 mod validator;
 

@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::evidence::{ProblemKind, RunEvidence, RunStatus, SampledFile, Verdict};
 
 use super::html::{esc, verdict_badge};
-use crate::format::{human_age, human_bytes, human_duration};
+use crate::format::{human_age, human_bytes};
 
 /// What the week looked like for one client.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -272,8 +272,8 @@ impl Digest {
             if let Some(s) = t.full_restore_seconds {
                 let _ = write!(
                     line,
-                    " Restoring everything would take about {} at the speed of our test restores.",
-                    human_duration(s)
+                    " Restoring everything would take {} at the speed of our test restores.",
+                    crate::format::planning_duration(s)
                 );
             }
             out.push(line);

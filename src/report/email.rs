@@ -11,7 +11,7 @@ use crate::evidence::{
 };
 
 use super::html::{esc, verdict_badge};
-use crate::format::{human_age, human_bytes, human_duration, short_hash, shown};
+use crate::format::{human_age, human_bytes, short_hash, shown};
 
 /// Everything the report shows besides the evidence itself.
 pub struct ReportContext<'a> {
@@ -62,10 +62,15 @@ pub fn headline(ev: &RunEvidence, recovery: bool) -> String {
         return "not verified (the run did not finish)".into();
     }
     let ok = verified(ev);
-    if ok == total && recovery {
-        format!("all {total} backup target{} verified again", plural(total))
+    if ok == total && total == 1 {
+        format!(
+            "1 backup target verified{}",
+            if recovery { " again" } else { "" }
+        )
+    } else if ok == total && recovery {
+        format!("all {total} backup targets verified again")
     } else if ok == total {
-        format!("all {total} backup target{} verified", plural(total))
+        format!("all {total} backup targets verified")
     } else {
         format!("{ok} of {total} backup target{} verified", plural(total))
     }
@@ -207,7 +212,7 @@ fn problem_lines(t: &TargetEvidence) -> Vec<String> {
                 p.opened_run,
                 state,
                 if p.files > 0 {
-                    format!("; {} file(s)", p.files)
+                    format!("; {}", crate::format::plural(p.files, "file"))
                 } else {
                     String::new()
                 }
@@ -459,16 +464,16 @@ fn target_facts(t: &TargetEvidence, checked: DateTime<Utc>) -> Vec<String> {
     let mut lines = Vec::new();
     if let Some(r) = &t.restore {
         let mut line = format!(
-            "Restored and verified: {} files, {}",
-            r.files,
+            "Restored and verified: {}, {}",
+            crate::format::plural(r.files, "file"),
             human_bytes(r.bytes)
         );
         if let Some(p) = r.projected_full_restore_seconds {
             let _ = write!(
                 line,
-                ", at {:.0} MB/s; a full restore would take about {}",
-                r.throughput_mb_s,
-                human_duration(p)
+                ", at {}; a full restore would take {}",
+                crate::format::human_rate(r.throughput_mb_s * 1e6),
+                crate::format::planning_duration(p)
             );
         }
         lines.push(line);
@@ -483,8 +488,8 @@ fn target_facts(t: &TargetEvidence, checked: DateTime<Utc>) -> Vec<String> {
             format!("; newest {} ({age} when checked)", shown(&n.path))
         });
         lines.push(format!(
-            "Backup set: {} files, {}{}",
-            inv.files,
+            "Backup set: {}, {}{}",
+            crate::format::plural(inv.files, "file"),
             human_bytes(inv.bytes),
             newest.unwrap_or_default()
         ));

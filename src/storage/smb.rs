@@ -471,7 +471,10 @@ impl Context {
                 _,
             ) => (
                 ErrorKind::Unreachable,
-                format!("SMB: lost the connection to {server} ({doing}): {err}"),
+                format!(
+                    "SMB: lost the connection to {server} ({doing}): {}",
+                    connection_lost(errno.unwrap_or_default())
+                ),
             ),
             (_, Place::Share) => (
                 ErrorKind::Unreachable,
@@ -483,9 +486,29 @@ impl Context {
     }
 }
 
+/// Why a connection was lost, in plain words (not `IO Error: ... (os error 102)`).
+fn connection_lost(errno: i32) -> &'static str {
+    match errno {
+        libc::ECONNRESET | libc::ENETRESET => "the connection was reset",
+        libc::EHOSTUNREACH => "no route to host",
+        libc::ENETUNREACH => "the network is unreachable",
+        libc::ENETDOWN => "the network is down",
+        libc::EHOSTDOWN => "the host is down",
+        libc::ECONNABORTED => "the connection was aborted",
+        _ => "the connection was closed",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lost_connection_is_said_in_plain_words() {
+        assert_eq!(connection_lost(libc::ENETRESET), "the connection was reset");
+        assert_eq!(connection_lost(libc::EHOSTUNREACH), "no route to host");
+        assert_eq!(connection_lost(libc::EPIPE), "the connection was closed");
+    }
 
     #[test]
     fn names_are_encoded_for_libsmbclient_urls() {

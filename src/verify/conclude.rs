@@ -59,8 +59,8 @@ impl TargetRun<'_> {
             Some(f) if verdict != Verdict::Pass => f.summary.clone(),
             _ => match &restore {
                 Some(r) => format!(
-                    "{} files ({}) restored and verified",
-                    r.files,
+                    "{} ({}) restored and verified",
+                    crate::format::plural(r.files, "file"),
                     human_bytes(r.bytes)
                 ),
                 None => "verified".into(),

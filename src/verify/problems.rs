@@ -400,15 +400,18 @@ fn fixed_by(
         ProblemKind::Corruption | ProblemKind::FailedRestore if still_concerned == 0 => {
             let verified = fixed_files as u64 - retired;
             Some(match retired {
-                0 => format!("all {verified} file(s) restored again and verified"),
+                0 if verified == 1 => "the file restored again and verified".to_string(),
+                0 => format!("all {verified} files restored again and verified"),
                 r => format!(
-                    "{verified} file(s) restored again and verified, {r} removed by the retention policy"
+                    "{} restored again and verified, {r} removed by the retention policy",
+                    crate::format::plural(verified, "file")
                 ),
             })
         }
-        ProblemKind::Vanished if still_concerned == 0 => {
-            Some(format!("all {fixed_files} vanished file(s) are back"))
-        }
+        ProblemKind::Vanished if still_concerned == 0 => Some(match fixed_files {
+            1 => "the vanished file is back".to_string(),
+            n => format!("all {n} vanished files are back"),
+        }),
         ProblemKind::Stale => {
             passed(CheckKind::Freshness).map(|c| format!("a new backup arrived: {}", c.reason))
         }
@@ -441,7 +444,10 @@ fn fixed_by(
 /// A problem carried from an earlier run, as a finding of this run.
 fn carried_finding(p: &OpenProblem, now: DateTime<Utc>) -> Finding {
     let files = if p.files > 0 {
-        format!("; {} file(s) still concerned", p.files)
+        format!(
+            "; {} still concerned",
+            crate::format::plural(p.files, "file")
+        )
     } else {
         String::new()
     };
@@ -507,8 +513,8 @@ fn problems_check(r: &Reconciled) -> Option<CheckResult> {
         return result(
             verdict,
             format!(
-                "{} problem(s) found by earlier runs still open: {}",
-                kinds.len(),
+                "{} found by earlier runs still open: {}",
+                crate::format::plural(kinds.len() as u64, "problem"),
                 kinds.join(", ")
             ),
         );
@@ -521,7 +527,11 @@ fn problems_check(r: &Reconciled) -> Option<CheckResult> {
             .collect();
         return result(
             Verdict::Pass,
-            format!("{} problem(s) fixed: {}", closed.len(), closed.join("; ")),
+            format!(
+                "{} fixed: {}",
+                crate::format::plural(closed.len() as u64, "problem"),
+                closed.join("; ")
+            ),
         );
     }
     None

@@ -504,15 +504,15 @@ fn judge(found: &mut KeyedRepository) {
     let mut problems = Vec::new();
     if found.missing_packs > 0 {
         problems.push(format!(
-            "{} pack(s) the index lists are missing, e.g. {}",
-            found.missing_packs,
+            "{} the index lists missing, e.g. {}",
+            crate::format::plural(found.missing_packs, "pack"),
             found.missing.first().map(|p| shown(p)).unwrap_or_default()
         ));
     }
     if let Some(p) = found.wrong_size.first() {
         problems.push(format!(
-            "{} pack(s) differ in size from the index, e.g. {} ({} bytes, the index says {})",
-            found.wrong_size_packs,
+            "{} with another size than the index says, e.g. {} ({} bytes, the index says {})",
+            crate::format::plural(found.wrong_size_packs, "pack"),
             shown(&p.path),
             p.size,
             p.index_size
@@ -520,20 +520,20 @@ fn judge(found: &mut KeyedRepository) {
     }
     if let Some(u) = found.unreadable.first() {
         problems.push(format!(
-            "{} index or snapshot file(s) could not be read, e.g. {u}",
-            found.unreadable_files
+            "{} could not be read, e.g. {u}",
+            crate::format::plural(found.unreadable_files, "index or snapshot file")
         ));
     }
     if let Some(u) = found.unresolved.first() {
         problems.push(format!(
-            "{} tree(s) do not resolve, e.g. {u}",
-            found.unresolved_trees
+            "{} not resolving, e.g. {u}",
+            crate::format::plural(found.unresolved_trees, "tree")
         ));
     }
     if let Some(f) = found.files_with_missing_blobs.first() {
         problems.push(format!(
-            "{} content blob(s) are in no index, e.g. of {f}",
-            found.missing_blobs
+            "{} in no index, e.g. of {f}",
+            crate::format::plural(found.missing_blobs, "content blob")
         ));
     }
     let bad: Vec<&RestoredFile> = found
@@ -544,9 +544,9 @@ fn judge(found: &mut KeyedRepository) {
     let worst_file = Verdict::worst(bad.iter().map(|f| f.verdict));
     if let Some(f) = bad.first() {
         problems.push(format!(
-            "{} of {} restored file(s) not as they should be, e.g. {}: {}",
+            "{} of {} not as they should be, e.g. {}: {}",
             bad.len(),
-            found.restored.len(),
+            crate::format::plural(found.restored.len() as u64, "restored file"),
             shown(&f.path),
             f.reason
         ));
@@ -558,8 +558,12 @@ fn judge(found: &mut KeyedRepository) {
         .map(|s| format!(" of snapshot {}", short(&s.id)))
         .unwrap_or_default();
     let facts = format!(
-        "with the password: {} of {} indexed packs present with their size; {} snapshots, {} trees resolved; {ok} file(s){snapshot} restored and hashed",
-        found.packs_ok, found.packs_indexed, found.snapshots, found.trees
+        "with the password: {} of {} indexed packs present with their size; {}, {} resolved; {}{snapshot} restored and hashed",
+        found.packs_ok,
+        found.packs_indexed,
+        crate::format::plural(found.snapshots, "snapshot"),
+        crate::format::plural(found.trees, "tree"),
+        crate::format::plural(ok as u64, "file")
     );
     let structural = problems.len() - usize::from(!bad.is_empty());
     (found.verdict, found.reason) = if !problems.is_empty() {

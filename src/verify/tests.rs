@@ -1026,7 +1026,7 @@ async fn vanished_files_stay_a_problem_until_they_are_back() {
         .unwrap();
     assert_eq!(carried.verdict, Verdict::Fail);
     assert!(
-        carried.summary.contains("; 1 file(s) still concerned: "),
+        carried.summary.contains("; 1 file still concerned: "),
         "{}",
         carried.summary
     );
@@ -1039,7 +1039,7 @@ async fn vanished_files_stay_a_problem_until_they_are_back() {
     assert_eq!(c.verdict, Verdict::Fail);
     assert!(
         c.reason
-            .starts_with("1 problem(s) found by earlier runs still open: vanished"),
+            .starts_with("1 problem found by earlier runs still open: vanished"),
         "{}",
         c.reason
     );
@@ -1050,14 +1050,11 @@ async fn vanished_files_stay_a_problem_until_they_are_back() {
     assert_eq!(ev.verdict, Some(Verdict::Pass), "{:?}", t.findings);
     assert!(t.problems.is_empty());
     assert_eq!(t.closed_problems.len(), 1);
-    assert_eq!(
-        t.closed_problems[0].fixed_by,
-        "all 1 vanished file(s) are back"
-    );
+    assert_eq!(t.closed_problems[0].fixed_by, "the vanished file is back");
     let c = check_of(t, CheckKind::Problems);
     assert_eq!(c.verdict, Verdict::Pass);
     assert!(
-        c.reason.starts_with("1 problem(s) fixed: vanished ("),
+        c.reason.starts_with("1 problem fixed: vanished ("),
         "{}",
         c.reason
     );
@@ -1160,7 +1157,7 @@ async fn corruption_stays_open_while_it_is_observed_and_closes_when_the_file_ver
         restore.reason
     );
     assert!(
-        restore.reason.contains("; 1 files (100 B) as expected"),
+        restore.reason.contains("; 1 file (100 B) as expected"),
         "{}",
         restore.reason
     );
@@ -1179,7 +1176,7 @@ async fn corruption_stays_open_while_it_is_observed_and_closes_when_the_file_ver
     assert!(t.problems.is_empty());
     assert_eq!(
         t.closed_problems[0].fixed_by,
-        "all 1 file(s) restored again and verified"
+        "the file restored again and verified"
     );
     assert_eq!(t.closed_problems[0].opened_run, opened);
 }
@@ -1270,7 +1267,7 @@ async fn a_shrunken_set_closes_only_when_its_size_is_back_within_the_limit() {
     assert!(t.problems.is_empty(), "{:?}", t.problems);
     assert_eq!(
         t.closed_problems[0].fixed_by,
-        "the total size is back to 1.6 kB (2.0 kB before the drop)"
+        "the total size is back to 1.6 KiB (2.0 KiB before the drop)"
     );
 }
 
@@ -1435,7 +1432,7 @@ async fn reports_are_queued_for_problems_and_the_recovery_after_them() {
         vec![
             // The problem's key leads both: one PSA ticket, opened and closed.
             "[BP-7d9b66f7] [FAIL] Acme: 1 corrupt file on t".to_string(),
-            "[BP-7d9b66f7] [PASS] Acme: all 1 backup target verified again".to_string(),
+            "[BP-7d9b66f7] [PASS] Acme: 1 backup target verified again".to_string(),
         ]
     );
 }
@@ -1458,7 +1455,7 @@ async fn a_file_found_damaged_by_two_checks_is_one_problem_file() {
     assert_eq!((p.files, p.paths.clone()), (1, vec!["a.bin".to_string()]));
     assert!(
         p.summary
-            .contains("changed size while keeping their modification time")
+            .contains("changed size while keeping the modification time")
             && p.summary.contains("; 1 restored file not as expected"),
         "{}",
         p.summary
@@ -1639,7 +1636,7 @@ async fn canaries_are_restored_every_run_and_must_stay_intact() {
     assert!(
         coverage
             .reason
-            .contains("; 1 files are larger than sample_bytes (150 B)"),
+            .contains("; 1 file larger than sample_bytes (150 B)"),
         "{}",
         coverage.reason
     );
@@ -1726,7 +1723,7 @@ async fn a_corrupt_file_the_retention_let_go_closes_its_problem() {
     assert!(t.problems.is_empty(), "{:?}", t.problems);
     assert_eq!(
         t.closed_problems[0].fixed_by,
-        "0 file(s) restored again and verified, 1 removed by the retention policy"
+        "0 files restored again and verified, 1 removed by the retention policy"
     );
     assert_eq!(ev.verdict, Some(Verdict::Pass), "{:?}", t.findings);
 }

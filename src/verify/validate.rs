@@ -43,16 +43,18 @@ fn read_through(file: &Path, v: &Validator) -> Result<String, String> {
     };
     match v {
         Validator::Zip => {
-            let mut z = zip::ZipArchive::new(open()?)
-                .map_err(|e| format!("not a readable zip archive: {e}"))?;
+            let mut z = zip::ZipArchive::new(open()?).map_err(zip_problem)?;
             let mut bytes = 0;
             for i in 0..z.len() {
-                let mut entry = z.by_index(i).map_err(|e| format!("entry {i}: {e}"))?;
+                let mut entry = z
+                    .by_index(i)
+                    .map_err(|e| format!("entry {}: {}", i + 1, zip_problem(e)))?;
                 let name = entry
                     .name()
                     .map(|n| n.to_string())
                     .unwrap_or_else(|_| format!("#{i}"));
-                bytes += drain(&mut entry, &format!("entry {name}"))?;
+                bytes += std::io::copy(&mut entry, &mut std::io::sink())
+                    .map_err(|e| format!("entry {name}: {}", zip_read_problem(&e)))?;
             }
             Ok(format!(
                 "zip archive read through: {} entries, {bytes} bytes, CRCs correct",
@@ -113,6 +115,38 @@ fn read_through(file: &Path, v: &Validator) -> Result<String, String> {
             }
         }
         Validator::Command { .. } => unreachable!("commands run asynchronously"),
+    }
+}
+
+/// A zip archive that cannot be opened, in a technician's words.
+fn zip_problem(e: zip::result::ZipError) -> String {
+    use zip::result::ZipError;
+    match e {
+        ZipError::InvalidArchive(m) if m == "Could not find EOCD" => {
+            "zip archive is truncated or not a zip: its end-of-central-directory record is missing"
+                .into()
+        }
+        ZipError::InvalidArchive(m) if m.contains("EOCD") || m.contains("CDFH") => format!(
+            "zip archive is damaged: its central directory (the list of entries at its end) does not hold together ({m})"
+        ),
+        ZipError::InvalidArchive(m) => format!("zip archive is damaged: {m}"),
+        ZipError::Io(e) => zip_read_problem(&e),
+        ZipError::UnsupportedArchive(m) => {
+            format!("zip archive of a kind this check cannot read: {m}")
+        }
+        other => format!("zip archive cannot be read: {other}"),
+    }
+}
+
+/// An entry that cannot be read to its end, in a technician's words.
+fn zip_read_problem(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        "the archive ends in the middle of this entry: truncated".into()
+    } else if text.to_lowercase().contains("checksum") || text.contains("CRC") {
+        "its content does not match its CRC-32 checksum: the archive is damaged".into()
+    } else {
+        text
     }
 }
 
@@ -189,5 +223,33 @@ async fn command(file: &Path, argv: &[String], timeout: Duration, label: String)
                 )
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zip_bytes() -> Vec<u8> {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.start_file("letter.txt", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(&[b'x'; 10_000]).unwrap();
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn a_truncated_zip_is_told_in_words_a_technician_knows() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("docs.zip");
+        let whole = zip_bytes();
+        std::fs::write(&file, &whole).unwrap();
+        assert!(read_through(&file, &Validator::Zip).is_ok());
+        std::fs::write(&file, &whole[..whole.len() / 2]).unwrap();
+        assert_eq!(
+            read_through(&file, &Validator::Zip).unwrap_err(),
+            "zip archive is truncated or not a zip: its end-of-central-directory record is missing"
+        );
     }
 }

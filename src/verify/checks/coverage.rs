@@ -36,9 +36,9 @@ pub fn count(
 
 pub fn check(c: &Coverage, inv: &Inventory, policy: &Policy) -> CheckResult {
     let mut reason = format!(
-        "{} of {} files ({}) and {} of {} verified at least once; {} of the files in the last 30 days",
+        "{} of {} ({}) and {} of {} verified at least once; {} of the files in the last 30 days",
         c.verified_files,
-        inv.files,
+        crate::format::plural(inv.files, "file"),
         percent(c.verified_files, inv.files),
         human_bytes(c.verified_bytes),
         human_bytes(inv.bytes),
@@ -46,8 +46,8 @@ pub fn check(c: &Coverage, inv: &Inventory, policy: &Policy) -> CheckResult {
     );
     let verdict = if c.oversize_files > 0 {
         reason.push_str(&format!(
-            "; {} files are larger than sample_bytes ({}) and are only restored when they are the newest: raise sample_bytes",
-            c.oversize_files,
+            "; {} larger than sample_bytes ({}), restored only when newest: raise sample_bytes",
+            crate::format::plural(c.oversize_files, "file"),
             human_bytes(policy.sample_bytes)
         ));
         Verdict::Warn

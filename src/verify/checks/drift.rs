@@ -289,8 +289,8 @@ pub fn check(
             ProblemKind::Corruption,
             Verdict::Fail,
             format!(
-                "{} file(s) changed size while keeping their modification time, e.g. {} ({} → {} bytes): truncation, corruption or tampering",
-                drift.resized_in_place_files,
+                "{} changed size while keeping the modification time, e.g. {} ({} → {} bytes): truncation, corruption or tampering",
+                crate::format::plural(drift.resized_in_place_files, "file"),
                 shown(&r.path),
                 r.size_before,
                 r.size_now
@@ -304,8 +304,8 @@ pub fn check(
             ProblemKind::Tampering,
             Verdict::Fail,
             format!(
-                "{} file(s) that must never change (immutable) changed, e.g. {}: {} bytes modified {} before, {} bytes modified {} now",
-                drift.immutable_changed_files,
+                "{} that must never change (immutable) changed, e.g. {}: {} bytes modified {} before, {} bytes modified {} now",
+                crate::format::plural(drift.immutable_changed_files, "file"),
                 shown(&c.path),
                 c.size_before,
                 c.modified_before.format("%Y-%m-%d %H:%M:%S UTC"),
@@ -331,8 +331,11 @@ pub fn check(
             ProblemKind::Vanished,
             Verdict::Fail,
             format!(
-                "the number of files dropped from {} to {} (−{count_drop:.1}%, more than the allowed {}%): {unexpected} file(s) vanished{example}",
-                drift.previous_files, files, policy.count_drop_percent
+                "the number of files dropped from {} to {} (−{count_drop:.1}%, more than the allowed {}%): {} vanished{example}",
+                drift.previous_files,
+                files,
+                policy.count_drop_percent,
+                crate::format::plural(unexpected, "file")
             ),
             unexpected,
             vanished_paths(),
@@ -355,7 +358,8 @@ pub fn check(
             ProblemKind::Vanished,
             verdict,
             format!(
-                "{unexpected} backup file(s) vanished{example} ({}; {why})",
+                "{} vanished{example} ({}; {why})",
+                crate::format::plural(unexpected, "backup file"),
                 human_bytes(drift.vanished_bytes - drift.retired_bytes)
             ),
             unexpected,
@@ -750,7 +754,7 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert!(
             f[0].summary
-                .starts_with("1 backup file(s) vanished, e.g. gone (10 B; no retention"),
+                .starts_with("1 backup file vanished, e.g. gone (10 B; no retention"),
             "{}",
             f[0].summary
         );

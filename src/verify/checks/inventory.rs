@@ -32,8 +32,8 @@ pub fn check(inv: &Inventory) -> CheckResult {
         String::new()
     };
     let facts = format!(
-        "{} files, {}{excluded}{newest}",
-        inv.files,
+        "{}, {}{excluded}{newest}",
+        crate::format::plural(inv.files, "file"),
         human_bytes(inv.bytes)
     );
     match inv.skipped_entries.first() {

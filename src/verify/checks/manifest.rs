@@ -197,10 +197,10 @@ pub fn check(plan: Plan, files: &[SampledFile]) -> CheckResult {
     let verdict = Verdict::worst(problems.iter().map(|(v, _)| *v)).unwrap_or(Verdict::Pass);
     let reason = if problems.is_empty() {
         format!(
-            "{} manifest(s), {} entries, every listed file present; {} sampled file(s) matched their checksum",
-            plan.manifests,
-            plan.entries,
-            checked.len()
+            "{}, {}, every listed file present; {} matched the checksum",
+            crate::format::plural(plan.manifests as u64, "manifest"),
+            crate::format::plural_as(plan.entries, "entry", "entries"),
+            crate::format::plural(checked.len() as u64, "sampled file")
         )
     } else {
         problems

@@ -55,8 +55,8 @@ pub fn check(files: &[SampledFile], policy: &Policy) -> Option<CheckResult> {
             })
             .collect();
         signs.push(format!(
-            "{} file(s) turned to near-random bytes under their old names: {}",
-            turned_random.len(),
+            "{} turned to near-random bytes under the old names: {}",
+            crate::format::plural(turned_random.len() as u64, "file"),
             names.join(", ")
         ));
     }

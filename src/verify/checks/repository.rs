@@ -138,7 +138,8 @@ pub fn vanished(drift: &Drift, listing: &Listing, allow_prune: bool) -> Option<(
         names.push(format!("and {more} more"));
     }
     let files = format!(
-        "{count} repository file(s) vanished{since}: {}",
+        "{} vanished{since}: {}",
+        crate::format::plural(count, "repository file"),
         names.join(", ")
     );
     if named.iter().any(|f| f.path == "config") {
@@ -152,15 +153,15 @@ pub fn vanished(drift: &Drift, listing: &Listing, allow_prune: bool) -> Option<(
         (true, true) => (
             Verdict::Pass,
             format!(
-                "{files}; removed by a prune ({} new index file(s) written), which allow_prune permits",
-                listing.new_indexes
+                "{files}; removed by a prune ({} written), which allow_prune permits",
+                crate::format::plural(listing.new_indexes, "new index file")
             ),
         ),
         (true, false) => (
             Verdict::Fail,
             format!(
-                "{files}; restic removes them only when pruning: if this was a prune ({} new index file(s) written), set allow_prune = true",
-                listing.new_indexes
+                "{files}; restic removes them only when pruning: if this was a prune ({} written), set allow_prune = true",
+                crate::format::plural(listing.new_indexes, "new index file")
             ),
         ),
         (false, _) => (
@@ -199,15 +200,22 @@ pub fn check(
         .filter(|f| f.manifest.as_ref().is_some_and(|m| m.actual.is_some()))
         .count();
     let shape = format!(
-        "{} packs, {} index files, {} snapshots",
-        listing.packs, listing.indexes, listing.snapshots
+        "{}, {}, {}",
+        crate::format::plural(listing.packs, "pack"),
+        crate::format::plural(listing.indexes, "index file"),
+        crate::format::plural(listing.snapshots, "snapshot")
     );
     let gone = vanished(drift, listing, allow_prune);
     let mut failures = Vec::new();
     if let Some(f) = bad.first() {
         failures.push(format!(
-            "{} restored file(s) do not match their name, e.g. {}: the repository is damaged",
-            bad.len(),
+            "{} {}, e.g. {}: the repository is damaged",
+            crate::format::plural(bad.len() as u64, "restored file"),
+            if bad.len() == 1 {
+                "does not match its name"
+            } else {
+                "do not match their names"
+            },
             shown(&f.path)
         ));
     }
@@ -312,7 +320,7 @@ mod tests {
         let (v, why) = vanished(&d, &listing(0), true).unwrap();
         assert_eq!(v, Verdict::Fail);
         assert!(
-            why.starts_with("2 repository file(s) vanished since run r1"),
+            why.starts_with("2 repository files vanished since run r1"),
             "{why}"
         );
         assert!(
@@ -329,7 +337,7 @@ mod tests {
         let (v, why) = vanished(&d, &listing(2), true).unwrap();
         assert_eq!(v, Verdict::Pass);
         assert!(
-            why.contains("removed by a prune (2 new index file(s)"),
+            why.contains("removed by a prune (2 new index files"),
             "{why}"
         );
     }
@@ -344,7 +352,7 @@ mod tests {
         let (v, why) = vanished(&d, &listing(0), false).unwrap();
         assert_eq!(v, Verdict::Fail);
         assert!(
-            why.contains("2 repository file(s) vanished") && why.contains("2 not named"),
+            why.contains("2 repository files vanished") && why.contains("2 not named"),
             "{why}"
         );
         // A vanished config is never explained by a prune.

@@ -2,7 +2,7 @@
 //! (throughput, projected full restore time).
 
 use crate::evidence::{CheckKind, CheckResult, RestoreSummary, SampledFile, Verdict};
-use crate::format::{human_bytes, human_duration, shown};
+use crate::format::{human_bytes, plural, shown};
 
 /// The restore check: worst file verdict, and never a pass when nothing was restored.
 pub fn check(
@@ -27,13 +27,6 @@ pub fn check(
         projected_full_restore_seconds: (throughput > 0.0)
             .then(|| target_bytes as f64 / (throughput * 1e6)),
     };
-    let rate = match summary.projected_full_restore_seconds {
-        Some(s) => format!(
-            " at {throughput:.0} MB/s; a full restore would take about {}",
-            human_duration(s)
-        ),
-        None => String::new(),
-    };
     let worst = Verdict::worst(files.iter().map(|f| f.verdict)).unwrap_or(Verdict::Error);
     let bad: Vec<&SampledFile> = files.iter().filter(|f| f.verdict == worst).collect();
     let (verdict, reason) = if ok.is_empty() {
@@ -50,8 +43,8 @@ pub fn check(
         (
             Verdict::Pass,
             format!(
-                "{} files ({}) restored, hashed twice and as expected{rate}",
-                ok.len(),
+                "{} ({}) restored, hashed twice and as expected",
+                plural(ok.len() as u64, "file"),
                 human_bytes(bytes)
             ),
         )
@@ -60,7 +53,7 @@ pub fn check(
         (
             worst,
             format!(
-                "{} of {} restored files {}: {}: {}; {} files ({}) as expected{rate}",
+                "{} of {} restored files {}: {}: {}; {} ({}) as expected",
                 bad.len(),
                 files.len(),
                 match worst {
@@ -70,7 +63,10 @@ pub fn check(
                 },
                 shown(&first.path),
                 first.reason,
-                ok.iter().filter(|f| f.verdict == Verdict::Pass).count(),
+                plural(
+                    ok.iter().filter(|f| f.verdict == Verdict::Pass).count() as u64,
+                    "file"
+                ),
                 human_bytes(bytes)
             ),
         )

@@ -114,7 +114,10 @@ pub async fn compare(
     } else if errors > 0 {
         result(
             Verdict::Error,
-            format!("{errors} file(s) could not be read at the source; {counts}"),
+            format!(
+                "{} could not be read at the source; {counts}",
+                crate::format::plural(errors as u64, "file")
+            ),
         )
     } else {
         result(Verdict::Pass, counts)
