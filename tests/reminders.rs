@@ -101,7 +101,7 @@ async fn days_on_the_daemon_clock_remind_daily_escalate_once_and_respect_the_ack
     assert!(
         items[0]
             .subject
-            .contains("[REMINDER] Acme Dental: corruption on nas, open for 1 d 0 h"),
+            .contains("[REMINDER] Acme Dental: corruption on nas, open for 1 d"),
         "{}",
         items[0].subject
     );

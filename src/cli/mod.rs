@@ -158,6 +158,8 @@ pub enum Command {
         /// Every job: the worst state, then one line per client.
         #[arg(long)]
         all: bool,
+        /// `nagios`: one status line and exit codes 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
+        /// (for RMM agents, Nagios, Icinga, Zabbix); `json`: the same as a document.
         #[arg(long, value_enum, default_value_t = check::CheckFormat::Nagios)]
         format: check::CheckFormat,
     },
