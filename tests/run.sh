@@ -46,8 +46,8 @@ export PATH="$PATH:/usr/sbin:/sbin"
 # PyPI: standardwebhooks (the Standard Webhooks reference library) and jsonschema.
 if ! python3 -c 'import standardwebhooks, jsonschema' 2>/dev/null; then
   echo "tests/run.sh: installing standardwebhooks and jsonschema (pip)" >&2
-  python3 -m pip install --quiet standardwebhooks jsonschema 2>/dev/null \
-    || python3 -m pip install --quiet --break-system-packages standardwebhooks jsonschema
+  python3 -m pip install --quiet standardwebhooks==1.1.0 jsonschema==4.26.0 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages standardwebhooks==1.1.0 jsonschema==4.26.0
 fi
 
 GARAGE_VERSION=2.5.0
