@@ -54,19 +54,24 @@ const LAYERS: &[(&str, &[&str])] = &[
             "chain", "ack", "status", "report", "mail",
         ],
     ),
-    // The edges.
+    // The edges. The pages and metrics read through the application layer only, never
+    // the catalog.
+    (
+        "web",
+        &["config", "format", "evidence", "status", "report", "app"],
+    ),
     (
         "daemon",
         &[
             "config", "format", "evidence", "storage", "catalog", "progress", "scratch", "verify",
-            "chain", "ack", "status", "report", "mail", "app",
+            "chain", "ack", "status", "report", "mail", "app", "web",
         ],
     ),
     (
         "cli",
         &[
             "config", "format", "evidence", "storage", "catalog", "progress", "scratch", "verify",
-            "chain", "ack", "status", "report", "mail", "app", "daemon",
+            "chain", "ack", "status", "report", "mail", "app", "daemon", "web",
         ],
     ),
 ];

@@ -10,6 +10,7 @@
 #     certificate from a test CA, AUTH, a Maildir the tests read);
 #   - systemd, for `systemd-analyze verify` and `security` on systemd/backproof.service;
 #   - restic, to make real repositories for the tests that verify them;
+#   - prometheus, for `promtool` (tests/web.rs checks /metrics and contrib/prometheus-alerts.yml);
 #   - Garage 2.5.0, an S3 server, built once with `cargo install` (about 11 minutes on
 #     2 cores) into $BACKPROOF_TOOLS (default ~/.cache/backproof-tools).
 # The tests start their own servers on 127.0.0.1 (tests/common/servers.rs): each test
@@ -30,6 +31,7 @@ command -v openssl >/dev/null || packages+=(openssl)
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || packages+=(python3-aiosmtpd)
 command -v systemd-analyze >/dev/null || packages+=(systemd)
 command -v restic >/dev/null || packages+=(restic)
+command -v promtool >/dev/null || packages+=(prometheus)
 if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "tests/run.sh: needs Debian packages: ${packages[*]} (run as root, or install them)" >&2

@@ -97,6 +97,12 @@ impl Service for Local {
             .ok_or_else(|| AppError::NotFound(format!("no run `{run_id}` in the catalog")))
     }
 
+    async fn run_document(&self, run_id: &str) -> Result<Vec<u8>, AppError> {
+        self.catalog
+            .run_document(run_id)?
+            .ok_or_else(|| AppError::NotFound(format!("no run `{run_id}` in the catalog")))
+    }
+
     async fn verify_evidence(&self, job: &str) -> Result<ChainCheck, AppError> {
         self.job(job)?;
         self.not_running(job)?;

@@ -86,6 +86,12 @@ pub trait Service: Send + Sync {
     async fn history(&self, job: &str, limit: usize) -> Result<History, AppError>;
     /// One run's evidence.
     async fn show(&self, run_id: &str) -> Result<RunEvidence, AppError>;
+    /// One run's evidence document as stored (what the evidence chain hashes); through
+    /// the daemon's API, the document as it sends it.
+    async fn run_document(&self, run_id: &str) -> Result<Vec<u8>, AppError> {
+        let ev = self.show(run_id).await?;
+        serde_json::to_vec(&ev).map_err(|e| AppError::Failed(e.to_string()))
+    }
     /// Checks the chain of `job`'s evidence documents and their files.
     async fn verify_evidence(&self, job: &str) -> Result<ChainCheck, AppError>;
     /// The weekly owner summary of `job` now.

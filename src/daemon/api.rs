@@ -16,6 +16,8 @@
 //! | GET | `/v1/outbox` | queued, sent and rejected messages (without their bodies) |
 //! | POST | `/v1/outbox/retry` | send every queued message now |
 //!
+//! The same server answers the pages and `/metrics` ([`crate::web`]).
+//!
 //! Every request but `/v1/health` needs `Authorization: Bearer <token>` (401 otherwise). The token is read
 //! from a file the daemon creates (mode 0600) and is never logged.
 //!
@@ -70,7 +72,7 @@ fn error(code: StatusCode, message: impl Into<String>) -> Response {
 }
 
 /// The daemon's own catalog and configuration, knowing which jobs run now.
-fn local(state: &ApiState) -> Local {
+pub(crate) fn local(state: &ApiState) -> Local {
     let m = state.manager.clone();
     Local::new(m.config(), m.catalog().clone()).in_daemon(
         Arc::new(move |job| m.running(job)),

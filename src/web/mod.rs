@@ -1,0 +1,104 @@
+//! The web side of the daemon: the fleet pages technicians open in a browser, and
+//! `/metrics` for Prometheus. Served by the daemon next to its API, on the same loopback
+//! address.
+//!
+//! | method | path | |
+//! | --- | --- | --- |
+//! | GET | `/metrics` | Prometheus text format; without the token only from loopback |
+//! | GET | `/` | the fleet: every client, problems first (`?state=problem`, `?noc=1`) |
+//! | GET | `/clients/{job}` | one client: targets, open problems, run history, throughput chart |
+//! | GET | `/runs/{id}` | one run's evidence as the report prints it, its hash and chain links |
+//! | GET | `/runs/{id}/evidence.json` | the evidence document to download |
+//! | GET, POST | `/login` | sign in with the API token: a session cookie (`HttpOnly; SameSite=Strict`) |
+//! | POST | `/logout` | end the session |
+//!
+//! The pages need the API's bearer token, or the session cookie `/login` gives for it.
+//! They call the application layer ([`crate::app::Service`]) only: the same queries as
+//! the command line and the API.
+
+mod auth;
+pub mod metrics;
+mod pages;
+mod svg;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::app::Service;
+
+pub use auth::Sessions;
+
+/// Gives the service the pages query (the daemon's own catalog, knowing its runs).
+pub type Services = Arc<dyn Fn() -> Box<dyn Service> + Send + Sync>;
+
+pub struct WebState {
+    pub services: Services,
+    /// The API's bearer token.
+    pub token: String,
+    pub sessions: Sessions,
+}
+
+impl WebState {
+    pub fn new(services: Services, token: String) -> WebState {
+        WebState {
+            services,
+            token,
+            sessions: Sessions::default(),
+        }
+    }
+}
+
+pub fn router(state: Arc<WebState>) -> Router {
+    let pages = Router::new()
+        .route("/", get(pages::fleet))
+        .route("/clients/{job}", get(pages::client))
+        .route("/runs/{id}", get(pages::run))
+        .route("/runs/{id}/evidence.json", get(pages::evidence_json))
+        .route("/logout", post(auth::logout))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_session,
+        ));
+    Router::new()
+        .route("/metrics", get(metrics_text))
+        .route("/login", get(auth::login_form).post(auth::login))
+        .merge(pages)
+        .with_state(state)
+}
+
+/// The peer of a request came from this machine (the daemon was served with its
+/// connection info; without it, no).
+fn from_loopback(req: &Request) -> bool {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|c| c.0.ip().is_loopback())
+}
+
+async fn metrics_text(State(state): State<Arc<WebState>>, req: Request) -> Response {
+    if !from_loopback(&req) && !auth::bearer_ok(&state, &req) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "metrics are readable from loopback, or with the API token\n",
+        )
+            .into_response();
+    }
+    let service = (state.services)();
+    match metrics::render(service.as_ref()).await {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
+    }
+}

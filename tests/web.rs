@@ -1,0 +1,312 @@
+//! The daemon's web side against the real daemon: `/metrics` (checked with `promtool`),
+//! the sign-in, and the fleet, client and run pages.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::daemon::Daemon;
+use common::*;
+use serde_json::json;
+
+/// Job `acme` (Acme Dental, target `nas`) fails: a backup file changed after its first
+/// run. Job `zeta` (Zeta Law, target `share`) passes.
+fn fleet() -> (Fixture, Daemon) {
+    let f = Fixture::new("sample_files = 100");
+    for (i, n) in ["a.tar", "b.tar"].iter().enumerate() {
+        f.file(n, 20_000, hours(1 + i as u64));
+    }
+    let zeta = f.dir.path().join("zeta");
+    std::fs::create_dir_all(&zeta).unwrap();
+    std::fs::write(zeta.join("z.tar"), vec![7u8; 30_000]).unwrap();
+    f.write_job(
+        "zeta",
+        &format!(
+            "client = \"Zeta Law\"\nschedule = \"0 3 * * *\"\n[policy]\nsample_files = 100\n[[targets]]\nname = \"share\"\nurl = \"file://{}\"\n",
+            zeta.display()
+        ),
+    );
+    let d = Daemon::start(&f, "");
+    assert_eq!(run(&d, "acme")["exit_code"], 0);
+    corrupt_in_place(&f.backups.join("a.tar"));
+    assert_eq!(run(&d, "acme")["exit_code"], 1);
+    assert_eq!(run(&d, "zeta")["exit_code"], 0);
+    (f, d)
+}
+
+fn run(d: &Daemon, job: &str) -> serde_json::Value {
+    let (code, started) = d.post(&format!("/v1/jobs/{job}/runs"), json!({}));
+    assert_eq!(code, 202, "{started}");
+    d.wait_run(started["run_id"].as_str().unwrap(), Duration::from_secs(60))
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn url(d: &Daemon, path: &str) -> String {
+    format!("http://127.0.0.1:{}{path}", d.port)
+}
+
+/// The value of the sample `name{labels}` in a metrics text.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| v.trim().parse().unwrap())
+}
+
+/// `promtool` from Debian's `prometheus` package (tests/run.sh installs it).
+fn promtool() -> &'static str {
+    for p in ["/usr/bin/promtool", "/usr/local/bin/promtool"] {
+        if std::path::Path::new(p).exists() {
+            return p;
+        }
+    }
+    panic!("promtool not found: install Debian's `prometheus` package (tests/run.sh does)");
+}
+
+#[test]
+fn metrics_show_each_targets_verdict_without_paths_and_pass_promtool() {
+    let (f, d) = fleet();
+    // From loopback, no token needed.
+    let resp = client().get(url(&d, "/metrics")).send().unwrap();
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().unwrap();
+    let status = |job: &str, target: &str| {
+        sample(
+            &text,
+            &format!("backproof_target_status{{backproof_job=\"{job}\",target=\"{target}\"}}"),
+        )
+    };
+    assert_eq!(status("acme", "nas"), Some(2.0), "{text}");
+    assert_eq!(status("zeta", "share"), Some(0.0), "{text}");
+    assert_eq!(
+        sample(
+            &text,
+            "backproof_open_problems{backproof_job=\"acme\",kind=\"corruption\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        !text.contains("backproof_open_problems{backproof_job=\"zeta\""),
+        "{text}"
+    );
+    // Two finished runs of acme, each timed.
+    assert_eq!(
+        sample(
+            &text,
+            "backproof_run_duration_seconds_count{backproof_job=\"acme\"}"
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    // Bytes restored by all three runs that restored (2 × 40 kB for acme, 30 kB for zeta).
+    let restored = sample(
+        &text,
+        "backproof_restored_bytes_total{backproof_job=\"acme\",target=\"nas\"}",
+    )
+    .unwrap();
+    assert!(restored >= 40_000.0, "{text}");
+    assert!(
+        sample(
+            &text,
+            "backproof_backup_newest_timestamp_seconds{backproof_job=\"zeta\",target=\"share\"}"
+        )
+        .is_some_and(|t| t > 1.0e9),
+        "{text}"
+    );
+    assert_eq!(sample(&text, "backproof_runs_in_progress"), Some(0.0));
+    assert!(text.contains("backproof_build_info{version="), "{text}");
+    // Labels name jobs, targets and kinds only: no path of a backup, no hash.
+    let root = f.dir.path().to_str().unwrap();
+    assert!(!text.contains(root), "a path in the metrics:\n{text}");
+    assert!(
+        !text.contains("a.tar"),
+        "a file name in the metrics:\n{text}"
+    );
+
+    // promtool accepts the exposition and the shipped alert rules.
+    let mut check = Command::new(promtool())
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = check.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Debian's promtool reads the classic text format: it parses the exposition (a parse
+    // error fails), but it looks for an OpenMetrics counter's help under `NAME_total`
+    // where OpenMetrics gives it under `NAME`. That lint, and only it, is expected.
+    let unexpected: Vec<&str> = said
+        .lines()
+        .filter(|l| {
+            !l.strip_suffix("_total no help text")
+                .is_some_and(|name| text.contains(&format!("# HELP {name} ")))
+        })
+        .collect();
+    assert!(
+        unexpected.is_empty() && (out.status.success() || out.status.code() == Some(3)),
+        "promtool check metrics ({:?}): {said}",
+        out.status
+    );
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/prometheus-alerts.yml");
+    let out = Command::new(promtool())
+        .args(["check", "rules", rules])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check rules: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn pages_need_a_session_and_show_the_failing_client_first() {
+    let (_f, d) = fleet();
+    let c = client();
+    // No token, no session: to the sign-in page.
+    for path in ["/", "/clients/acme", "/runs/x", "/runs/x/evidence.json"] {
+        let resp = c.get(url(&d, path)).send().unwrap();
+        assert_eq!(resp.status(), 303, "{path}");
+        assert_eq!(resp.headers()["location"], "/login", "{path}");
+    }
+    let wrong = c
+        .post(url(&d, "/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("token=not-the-token")
+        .send()
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let ok = c
+        .post(url(&d, "/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "token={}",
+            percent_encoding::utf8_percent_encode(&d.token, percent_encoding::NON_ALPHANUMERIC)
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(ok.status(), 303);
+    let cookie = ok.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_string();
+    let get = |path: &str| {
+        let resp = c
+            .get(url(&d, path))
+            .header("cookie", &session)
+            .send()
+            .unwrap();
+        (resp.status().as_u16(), resp.text().unwrap())
+    };
+
+    let (code, page) = get("/");
+    assert_eq!(code, 200, "{page}");
+    let acme = page.find("data-job=\"acme\"").expect("acme listed");
+    let zeta = page.find("data-job=\"zeta\"").expect("zeta listed");
+    assert!(acme < zeta, "the failing client comes first:\n{page}");
+    let acme_row = &page[acme..zeta];
+    assert!(acme_row.contains("data-state=\"problem\""), "{acme_row}");
+    assert!(
+        acme_row.contains("<span class=\"kind\">corruption</span>"),
+        "{acme_row}"
+    );
+    assert!(!page.contains("<script"), "no JavaScript");
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "no external asset"
+    );
+
+    // The same query as `backproof status --json`: the same order, the same states.
+    let (_, status) = d.get("/v1/status");
+    let jobs: Vec<&str> = status["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["job"].as_str().unwrap())
+        .collect();
+    assert_eq!(jobs, ["acme", "zeta"]);
+
+    // Filters and the NOC mode.
+    let (_, ok_only) = get("/?state=ok");
+    assert!(ok_only.contains("data-job=\"zeta\"") && !ok_only.contains("data-job=\"acme\""));
+    let (_, noc) = get("/?noc=1");
+    assert!(noc.contains("class=\"noc\""), "{noc}");
+    assert!(noc.contains("data-job=\"acme\"") && !noc.contains("data-job=\"zeta\""));
+
+    // The client page: the open problem with the run that proves it, and the chart.
+    let (code, client_page) = get("/clients/acme");
+    assert_eq!(code, 200, "{client_page}");
+    assert!(
+        client_page.contains("<span class=\"kind\">corruption</span> on nas"),
+        "{client_page}"
+    );
+    assert!(client_page.contains("<svg class=\"chart\""));
+    assert_eq!(
+        client_page.matches("<circle").count(),
+        2,
+        "two runs restored files"
+    );
+    assert_eq!(get("/clients/nobody").0, 404);
+
+    // The run page: the report's text, and the hash of the document it offers.
+    let (_, history) = d.get("/v1/jobs/acme/runs?limit=5");
+    let failed = history[0]["run_id"].as_str().unwrap();
+    let first = history[1]["run_id"].as_str().unwrap();
+    let (code, run_page) = get(&format!("/runs/{failed}"));
+    assert_eq!(code, 200, "{run_page}");
+    assert!(run_page.contains("Verdict: FAIL"), "{run_page}");
+    let document = c
+        .get(url(&d, &format!("/runs/{failed}/evidence.json")))
+        .header("cookie", &session)
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let hash = blake3::hash(&document).to_hex().to_string();
+    assert!(
+        run_page.contains(&hash),
+        "the page shows the document's hash"
+    );
+    // The earlier run is sealed by the failing one: its hash is the seal.
+    let (_, first_page) = get(&format!("/runs/{first}"));
+    assert!(
+        first_page.contains("whose seal matches this hash"),
+        "{first_page}"
+    );
+    assert_eq!(
+        history[0]["previous_hash"].as_str().unwrap().len(),
+        64,
+        "{history}"
+    );
+
+    // Signed out, the session is gone.
+    let out = c
+        .post(url(&d, "/logout"))
+        .header("cookie", &session)
+        .send()
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    assert_eq!(get("/").0, 303);
+}
