@@ -11,27 +11,27 @@ use common::*;
 use serde_json::json;
 
 /// Job `acme` (Acme Dental, target `nas`) fails: a backup file changed after its first
-/// run. Job `zeta` (Zeta Law, target `share`) passes.
+/// run. Job `aardvark` (Aardvark Law, target `share`) passes.
 fn fleet() -> (Fixture, Daemon) {
     let f = Fixture::new("sample_files = 100");
     for (i, n) in ["a.tar", "b.tar"].iter().enumerate() {
         f.file(n, 20_000, hours(1 + i as u64));
     }
-    let zeta = f.dir.path().join("zeta");
-    std::fs::create_dir_all(&zeta).unwrap();
-    std::fs::write(zeta.join("z.tar"), vec![7u8; 30_000]).unwrap();
+    let aardvark = f.dir.path().join("aardvark");
+    std::fs::create_dir_all(&aardvark).unwrap();
+    std::fs::write(aardvark.join("z.tar"), vec![7u8; 30_000]).unwrap();
     f.write_job(
-        "zeta",
+        "aardvark",
         &format!(
-            "client = \"Zeta Law\"\nschedule = \"0 3 * * *\"\n[policy]\nsample_files = 100\n[[targets]]\nname = \"share\"\nurl = \"file://{}\"\n",
-            zeta.display()
+            "client = \"Aardvark Law\"\nschedule = \"0 3 * * *\"\n[policy]\nsample_files = 100\n[[targets]]\nname = \"share\"\nurl = \"file://{}\"\n",
+            aardvark.display()
         ),
     );
     let d = Daemon::start(&f, "");
     assert_eq!(run(&d, "acme")["exit_code"], 0);
     corrupt_in_place(&f.backups.join("a.tar"));
     assert_eq!(run(&d, "acme")["exit_code"], 1);
-    assert_eq!(run(&d, "zeta")["exit_code"], 0);
+    assert_eq!(run(&d, "aardvark")["exit_code"], 0);
     (f, d)
 }
 
@@ -83,7 +83,7 @@ fn metrics_show_each_targets_verdict_without_paths_and_pass_promtool() {
         )
     };
     assert_eq!(status("acme", "nas"), Some(2.0), "{text}");
-    assert_eq!(status("zeta", "share"), Some(0.0), "{text}");
+    assert_eq!(status("aardvark", "share"), Some(0.0), "{text}");
     assert_eq!(
         sample(
             &text,
@@ -93,7 +93,7 @@ fn metrics_show_each_targets_verdict_without_paths_and_pass_promtool() {
         "{text}"
     );
     assert!(
-        !text.contains("backproof_open_problems{backproof_job=\"zeta\""),
+        !text.contains("backproof_open_problems{backproof_job=\"aardvark\""),
         "{text}"
     );
     // Two finished runs of acme, each timed.
@@ -105,7 +105,7 @@ fn metrics_show_each_targets_verdict_without_paths_and_pass_promtool() {
         Some(2.0),
         "{text}"
     );
-    // Bytes restored by all three runs that restored (2 × 40 kB for acme, 30 kB for zeta).
+    // Bytes restored by all three runs that restored (2 × 40 kB for acme, 30 kB for aardvark).
     let restored = sample(
         &text,
         "backproof_restored_bytes_total{backproof_job=\"acme\",target=\"nas\"}",
@@ -115,7 +115,7 @@ fn metrics_show_each_targets_verdict_without_paths_and_pass_promtool() {
     assert!(
         sample(
             &text,
-            "backproof_backup_newest_timestamp_seconds{backproof_job=\"zeta\",target=\"share\"}"
+            "backproof_backup_newest_timestamp_seconds{backproof_job=\"aardvark\",target=\"share\"}"
         )
         .is_some_and(|t| t > 1.0e9),
         "{text}"
@@ -224,9 +224,9 @@ fn pages_need_a_session_and_show_the_failing_client_first() {
     let (code, page) = get("/");
     assert_eq!(code, 200, "{page}");
     let acme = page.find("data-job=\"acme\"").expect("acme listed");
-    let zeta = page.find("data-job=\"zeta\"").expect("zeta listed");
-    assert!(acme < zeta, "the failing client comes first:\n{page}");
-    let acme_row = &page[acme..zeta];
+    let aardvark = page.find("data-job=\"aardvark\"").expect("aardvark listed");
+    assert!(acme < aardvark, "the failing client comes first:\n{page}");
+    let acme_row = &page[acme..aardvark];
     assert!(acme_row.contains("data-state=\"problem\""), "{acme_row}");
     assert!(
         acme_row.contains("<span class=\"kind\">corruption</span>"),
@@ -246,14 +246,14 @@ fn pages_need_a_session_and_show_the_failing_client_first() {
         .iter()
         .map(|r| r["job"].as_str().unwrap())
         .collect();
-    assert_eq!(jobs, ["acme", "zeta"]);
+    assert_eq!(jobs, ["acme", "aardvark"]);
 
     // Filters and the NOC mode.
     let (_, ok_only) = get("/?state=ok");
-    assert!(ok_only.contains("data-job=\"zeta\"") && !ok_only.contains("data-job=\"acme\""));
+    assert!(ok_only.contains("data-job=\"aardvark\"") && !ok_only.contains("data-job=\"acme\""));
     let (_, noc) = get("/?noc=1");
     assert!(noc.contains("class=\"noc\""), "{noc}");
-    assert!(noc.contains("data-job=\"acme\"") && !noc.contains("data-job=\"zeta\""));
+    assert!(noc.contains("data-job=\"acme\"") && !noc.contains("data-job=\"aardvark\""));
 
     // The client page: the open problem with the run that proves it, and the chart.
     let (code, client_page) = get("/clients/acme");
