@@ -310,3 +310,70 @@ fn pages_need_a_session_and_show_the_failing_client_first() {
     assert_eq!(out.status(), 303);
     assert_eq!(get("/").0, 303);
 }
+
+/// A Python with Playwright (tests/run.sh installs it), and Debian's Chromium.
+fn playwright_python() -> String {
+    let python = std::env::var("BACKPROOF_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let found = Command::new(&python)
+        .args(["-c", "import playwright.sync_api"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "`{python}` cannot import playwright: `pip install playwright` (tests/run.sh does), or set BACKPROOF_TEST_PYTHON"
+    );
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "/usr/bin/chromium is missing: install Debian's `chromium` (tests/run.sh does)"
+    );
+    python
+}
+
+#[test]
+fn in_a_real_browser_the_failing_client_is_on_top_at_1280_and_390_px() {
+    let python = playwright_python();
+    let (f, d) = fleet();
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    for w in ["1280", "390"] {
+        let _ = std::fs::remove_file(shots.join(format!("fleet-{w}.png")));
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/fleet.py");
+    let out = f.dir.path().join("browser.log");
+    let mut child = Command::new(python)
+        .arg(script)
+        .arg(url(&d, ""))
+        .arg(f.data_dir().join("api.token"))
+        .arg(&shots)
+        .args(["acme", "corruption"])
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(f.dir.path().join("browser.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the browser test did not end in 180 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let said = format!(
+        "{}{}",
+        std::fs::read_to_string(&out).unwrap_or_default(),
+        std::fs::read_to_string(f.dir.path().join("browser.err")).unwrap_or_default()
+    );
+    assert!(status.success(), "the browser test failed: {said}");
+    for w in ["1280", "390"] {
+        let shot = shots.join(format!("fleet-{w}.png"));
+        assert!(
+            std::fs::metadata(&shot).is_ok_and(|m| m.len() > 1000),
+            "no screenshot {}",
+            shot.display()
+        );
+    }
+}
