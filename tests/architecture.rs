@@ -58,7 +58,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     // the catalog.
     (
         "web",
-        &["config", "format", "evidence", "status", "report", "app"],
+        &[
+            "config", "format", "evidence", "progress", "status", "report", "app",
+        ],
     ),
     (
         "daemon",

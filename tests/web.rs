@@ -301,6 +301,52 @@ fn pages_need_a_session_and_show_the_failing_client_first() {
         "{history}"
     );
 
+    // Test now: refused without the session's CSRF token, even with the session.
+    let (_, before) = d.get("/v1/jobs/acme/runs?limit=50");
+    let runs_before = before.as_array().unwrap().len();
+    let post = |csrf: &str, cookie: Option<&str>| {
+        let mut req = c
+            .post(url(&d, "/clients/acme/test"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={csrf}"));
+        if let Some(cookie) = cookie {
+            req = req.header("cookie", cookie);
+        }
+        req.send().unwrap()
+    };
+    assert_eq!(post("", Some(&session)).status(), 403);
+    assert_eq!(post("0123abcd", Some(&session)).status(), 403);
+    let token = client_page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the client page has the Test now form")
+        .to_string();
+    // The token without the session is no use either.
+    assert_eq!(post(&token, None).status(), 303, "to the sign-in page");
+    let (_, after) = d.get("/v1/jobs/acme/runs?limit=50");
+    assert_eq!(
+        after.as_array().unwrap().len(),
+        runs_before,
+        "a refused form ran"
+    );
+    let started = post(&token, Some(&session));
+    assert_eq!(started.status(), 303);
+    let live = started.headers()["location"].to_str().unwrap().to_string();
+    let run_id = live
+        .strip_prefix("/runs/")
+        .and_then(|r| r.strip_suffix("/live"))
+        .expect("to the live page")
+        .to_string();
+    let progress = d.wait_run(&run_id, Duration::from_secs(60));
+    assert_eq!(progress["exit_code"], 1, "{progress}");
+    // Ended: the live page sends the browser to the evidence, the stream says `end`.
+    let (code, _) = get(&live);
+    assert_eq!(code, 303);
+    let (code, events) = get(&format!("/runs/{run_id}/events"));
+    assert_eq!(code, 200);
+    assert!(events.contains("event: end"), "{events}");
+
     // Signed out, the session is gone.
     let out = c
         .post(url(&d, "/logout"))

@@ -261,3 +261,24 @@ async fn outbox(State(state): State<Arc<ApiState>>) -> Response {
 async fn outbox_retry(State(state): State<Arc<ApiState>>) -> Response {
     answer(local(&state).outbox_retry().await)
 }
+
+/// The pages' "Test now" and live progress: the same run manager as `POST /v1/jobs/{job}/runs`.
+pub(crate) struct WebRuns(pub Arc<RunManager>);
+
+impl crate::web::Runs for WebRuns {
+    fn start(&self, job: &str) -> Result<String, (StatusCode, String)> {
+        self.0
+            .start(job, None, Trigger::Manual)
+            .map_err(|e| match e {
+                StartError::AlreadyRunning { .. } => (StatusCode::CONFLICT, e.to_string()),
+                StartError::UnknownJob { .. } | StartError::UnknownTarget { .. } => {
+                    (StatusCode::NOT_FOUND, e.to_string())
+                }
+                e => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            })
+    }
+
+    fn progress(&self, run_id: &str) -> Option<crate::progress::ProgressState> {
+        self.0.progress(run_id)
+    }
+}

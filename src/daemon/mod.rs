@@ -97,7 +97,9 @@ pub async fn run(config_path: &Path) -> Result<u8> {
     };
     let app = api::router(api_state)
         .merge(crate::web::router(Arc::new(crate::web::WebState::new(
-            services, token,
+            services,
+            Arc::new(api::WebRuns(manager.clone())),
+            token,
         ))))
         // The peer's address: `/metrics` is open to loopback only.
         .into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -18,24 +18,54 @@ use super::WebState;
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 const COOKIE: &str = "backproof_session";
 
-/// Signed-in browsers: session id → when it expires.
+/// One signed-in browser: until when, and the token its forms must carry.
+struct Session {
+    until: Instant,
+    csrf: String,
+}
+
+/// Signed-in browsers by session id.
 #[derive(Default)]
-pub struct Sessions(Mutex<HashMap<String, Instant>>);
+pub struct Sessions(Mutex<HashMap<String, Session>>);
+
+/// The CSRF token of the request's session, for the forms of a page.
+#[derive(Clone)]
+pub struct Csrf(pub String);
+
+fn random_hex() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 impl Sessions {
     fn open(&self) -> String {
-        let id: [u8; 32] = rand::random();
-        let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        let id = random_hex();
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        map.retain(|_, until| *until > now);
-        map.insert(id.clone(), now + SESSION_LIFETIME);
+        map.retain(|_, s| s.until > now);
+        map.insert(
+            id.clone(),
+            Session {
+                until: now + SESSION_LIFETIME,
+                csrf: random_hex(),
+            },
+        );
         id
     }
 
-    fn valid(&self, id: &str) -> bool {
+    /// The session's CSRF token, while the session is valid.
+    fn csrf_of(&self, id: &str) -> Option<String> {
         let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(id).is_some_and(|until| *until > Instant::now())
+        map.get(id)
+            .filter(|s| s.until > Instant::now())
+            .map(|s| s.csrf.clone())
+    }
+
+    /// The request comes from a signed-in browser and `given` is its session's CSRF token.
+    pub fn csrf_ok(&self, headers: &HeaderMap, given: &str) -> bool {
+        session_of(headers)
+            .and_then(|id| self.csrf_of(&id))
+            .is_some_and(|csrf| same(csrf.as_bytes(), given.as_bytes()))
     }
 
     fn close(&self, id: &str) {
@@ -70,11 +100,15 @@ fn session_of(headers: &HeaderMap) -> Option<String> {
 
 pub async fn require_session(
     State(state): State<Arc<WebState>>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Response {
-    let signed_in = session_of(req.headers()).is_some_and(|id| state.sessions.valid(&id));
-    if signed_in || bearer_ok(&state, &req) {
+    let csrf = session_of(req.headers()).and_then(|id| state.sessions.csrf_of(&id));
+    if let Some(csrf) = csrf {
+        req.extensions_mut().insert(Csrf(csrf));
+        return next.run(req).await;
+    }
+    if bearer_ok(&state, &req) {
         return next.run(req).await;
     }
     Redirect::to("/login").into_response()

@@ -9,6 +9,8 @@
 //! | GET | `/clients/{job}` | one client: targets, open problems, run history, throughput chart |
 //! | GET | `/runs/{id}` | one run's evidence as the report prints it, its hash and chain links |
 //! | GET | `/runs/{id}/evidence.json` | the evidence document to download |
+//! | POST | `/clients/{job}/test` | "Test now": start a run (form with the session's CSRF token) |
+//! | GET | `/runs/{id}/live` | a run's progress, until it ends; `/runs/{id}/events`: the same as server-sent events |
 //! | GET, POST | `/login` | sign in with the API token: a session cookie (`HttpOnly; SameSite=Strict`) |
 //! | POST | `/logout` | end the session |
 //!
@@ -16,6 +18,7 @@
 //! They call the application layer ([`crate::app::Service`]) only: the same queries as
 //! the command line and the API.
 
+mod actions;
 mod auth;
 pub mod metrics;
 mod pages;
@@ -38,17 +41,27 @@ pub use auth::Sessions;
 /// Gives the service the pages query (the daemon's own catalog, knowing its runs).
 pub type Services = Arc<dyn Fn() -> Box<dyn Service> + Send + Sync>;
 
+/// Starting runs and following them: the daemon's run manager.
+pub trait Runs: Send + Sync {
+    /// Starts a run of `job` now: its id, or the status code and reason it was refused.
+    fn start(&self, job: &str) -> Result<String, (StatusCode, String)>;
+    /// A recent run's progress.
+    fn progress(&self, run_id: &str) -> Option<crate::progress::ProgressState>;
+}
+
 pub struct WebState {
     pub services: Services,
+    pub runs: Arc<dyn Runs>,
     /// The API's bearer token.
     pub token: String,
     pub sessions: Sessions,
 }
 
 impl WebState {
-    pub fn new(services: Services, token: String) -> WebState {
+    pub fn new(services: Services, runs: Arc<dyn Runs>, token: String) -> WebState {
         WebState {
             services,
+            runs,
             token,
             sessions: Sessions::default(),
         }
@@ -61,6 +74,9 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/clients/{job}", get(pages::client))
         .route("/runs/{id}", get(pages::run))
         .route("/runs/{id}/evidence.json", get(pages::evidence_json))
+        .route("/clients/{job}/test", post(actions::test_now))
+        .route("/runs/{id}/live", get(actions::live))
+        .route("/runs/{id}/events", get(actions::events))
         .route("/logout", post(auth::logout))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use askama::Template;
+use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -17,6 +18,7 @@ use crate::format::{human_age, human_bytes, short_hash};
 use crate::status::{ClientState, StatusRow};
 
 use super::WebState;
+use super::auth::Csrf;
 
 /// Days of history the client page charts.
 const CHART_DAYS: i64 = 90;
@@ -40,7 +42,7 @@ fn failed(e: AppError) -> Response {
         .into_response()
 }
 
-fn escape(s: &str) -> String {
+pub(super) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -251,9 +253,15 @@ struct ClientPage {
     timeline: Vec<RunDot>,
     chart: String,
     notes: Vec<String>,
+    /// The "Test now" form's token: only for a signed-in browser.
+    csrf: Option<String>,
 }
 
-pub async fn client(State(state): State<Arc<WebState>>, Path(job): Path<String>) -> Response {
+pub async fn client(
+    State(state): State<Arc<WebState>>,
+    Path(job): Path<String>,
+    csrf: Option<Extension<Csrf>>,
+) -> Response {
     let history = match (state.services)().history(&job, CLIENT_RUNS).await {
         Ok(h) => h,
         Err(e) => return failed(e),
@@ -362,6 +370,7 @@ pub async fn client(State(state): State<Arc<WebState>>, Path(job): Path<String>)
         timeline,
         chart,
         notes: history.notes,
+        csrf: csrf.map(|c| c.0.0),
     })
 }
 

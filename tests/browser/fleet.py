@@ -53,6 +53,18 @@ with sync_playwright() as p:
         expect(page.locator("#hash")).to_have_text(re.compile(r"^[0-9a-f]{64}$"))
         page.screenshot(path=f"{shots}/run-{width}.png", full_page=True)
 
+        if width == 1280:
+            # Test now: a new run, followed live until its evidence shows.
+            page.goto(base + "/clients/" + failing)
+            proven_by = page.locator("#problems li a[href^='/runs/']").first.get_attribute("href")
+            page.click("#test-now")
+            expect(page).to_have_url(re.compile(r"/runs/[^/]+/live$|/runs/[^/]+$"))
+            expect(page).to_have_url(re.compile(r"/runs/[^/]+$"), timeout=60000)
+            if page.url.endswith(proven_by):
+                sys.exit("Test now did not start a new run")
+            expect(page.locator("#evidence")).to_contain_text("Verdict: FAIL", timeout=60000)
+            expect(page.locator("#evidence")).to_contain_text("manual")
+
         page.click("header button[type=submit]")
         expect(page).to_have_url(base + "/login")
         page.close()
