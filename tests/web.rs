@@ -184,7 +184,15 @@ fn pages_need_a_session_and_show_the_failing_client_first() {
     let (_f, d) = fleet();
     let c = client();
     // No token, no session: to the sign-in page.
-    for path in ["/", "/clients/acme", "/runs/x", "/runs/x/evidence.json"] {
+    for path in [
+        "/",
+        "/clients/acme",
+        "/runs/x",
+        "/runs/x/evidence.json",
+        "/runs/x/live",
+        "/runs/x/events",
+        "/outbox",
+    ] {
         let resp = c.get(url(&d, path)).send().unwrap();
         assert_eq!(resp.status(), 303, "{path}");
         assert_eq!(resp.headers()["location"], "/login", "{path}");
@@ -300,6 +308,23 @@ fn pages_need_a_session_and_show_the_failing_client_first() {
         64,
         "{history}"
     );
+
+    // The outbox page lists the failing run's report, as `GET /v1/outbox` does.
+    let (_, queued) = d.get("/v1/outbox");
+    let report = queued
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["run_id"] == failed)
+        .unwrap_or_else(|| panic!("no report of {failed}: {queued}"));
+    let (code, outbox) = get("/outbox");
+    assert_eq!(code, 200, "{outbox}");
+    assert!(
+        outbox.contains(&format!("run <a href=\"/runs/{failed}\">")),
+        "{outbox}"
+    );
+    let subject = report["subject"].as_str().unwrap().replace('&', "&amp;");
+    assert!(outbox.contains(&subject), "{subject} not in {outbox}");
 
     // Test now: refused without the session's CSRF token, even with the session.
     let (_, before) = d.get("/v1/jobs/acme/runs?limit=50");

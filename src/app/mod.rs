@@ -36,6 +36,8 @@ use crate::mail::outbox::Counts;
 use crate::report::digest::Digest;
 use crate::status::Status;
 
+/// Where a message of [`Service::outbox`] is, for the pages.
+pub use crate::catalog::Delivery;
 pub use local::Local;
 pub use remote::Remote;
 

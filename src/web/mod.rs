@@ -9,6 +9,7 @@
 //! | GET | `/clients/{job}` | one client: targets, open problems, run history, throughput chart |
 //! | GET | `/runs/{id}` | one run's evidence as the report prints it, its hash and chain links |
 //! | GET | `/runs/{id}/evidence.json` | the evidence document to download |
+//! | GET | `/outbox` | queued, sent and rejected messages |
 //! | POST | `/clients/{job}/test` | "Test now": start a run (form with the session's CSRF token) |
 //! | GET | `/runs/{id}/live` | a run's progress, until it ends; `/runs/{id}/events`: the same as server-sent events |
 //! | GET, POST | `/login` | sign in with the API token: a session cookie (`HttpOnly; SameSite=Strict`) |
@@ -74,6 +75,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/clients/{job}", get(pages::client))
         .route("/runs/{id}", get(pages::run))
         .route("/runs/{id}/evidence.json", get(pages::evidence_json))
+        .route("/outbox", get(pages::outbox))
         .route("/clients/{job}/test", post(actions::test_now))
         .route("/runs/{id}/live", get(actions::live))
         .route("/runs/{id}/events", get(actions::events))

@@ -461,3 +461,80 @@ pub async fn evidence_json(State(state): State<Arc<WebState>>, Path(id): Path<St
         Err(e) => failed(e),
     }
 }
+
+struct OutboxRow {
+    state: &'static str,
+    class: &'static str,
+    kind: String,
+    job: Option<String>,
+    run_id: Option<String>,
+    subject: String,
+    to: String,
+    created: String,
+    detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "outbox.html")]
+struct OutboxPage {
+    rows: Vec<OutboxRow>,
+}
+
+/// Queued, sent and rejected messages, newest first.
+pub async fn outbox(State(state): State<Arc<WebState>>) -> Response {
+    use crate::app::Delivery;
+    let items = match (state.services)().outbox().await {
+        Ok(items) => items,
+        Err(e) => return failed(e),
+    };
+    let now = Utc::now();
+    let rows = items
+        .into_iter()
+        .rev()
+        .map(|i| {
+            let (state, class, detail) = match &i.delivery {
+                Delivery::Pending => (
+                    "queued",
+                    "warn",
+                    match &i.last_error {
+                        Some(e) => format!(
+                            "{} attempt(s), next {}; last error: {e}",
+                            i.attempts,
+                            relative(i.next_attempt, now)
+                        ),
+                        None => format!("next attempt {}", relative(i.next_attempt, now)),
+                    },
+                ),
+                Delivery::Sent { at } => ("sent", "ok", relative(*at, now)),
+                Delivery::Written { at, .. } => (
+                    "written to a file",
+                    "acknowledged",
+                    format!(
+                        "{}; no [smtp] configured, nobody was emailed",
+                        relative(*at, now)
+                    ),
+                ),
+                Delivery::Rejected { at, reason } => (
+                    "rejected",
+                    "problem",
+                    format!("{}: {reason}", relative(*at, now)),
+                ),
+            };
+            OutboxRow {
+                state,
+                class,
+                kind: serde_json::to_value(i.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+                    .unwrap_or_default(),
+                job: i.job,
+                run_id: i.run_id,
+                subject: i.subject,
+                to: i.to.join(", "),
+                created: relative(i.created, now),
+                detail,
+            }
+        })
+        .collect();
+    page(OutboxPage { rows })
+}
