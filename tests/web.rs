@@ -166,6 +166,40 @@ fn metrics_show_each_targets_verdict_without_paths_and_pass_promtool() {
         "promtool check metrics ({:?}): {said}",
         out.status
     );
+    // Every series the alert rules and the Grafana dashboard ask for is one the daemon
+    // exposes (a renamed metric would leave them silent).
+    for file in ["prometheus-alerts.yml", "grafana-dashboard.json"] {
+        let path = format!("{}/contrib/{file}", env!("CARGO_MANIFEST_DIR"));
+        let shipped = std::fs::read_to_string(&path).unwrap();
+        let mut names = 0;
+        for (i, _) in shipped.match_indices("backproof_") {
+            let name: String = shipped[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if name == "backproof_job" {
+                continue; // the label
+            }
+            names += 1;
+            let exposed = text
+                .lines()
+                .any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")));
+            assert!(
+                exposed,
+                "{file} asks for {name}, which /metrics does not have:\n{text}"
+            );
+        }
+        assert!(names >= 4, "{file}: {names} metrics");
+    }
+    if let Err(e) = serde_json::from_str::<serde_json::Value>(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/contrib/grafana-dashboard.json"
+        ))
+        .unwrap(),
+    ) {
+        panic!("contrib/grafana-dashboard.json is not JSON: {e}");
+    }
     let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/prometheus-alerts.yml");
     let out = Command::new(promtool())
         .args(["check", "rules", rules])
