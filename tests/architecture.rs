@@ -59,7 +59,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "web",
         &[
-            "config", "format", "evidence", "progress", "status", "report", "app",
+            "config", "format", "evidence", "progress", "ack", "status", "report", "app",
         ],
     ),
     (

@@ -406,6 +406,42 @@ fn pages_need_a_session_and_show_the_failing_client_first() {
     assert_eq!(code, 200);
     assert!(events.contains("event: end"), "{events}");
 
+    // Acknowledge: refused without the CSRF token; with it, marked on the client page
+    // and the fleet page.
+    let key = client_page
+        .split("name=\"problem\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("an Acknowledge form")
+        .to_string();
+    let ack = |csrf: &str| {
+        c.post(url(&d, "/clients/acme/ack"))
+            .header("cookie", &session)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "csrf={csrf}&problem={key}&target=nas&reason=disk+replaced&by=alice&until="
+            ))
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(ack("wrong"), 403);
+    let (_, still) = get("/clients/acme");
+    assert!(!still.contains("acknowledged by"), "{still}");
+    assert_eq!(ack(&token), 303);
+    let (_, acked) = get("/clients/acme");
+    assert!(
+        acked.contains("acknowledged by alice: disk replaced"),
+        "{acked}"
+    );
+    let (_, fleet_page) = get("/");
+    // (Still a problem until a run shows the job's state anew: its last verdict is FAIL.)
+    let acme = fleet_page.find("data-job=\"acme\"").unwrap();
+    assert!(
+        fleet_page[acme..].contains("<span class=\"acked\">(acknowledged)</span>"),
+        "{fleet_page}"
+    );
+
     // Signed out, the session is gone.
     let out = c
         .post(url(&d, "/logout"))

@@ -49,13 +49,85 @@ pub async fn test_now(
             tracing::info!(job = %job, run_id = %run_id, "run started from the web page");
             Redirect::to(&format!("/runs/{run_id}/live")).into_response()
         }
-        Err((code, message)) => (code, Html(format!(
-            "<!doctype html><title>backproof</title><p>{}</p><p><a href=\"/clients/{}\">back</a></p>",
-            super::pages::escape(&message),
-            super::pages::escape(&job)
-        )))
-            .into_response(),
+        Err((code, text)) => message(code, &text, &job),
     }
+}
+
+#[derive(Deserialize)]
+pub struct AckForm {
+    #[serde(default)]
+    csrf: String,
+    problem: String,
+    target: String,
+    reason: String,
+    by: String,
+    /// A day (`2026-12-31`): the acknowledgement lapses at its end (UTC). Empty: until fixed.
+    #[serde(default)]
+    until: String,
+}
+
+/// Acknowledges one open problem: the same command as `backproof ack`.
+pub async fn acknowledge(
+    State(state): State<Arc<WebState>>,
+    Path(job): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<AckForm>,
+) -> Response {
+    if !state.sessions.csrf_ok(&headers, &form.csrf) {
+        tracing::warn!(job = %job, "web: a form without a valid CSRF token was refused");
+        return (
+            StatusCode::FORBIDDEN,
+            "the form's CSRF token is missing or wrong\n",
+        )
+            .into_response();
+    }
+    let until = match form.until.trim() {
+        "" => None,
+        day => match chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(23, 59, 59))
+        {
+            Some(t) => Some(t.and_utc()),
+            None => {
+                return message(
+                    StatusCode::BAD_REQUEST,
+                    &format!("`{day}` is not a day (YYYY-MM-DD)"),
+                    &job,
+                );
+            }
+        },
+    };
+    let req = crate::ack::AckRequest {
+        target: Some(form.target),
+        problem: Some(form.problem),
+        reason: form.reason,
+        until,
+        by: form.by,
+    };
+    match (state.services)().ack(&job, &req).await {
+        Ok(_) => Redirect::to(&format!("/clients/{job}")).into_response(),
+        Err(e) => {
+            let code = match e {
+                crate::app::AppError::NotFound(_) => StatusCode::NOT_FOUND,
+                crate::app::AppError::Invalid(_) => StatusCode::BAD_REQUEST,
+                crate::app::AppError::Conflict(_) => StatusCode::CONFLICT,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            message(code, &e.to_string(), &job)
+        }
+    }
+}
+
+fn message(code: StatusCode, text: &str, job: &str) -> Response {
+    (
+        code,
+        Html(format!(
+            "<!doctype html><title>backproof</title><p>{}</p><p><a href=\"/clients/{}\">back</a></p>",
+            super::pages::escape(text),
+            super::pages::escape(job)
+        )),
+    )
+        .into_response()
 }
 
 fn ended(p: &ProgressState) -> bool {

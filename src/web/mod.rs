@@ -11,6 +11,7 @@
 //! | GET | `/runs/{id}/evidence.json` | the evidence document to download |
 //! | GET | `/outbox` | queued, sent and rejected messages |
 //! | POST | `/clients/{job}/test` | "Test now": start a run (form with the session's CSRF token) |
+//! | POST | `/clients/{job}/ack` | acknowledge one open problem (form: problem, target, reason, by, until; CSRF token) |
 //! | GET | `/runs/{id}/live` | a run's progress, until it ends; `/runs/{id}/events`: the same as server-sent events |
 //! | GET, POST | `/login` | sign in with the API token: a session cookie (`HttpOnly; SameSite=Strict`) |
 //! | POST | `/logout` | end the session |
@@ -77,6 +78,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/runs/{id}/evidence.json", get(pages::evidence_json))
         .route("/outbox", get(pages::outbox))
         .route("/clients/{job}/test", post(actions::test_now))
+        .route("/clients/{job}/ack", post(actions::acknowledge))
         .route("/runs/{id}/live", get(actions::live))
         .route("/runs/{id}/events", get(actions::events))
         .route("/logout", post(auth::logout))

@@ -227,6 +227,7 @@ struct TargetView {
 
 struct ProblemView {
     target: String,
+    key: String,
     kind: &'static str,
     summary: String,
     since: String,
@@ -295,27 +296,33 @@ pub async fn client(
                 .collect()
         })
         .unwrap_or_default();
-    let problems = last
-        .map(|r| {
-            r.targets
-                .iter()
-                .flat_map(|t| t.problems.iter().map(move |p| (t, p)))
-                .map(|(t, p)| ProblemView {
-                    target: t.name.clone(),
-                    kind: p.kind.label(),
-                    summary: p.summary.clone(),
-                    since: relative(p.opened_at, now),
-                    opened_run: p.opened_run.clone(),
-                    files: p.files,
-                    paths: p.paths.clone(),
-                    acknowledged: p
-                        .acknowledged
-                        .as_ref()
-                        .map(|a| format!("acknowledged by {}: {}", a.by, a.reason)),
-                })
-                .collect()
+    let problems = match (state.services)().problems(&job).await {
+        Ok(p) => p,
+        Err(e) => return failed(e),
+    };
+    let problems = problems
+        .into_iter()
+        .map(|p| ProblemView {
+            target: p.target,
+            key: p.key,
+            kind: p.kind.label(),
+            summary: p.summary,
+            since: relative(p.opened_at, now),
+            opened_run: p.opened_run,
+            files: p.files,
+            paths: p.paths,
+            acknowledged: p.acknowledged.map(|a| {
+                format!(
+                    "acknowledged by {}: {}{}",
+                    a.by,
+                    a.reason,
+                    a.until
+                        .map(|u| format!(", until {}", u.format("%Y-%m-%d %H:%M UTC")))
+                        .unwrap_or_default()
+                )
+            }),
         })
-        .unwrap_or_default();
+        .collect();
     let timeline = history
         .runs
         .iter()

@@ -65,6 +65,24 @@ with sync_playwright() as p:
             expect(page.locator("#evidence")).to_contain_text("Verdict: FAIL", timeout=60000)
             expect(page.locator("#evidence")).to_contain_text("manual")
 
+        if width == 390:
+            # Acknowledge the problem from its client page, then see it marked.
+            page.goto(base + "/clients/" + failing)
+            problem = page.locator("#problems li").first
+            problem.locator("details.ack summary").click()
+            problem.locator("input[name=reason]").fill("disk replaced, restore tested by hand")
+            problem.locator("input[name=by]").fill("alice")
+            problem.locator("form button[type=submit]").click()
+            expect(page).to_have_url(base + "/clients/" + failing)
+            expect(page.locator("#problems li").first.locator(".acked")).to_contain_text(
+                "acknowledged by alice: disk replaced"
+            )
+            page.goto(base + "/")
+            first = page.locator("#fleet tbody tr").first
+            expect(first).to_have_attribute("data-job", failing)
+            expect(first.locator(".acked")).to_have_text("(acknowledged)")
+            page.screenshot(path=f"{shots}/fleet-acknowledged-{width}.png", full_page=True)
+
         page.click("header button[type=submit]")
         expect(page).to_have_url(base + "/login")
         page.close()
