@@ -200,6 +200,26 @@ fn metrics_show_each_targets_verdict_without_paths_and_pass_promtool() {
     ) {
         panic!("contrib/grafana-dashboard.json is not JSON: {e}");
     }
+    // Acknowledged, the problem no longer counts as open (at once, not at the next run).
+    let (code, acked) = d.post(
+        "/v1/jobs/acme/ack",
+        json!({"reason": "disk replaced", "by": "bob"}),
+    );
+    assert_eq!(code, 200, "{acked}");
+    let after = client()
+        .get(url(&d, "/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_eq!(
+        sample(
+            &after,
+            "backproof_open_problems{backproof_job=\"acme\",kind=\"corruption\"}"
+        ),
+        None,
+        "{after}"
+    );
     let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/prometheus-alerts.yml");
     let out = Command::new(promtool())
         .args(["check", "rules", rules])

@@ -63,6 +63,21 @@ pub async fn render(service: &dyn Service) -> Result<String, AppError> {
 
     for row in &status.rows {
         let runs = service.history(&row.job, RUNS_PER_JOB).await?.runs;
+        let mut kinds = std::collections::BTreeMap::new();
+        for p in service.problems(&row.job).await? {
+            if p.acknowledged.is_none() {
+                *kinds.entry(p.kind).or_insert(0i64) += 1;
+            }
+        }
+        for (kind, n) in kinds {
+            let kind = serde_json::to_value(kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            open_problems
+                .get_or_create(&vec![("backproof_job", row.job.clone()), ("kind", kind)])
+                .set(n);
+        }
         add_job(
             &row.job,
             &runs,
@@ -70,7 +85,6 @@ pub async fn render(service: &dyn Service) -> Result<String, AppError> {
                 target_status: &target_status,
                 last_verified: &last_verified,
                 newest_backup: &newest_backup,
-                open_problems: &open_problems,
                 coverage: &coverage,
                 restored: &restored,
                 throughput: &throughput,
@@ -96,7 +110,7 @@ pub async fn render(service: &dyn Service) -> Result<String, AppError> {
     );
     registry.register(
         "backproof_open_problems",
-        "Open problems of the job nobody acknowledged, by kind",
+        "Open problems of the job nobody acknowledged (or whose acknowledgement lapsed), by kind",
         open_problems,
     );
     registry.register(
@@ -145,7 +159,6 @@ struct JobMetrics<'a> {
     target_status: &'a Family<Labels, Gauge>,
     last_verified: &'a Family<Labels, FloatGauge>,
     newest_backup: &'a Family<Labels, FloatGauge>,
-    open_problems: &'a Family<Labels, Gauge>,
     coverage: &'a Family<Labels, FloatGauge>,
     restored: &'a Family<Labels, Counter>,
     throughput: &'a Family<Labels, FloatGauge>,
@@ -213,22 +226,5 @@ fn add_job(job: &str, runs: &[RunEvidence], m: JobMetrics<'_>) {
         if let Some(rate) = rate {
             m.throughput.get_or_create(&labels).set(rate);
         }
-    }
-    let mut kinds = std::collections::BTreeMap::new();
-    for p in last
-        .targets
-        .iter()
-        .flat_map(|t| t.unacknowledged_problems())
-    {
-        *kinds.entry(p.kind).or_insert(0i64) += 1;
-    }
-    for (kind, n) in kinds {
-        let kind = serde_json::to_value(kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        m.open_problems
-            .get_or_create(&vec![("backproof_job", job.to_string()), ("kind", kind)])
-            .set(n);
     }
 }
