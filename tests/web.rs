@@ -235,7 +235,7 @@ fn metrics_show_each_targets_verdict_without_paths_and_pass_promtool() {
 
 #[test]
 fn pages_need_a_session_and_show_the_failing_client_first() {
-    let (_f, d) = fleet();
+    let (f, d) = fleet();
     let c = client();
     // No token, no session: to the sign-in page.
     for path in [
@@ -324,12 +324,20 @@ fn pages_need_a_session_and_show_the_failing_client_first() {
         client_page.contains("<span class=\"kind\">corruption</span> on nas"),
         "{client_page}"
     );
-    assert!(client_page.contains("<svg class=\"chart\""));
-    assert_eq!(
-        client_page.matches("<circle").count(),
-        2,
-        "two runs restored files"
-    );
+    // Throughput, coverage and newest-backup age: one point per finished run (two).
+    let charts: Vec<&str> = client_page
+        .split("<svg class=\"chart\"")
+        .skip(1)
+        .map(|c| &c[..c.find("</svg>").unwrap()])
+        .collect();
+    assert_eq!(charts.len(), 3, "{client_page}");
+    for chart in charts {
+        assert_eq!(chart.matches("<circle").count(), 2, "{chart}");
+    }
+    // Every byte of acme's backups was verified in the last 30 days.
+    assert!(page.contains("class=\"coverage\">100 %</td>"), "{page}");
+    let status = f.backproof(&["status", "--json"]).json();
+    assert_eq!(status["rows"][0]["coverage_30d"], 1.0, "{status}");
     assert_eq!(get("/clients/nobody").0, 404);
 
     // The run page: the report's text, and the hash of the document it offers.

@@ -98,6 +98,7 @@ struct FleetRow {
     last_verdict: String,
     last_when: String,
     newest_age: String,
+    coverage: String,
     next_run: String,
     running: bool,
 }
@@ -144,6 +145,10 @@ impl FleetRow {
             newest_age: r
                 .newest_backup_age_seconds
                 .map(|s| format!("{} old", human_age(std::time::Duration::from_secs(s))))
+                .unwrap_or_else(|| "-".into()),
+            coverage: r
+                .coverage_30d
+                .map(|c| format!("{:.0} %", c * 100.0))
                 .unwrap_or_else(|| "-".into()),
             next_run: match (r.next_run, daemon) {
                 (Some(t), _) => relative(t, now),
@@ -253,6 +258,8 @@ struct ClientPage {
     problems: Vec<ProblemView>,
     timeline: Vec<RunDot>,
     chart: String,
+    coverage_chart: String,
+    age_chart: String,
     notes: Vec<String>,
     /// The "Test now" form's token: only for a signed-in browser.
     csrf: Option<String>,
@@ -364,7 +371,58 @@ pub async fn client(
         "restore throughput over the last 90 days",
         |max| format!("{}/s", human_bytes(max as u64)),
     );
+    let finished = || {
+        history
+            .runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Finished)
+    };
+    let coverage: Vec<(DateTime<Utc>, f64)> = finished()
+        .filter_map(|r| {
+            let (v, b) = r
+                .targets
+                .iter()
+                .filter_map(|t| {
+                    Some((
+                        t.coverage.as_ref()?.verified_bytes_30d,
+                        t.inventory.as_ref()?.bytes,
+                    ))
+                })
+                .fold((0u64, 0u64), |(v, b), (tv, tb)| (v + tv, b + tb));
+            (b > 0).then(|| (r.started_at, 100.0 * v as f64 / b as f64))
+        })
+        .collect();
+    let ages: Vec<(DateTime<Utc>, f64)> = finished()
+        .filter_map(|r| {
+            let newest = r
+                .targets
+                .iter()
+                .filter_map(|t| t.inventory.as_ref()?.newest.as_ref())
+                .map(|n| n.modified)
+                .min()?;
+            Some((
+                r.started_at,
+                (r.started_at - newest).num_seconds().max(0) as f64 / 3600.0,
+            ))
+        })
+        .collect();
+    let coverage_chart = super::svg::line_chart(
+        &coverage,
+        now,
+        CHART_DAYS,
+        "coverage in the last 30 days, over the last 90 days",
+        |max| format!("{max:.0} %"),
+    );
+    let age_chart = super::svg::line_chart(
+        &ages,
+        now,
+        CHART_DAYS,
+        "newest backup age at each run, over the last 90 days",
+        |max| format!("{max:.1} h"),
+    );
     page(ClientPage {
+        coverage_chart,
+        age_chart,
         client: history
             .runs
             .first()

@@ -56,7 +56,7 @@ pub fn line_chart(
     if coords.is_empty() {
         let _ = write!(
             svg,
-            r##"<text x="{x}" y="{y}" font-size="13" fill="#555" text-anchor="middle">no restores in this period</text>"##,
+            r##"<text x="{x}" y="{y}" font-size="13" fill="#555" text-anchor="middle">no data in this period</text>"##,
             x = WIDTH / 2.0,
             y = HEIGHT / 2.0
         );
@@ -103,6 +103,6 @@ mod tests {
         // The largest value drawn sits at the top of the plot.
         assert!(svg.contains(&format!("cy=\"{PAD:.1}\"")), "{svg}");
         let empty = line_chart(&[], now, 90, "t", |m| format!("{m}"));
-        assert!(empty.contains("no restores"));
+        assert!(empty.contains("no data"));
     }
 }

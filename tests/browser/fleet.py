@@ -45,7 +45,8 @@ with sync_playwright() as p:
         expect(page).to_have_url(base + "/clients/" + failing)
         problem = page.locator("#problems li").first
         expect(problem.locator(".kind")).to_have_text(kind)
-        expect(page.locator("svg.chart")).to_be_visible()
+        expect(page.locator("svg.chart")).to_have_count(3)
+        expect(page.locator("svg.chart").first).to_be_visible()
         page.screenshot(path=f"{shots}/client-{width}.png", full_page=True)
 
         problem.locator("a[href^='/runs/']").click()
