@@ -470,6 +470,25 @@ fn pages_need_a_session_and_show_the_failing_client_first() {
         "{fleet_page}"
     );
 
+    // Sign-in attempts are limited: after 5 wrong tokens in a minute, even the right one
+    // is refused for now (and each attempt is logged, without the token).
+    let login = |token: &str| {
+        c.post(url(&d, "/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}"))
+            .send()
+            .unwrap()
+            .status()
+    };
+    // One wrong token was given above.
+    for _ in 0..4 {
+        assert_eq!(login("guess"), 401);
+    }
+    assert_eq!(login("guess"), 429);
+    assert_eq!(login(&d.token), 429);
+    assert!(d.log_text().contains("too many wrong tokens"));
+    assert!(!d.log_text().contains(&d.token), "the token is in the log");
+
     // Signed out, the session is gone.
     let out = c
         .post(url(&d, "/logout"))

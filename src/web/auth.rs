@@ -1,6 +1,8 @@
 //! Who may see the pages: a request with the API's bearer token, or a browser signed in
 //! with it at `/login` (a random session id in an `HttpOnly; SameSite=Strict` cookie, kept
 //! in memory for [`SESSION_LIFETIME`]; a restart of the daemon signs everyone out).
+//! Each session has a CSRF token its forms must carry, and wrong tokens are rate-limited
+//! ([`MAX_FAILURES`] per [`FAILURE_WINDOW`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,6 +18,10 @@ use serde::Deserialize;
 use super::WebState;
 
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+/// Wrong tokens allowed per [`FAILURE_WINDOW`]; beyond, every sign-in is refused (429)
+/// until the window has passed.
+pub const MAX_FAILURES: usize = 5;
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 const COOKIE: &str = "backproof_session";
 
 /// One signed-in browser: until when, and the token its forms must carry.
@@ -24,9 +30,9 @@ struct Session {
     csrf: String,
 }
 
-/// Signed-in browsers by session id.
+/// Signed-in browsers by session id, and the recent failed sign-ins.
 #[derive(Default)]
-pub struct Sessions(Mutex<HashMap<String, Session>>);
+pub struct Sessions(Mutex<HashMap<String, Session>>, Mutex<Vec<Instant>>);
 
 /// The CSRF token of the request's session, for the forms of a page.
 #[derive(Clone)]
@@ -51,6 +57,18 @@ impl Sessions {
             },
         );
         id
+    }
+
+    /// Too many wrong tokens lately: refuse sign-ins for now.
+    fn throttled(&self) -> bool {
+        let mut failures = self.1.lock().unwrap_or_else(|e| e.into_inner());
+        failures.retain(|t| t.elapsed() < FAILURE_WINDOW);
+        failures.len() >= MAX_FAILURES
+    }
+
+    fn failed(&self) {
+        let mut failures = self.1.lock().unwrap_or_else(|e| e.into_inner());
+        failures.push(Instant::now());
     }
 
     /// The session's CSRF token, while the session is valid.
@@ -134,7 +152,16 @@ pub struct Login {
 }
 
 pub async fn login(State(state): State<Arc<WebState>>, Form(form): Form<Login>) -> Response {
+    if state.sessions.throttled() {
+        tracing::warn!("web sign-in refused: too many wrong tokens in the last minute");
+        let page = LOGIN_PAGE.replace(
+            "ERROR",
+            r#"<p class="err">Too many failed sign-ins: wait a minute.</p>"#,
+        );
+        return (StatusCode::TOO_MANY_REQUESTS, Html(page)).into_response();
+    }
     if !same(form.token.trim().as_bytes(), state.token.as_bytes()) {
+        state.sessions.failed();
         tracing::warn!("web sign-in with a wrong token");
         let page = LOGIN_PAGE.replace("ERROR", r#"<p class="err">That is not the token.</p>"#);
         return (StatusCode::UNAUTHORIZED, Html(page)).into_response();
