@@ -565,3 +565,61 @@ fn in_a_real_browser_the_failing_client_is_on_top_at_1280_and_390_px() {
         );
     }
 }
+
+/// The paths of every `.route("...")` in a source file of the router.
+fn routes_in(file: &str) -> Vec<String> {
+    let text =
+        std::fs::read_to_string(format!("{}/src/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    text.split(".route(\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn no_route_of_the_router_answers_without_a_session_or_token() {
+    let f = Fixture::new("sample_files = 100");
+    f.file("a.tar", 20_000, hours(1));
+    let d = Daemon::start(&f, "");
+    assert_eq!(run(&d, "acme")["exit_code"], 0);
+    let (_, runs) = d.get("/v1/jobs/acme/runs?limit=1");
+    let run_id = runs[0]["run_id"].as_str().unwrap().to_string();
+    let c = client();
+    let mut checked = 0;
+    let routes = routes_in("web/mod.rs")
+        .into_iter()
+        .chain(routes_in("daemon/api.rs"));
+    for route in routes {
+        // Real names, so that a route that forgot its guard would answer 200.
+        let path = route.replace("{job}", "acme").replace("{id}", &run_id);
+        for method in ["GET", "POST"] {
+            let req = match method {
+                "GET" => c.get(url(&d, &path)),
+                _ => c
+                    .post(url(&d, &path))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body("csrf=&token=&reason=x&by=x&problem=x&target=nas"),
+            };
+            let code = req.send().unwrap().status().as_u16();
+            let open = match route.as_str() {
+                // Public: uptime monitors, the sign-in form, loopback scrapers.
+                "/v1/health" | "/login" | "/metrics" => true,
+                _ => false,
+            };
+            if open || code == 405 {
+                continue;
+            }
+            checked += 1;
+            let refused = if route.starts_with("/v1/") {
+                code == 401
+            } else {
+                code == 303
+            };
+            assert!(refused, "{method} {path} without credentials: {code}");
+        }
+    }
+    assert!(checked >= 20, "only {checked} routes checked");
+    // Nothing ran because of those requests.
+    let (_, after) = d.get("/v1/jobs/acme/runs?limit=10");
+    assert_eq!(after.as_array().unwrap().len(), 1, "{after}");
+}
