@@ -285,6 +285,16 @@ fn pages_need_a_session_and_show_the_failing_client_first() {
 
     let (code, page) = get("/");
     assert_eq!(code, 200, "{page}");
+    let headers = c
+        .get(url(&d, "/"))
+        .header("cookie", &session)
+        .send()
+        .unwrap()
+        .headers()
+        .clone();
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"));
+    assert_eq!(headers["x-frame-options"], "DENY");
     let acme = page.find("data-job=\"acme\"").expect("acme listed");
     let aardvark = page.find("data-job=\"aardvark\"").expect("aardvark listed");
     assert!(acme < aardvark, "the failing client comes first:\n{page}");

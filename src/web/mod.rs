@@ -85,12 +85,41 @@ pub fn router(state: Arc<WebState>) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_session,
-        ));
+        ))
+        .layer(middleware::map_response(hardened));
     Router::new()
         .route("/metrics", get(metrics_text))
-        .route("/login", get(auth::login_form).post(auth::login))
+        .route(
+            "/login",
+            get(auth::login_form)
+                .post(auth::login)
+                .layer(middleware::map_response(hardened)),
+        )
         .merge(pages)
         .with_state(state)
+}
+
+/// What a browser may do with the pages: nothing from elsewhere (no external asset, no
+/// framing by another site, forms posted only here).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+     script-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+async fn hardened(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("DENY"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    response
 }
 
 /// The peer of a request came from this machine (the daemon was served with its
