@@ -53,6 +53,8 @@
 //!   daemon's API).
 //! - [`daemon`]: `backproof daemon`: scheduler, run manager, local HTTP API (its handlers
 //!   call [`app::Local`]), outbox worker.
+//! - [`web`]: the pages technicians open in a browser (fleet, client, run) and
+//!   `/metrics` for Prometheus, served by the daemon; they call [`app::Service`] only.
 //! - [`cli`]: the command line (`run`, `show`, `history`, `status`, `check-config`,
 //!   `digest`, `outbox`, `verify-evidence`, `ack`, `check`, `daemon`, `demo`); goes through the
 //!   daemon's API when the lock record says a daemon holds the catalog.
@@ -77,3 +79,4 @@ pub mod scratch;
 pub mod status;
 pub mod storage;
 pub mod verify;
+pub mod web;

@@ -81,6 +81,10 @@ pub struct StatusRow {
     /// Nobody is alerted when the job fails (no technicians, owners not sent reports).
     #[serde(default)]
     pub nobody_notified: bool,
+    /// Share of the targets' bytes test-restored and verified in the last 30 days, at the
+    /// last finished run.
+    #[serde(default)]
+    pub coverage_30d: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -175,6 +179,17 @@ pub fn collect(
                     .find(|t| t.verdict == Verdict::Error)
                     .map(|t| format!("{}: {}", t.name, t.summary))
             });
+        let (verified, total) = last
+            .iter()
+            .flat_map(|e| &e.targets)
+            .filter_map(|t| {
+                Some((
+                    t.coverage.as_ref()?.verified_bytes_30d,
+                    t.inventory.as_ref()?.bytes,
+                ))
+            })
+            .fold((0u64, 0u64), |(v, b), (tv, tb)| (v + tv, b + tb));
+        let coverage_30d = (total > 0).then(|| verified as f64 / total as f64);
         let missed = missed_slot(config, catalog, job, now);
         let state = match (&worst, verdict) {
             (Some(w), _) if !w.acknowledged => ClientState::Problem,
@@ -207,6 +222,7 @@ pub fn collect(
             running: running.and_then(|r| r(&job.name)),
             missed_slot: missed,
             nobody_notified: job.alert_recipients().is_empty(),
+            coverage_30d,
         });
     }
     rows.sort_by(|a, b| a.state.cmp(&b.state).then_with(|| a.client.cmp(&b.client)));

@@ -67,19 +67,26 @@ const LAYERS: &[(&str, &[&str])] = &[
             "chain", "ack", "status", "report", "mail", "hooks", "alerts",
         ],
     ),
-    // The edges.
+    // The edges. The pages and metrics read through the application layer only, never
+    // the catalog.
+    (
+        "web",
+        &[
+            "config", "format", "evidence", "progress", "ack", "status", "report", "app",
+        ],
+    ),
     (
         "daemon",
         &[
             "config", "format", "evidence", "storage", "catalog", "progress", "scratch", "verify",
-            "chain", "ack", "status", "report", "mail", "hooks", "alerts", "app",
+            "chain", "ack", "status", "report", "mail", "hooks", "alerts", "app", "web",
         ],
     ),
     (
         "cli",
         &[
             "config", "format", "evidence", "storage", "catalog", "progress", "scratch", "verify",
-            "chain", "ack", "status", "report", "mail", "hooks", "alerts", "app", "daemon",
+            "chain", "ack", "status", "report", "mail", "hooks", "alerts", "app", "daemon", "web",
         ],
     ),
 ];

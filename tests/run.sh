@@ -11,6 +11,10 @@
 #   - systemd, for `systemd-analyze verify` and `security` on systemd/backproof.service;
 #   - restic, to make real repositories for the tests that verify them;
 #   - the Python packages standardwebhooks and jsonschema (pip), for the webhook tests;
+#   - prometheus, for `promtool` (tests/web.rs checks /metrics and contrib/prometheus-alerts.yml);
+#   - chromium, and Playwright for Python in a virtualenv under $BACKPROOF_TOOLS (python3-venv),
+#     for the browser test of the pages (tests/web.rs, tests/browser/fleet.py): Playwright
+#     drives Debian's Chromium, it downloads no browser of its own;
 #   - Garage 2.5.0, an S3 server, built once with `cargo install` (about 11 minutes on
 #     2 cores) into $BACKPROOF_TOOLS (default ~/.cache/backproof-tools).
 # The tests start their own servers on 127.0.0.1 (tests/common/servers.rs): each test
@@ -31,6 +35,10 @@ command -v openssl >/dev/null || packages+=(openssl)
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || packages+=(python3-aiosmtpd)
 command -v systemd-analyze >/dev/null || packages+=(systemd)
 command -v restic >/dev/null || packages+=(restic)
+command -v promtool >/dev/null || packages+=(prometheus)
+[ -x /usr/bin/chromium ] || packages+=(chromium)
+"${BACKPROOF_TEST_PYTHON:-python3}" -c 'import playwright.sync_api' 2>/dev/null \
+  || /usr/bin/python3 -c 'import ensurepip' 2>/dev/null || packages+=(python3-venv)
 if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "tests/run.sh: needs Debian packages: ${packages[*]} (run as root, or install them)" >&2
@@ -66,5 +74,15 @@ if [ -z "$garage" ]; then
   garage=$tools/bin/garage
 fi
 export BACKPROOF_TEST_GARAGE=$garage
+
+python=${BACKPROOF_TEST_PYTHON:-python3}
+if ! "$python" -c 'import playwright.sync_api' 2>/dev/null; then
+  venv=$tools/playwright-venv
+  [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/python" -c 'import playwright.sync_api' 2>/dev/null \
+    || "$venv/bin/pip" install --quiet playwright==1.65.2
+  python=$venv/bin/python
+fi
+export BACKPROOF_TEST_PYTHON=$python
 
 cargo test --locked "$@"

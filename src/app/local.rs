@@ -97,6 +97,49 @@ impl Service for Local {
             .ok_or_else(|| AppError::NotFound(format!("no run `{run_id}` in the catalog")))
     }
 
+    async fn run_document(&self, run_id: &str) -> Result<Vec<u8>, AppError> {
+        self.catalog
+            .run_document(run_id)?
+            .ok_or_else(|| AppError::NotFound(format!("no run `{run_id}` in the catalog")))
+    }
+
+    async fn problems(&self, job: &str) -> Result<Vec<super::CurrentProblem>, AppError> {
+        self.job(job)?;
+        let now = Utc::now();
+        // The files listed come from the last run's evidence; the state from the catalog.
+        let listed = self.catalog.last_finished_run(job)?;
+        let paths = |key: &str| {
+            listed
+                .iter()
+                .flat_map(|r| &r.targets)
+                .flat_map(|t| &t.problems)
+                .find(|p| p.key == key)
+                .map(|p| p.paths.clone())
+                .unwrap_or_default()
+        };
+        let mut out: Vec<super::CurrentProblem> = self
+            .catalog
+            .job_problems(job)?
+            .into_iter()
+            .map(|(target, p)| {
+                let key = p.kind.key(job, &target);
+                super::CurrentProblem {
+                    paths: paths(&key),
+                    key,
+                    kind: p.kind,
+                    summary: p.summary,
+                    opened_run: p.opened_run,
+                    opened_at: p.opened_at,
+                    files: p.files,
+                    acknowledged: p.ack.filter(|a| a.until.is_none_or(|u| u > now)),
+                    target,
+                }
+            })
+            .collect();
+        out.sort_by_key(|p| (p.acknowledged.is_some(), p.kind.tier(), p.kind));
+        Ok(out)
+    }
+
     async fn verify_evidence(&self, job: &str) -> Result<ChainCheck, AppError> {
         self.job(job)?;
         self.not_running(job)?;

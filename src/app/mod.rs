@@ -37,6 +37,8 @@ use crate::mail::outbox::Counts;
 use crate::report::digest::Digest;
 use crate::status::Status;
 
+/// Where a message of [`Service::outbox`] is, for the pages.
+pub use crate::catalog::Delivery;
 pub use local::Local;
 pub use remote::Remote;
 
@@ -78,6 +80,21 @@ pub struct History {
     pub notes: Vec<String>,
 }
 
+/// An open problem of a job now, with its acknowledgement if one is in force.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurrentProblem {
+    pub target: String,
+    pub key: String,
+    pub kind: crate::evidence::ProblemKind,
+    pub summary: String,
+    pub opened_run: String,
+    pub opened_at: chrono::DateTime<chrono::Utc>,
+    pub files: u64,
+    /// Up to a few of the files concerned, as the last run listed them.
+    pub paths: Vec<String>,
+    pub acknowledged: Option<crate::evidence::Acknowledgement>,
+}
+
 /// The queries and commands of backproof, local or through the daemon.
 #[async_trait]
 pub trait Service: Send + Sync {
@@ -87,6 +104,41 @@ pub trait Service: Send + Sync {
     async fn history(&self, job: &str, limit: usize) -> Result<History, AppError>;
     /// One run's evidence.
     async fn show(&self, run_id: &str) -> Result<RunEvidence, AppError>;
+    /// One run's evidence document as stored (what the evidence chain hashes); through
+    /// the daemon's API, the document as it sends it.
+    async fn run_document(&self, run_id: &str) -> Result<Vec<u8>, AppError> {
+        let ev = self.show(run_id).await?;
+        serde_json::to_vec(&ev).map_err(|e| AppError::Failed(e.to_string()))
+    }
+    /// `job`'s open problems now, worst first. By default (through the daemon's API) as
+    /// its last finished run left them; on the catalog, with acknowledgements made since.
+    async fn problems(&self, job: &str) -> Result<Vec<CurrentProblem>, AppError> {
+        let history = self.history(job, 50).await?;
+        let last = history
+            .runs
+            .iter()
+            .find(|r| r.status == crate::evidence::RunStatus::Finished);
+        Ok(last
+            .map(|r| {
+                r.targets
+                    .iter()
+                    .flat_map(|t| {
+                        t.problems.iter().map(|p| CurrentProblem {
+                            target: t.name.clone(),
+                            key: p.key.clone(),
+                            kind: p.kind,
+                            summary: p.summary.clone(),
+                            opened_run: p.opened_run.clone(),
+                            opened_at: p.opened_at,
+                            files: p.files,
+                            paths: p.paths.clone(),
+                            acknowledged: p.acknowledged.clone(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
     /// Checks the chain of `job`'s evidence documents and their files.
     async fn verify_evidence(&self, job: &str) -> Result<ChainCheck, AppError>;
     /// The weekly owner summary of `job` now.

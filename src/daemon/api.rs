@@ -16,6 +16,8 @@
 //! | GET | `/v1/outbox` | queued, sent and rejected messages (without their bodies) |
 //! | POST | `/v1/outbox/retry` | send every queued message now |
 //!
+//! The same server answers the pages and `/metrics` ([`crate::web`]).
+//!
 //! Every request but `/v1/health` needs `Authorization: Bearer <token>` (401 otherwise). The token is read
 //! from a file the daemon creates (mode 0600) and is never logged.
 //!
@@ -70,7 +72,7 @@ fn error(code: StatusCode, message: impl Into<String>) -> Response {
 }
 
 /// The daemon's own catalog and configuration, knowing which jobs run now.
-fn local(state: &ApiState) -> Local {
+pub(crate) fn local(state: &ApiState) -> Local {
     let m = state.manager.clone();
     Local::new(m.config(), m.catalog().clone()).in_daemon(
         Arc::new(move |job| m.running(job)),
@@ -258,4 +260,25 @@ async fn outbox(State(state): State<Arc<ApiState>>) -> Response {
 
 async fn outbox_retry(State(state): State<Arc<ApiState>>) -> Response {
     answer(local(&state).outbox_retry().await)
+}
+
+/// The pages' "Test now" and live progress: the same run manager as `POST /v1/jobs/{job}/runs`.
+pub(crate) struct WebRuns(pub Arc<RunManager>);
+
+impl crate::web::Runs for WebRuns {
+    fn start(&self, job: &str) -> Result<String, (StatusCode, String)> {
+        self.0
+            .start(job, None, Trigger::Manual)
+            .map_err(|e| match e {
+                StartError::AlreadyRunning { .. } => (StatusCode::CONFLICT, e.to_string()),
+                StartError::UnknownJob { .. } | StartError::UnknownTarget { .. } => {
+                    (StatusCode::NOT_FOUND, e.to_string())
+                }
+                e => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            })
+    }
+
+    fn progress(&self, run_id: &str) -> Option<crate::progress::ProgressState> {
+        self.0.progress(run_id)
+    }
 }

@@ -89,11 +89,23 @@ pub async fn run(config_path: &Path) -> Result<u8> {
     let listener = tokio::net::TcpListener::bind(config.daemon.listen)
         .await
         .with_context(|| format!("cannot listen on {} (daemon.listen)", config.daemon.listen))?;
-    let app = api::router(Arc::new(api::ApiState {
+    let api_state = Arc::new(api::ApiState {
         manager: manager.clone(),
-        token,
+        token: token.clone(),
         health: health.clone(),
-    }));
+    });
+    let services: crate::web::Services = {
+        let api_state = api_state.clone();
+        Arc::new(move || Box::new(api::local(&api_state)) as Box<dyn crate::app::Service>)
+    };
+    let app = api::router(api_state)
+        .merge(crate::web::router(Arc::new(crate::web::WebState::new(
+            services,
+            Arc::new(api::WebRuns(manager.clone())),
+            token,
+        ))))
+        // The peer's address: `/metrics` is open to loopback only.
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let stop = manager.cancel.clone();
     tokio::spawn(async move {
         let served = axum::serve(listener, app)
