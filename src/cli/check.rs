@@ -270,6 +270,7 @@ mod tests {
             running: None,
             missed_slot: None,
             nobody_notified: false,
+            coverage_30d: None,
         }
     }
 

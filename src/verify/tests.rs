@@ -1899,3 +1899,19 @@ async fn a_vanished_set_larger_than_its_tracked_files_stays_open_while_one_is_mi
     );
     assert_eq!(ev.verdict, Some(Verdict::Fail));
 }
+
+#[tokio::test]
+async fn a_run_started_exactly_at_the_week_start_counts_against_the_week() {
+    use crate::verify::checks::budget::week_used;
+    let (_dir, config, flaky) = setup();
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    assert!(ev.egress.read_bytes > 0);
+    let since = ev.started_at;
+    assert_eq!(
+        week_used(&catalog, "acme", since).unwrap(),
+        ev.egress.read_bytes
+    );
+    let after = since + chrono::Duration::microseconds(1);
+    assert_eq!(week_used(&catalog, "acme", after).unwrap(), 0);
+}

@@ -478,6 +478,17 @@ mod tests {
     }
 
     #[test]
+    fn a_file_exactly_as_old_as_the_retention_is_not_yet_let_go() {
+        // Retention lets go of what is older than it: exactly 30 days is still kept.
+        let (unexpected, retired) = sweep(
+            Some(30),
+            &[("d/edge", Some(30), None), ("d/newer", Some(1), Some(1))],
+        );
+        assert_eq!(unexpected, vec!["d/edge"]);
+        assert_eq!(retired, 0);
+    }
+
+    #[test]
     fn a_young_vanished_file_is_unexpected() {
         let (unexpected, retired) = sweep(
             Some(30),
