@@ -1915,3 +1915,91 @@ async fn a_run_started_exactly_at_the_week_start_counts_against_the_week() {
     let after = since + chrono::Duration::microseconds(1);
     assert_eq!(week_used(&catalog, "acme", after).unwrap(), 0);
 }
+
+#[tokio::test]
+async fn files_found_damaged_by_different_checks_are_all_one_problems_files() {
+    use crate::evidence::ProblemKind;
+    let (_dir, config, flaky) = setup();
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    run(&config, &catalog, flaky.clone()).await;
+    // a.bin truncated in place (drift and its restore see it), b.bin altered in place
+    // keeping its size and date (only its restore sees it).
+    let (path, mut content, modified) = flaky.take("a.bin");
+    content.truncate(50);
+    flaky.put((path, content, modified));
+    flaky
+        .bad_reads
+        .lock()
+        .unwrap()
+        .insert("b.bin".into(), (1..100).collect());
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let p = ev.targets[0]
+        .problems
+        .iter()
+        .find(|p| p.kind == ProblemKind::Corruption)
+        .unwrap();
+    let mut paths = p.paths.clone();
+    paths.sort();
+    assert_eq!((p.files, paths), (2, vec!["a.bin".into(), "b.bin".into()]));
+    let mut tracked = Vec::new();
+    catalog
+        .problem_files("acme", "t", ProblemKind::Corruption, |path, _| {
+            tracked.push(path.to_string());
+            Ok(true)
+        })
+        .unwrap();
+    tracked.sort();
+    assert_eq!(tracked, vec!["a.bin", "b.bin"]);
+}
+
+#[tokio::test]
+async fn an_acknowledgement_of_a_canary_problem_holds_until_another_canary_fails() {
+    use crate::ack::{AckRequest, acknowledge};
+    use crate::evidence::ProblemKind;
+    let m = Utc::now() - chrono::Duration::days(100);
+    let (one, two) = (b"canary one".to_vec(), b"canary two".to_vec());
+    let target = format!(
+        "t\n[[targets.canaries]]\npath = \"IT/one.txt\"\nblake3 = \"{}\"\n[[targets.canaries]]\npath = \"IT/two.txt\"\nblake3 = \"{}\"",
+        blake3::hash(&one).to_hex(),
+        blake3::hash(&two).to_hex()
+    );
+    let (_dir, config, flaky) = setup_job(
+        "",
+        &[target.as_str()],
+        vec![
+            ("a.bin".into(), vec![1; 100], Utc::now()),
+            ("IT/one.txt".into(), one, m),
+            ("IT/two.txt".into(), two, m),
+        ],
+    );
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    run(&config, &catalog, flaky.clone()).await;
+    let alter = |path: &str| {
+        let (path, mut content, modified) = flaky.take(path);
+        content[0] ^= 1;
+        flaky.put((path, content, modified));
+    };
+    alter("IT/one.txt");
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    assert_eq!(problem_kinds(&ev.targets[0]), vec![ProblemKind::Canary]);
+    assert_eq!(ev.verdict, Some(Verdict::Fail));
+    let req = AckRequest {
+        target: None,
+        problem: None,
+        reason: "the canary is being replaced".into(),
+        until: None,
+        by: "ann".into(),
+    };
+    acknowledge(&config, &catalog, "acme", &req, Utc::now()).unwrap();
+    // The same canary still altered: it fails the run it is seen in, and the
+    // acknowledgement stays on the problem.
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let p = &ev.targets[0].problems[0];
+    assert!(p.acknowledged.is_some(), "{p:?}");
+    // The second canary fails too: the problem grew, a technician must look again.
+    alter("IT/two.txt");
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let p = &ev.targets[0].problems[0];
+    assert_eq!((p.kind, p.files), (ProblemKind::Canary, 2));
+    assert!(p.acknowledged.is_none(), "{p:?}");
+}
