@@ -139,7 +139,7 @@ impl ProcessLock {
             }
             Err(TryLockError::Error(e)) => return Err(io(e)),
         }
-        let record = serde_json::to_string(me).expect("the lock record serializes");
+        let record = serde_json::to_string(me).map_err(|e| io(std::io::Error::other(e)))?;
         file.set_len(0).map_err(io)?;
         file.rewind().map_err(io)?;
         file.write_all(record.as_bytes()).map_err(io)?;

@@ -36,13 +36,8 @@ pub async fn test_now(
     headers: HeaderMap,
     Form(form): Form<TestNow>,
 ) -> Response {
-    if !state.sessions.csrf_ok(&headers, &form.csrf) {
-        tracing::warn!(job = %job, "web: a form without a valid CSRF token was refused");
-        return (
-            StatusCode::FORBIDDEN,
-            "the form's CSRF token is missing or wrong\n",
-        )
-            .into_response();
+    if let Some(refused) = refuse_without_csrf(&state, &headers, &form.csrf, &job) {
+        return refused;
     }
     match state.runs.start(&job) {
         Ok(run_id) => {
@@ -61,7 +56,8 @@ pub struct AckForm {
     target: String,
     reason: String,
     by: String,
-    /// A day (`2026-12-31`): the acknowledgement lapses at its end (UTC). Empty: until fixed.
+    /// As `backproof ack --until` (`2026-12-31`: at the end of that day, UTC; `3d`). Empty:
+    /// until fixed.
     #[serde(default)]
     until: String,
 }
@@ -73,28 +69,16 @@ pub async fn acknowledge(
     headers: HeaderMap,
     Form(form): Form<AckForm>,
 ) -> Response {
-    if !state.sessions.csrf_ok(&headers, &form.csrf) {
-        tracing::warn!(job = %job, "web: a form without a valid CSRF token was refused");
-        return (
-            StatusCode::FORBIDDEN,
-            "the form's CSRF token is missing or wrong\n",
-        )
-            .into_response();
+    if let Some(refused) = refuse_without_csrf(&state, &headers, &form.csrf, &job) {
+        return refused;
     }
+    // The same reading of `until` as `backproof ack --until` (dates at the end of the day,
+    // in UTC here: a page has no job time zone at hand).
     let until = match form.until.trim() {
         "" => None,
-        day => match chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
-            .ok()
-            .and_then(|d| d.and_hms_opt(23, 59, 59))
-        {
-            Some(t) => Some(t.and_utc()),
-            None => {
-                return message(
-                    StatusCode::BAD_REQUEST,
-                    &format!("`{day}` is not a day (YYYY-MM-DD)"),
-                    &job,
-                );
-            }
+        text => match crate::ack::parse_until(text, chrono_tz::UTC, chrono::Utc::now()) {
+            Ok(t) => Some(t),
+            Err(why) => return message(StatusCode::BAD_REQUEST, &why, &job),
         },
     };
     let req = crate::ack::AckRequest {
@@ -116,6 +100,26 @@ pub async fn acknowledge(
             message(code, &e.to_string(), &job)
         }
     }
+}
+
+/// The refusal of a form without this session's CSRF token, or `None` when it has it.
+fn refuse_without_csrf(
+    state: &WebState,
+    headers: &HeaderMap,
+    csrf: &str,
+    job: &str,
+) -> Option<Response> {
+    if state.sessions.csrf_ok(headers, csrf) {
+        return None;
+    }
+    tracing::warn!(job = %job, "web: a form without a valid CSRF token was refused");
+    Some(
+        (
+            StatusCode::FORBIDDEN,
+            "the form's CSRF token is missing or wrong\n",
+        )
+            .into_response(),
+    )
 }
 
 fn message(code: StatusCode, text: &str, job: &str) -> Response {
