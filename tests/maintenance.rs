@@ -13,12 +13,16 @@ use common::*;
 
 #[tokio::test(start_paused = true)]
 async fn alerts_inside_a_window_are_held_and_the_ones_still_open_sent_at_its_end() {
-    let f = Fixture::empty();
     let now = chrono::Utc::now();
     let (from, to) = (
         now - chrono::Duration::hours(1),
         now + chrono::Duration::hours(2),
     );
+    let f = two_target_fixture(&format!(
+        "\n[[maintenance]]\nfrom = \"{}\"\nto = \"{}\"\n",
+        from.to_rfc3339(),
+        to.to_rfc3339()
+    ));
     let text = std::fs::read_to_string(&f.config).unwrap();
     std::fs::write(
         &f.config,
@@ -26,28 +30,6 @@ async fn alerts_inside_a_window_are_held_and_the_ones_still_open_sent_at_its_end
     )
     .unwrap();
     let usb = f.dir.path().join("usb");
-    f.write_job(
-        "acme",
-        &format!(
-            "client = \"Acme Dental\"\ntechnicians = [\"noc@msp.example\"]\nschedule = \"30 2 * * *\"\n\n[[maintenance]]\nfrom = \"{}\"\nto = \"{}\"\n\n[policy]\nsample_files = 100\n\n[[targets]]\nname = \"nas\"\nurl = \"file://{}\"\n\n[[targets]]\nname = \"usb\"\nurl = \"file://{}\"\n",
-            from.to_rfc3339(),
-            to.to_rfc3339(),
-            f.backups.display(),
-            usb.display()
-        ),
-    );
-    for i in 0..3 {
-        f.file(
-            &format!("set/f{i:02}.bak"),
-            4_000 + i * 101,
-            hours(1 + 24 * i as u64),
-        );
-        f.file(
-            &format!("../usb/u{i:02}.bak"),
-            3_000 + i * 77,
-            hours(2 + 24 * i as u64),
-        );
-    }
     assert_eq!(f.run_json("acme", &[]).0, 0);
     let usb_file = usb.join("u01.bak");
     let usb_orig = std::fs::read(&usb_file).unwrap();

@@ -7,31 +7,6 @@ mod common;
 use common::*;
 
 /// Job `acme` with targets `nas` (the backup folder) and `usb`, three files each.
-fn fixture(job_extra: &str) -> Fixture {
-    let f = Fixture::empty();
-    let usb = f.dir.path().join("usb");
-    f.write_job(
-        "acme",
-        &format!(
-            "client = \"Acme Dental\"\ntechnicians = [\"noc@msp.example\"]\nschedule = \"30 2 * * *\"\n{job_extra}\n\n[policy]\nsample_files = 100\n\n[[targets]]\nname = \"nas\"\nurl = \"file://{}\"\n\n[[targets]]\nname = \"usb\"\nurl = \"file://{}\"\n",
-            f.backups.display(),
-            usb.display()
-        ),
-    );
-    for i in 0..3 {
-        f.file(
-            &format!("set/f{i:02}.bak"),
-            4_000 + i * 101,
-            hours(1 + 24 * i as u64),
-        );
-        f.file(
-            &format!("../usb/u{i:02}.bak"),
-            3_000 + i * 77,
-            hours(2 + 24 * i as u64),
-        );
-    }
-    f
-}
 
 /// (Subject, To, Message-ID, In-Reply-To, References, text) of every message written.
 fn mails(f: &Fixture) -> Vec<[String; 6]> {
@@ -69,7 +44,7 @@ fn find<'a>(all: &'a [[String; 6]], subject_part: &str) -> Vec<&'a [String; 6]> 
 
 #[test]
 fn one_problem_one_thread_from_the_failure_to_its_closing_message() {
-    let f = fixture("");
+    let f = two_target_fixture("");
     assert_eq!(f.run_json("acme", &[]).0, 0);
     let nas_file = f.backups.join("set/f01.bak");
     let usb_file = f.dir.path().join("usb/u01.bak");
@@ -171,7 +146,7 @@ fn one_problem_one_thread_from_the_failure_to_its_closing_message() {
 
 #[test]
 fn technicians_by_severity_sends_failures_to_the_psa_and_warnings_elsewhere() {
-    let f = fixture(
+    let f = two_target_fixture(
         "notify = \"always\"\n[technicians_by_severity]\nfail = [\"psa@msp.example\"]\nwarn = [\"soft@msp.example\"]",
     );
     let out = f.backproof(&["check-config"]);

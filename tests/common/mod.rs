@@ -344,3 +344,31 @@ pub fn backproof_bounded(
     };
     (output, started.elapsed())
 }
+
+/// The job `acme` (Acme Dental, one technician) with `job_extra` among its keys and two
+/// local targets: `nas` (three files under `set/`) and `usb` (three files beside it).
+pub fn two_target_fixture(job_extra: &str) -> Fixture {
+    let f = Fixture::empty();
+    let usb = f.dir.path().join("usb");
+    f.write_job(
+        "acme",
+        &format!(
+            "client = \"Acme Dental\"\ntechnicians = [\"noc@msp.example\"]\nschedule = \"30 2 * * *\"\n{job_extra}\n\n[policy]\nsample_files = 100\n\n[[targets]]\nname = \"nas\"\nurl = \"file://{}\"\n\n[[targets]]\nname = \"usb\"\nurl = \"file://{}\"\n",
+            f.backups.display(),
+            usb.display()
+        ),
+    );
+    for i in 0..3 {
+        f.file(
+            &format!("set/f{i:02}.bak"),
+            4_000 + i * 101,
+            hours(1 + 24 * i as u64),
+        );
+        f.file(
+            &format!("../usb/u{i:02}.bak"),
+            3_000 + i * 77,
+            hours(2 + 24 * i as u64),
+        );
+    }
+    f
+}
