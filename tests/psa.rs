@@ -6,8 +6,6 @@ mod common;
 
 use common::*;
 
-/// Job `acme` with targets `nas` (the backup folder) and `usb`, three files each.
-
 /// (Subject, To, Message-ID, In-Reply-To, References, text) of every message written.
 fn mails(f: &Fixture) -> Vec<[String; 6]> {
     let mut out = Vec::new();
