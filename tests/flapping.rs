@@ -8,8 +8,11 @@ use std::time::Duration;
 use common::receiver::Receiver;
 use common::*;
 
-#[test]
-fn a_flapping_problem_is_reported_once() {
+/// What the receiver and the mail folder saw of a problem that opened and closed four
+/// times: chat messages with [FAIL], [FIXED], [FLAPPING]; emails with [FLAPPING],
+/// `] [FAIL]`, [FIXED]. With `stop`, every run stops dead after queueing its alerts and
+/// before marking them queued, and the next run queues them again.
+fn flap(stop: Option<&std::path::Path>) -> [usize; 6] {
     let rx = Receiver::start();
     let f = Fixture::new("sample_files = 100");
     for i in 0..3 {
@@ -50,26 +53,74 @@ fn a_flapping_problem_is_reported_once() {
             })
             .count()
     };
+    let run = |expected: i32, round: u32| match stop {
+        None => assert_eq!(f.run_json("acme", &[]).0, expected, "round {round}"),
+        Some(stop) => {
+            std::fs::write(stop, "alerts-queued").unwrap();
+            let env = [("BACKPROOF_TEST_STOP_FILE", stop.to_str().unwrap())];
+            let (out, _) =
+                backproof_bounded(&f.config, &["run", "acme"], &env, Duration::from_secs(60));
+            assert!(
+                ![0, 1, 2].contains(&out.code),
+                "round {round}: {}",
+                out.stderr
+            );
+        }
+    };
     let mut sent = 0;
     for round in 1..=4 {
         corrupt_in_place(&victim);
-        assert_eq!(f.run_json("acme", &[]).0, 1, "round {round}");
+        run(1, round);
         std::fs::write(&victim, &original).unwrap();
         set_mtime(&victim, mtime);
-        assert_eq!(f.run_json("acme", &[]).0, 0, "round {round}");
+        run(0, round);
         // Openings and closings sent: the first two rounds, then one flapping report.
         sent = match round {
             1 | 2 => sent + 2,
             3 => sent + 1,
             _ => sent,
         };
-        rx.wait_for("/chat", sent, Duration::from_secs(10));
-        assert_eq!(rx.requests_to("/chat").len(), sent, "round {round}");
+        if stop.is_none() {
+            rx.wait_for("/chat", sent, Duration::from_secs(10));
+            assert_eq!(rx.requests_to("/chat").len(), sent, "round {round}");
+        }
     }
-    assert_eq!(chat("[FAIL]"), 2);
-    assert_eq!(chat("[FIXED]"), 2);
-    assert_eq!(chat("[FLAPPING]"), 1);
-    assert_eq!(mails("[FLAPPING]"), 1, "one flapping email");
+    if let Some(stop) = stop {
+        // The run after the crashes queues (again) what the last one queued, and sends.
+        std::fs::remove_file(stop).unwrap();
+        assert_eq!(f.run_json("acme", &[]).0, 0);
+        assert_eq!(f.backproof(&["outbox", "--retry"]).code, 0);
+        rx.wait_for("/chat", sent, Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(rx.requests_to("/chat").len(), sent);
+    }
+    [
+        chat("[FAIL]"),
+        chat("[FIXED]"),
+        chat("[FLAPPING]"),
+        mails("[FLAPPING]"),
+        mails("] [FAIL]"),
+        mails("[FIXED]"),
+    ]
+}
+
+#[test]
+fn a_flapping_problem_is_reported_once() {
+    let [fail, fixed, flapping, flapping_mails, fail_mails, _] = flap(None);
+    assert_eq!(fail, 2);
+    assert_eq!(fixed, 2);
+    assert_eq!(flapping, 1);
+    assert_eq!(flapping_mails, 1, "one flapping email");
     // The run reports themselves still go out for every failing run.
-    assert_eq!(mails("] [FAIL]"), 4);
+    assert_eq!(fail_mails, 4);
+}
+
+/// Alerts queued again after a crash (between queueing them and marking them queued) are
+/// not sent twice: the same chat messages and emails as without the crashes.
+#[test]
+fn alerts_queued_again_after_a_crash_are_sent_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let stop = dir.path().join("stop");
+    let calm = flap(None);
+    assert_eq!(flap(Some(&stop)), calm);
 }

@@ -396,3 +396,62 @@ fn webhook_configuration_errors_name_the_key_and_never_show_the_secret() {
         "{all}"
     );
 }
+
+/// A process that stops dead between recording a run and queueing its alerts (a power
+/// cut, `kill -9`) loses none of them: the run's record carries a mark that its alerts
+/// are still to go, and the next process to open the catalog queues them, once.
+#[test]
+fn the_alerts_of_a_run_recorded_just_before_a_crash_go_out_once_after_it() {
+    let rx = Receiver::start();
+    let f = fixture(&format!(
+        "\n[[webhooks]]\nname = \"psa\"\nurl = \"{}\"\nsecret_file = \"webhook.secret\"\nevents = [\"run.finished\", \"problem.opened\"]\n",
+        rx.url("/hook/")
+    ));
+    f.secret("webhook.secret", SECRET);
+    assert_eq!(f.run_json("acme", &[]).0, 0);
+    rx.wait_for("/hook/", 1, Duration::from_secs(10));
+    corrupt_in_place(&f.backups.join("set/f03.bak"));
+
+    let stop = f.dir.path().join("stop-after-record");
+    std::fs::write(&stop, "recorded").unwrap();
+    let (out, _) = backproof_bounded(
+        &f.config,
+        &["run", "acme", "--json"],
+        &[("BACKPROOF_TEST_STOP_FILE", stop.to_str().unwrap())],
+        Duration::from_secs(60),
+    );
+    assert!(
+        ![0, 1, 2].contains(&out.code),
+        "it did not stop dead: {}{}",
+        out.stdout,
+        out.stderr
+    );
+    std::fs::remove_file(&stop).unwrap();
+    let crashed = {
+        let catalog = backproof::catalog::Catalog::open(&f.data_dir()).unwrap();
+        let pending = catalog.alerts_pending().unwrap();
+        assert_eq!(pending.len(), 1, "{pending:?}");
+        pending[0].0.clone()
+    };
+
+    // The next command queues them (the run that follows delivers), and only once.
+    assert_eq!(f.backproof(&["status"]).code, 1);
+    let (code, third) = f.run_json("acme", &[]);
+    assert_eq!(code, 1);
+    let got = rx.wait_for("/hook/", 4, Duration::from_secs(10));
+    assert_eq!(
+        types(&got),
+        [
+            "run.finished",
+            "run.finished",
+            "problem.opened",
+            "run.finished"
+        ]
+    );
+    assert_eq!(got[1].json()["data"]["run_id"], crashed.as_str());
+    assert_eq!(got[2].json()["data"]["run_id"], crashed.as_str());
+    assert_eq!(got[3].json()["data"]["run_id"], third["run_id"]);
+    let catalog = backproof::catalog::Catalog::open(&f.data_dir()).unwrap();
+    assert!(catalog.alerts_pending().unwrap().is_empty());
+    assert_eq!(catalog.webhooks().unwrap().len(), 4);
+}

@@ -71,6 +71,9 @@ pub fn queue(catalog: &Catalog, sender: &Sender, job: &Job, ev: &RunEvidence) ->
             );
             let id = format!("{}-fixed-{}", key.to_ascii_lowercase(), ev.run_id);
             let message_id = compose::notice_id(sender, &id);
+            if items.iter().any(|i| i.message_id == message_id) {
+                continue; // queued before a crash: queued once
+            }
             let composed = match compose::threaded_notice(
                 sender,
                 &to,

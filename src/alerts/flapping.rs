@@ -52,7 +52,10 @@ pub fn observe(
             }
             e.v = RECORD_SCHEMA;
             e.closed.retain(|at| now - *at < WINDOW);
-            e.closed.push(now);
+            if !e.closed.contains(&now) {
+                // (contained: this run's alerts are queued again after a crash)
+                e.closed.push(now);
+            }
             if let Err(err) = catalog.put_episodes(&job.name, &t.name, kind, &e) {
                 tracing::error!(job = %job.name, error = %err, "problem history not recorded");
             }
@@ -68,9 +71,11 @@ pub fn observe(
                 // Closed for a whole window: no longer flapping.
                 e.flapping_since = None;
             }
-            if e.flapping_since.is_some() {
+            // This run made it flapping: its alerts are queued again after a crash.
+            let starts_here = e.flapping_since == Some(now);
+            if e.flapping_since.is_some() && !starts_here {
                 quiet.push(key);
-            } else if e.closed.len() >= CLOSINGS {
+            } else if starts_here || e.closed.len() >= CLOSINGS {
                 e.flapping_since = Some(now);
                 quiet.push(key.clone());
                 report(catalog, sender, job, &t.name, p, e.closed.len(), &ev.run_id);
@@ -140,6 +145,12 @@ fn report(
         sender,
         &format!("{}-flapping-{run_id}", key.to_ascii_lowercase()),
     );
+    if catalog
+        .outbox()
+        .is_ok_and(|items| items.iter().any(|i| i.message_id == id))
+    {
+        return; // queued before a crash: queued once
+    }
     match compose::threaded_notice(sender, &to, &subject, &text, &id, None) {
         Ok(c) => {
             let item = outbox::item(

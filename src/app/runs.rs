@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 
-use crate::catalog::{CatalogError, MailKind};
+use crate::catalog::{Catalog, CatalogError, MailKind};
 use crate::config::{Config, Job};
 use crate::evidence::RunEvidence;
 use crate::mail::{Sender, compose, outbox, policy};
@@ -75,39 +75,33 @@ impl RunService {
         let ping = crate::hooks::ping::RunPing::start(job, &run_id);
         let sealed = self.verifier.run(job, req).await?;
         let done = self.record(job, sealed)?;
+        test_stop_point("recorded");
         if let Some(p) = ping {
             p.finished(&done.evidence);
         }
-        self.alert(job, &done.evidence);
+        queue_alert_items(&self.verifier.catalog, &self.sender, job, &done.evidence);
+        test_stop_point("alerts-queued");
+        mark_alerts_queued(&self.verifier.catalog, &done.evidence);
         Ok(done)
-    }
-
-    /// What a recorded run tells beyond its report: webhook events, the closing notices
-    /// of problems it fixed, and flapping problems. An alert about a problem opened in a
-    /// maintenance window is held until the window ends (see `crate::daemon::remind`).
-    fn alert(&self, job: &Job, ev: &RunEvidence) {
-        let catalog = &self.verifier.catalog;
-        let mut events = crate::hooks::event::of_run(job, ev);
-        if ev.maintenance.is_some() {
-            events.retain(|e| e.kind != "problem.opened");
-        }
-        crate::alerts::flapping::observe(catalog, &self.sender, job, ev, &mut events);
-        crate::hooks::webhook::queue(catalog, job, &events);
-        crate::alerts::close::queue(catalog, &self.sender, job, ev);
     }
 
     /// Records a run of `job` that stopped on a panic as a run that could not verify.
     /// `None` if it had been recorded as finished before the panic.
     pub fn record_crash(&self, job: &Job, crash: Crash<'_>) -> Result<Option<Finished>, RunError> {
         match self.verifier.seal_crash(job, crash)? {
-            Some(sealed) => self.record(job, sealed).map(Some),
+            Some(sealed) => {
+                let done = self.record(job, sealed)?;
+                queue_alerts(&self.verifier.catalog, &self.sender, job, &done.evidence);
+                Ok(Some(done))
+            }
             None => Ok(None),
         }
     }
 
     /// Queues the report email (if the job's policy says so) and records it in one
     /// transaction with the run and what it changes (the committed listings, the open
-    /// problems), then writes the evidence file.
+    /// problems) and a mark that its alerts are still to be queued ([`queue_alerts`]
+    /// takes it off), then writes the evidence file.
     pub fn record(&self, job: &Job, sealed: Sealed) -> Result<Finished, RunError> {
         let Sealed {
             evidence: ev,
@@ -161,4 +155,65 @@ impl RunService {
             emailed_to: mail.map(|m| m.to),
         })
     }
+}
+
+/// What a recorded run tells beyond its report (see [`queue_alert_items`]), then takes
+/// off the run's "alerts pending" mark. Queueing the alerts of a run again (after a crash
+/// between the run's record and the mark's removal) queues nothing twice.
+pub(crate) fn queue_alerts(catalog: &Catalog, sender: &Sender, job: &Job, ev: &RunEvidence) {
+    queue_alert_items(catalog, sender, job, ev);
+    mark_alerts_queued(catalog, ev);
+}
+
+/// Queues webhook events, the closing notices of problems the run fixed, and flapping
+/// problems. An alert about a problem opened in a maintenance window is held until the
+/// window ends (see `crate::daemon::remind`).
+fn queue_alert_items(catalog: &Catalog, sender: &Sender, job: &Job, ev: &RunEvidence) {
+    let mut events = crate::hooks::event::of_run(job, ev);
+    if ev.maintenance.is_some() {
+        events.retain(|e| e.kind != "problem.opened");
+    }
+    crate::alerts::flapping::observe(catalog, sender, job, ev, &mut events);
+    crate::hooks::webhook::queue(catalog, job, &events);
+    crate::alerts::close::queue(catalog, sender, job, ev);
+}
+
+fn mark_alerts_queued(catalog: &Catalog, ev: &RunEvidence) {
+    if let Err(e) = catalog.alerts_queued(&ev.run_id) {
+        tracing::error!(run_id = %ev.run_id, error = %e, "alerts queued but not marked so: they are looked at again at the next start");
+    }
+}
+
+/// Queues the alerts of runs recorded by a process that stopped before it queued them.
+pub(crate) fn queue_pending_alerts(config: &Config, catalog: &Catalog) -> Result<(), CatalogError> {
+    let sender = Sender::from_config(config);
+    for (run_id, job) in catalog.alerts_pending()? {
+        match (config.job(&job), catalog.run(&run_id)?) {
+            (Some(job), Some(ev)) => {
+                tracing::warn!(run_id = %run_id, job = %job.name, "queueing the alerts of a run recorded before the last stop");
+                queue_alerts(catalog, &sender, job, &ev);
+            }
+            _ => {
+                tracing::warn!(run_id = %run_id, job = %job, "alerts of a run not queued: its job or its record is gone");
+                catalog.alerts_queued(&run_id)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A hook for tests, compiled only into debug builds (what `cargo test` runs): when the
+/// file named by `BACKPROOF_TEST_STOP_FILE` holds `point`, the process stops dead there (as
+/// a power cut or `kill -9` would): `recorded` right after a run is recorded, before its
+/// alerts are queued; `alerts-queued` after they are queued, before that is marked.
+/// Release builds ignore the variable.
+fn test_stop_point(point: &str) {
+    #[cfg(debug_assertions)]
+    if let Some(file) = std::env::var_os("BACKPROOF_TEST_STOP_FILE")
+        && std::fs::read_to_string(&file).is_ok_and(|t| t.trim() == point)
+    {
+        std::process::abort();
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = point;
 }

@@ -82,6 +82,7 @@ pub fn open_catalog_as(config: &Config, me: &LockRecord) -> Result<Catalog> {
     for id in catalog.interrupt_unfinished()? {
         tracing::warn!(run_id = %id, "run did not finish (process stopped); recorded as interrupted");
     }
+    super::runs::queue_pending_alerts(config, &catalog)?;
     let swept =
         ScratchDir::sweep_orphans(&config.scratch_dir, catalog.installation(), |_| false)
             .with_context(|| format!("cleaning scratch folder {}", config.scratch_dir.display()))?;

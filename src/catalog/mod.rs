@@ -18,6 +18,8 @@
 //! - `problem_episodes`: `job \0 target \0 kind` → [`Episodes`] (recent closings: flapping)
 //! - `webhooks`: id → [`WebhookItem`] (webhook events to send, sent or rejected)
 //! - `schedule`: job → the last scheduled slot the daemon handled (RFC 3339), for catch-up
+//! - `alerts_pending`: run id → job, runs whose alerts (webhook events, closing and
+//!   flapping notices) are still to be queued: written with the run, removed once queued
 //!
 //! sled allows one process per database; [`lock::ProcessLock`] turns a second opener into
 //! a clear error that names the process holding it.
@@ -141,6 +143,7 @@ pub struct Catalog {
     acks: sled::Tree,
     notes: sled::Tree,
     meta: sled::Tree,
+    alerts_pending: sled::Tree,
     /// This catalog's id, written into the scratch folders of its runs.
     installation: String,
     _lock: Arc<ProcessLock>,
@@ -224,6 +227,7 @@ impl Catalog {
             problems: tree("problems")?,
             problem_files: tree("problem_files")?,
             acks: tree("acks")?,
+            alerts_pending: tree("alerts_pending")?,
             db,
             path,
             _lock: Arc::new(lock),
@@ -284,8 +288,9 @@ impl Catalog {
     }
 
     /// Records a finished run: its evidence exactly as `document` (the bytes its hash is
-    /// taken of), the message reporting it, and what it changes (`commit`: committed
-    /// listings, open problems), in one transaction. Either all are stored or none.
+    /// taken of), the message reporting it, what it changes (`commit`: committed
+    /// listings, open problems), and that its alerts are still to be queued (see
+    /// [`Catalog::alerts_pending`]), in one transaction. Either all are stored or none.
     pub fn finish_run(
         &self,
         ev: &RunEvidence,
@@ -303,55 +308,60 @@ impl Catalog {
             &self.targets,
             &self.problems,
             &self.problem_files,
+            &self.alerts_pending,
         )
-            .transaction(|(runs, job_runs, outbox, targets, problems, files)| {
-                runs.insert(ev.run_id.as_bytes(), document)?;
-                job_runs.insert(job_run_key(ev), ev.run_id.as_bytes())?;
-                if let Some((id, bytes)) = &mail {
-                    outbox.insert(id.as_bytes(), bytes.as_slice())?;
-                }
-                for tc in &commit.targets {
-                    let (job, target) = (tc.job.as_str(), tc.target.as_str());
-                    if let Some(state) = &tc.state {
-                        targets.insert(key(&[job, target]), encode(state))?;
+            .transaction(
+                |(runs, job_runs, outbox, targets, problems, files, pending)| {
+                    runs.insert(ev.run_id.as_bytes(), document)?;
+                    job_runs.insert(job_run_key(ev), ev.run_id.as_bytes())?;
+                    pending.insert(ev.run_id.as_bytes(), ev.job.as_bytes())?;
+                    if let Some((id, bytes)) = &mail {
+                        outbox.insert(id.as_bytes(), bytes.as_slice())?;
                     }
-                    for update in &tc.problems {
-                        match update {
-                            ProblemUpdate::Upsert {
-                                record,
-                                add,
-                                remove,
-                                clear_ack,
-                            } => {
-                                let k = key(&[job, target, record.kind.label()]);
-                                let mut record = (**record).clone();
-                                if !clear_ack && let Some(current) = problems.get(&k)? {
-                                    let current: ProblemRecord = serde_json::from_slice(&current)
-                                        .map_err(|e| {
-                                        ConflictableTransactionError::Abort(e.to_string())
-                                    })?;
-                                    record.ack = current.ack;
+                    for tc in &commit.targets {
+                        let (job, target) = (tc.job.as_str(), tc.target.as_str());
+                        if let Some(state) = &tc.state {
+                            targets.insert(key(&[job, target]), encode(state))?;
+                        }
+                        for update in &tc.problems {
+                            match update {
+                                ProblemUpdate::Upsert {
+                                    record,
+                                    add,
+                                    remove,
+                                    clear_ack,
+                                } => {
+                                    let k = key(&[job, target, record.kind.label()]);
+                                    let mut record = (**record).clone();
+                                    if !clear_ack && let Some(current) = problems.get(&k)? {
+                                        let current: ProblemRecord =
+                                            serde_json::from_slice(&current).map_err(|e| {
+                                                ConflictableTransactionError::Abort(e.to_string())
+                                            })?;
+                                        record.ack = current.ack;
+                                    }
+                                    problems.insert(k, encode(&record))?;
+                                    let label = record.kind.label();
+                                    for (path, f) in add {
+                                        files
+                                            .insert(key(&[job, target, label, path]), encode(f))?;
+                                    }
+                                    for path in remove {
+                                        files.remove(key(&[job, target, label, path]))?;
+                                    }
                                 }
-                                problems.insert(k, encode(&record))?;
-                                let label = record.kind.label();
-                                for (path, f) in add {
-                                    files.insert(key(&[job, target, label, path]), encode(f))?;
-                                }
-                                for path in remove {
-                                    files.remove(key(&[job, target, label, path]))?;
-                                }
-                            }
-                            ProblemUpdate::Close { kind, files: paths } => {
-                                problems.remove(key(&[job, target, kind.label()]))?;
-                                for path in paths {
-                                    files.remove(key(&[job, target, kind.label(), path]))?;
+                                ProblemUpdate::Close { kind, files: paths } => {
+                                    problems.remove(key(&[job, target, kind.label()]))?;
+                                    for path in paths {
+                                        files.remove(key(&[job, target, kind.label(), path]))?;
+                                    }
                                 }
                             }
                         }
                     }
-                }
-                Ok::<_, ConflictableTransactionError<String>>(())
-            })
+                    Ok::<_, ConflictableTransactionError<String>>(())
+                },
+            )
             .map_err(|e| match e {
                 sled::transaction::TransactionError::Storage(e) => self.db_err(e),
                 sled::transaction::TransactionError::Abort(message) => CatalogError::Corrupt {
@@ -359,6 +369,30 @@ impl Catalog {
                     message,
                 },
             })
+    }
+
+    /// Runs whose alerts are still to be queued, as (run id, job), oldest first: a process
+    /// that stopped between recording a run and queueing its alerts leaves them here, and
+    /// the next one to open the catalog queues them (queueing them twice sends nothing
+    /// twice).
+    pub fn alerts_pending(&self) -> Result<Vec<(String, String)>> {
+        let mut pending = Vec::new();
+        for item in self.alerts_pending.iter() {
+            let (k, v) = item.map_err(|e| self.db_err(e))?;
+            pending.push((
+                String::from_utf8_lossy(&k).into_owned(),
+                String::from_utf8_lossy(&v).into_owned(),
+            ));
+        }
+        Ok(pending)
+    }
+
+    /// The alerts of run `run_id` are queued.
+    pub fn alerts_queued(&self, run_id: &str) -> Result<()> {
+        self.alerts_pending
+            .remove(run_id.as_bytes())
+            .map_err(|e| self.db_err(e))?;
+        Ok(())
     }
 
     /// Marks one run as interrupted if it is still running (cancelled by the daemon).
