@@ -97,6 +97,11 @@ pub struct Status {
     pub rows: Vec<StatusRow>,
     pub outbox_queued: usize,
     pub outbox_rejected: usize,
+    /// Webhook messages still to go, and refused for good.
+    #[serde(default)]
+    pub webhooks_queued: usize,
+    #[serde(default)]
+    pub webhooks_rejected: usize,
 }
 
 impl Status {
@@ -227,6 +232,7 @@ pub fn collect(
     }
     rows.sort_by(|a, b| a.state.cmp(&b.state).then_with(|| a.client.cmp(&b.client)));
     let items = catalog.outbox()?;
+    let webhooks = catalog.webhooks()?;
     Ok(Status {
         at: now,
         daemon_running: running.is_some(),
@@ -237,6 +243,14 @@ pub fn collect(
             .filter(|i| i.delivery == Delivery::Pending)
             .count(),
         outbox_rejected: items
+            .iter()
+            .filter(|i| matches!(i.delivery, Delivery::Rejected { .. }))
+            .count(),
+        webhooks_queued: webhooks
+            .iter()
+            .filter(|i| i.delivery == Delivery::Pending)
+            .count(),
+        webhooks_rejected: webhooks
             .iter()
             .filter(|i| matches!(i.delivery, Delivery::Rejected { .. }))
             .count(),

@@ -455,3 +455,77 @@ fn the_alerts_of_a_run_recorded_just_before_a_crash_go_out_once_after_it() {
     assert!(catalog.alerts_pending().unwrap().is_empty());
     assert_eq!(catalog.webhooks().unwrap().len(), 4);
 }
+
+/// Webhook messages are part of the outbox a technician looks at: `backproof outbox`
+/// lists them (and its exit code counts them), `status` counts queued and rejected ones,
+/// and `outbox --retry` sends a deferred one now, before its backoff has passed.
+#[test]
+fn webhook_messages_show_in_the_outbox_and_status_and_retry_sends_them_now() {
+    let rx = Receiver::start();
+    rx.answer(Answer::Status(503));
+    let f = fixture(&format!(
+        "\n[[webhooks]]\nname = \"chat\"\nkind = \"slack\"\nurl = \"{}\"\nevents = [\"run.finished\"]\n",
+        rx.url("/hook/secret-token")
+    ));
+    assert_eq!(f.backproof(&["run", "acme"]).code, 0);
+    rx.wait_for("/hook/", 1, Duration::from_secs(5));
+
+    let status = f.backproof(&["status"]);
+    assert!(
+        status.stdout.contains("webhooks: 1 queued, 0 rejected"),
+        "{}",
+        status.stdout
+    );
+    assert_eq!(
+        f.backproof(&["status", "--json"]).json()["webhooks_queued"],
+        1
+    );
+    let outbox = f.backproof(&["outbox"]);
+    assert_eq!(
+        outbox.code, 1,
+        "a queued webhook is not delivered: {}",
+        outbox.stdout
+    );
+    let line = outbox
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("run.finished"))
+        .unwrap_or_else(|| panic!("no webhook listed: {}", outbox.stdout));
+    assert!(line.contains("queued") && line.contains("chat:"), "{line}");
+    assert!(outbox.stdout.contains("HTTP 503"), "{}", outbox.stdout);
+    assert!(!outbox.stdout.contains("secret-token"), "{}", outbox.stdout);
+
+    // The receiver is back: --retry sends it now, though its next attempt is a minute away.
+    rx.answer(Answer::Status(200));
+    let retry = f.backproof(&["outbox", "--retry"]);
+    assert!(
+        retry
+            .stdout
+            .contains("webhooks: 1 sent, 0 still queued, 0 rejected"),
+        "{}{}",
+        retry.stdout,
+        retry.stderr
+    );
+    assert_eq!(rx.requests_to("/hook/secret-token").len(), 2);
+    assert_eq!(retry.code, 0, "{}", retry.stdout);
+
+    // Refused for good: listed as rejected and counted by status.
+    rx.answer(Answer::Status(410));
+    assert_eq!(f.backproof(&["run", "acme"]).code, 0);
+    let status = f.backproof(&["status"]);
+    assert!(
+        status.stdout.contains("webhooks: 0 queued, 1 rejected"),
+        "{}",
+        status.stdout
+    );
+    let outbox = f.backproof(&["outbox"]);
+    assert_eq!(outbox.code, 1);
+    assert!(
+        outbox
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("run.finished") && l.contains("REJECTED")),
+        "{}",
+        outbox.stdout
+    );
+}

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use crate::ack::{AckRequest, Acked};
-use crate::catalog::{Catalog, OutboxItem};
+use crate::catalog::{Catalog, OutboxItem, WebhookItem};
 use crate::chain::ChainCheck;
 use crate::config::{Config, Job};
 use crate::evidence::RunEvidence;
@@ -182,14 +182,41 @@ impl Service for Local {
             .collect())
     }
 
+    async fn webhooks(&self) -> Result<Vec<WebhookItem>, AppError> {
+        Ok(self
+            .catalog
+            .webhooks()?
+            .into_iter()
+            .map(|mut i| {
+                i.body = String::new();
+                i
+            })
+            .collect())
+    }
+
     async fn outbox_retry(&self) -> Result<Counts, AppError> {
         let mailer = Mailer::new(&self.config).map_err(|e| AppError::Failed(e.to_string()))?;
         // The round runs in its own task: a client that gives up waiting does not cut a
         // delivery short (which would leave its message claimed until the claim lapses).
         let catalog = self.catalog.clone();
+        let webhooks = self.config.webhooks.clone();
         let round = tokio::spawn(async move {
             let round = crate::mail::outbox::deliver(&catalog, &mailer, true).await;
-            round.map(|r| r.counts(&mailer))
+            let mut counts = round.map(|r| r.counts(&mailer))?;
+            let limit = crate::hooks::webhook::round_limit(&webhooks);
+            let hooks = crate::hooks::webhook::deliver(&catalog, &webhooks, true);
+            match tokio::time::timeout(limit, hooks).await {
+                Ok(Ok(r)) => {
+                    counts.webhooks_sent = r.sent;
+                    counts.webhooks_deferred = r.deferred;
+                    counts.webhooks_rejected = r.rejected;
+                }
+                Ok(Err(e)) => tracing::error!(error = %e, "webhooks not delivered"),
+                Err(_) => tracing::warn!(
+                    "webhooks: delivery did not finish in {limit:?}; they stay queued"
+                ),
+            }
+            Ok::<_, crate::catalog::CatalogError>(counts)
         });
         match round.await {
             Ok(Ok(counts)) => Ok(counts),

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::ack::{AckError, AckRequest, Acked};
-use crate::catalog::{CatalogError, HolderKind, OutboxItem};
+use crate::catalog::{CatalogError, HolderKind, OutboxItem, WebhookItem};
 use crate::chain::ChainCheck;
 use crate::config::Config;
 use crate::evidence::RunEvidence;
@@ -147,12 +147,19 @@ pub trait Service: Send + Sync {
     async fn queue_digest(&self, job: &str) -> Result<bool, AppError>;
     /// Every message of the outbox (bodies left out).
     async fn outbox(&self) -> Result<Vec<OutboxItem>, AppError>;
-    /// The newest messages of the outbox that `query` asks for, with counts over all.
+    /// Every webhook message (bodies left out).
+    async fn webhooks(&self) -> Result<Vec<WebhookItem>, AppError>;
+    /// The newest messages and webhook messages that `query` asks for, with counts over
+    /// all.
     async fn outbox_page(
         &self,
         query: outbox_page::OutboxQuery,
     ) -> Result<outbox_page::OutboxPage, AppError> {
-        Ok(outbox_page::page(self.outbox().await?, query))
+        Ok(outbox_page::page(
+            self.outbox().await?,
+            self.webhooks().await?,
+            query,
+        ))
     }
     /// Sends every queued message now.
     async fn outbox_retry(&self) -> Result<Counts, AppError>;

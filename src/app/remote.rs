@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 
 use crate::ack::{AckRequest, Acked};
-use crate::catalog::OutboxItem;
+use crate::catalog::{OutboxItem, WebhookItem};
 use crate::chain::ChainCheck;
 use crate::config::Config;
 use crate::evidence::RunEvidence;
@@ -168,6 +168,10 @@ impl Service for Remote {
 
     async fn outbox(&self) -> Result<Vec<OutboxItem>, AppError> {
         self.get("/v1/outbox").await.map_err(failed)
+    }
+
+    async fn webhooks(&self) -> Result<Vec<WebhookItem>, AppError> {
+        self.get("/v1/webhooks").await.map_err(failed)
     }
 
     async fn outbox_retry(&self) -> Result<Counts, AppError> {

@@ -3,13 +3,13 @@
 use anyhow::{Result, bail};
 use chrono::Utc;
 
-use crate::catalog::{Catalog, Delivery, MailKind};
+use crate::catalog::{Catalog, Delivery, MailKind, OutboxItem, WebhookItem};
 use crate::config::Config;
 use crate::mail::{Delivered, Mailer, Sender, compose, outbox};
 use crate::report::digest;
 
 use crate::app::Access;
-use crate::app::outbox_page::OutboxQuery;
+use crate::app::outbox_page::{Listing, OutboxQuery};
 use crate::app::setup::find_job;
 use crate::format::plural;
 
@@ -110,21 +110,28 @@ pub async fn outbox(config: &Config, retry: bool, query: OutboxQuery) -> Result<
         println!("{}", access.service().outbox_retry().await?);
     }
     let page = access.service().outbox_page(query).await?;
-    let items = &page.items;
-    let undelivered = match page.undelivered {
-        0 => String::new(),
-        n => format!(" ({n} not delivered)"),
-    };
-    if page.total == 0 {
+    if page.mail.total == 0 && page.webhooks.total == 0 {
         println!("the outbox is empty");
         return Ok(0);
     }
+    print_mail(&page.mail, query);
+    if page.webhooks.total > 0 {
+        println!();
+        print_webhooks(&page.webhooks, query);
+    }
+    // The exit code is the whole outbox's: a failure is not hidden by the page.
+    Ok(if page.undelivered() == 0 { 0 } else { 1 })
+}
+
+fn print_mail(page: &Listing<OutboxItem>, query: OutboxQuery) {
+    let items = &page.items;
     if items.is_empty() {
         println!(
-            "nothing is waiting to be sent; the outbox holds {}{undelivered}",
-            plural(page.total as u64, "message")
+            "no email waiting to be sent; the outbox holds {}{}",
+            plural(page.total as u64, "message"),
+            not_delivered(page.undelivered)
         );
-        return Ok(if page.undelivered == 0 { 0 } else { 1 });
+        return;
     }
     println!(
         "{:<10} {:<11} {:<9} {:<21} SUBJECT / LAST ERROR",
@@ -162,21 +169,69 @@ pub async fn outbox(config: &Config, retry: bool, query: OutboxQuery) -> Result<
             println!("{:<53} {e}", "");
         }
     }
-    if page.matching > items.len() {
+    footer(page, query, "message");
+}
+
+/// Webhook messages: the event, to which `[[webhooks]]` entry, and how it went.
+fn print_webhooks(page: &Listing<WebhookItem>, query: OutboxQuery) {
+    if page.items.is_empty() {
+        println!(
+            "no webhook message waiting to be sent; {} in all{}",
+            plural(page.total as u64, "webhook message"),
+            not_delivered(page.undelivered)
+        );
+        return;
+    }
+    println!(
+        "{:<22} {:<11} {:<9} {:<21} WEBHOOK: SUMMARY / LAST ERROR",
+        "EVENT", "STATE", "ATTEMPTS", "CREATED (UTC)"
+    );
+    let now = Utc::now();
+    for i in &page.items {
+        let state = match &i.delivery {
+            Delivery::Pending if i.claim.as_ref().is_some_and(|c| c.until > now) => "sending",
+            Delivery::Pending => "queued",
+            Delivery::Sent { .. } | Delivery::Written { .. } => "sent",
+            Delivery::Rejected { .. } => "REJECTED",
+        };
+        println!(
+            "{:<22} {state:<11} {:<9} {:<21} {}: {}",
+            i.event,
+            i.attempts,
+            i.created.format("%Y-%m-%d %H:%M:%S"),
+            i.webhook,
+            i.summary
+        );
+        if let Some(e) = &i.last_error
+            && !matches!(i.delivery, Delivery::Sent { .. })
+        {
+            println!("{:<65} {e}", "");
+        }
+    }
+    footer(page, query, "webhook message");
+}
+
+fn not_delivered(n: usize) -> String {
+    match n {
+        0 => String::new(),
+        n => format!(" ({n} not delivered)"),
+    }
+}
+
+fn footer<T>(page: &Listing<T>, query: OutboxQuery, what: &str) {
+    if page.matching > page.items.len() {
         println!(
             "(the newest {} of {}{}; all of them with --all)",
-            items.len(),
-            plural(page.matching as u64, "message"),
+            page.items.len(),
+            plural(page.matching as u64, what),
             if query.pending { " still to go" } else { "" }
         );
     }
-    if page.undelivered > 0 && (query.pending || page.matching > items.len()) {
+    if page.undelivered > 0 && (query.pending || page.matching > page.items.len()) {
         println!(
-            "{} of {} in the outbox not delivered",
+            "{} of {} not delivered",
             page.undelivered,
-            plural(page.total as u64, "message")
+            plural(page.total as u64, what)
         );
     }
-    // The exit code is the whole outbox's: a failure is not hidden by the page.
-    Ok(if page.undelivered == 0 { 0 } else { 1 })
 }

@@ -14,7 +14,8 @@
 //! | GET | `/v1/runs/{id}` | a run's evidence document |
 //! | GET | `/v1/runs/{id}/progress` | a run's live progress |
 //! | GET | `/v1/outbox` | queued, sent and rejected messages (without their bodies) |
-//! | POST | `/v1/outbox/retry` | send every queued message now |
+//! | GET | `/v1/webhooks` | queued, sent and rejected webhook messages (without their bodies) |
+//! | POST | `/v1/outbox/retry` | send every queued message and webhook message now |
 //!
 //! The same server answers the pages and `/metrics` ([`crate::web`]).
 //!
@@ -61,6 +62,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/runs/{id}", get(evidence))
         .route("/v1/runs/{id}/progress", get(progress))
         .route("/v1/outbox", get(outbox))
+        .route("/v1/webhooks", get(webhooks))
         .route("/v1/outbox/retry", axum::routing::post(outbox_retry))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .merge(public)
@@ -256,6 +258,10 @@ async fn progress(State(state): State<Arc<ApiState>>, Path(id): Path<String>) ->
 
 async fn outbox(State(state): State<Arc<ApiState>>) -> Response {
     answer(local(&state).outbox().await)
+}
+
+async fn webhooks(State(state): State<Arc<ApiState>>) -> Response {
+    answer(local(&state).webhooks().await)
 }
 
 async fn outbox_retry(State(state): State<Arc<ApiState>>) -> Response {

@@ -8,10 +8,13 @@ pub async fn run(manager: std::sync::Arc<super::runs::RunManager>) {
     use futures::FutureExt;
     loop {
         let config = manager.config();
-        let round =
-            std::panic::AssertUnwindSafe(webhook::deliver(manager.catalog(), &config.webhooks))
-                .catch_unwind()
-                .await;
+        let round = std::panic::AssertUnwindSafe(webhook::deliver(
+            manager.catalog(),
+            &config.webhooks,
+            false,
+        ))
+        .catch_unwind()
+        .await;
         match round {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "webhook delivery failed"),

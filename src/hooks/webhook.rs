@@ -77,9 +77,14 @@ pub struct Round {
     pub rejected: usize,
 }
 
-/// Delivers every due webhook message once. A receiver that does not answer is not tried
-/// again in the same round.
-pub async fn deliver(catalog: &Catalog, webhooks: &[Webhook]) -> Result<Round, CatalogError> {
+/// Delivers every due webhook message once (with `force`, every queued one, due or not:
+/// `backproof outbox --retry`). A receiver that does not answer is not tried again in the
+/// same round.
+pub async fn deliver(
+    catalog: &Catalog,
+    webhooks: &[Webhook],
+    force: bool,
+) -> Result<Round, CatalogError> {
     let mut round = Round::default();
     let by = format!(
         "pid {} round {:08x}",
@@ -92,14 +97,19 @@ pub async fn deliver(catalog: &Catalog, webhooks: &[Webhook]) -> Result<Round, C
     let mut down: Vec<String> = Vec::new();
     for listed in catalog.webhooks()? {
         let now = Utc::now();
-        if listed.delivery != Delivery::Pending || listed.next_attempt > now {
+        if listed.delivery != Delivery::Pending || (!force && listed.next_attempt > now) {
             continue;
         }
         if down.contains(&listed.webhook) {
             round.deferred += 1;
             continue;
         }
-        let Some(mut item) = catalog.claim_webhook(&listed.id, &by, now, lease)? else {
+        let claim_at = if force {
+            listed.next_attempt.max(now)
+        } else {
+            now
+        };
+        let Some(mut item) = catalog.claim_webhook(&listed.id, &by, claim_at, lease)? else {
             continue;
         };
         item.attempts += 1;
@@ -161,14 +171,20 @@ fn request(client: &reqwest::Client, w: &Webhook, item: &WebhookItem) -> reqwest
     req.body(item.body.clone())
 }
 
+/// How long a delivery round of `webhooks` may take: one request deadline per webhook
+/// (a receiver that stalls is not tried again in the round), and one more.
+pub fn round_limit(webhooks: &[Webhook]) -> Duration {
+    http::DEADLINE * (webhooks.len() as u32 + 1)
+}
+
 /// Delivers what is due now, for the command line (no daemon): bounded, so a receiver
 /// that stalls delays the command by at most one request deadline per webhook.
 pub async fn deliver_now(catalog: &Catalog, webhooks: &[Webhook]) {
     if webhooks.is_empty() {
         return;
     }
-    let limit = http::DEADLINE * (webhooks.len() as u32 + 1);
-    match tokio::time::timeout(limit, deliver(catalog, webhooks)).await {
+    let limit = round_limit(webhooks);
+    match tokio::time::timeout(limit, deliver(catalog, webhooks, false)).await {
         Ok(Ok(r)) if r.deferred > 0 || r.rejected > 0 => eprintln!(
             "webhooks: {} delivered, {} still queued, {} rejected (see the log)",
             r.sent, r.deferred, r.rejected

@@ -89,6 +89,13 @@ pub struct Counts {
     pub rejected: usize,
     #[serde(default)]
     pub busy: usize,
+    /// Webhook messages of the same round (`backproof outbox --retry` sends both).
+    #[serde(default)]
+    pub webhooks_sent: usize,
+    #[serde(default)]
+    pub webhooks_deferred: usize,
+    #[serde(default)]
+    pub webhooks_rejected: usize,
 }
 
 impl Round {
@@ -101,6 +108,9 @@ impl Round {
             deferred: self.deferred.len(),
             rejected: self.rejected.len(),
             busy: self.busy.len(),
+            webhooks_sent: 0,
+            webhooks_deferred: 0,
+            webhooks_rejected: 0,
         }
     }
 }
@@ -126,6 +136,13 @@ impl std::fmt::Display for Counts {
                 f,
                 ", {} being delivered by another delivery right now",
                 self.busy
+            )?;
+        }
+        if self.webhooks_sent + self.webhooks_deferred + self.webhooks_rejected > 0 {
+            write!(
+                f,
+                "; webhooks: {} sent, {} still queued, {} rejected",
+                self.webhooks_sent, self.webhooks_deferred, self.webhooks_rejected
             )?;
         }
         Ok(())

@@ -164,9 +164,17 @@ pub fn status_table(status: &crate::status::Status) -> String {
             format!("NOT running: nothing runs on schedule (systemctl start backproof){alive}")
         }
     );
+    let webhooks = if status.webhooks_queued + status.webhooks_rejected > 0 {
+        format!(
+            "; webhooks: {} queued, {} rejected",
+            status.webhooks_queued, status.webhooks_rejected
+        )
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "outbox: {} queued, {} rejected (backproof outbox for details)",
+        "outbox: {} queued, {} rejected{webhooks} (backproof outbox for details)",
         status.outbox_queued, status.outbox_rejected
     );
     out

@@ -140,6 +140,13 @@ pub async fn render(service: &dyn Service) -> Result<String, AppError> {
         "Messages queued in the outbox, not yet delivered",
         pending,
     );
+    let webhooks = Gauge::<i64>::default();
+    webhooks.set(status.webhooks_queued as i64);
+    registry.register(
+        "backproof_webhooks_pending",
+        "Webhook messages queued, not yet delivered",
+        webhooks,
+    );
     let running = Gauge::<i64>::default();
     running.set(status.rows.iter().filter(|r| r.running.is_some()).count() as i64);
     registry.register("backproof_runs_in_progress", "Runs going on now", running);

@@ -171,6 +171,8 @@ struct FleetPage {
     at: String,
     outbox_queued: usize,
     outbox_rejected: usize,
+    webhooks_queued: usize,
+    webhooks_rejected: usize,
 }
 
 #[derive(Deserialize, Default)]
@@ -218,6 +220,8 @@ pub async fn fleet(State(state): State<Arc<WebState>>, Query(q): Query<FleetQuer
         at: status.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
         outbox_queued: status.outbox_queued,
         outbox_rejected: status.outbox_rejected,
+        webhooks_queued: status.webhooks_queued,
+        webhooks_rejected: status.webhooks_rejected,
     })
 }
 
@@ -539,52 +543,82 @@ struct OutboxRow {
     detail: String,
 }
 
+/// One webhook message: the event, its `[[webhooks]]` entry, how delivery went.
+struct WebhookRow {
+    state: &'static str,
+    class: &'static str,
+    event: String,
+    webhook: String,
+    job: Option<String>,
+    summary: String,
+    created: String,
+    detail: String,
+}
+
 #[derive(Template)]
 #[template(path = "outbox.html")]
 struct OutboxPage {
     rows: Vec<OutboxRow>,
+    webhooks: Vec<WebhookRow>,
 }
 
-/// Queued, sent and rejected messages, newest first.
-pub async fn outbox(State(state): State<Arc<WebState>>) -> Response {
+/// The state badge and delivery detail of a message or webhook message.
+fn delivery_cells(
+    delivery: &crate::app::Delivery,
+    attempts: u32,
+    next_attempt: chrono::DateTime<Utc>,
+    last_error: Option<&str>,
+    now: chrono::DateTime<Utc>,
+) -> (&'static str, &'static str, String) {
     use crate::app::Delivery;
-    let items = match (state.services)().outbox().await {
-        Ok(items) => items,
-        Err(e) => return failed(e),
+    match delivery {
+        Delivery::Pending => (
+            "queued",
+            "warn",
+            match last_error {
+                Some(e) => format!(
+                    "{attempts} attempt(s), next {}; last error: {e}",
+                    relative(next_attempt, now)
+                ),
+                None => format!("next attempt {}", relative(next_attempt, now)),
+            },
+        ),
+        Delivery::Sent { at } => ("sent", "ok", relative(*at, now)),
+        Delivery::Written { at, .. } => (
+            "written to a file",
+            "acknowledged",
+            format!(
+                "{}; no [smtp] configured, nobody was emailed",
+                relative(*at, now)
+            ),
+        ),
+        Delivery::Rejected { at, reason } => (
+            "rejected",
+            "problem",
+            format!("{}: {reason}", relative(*at, now)),
+        ),
+    }
+}
+
+/// Queued, sent and rejected messages and webhook messages, newest first.
+pub async fn outbox(State(state): State<Arc<WebState>>) -> Response {
+    let services = (state.services)();
+    let (items, hooks) = match (services.outbox().await, services.webhooks().await) {
+        (Ok(items), Ok(hooks)) => (items, hooks),
+        (Err(e), _) | (_, Err(e)) => return failed(e),
     };
     let now = Utc::now();
     let rows = items
         .into_iter()
         .rev()
         .map(|i| {
-            let (state, class, detail) = match &i.delivery {
-                Delivery::Pending => (
-                    "queued",
-                    "warn",
-                    match &i.last_error {
-                        Some(e) => format!(
-                            "{} attempt(s), next {}; last error: {e}",
-                            i.attempts,
-                            relative(i.next_attempt, now)
-                        ),
-                        None => format!("next attempt {}", relative(i.next_attempt, now)),
-                    },
-                ),
-                Delivery::Sent { at } => ("sent", "ok", relative(*at, now)),
-                Delivery::Written { at, .. } => (
-                    "written to a file",
-                    "acknowledged",
-                    format!(
-                        "{}; no [smtp] configured, nobody was emailed",
-                        relative(*at, now)
-                    ),
-                ),
-                Delivery::Rejected { at, reason } => (
-                    "rejected",
-                    "problem",
-                    format!("{}: {reason}", relative(*at, now)),
-                ),
-            };
+            let (state, class, detail) = delivery_cells(
+                &i.delivery,
+                i.attempts,
+                i.next_attempt,
+                i.last_error.as_deref(),
+                now,
+            );
             OutboxRow {
                 state,
                 class,
@@ -601,5 +635,28 @@ pub async fn outbox(State(state): State<Arc<WebState>>) -> Response {
             }
         })
         .collect();
-    page(OutboxPage { rows })
+    let webhooks = hooks
+        .into_iter()
+        .rev()
+        .map(|i| {
+            let (state, class, detail) = delivery_cells(
+                &i.delivery,
+                i.attempts,
+                i.next_attempt,
+                i.last_error.as_deref(),
+                now,
+            );
+            WebhookRow {
+                state,
+                class,
+                event: i.event,
+                webhook: i.webhook,
+                job: i.job,
+                summary: i.summary,
+                created: relative(i.created, now),
+                detail,
+            }
+        })
+        .collect();
+    page(OutboxPage { rows, webhooks })
 }
