@@ -407,6 +407,13 @@ fn problems_are_acknowledged_through_the_daemon() {
         .clone();
     assert_eq!(acme["worst_problem"]["acknowledged"], true, "{acme:#}");
     assert!(d.log_text().contains("problem acknowledged"));
+    // The client's problems through the API: the acknowledgement is in force at once.
+    let (code, problems) = d.get("/v1/jobs/acme/problems");
+    assert_eq!(code, 200, "{problems}");
+    assert_eq!(problems.as_array().unwrap().len(), 1, "{problems:#}");
+    assert_eq!(problems[0]["kind"], "corruption", "{problems:#}");
+    assert_eq!(problems[0]["acknowledged"]["by"], "bob", "{problems:#}");
+    assert_eq!(d.get("/v1/jobs/nobody/problems").0, 404);
 }
 
 /// A job `acme` emailed with the `[smtp]` section `smtp(&fixture)`, verified once (a pass,

@@ -633,3 +633,69 @@ fn no_route_of_the_router_answers_without_a_session_or_token() {
     let (_, after) = d.get("/v1/jobs/acme/runs?limit=10");
     assert_eq!(after.as_array().unwrap().len(), 1, "{after}");
 }
+
+/// Each `.route(...)` of a router source file: its path and its methods.
+fn routes_with_methods(file: &str) -> Vec<(String, Vec<&'static str>)> {
+    let text =
+        std::fs::read_to_string(format!("{}/src/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    text.split(".route(")
+        .skip(1)
+        .filter_map(|rest| {
+            let rest = rest.trim_start().strip_prefix('"')?;
+            let (path, args) = rest.split_once('"')?;
+            let args = args
+                .split(".layer(middleware::from_fn")
+                .next()
+                .unwrap_or(args);
+            let methods = [("get(", "GET"), ("post(", "POST")]
+                .into_iter()
+                .filter(|(call, _)| args.contains(call))
+                .map(|(_, m)| m)
+                .collect();
+            Some((path.to_string(), methods))
+        })
+        .collect()
+}
+
+/// The README documents the API and the pages: every route of the daemon's router is a
+/// row of its tables with the same methods, and every row is a route.
+#[test]
+fn the_readme_documents_every_route_of_the_router_and_no_other() {
+    let routes: Vec<(String, Vec<&str>)> = routes_with_methods("web/mod.rs")
+        .into_iter()
+        .chain(routes_with_methods("daemon/api.rs"))
+        .collect();
+    assert!(routes.len() >= 25, "{routes:?}");
+    let readme =
+        std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let rows: Vec<(String, String)> = readme
+        .lines()
+        .filter_map(|l| {
+            let mut cells = l.split('|').map(str::trim).skip(1);
+            let method = cells.next()?;
+            let path = cells.next()?.strip_prefix('`')?.split('`').next()?;
+            (matches!(method, "GET" | "POST") && path.starts_with('/')).then(|| {
+                (
+                    method.to_string(),
+                    path.split('?').next().unwrap().to_string(),
+                )
+            })
+        })
+        .collect();
+    for (path, methods) in &routes {
+        for m in methods {
+            assert!(
+                rows.iter().any(|(rm, rp)| rm == m && rp == path),
+                "{m} {path} is served but not in the README's tables"
+            );
+        }
+    }
+    for (m, path) in &rows {
+        assert!(
+            routes
+                .iter()
+                .any(|(p, ms)| p == path && ms.contains(&m.as_str())),
+            "the README documents {m} {path}, which the router does not serve"
+        );
+    }
+}

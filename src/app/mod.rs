@@ -81,7 +81,7 @@ pub struct History {
 }
 
 /// An open problem of a job now, with its acknowledgement if one is in force.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CurrentProblem {
     pub target: String,
     pub key: String,
@@ -110,8 +110,9 @@ pub trait Service: Send + Sync {
         let ev = self.show(run_id).await?;
         serde_json::to_vec(&ev).map_err(|e| AppError::Failed(e.to_string()))
     }
-    /// `job`'s open problems now, worst first. By default (through the daemon's API) as
-    /// its last finished run left them; on the catalog, with acknowledgements made since.
+    /// `job`'s open problems now, worst first, with the acknowledgements in force. By
+    /// default as its last finished run left them; on the catalog (and through the
+    /// daemon's API), with acknowledgements made since.
     async fn problems(&self, job: &str) -> Result<Vec<CurrentProblem>, AppError> {
         let history = self.history(job, 50).await?;
         let last = history

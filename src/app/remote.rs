@@ -170,6 +170,12 @@ impl Service for Remote {
         self.get("/v1/outbox").await.map_err(failed)
     }
 
+    async fn problems(&self, job: &str) -> Result<Vec<super::CurrentProblem>, AppError> {
+        self.get(&format!("/v1/jobs/{job}/problems"))
+            .await
+            .map_err(failed)
+    }
+
     async fn webhooks(&self) -> Result<Vec<WebhookItem>, AppError> {
         self.get("/v1/webhooks").await.map_err(failed)
     }

@@ -8,6 +8,7 @@
 //! | POST | `/v1/jobs/{job}/runs` | start a run (body `{"target": "nas"}` optional): 202 `{"run_id"}`, 409 if running |
 //! | GET | `/v1/jobs/{job}/runs?limit=N` | the job's runs, newest first |
 //! | POST | `/v1/jobs/{job}/ack` | acknowledge open problems (body: [`crate::ack::AckRequest`]) |
+//! | GET | `/v1/jobs/{job}/problems` | the job's open problems now, worst first, with acknowledgements in force |
 //! | GET | `/v1/jobs/{job}/evidence-chain` | check the job's evidence chain and files (409 while it runs) |
 //! | GET | `/v1/jobs/{job}/digest` | the job's weekly owner summary now |
 //! | POST | `/v1/jobs/{job}/digest` | queue the weekly owner summary for the owners: `{"queued": false}` if it has none |
@@ -57,6 +58,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/jobs", get(jobs))
         .route("/v1/jobs/{job}/runs", get(history).post(trigger))
         .route("/v1/jobs/{job}/ack", axum::routing::post(ack))
+        .route("/v1/jobs/{job}/problems", get(problems))
         .route("/v1/jobs/{job}/evidence-chain", get(evidence_chain))
         .route("/v1/jobs/{job}/digest", get(digest).post(queue_digest))
         .route("/v1/runs/{id}", get(evidence))
@@ -210,6 +212,10 @@ async fn ack(
     Json(req): Json<crate::ack::AckRequest>,
 ) -> Response {
     answer(local(&state).ack(&job, &req).await)
+}
+
+async fn problems(State(state): State<Arc<ApiState>>, Path(job): Path<String>) -> Response {
+    answer(local(&state).problems(&job).await)
 }
 
 #[derive(Deserialize)]
