@@ -233,6 +233,26 @@ fn metrics_show_each_targets_verdict_without_paths_and_pass_promtool() {
     );
 }
 
+/// Signs in with the token: the session cookie (`name=value`), checked for its flags.
+fn sign_in(c: &reqwest::blocking::Client, d: &Daemon) -> String {
+    let ok = c
+        .post(url(d, "/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "token={}",
+            percent_encoding::utf8_percent_encode(&d.token, percent_encoding::NON_ALPHANUMERIC)
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(ok.status(), 303);
+    let cookie = ok.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    cookie.split(';').next().unwrap().to_string()
+}
+
 #[test]
 fn pages_need_a_session_and_show_the_failing_client_first() {
     let (f, d) = fleet();
@@ -258,22 +278,7 @@ fn pages_need_a_session_and_show_the_failing_client_first() {
         .send()
         .unwrap();
     assert_eq!(wrong.status(), 401);
-    let ok = c
-        .post(url(&d, "/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "token={}",
-            percent_encoding::utf8_percent_encode(&d.token, percent_encoding::NON_ALPHANUMERIC)
-        ))
-        .send()
-        .unwrap();
-    assert_eq!(ok.status(), 303);
-    let cookie = ok.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
-        "{cookie}"
-    );
-    let session = cookie.split(';').next().unwrap().to_string();
+    let session = sign_in(&c, &d);
     let get = |path: &str| {
         let resp = c
             .get(url(&d, path))
@@ -698,4 +703,65 @@ fn the_readme_documents_every_route_of_the_router_and_no_other() {
             "the README documents {m} {path}, which the router does not serve"
         );
     }
+}
+
+/// "Test now" of one target: the client page offers the job's targets, and the run it
+/// starts verifies that target only; an unknown target is refused and runs nothing.
+#[test]
+fn test_now_runs_the_one_target_chosen_on_the_client_page() {
+    let f = two_target_fixture("");
+    let d = Daemon::start(&f, "");
+    assert_eq!(run(&d, "acme")["exit_code"], 0);
+    let c = client();
+    let session = sign_in(&c, &d);
+    let page = c
+        .get(url(&d, "/clients/acme"))
+        .header("cookie", &session)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("<option value=\"nas\">") && page.contains("<option value=\"usb\">"),
+        "{page}"
+    );
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    let post = |target: &str| {
+        c.post(url(&d, "/clients/acme/test"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", &session)
+            .body(format!("csrf={csrf}&target={target}"))
+            .send()
+            .unwrap()
+    };
+    let refused = post("tape");
+    assert_eq!(refused.status(), 404);
+    assert!(refused.text().unwrap().contains("tape"));
+    let started = post("usb");
+    assert_eq!(started.status(), 303);
+    let live = started.headers()["location"].to_str().unwrap().to_string();
+    let run_id = live
+        .strip_prefix("/runs/")
+        .and_then(|r| r.strip_suffix("/live"))
+        .unwrap_or_else(|| panic!("{live}"));
+    d.wait_run(run_id, Duration::from_secs(30));
+    let (_, ev) = d.get(&format!("/v1/runs/{run_id}"));
+    let targets: Vec<&str> = ev["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, ["usb"], "{ev:#}");
+    let (_, runs) = d.get("/v1/jobs/acme/runs?limit=10");
+    assert_eq!(
+        runs.as_array().unwrap().len(),
+        2,
+        "the refused request ran nothing"
+    );
 }

@@ -278,9 +278,9 @@ async fn outbox_retry(State(state): State<Arc<ApiState>>) -> Response {
 pub(crate) struct WebRuns(pub Arc<RunManager>);
 
 impl crate::web::Runs for WebRuns {
-    fn start(&self, job: &str) -> Result<String, (StatusCode, String)> {
+    fn start(&self, job: &str, target: Option<&str>) -> Result<String, (StatusCode, String)> {
         self.0
-            .start(job, None, Trigger::Manual)
+            .start(job, target.map(str::to_string), Trigger::Manual)
             .map_err(|e| match e {
                 StartError::AlreadyRunning { .. } => (StatusCode::CONFLICT, e.to_string()),
                 StartError::UnknownJob { .. } | StartError::UnknownTarget { .. } => {

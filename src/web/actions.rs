@@ -1,4 +1,4 @@
-//! "Test now": a run of one job started from its client page (a form with the session's
+//! "Test now": a run of one job (or of one of its targets) started from its client page (a form with the session's
 //! CSRF token), and the page that follows it live. The page refreshes itself without
 //! JavaScript; with it, a server-sent event stream (`/runs/{id}/events`) moves the bar.
 
@@ -28,6 +28,9 @@ const STREAM_LIMIT: Duration = Duration::from_secs(600);
 pub struct TestNow {
     #[serde(default)]
     csrf: String,
+    /// One target of the job; empty or absent: all of them.
+    #[serde(default)]
+    target: String,
 }
 
 pub async fn test_now(
@@ -39,9 +42,10 @@ pub async fn test_now(
     if let Some(refused) = refuse_without_csrf(&state, &headers, &form.csrf, &job) {
         return refused;
     }
-    match state.runs.start(&job) {
+    let target = Some(form.target.trim()).filter(|t| !t.is_empty());
+    match state.runs.start(&job, target) {
         Ok(run_id) => {
-            tracing::info!(job = %job, run_id = %run_id, "run started from the web page");
+            tracing::info!(job = %job, target = target.unwrap_or("all"), run_id = %run_id, "run started from the web page");
             Redirect::to(&format!("/runs/{run_id}/live")).into_response()
         }
         Err((code, text)) => message(code, &text, &job),

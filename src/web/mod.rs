@@ -45,8 +45,9 @@ pub type Services = Arc<dyn Fn() -> Box<dyn Service> + Send + Sync>;
 
 /// Starting runs and following them: the daemon's run manager.
 pub trait Runs: Send + Sync {
-    /// Starts a run of `job` now: its id, or the status code and reason it was refused.
-    fn start(&self, job: &str) -> Result<String, (StatusCode, String)>;
+    /// Starts a run of `job` (of its target `target` only, if given) now: its id, or the
+    /// status code and reason it was refused.
+    fn start(&self, job: &str, target: Option<&str>) -> Result<String, (StatusCode, String)>;
     /// A recent run's progress.
     fn progress(&self, run_id: &str) -> Option<crate::progress::ProgressState>;
 }
