@@ -334,6 +334,9 @@ pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: boo
         outcome.as_ref().ok().and_then(|d| d.evidence.verdict),
     );
     if let Some(bar) = bar {
+        // The run is over: stop the bar now rather than at its next poll (up to 200 ms
+        // away); dropping it clears it.
+        bar.abort();
         let _ = bar.await;
     }
     let done = outcome?;
