@@ -18,6 +18,7 @@
 //! - `problem_episodes`: `job \0 target \0 kind` → [`Episodes`] (recent closings: flapping)
 //! - `webhooks`: id → [`WebhookItem`] (webhook events to send, sent or rejected)
 //! - `schedule`: job → the last scheduled slot the daemon handled (RFC 3339), for catch-up
+//! - `users`: user name → [`UserRecord`] (accounts of the web pages, argon2id hashes)
 //!
 //! sled allows one process per database; [`lock::ProcessLock`] turns a second opener into
 //! a clear error that names the process holding it.
@@ -26,6 +27,7 @@ mod alert_state;
 mod episodes;
 mod lock;
 mod records;
+mod users;
 mod webhooks;
 
 use std::path::{Path, PathBuf};
@@ -43,6 +45,7 @@ pub use records::{
     AckRecord, Claim, Delivery, FileRecord, InventoryRecord, MailKind, OutboxItem,
     PROBLEM_FILE_LIMIT, ProblemFile, ProblemRecord, RECORD_SCHEMA, Seen, TargetState,
 };
+pub use users::{Role, UserRecord};
 pub use webhooks::WebhookItem;
 
 use crate::evidence::{Acknowledgement, ProblemKind};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use askama::Template;
-use axum::Form;
+use axum::{Extension, Form};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -18,6 +18,7 @@ use crate::format::human_bytes;
 use crate::progress::{ProgressState, RunState};
 
 use super::WebState;
+use super::auth::Who;
 
 /// How often the event stream sends the progress.
 const TICK: Duration = Duration::from_millis(500);
@@ -33,15 +34,20 @@ pub struct TestNow {
 pub async fn test_now(
     State(state): State<Arc<WebState>>,
     Path(job): Path<String>,
+    who: Option<Extension<Who>>,
     headers: HeaderMap,
     Form(form): Form<TestNow>,
 ) -> Response {
     if let Some(refused) = refuse_without_csrf(&state, &headers, &form.csrf, &job) {
         return refused;
     }
+    let who = match may_act(who, &job, "Test now") {
+        Ok(who) => who,
+        Err(refused) => return refused,
+    };
     match state.runs.start(&job) {
         Ok(run_id) => {
-            tracing::info!(job = %job, run_id = %run_id, "run started from the web page");
+            tracing::info!(job = %job, run_id = %run_id, user = %who.name, "run started from the web page");
             Redirect::to(&format!("/runs/{run_id}/live")).into_response()
         }
         Err((code, text)) => message(code, &text, &job),
@@ -55,6 +61,9 @@ pub struct AckForm {
     problem: String,
     target: String,
     reason: String,
+    /// Who acknowledges, when signed in with the API token; an account acknowledges as
+    /// itself.
+    #[serde(default)]
     by: String,
     /// As `backproof ack --until` (`2026-12-31`: at the end of that day, UTC; `3d`). Empty:
     /// until fixed.
@@ -66,12 +75,18 @@ pub struct AckForm {
 pub async fn acknowledge(
     State(state): State<Arc<WebState>>,
     Path(job): Path<String>,
+    who: Option<Extension<Who>>,
     headers: HeaderMap,
     Form(form): Form<AckForm>,
 ) -> Response {
     if let Some(refused) = refuse_without_csrf(&state, &headers, &form.csrf, &job) {
         return refused;
     }
+    let who = match may_act(who, &job, "Acknowledge") {
+        Ok(who) => who,
+        Err(refused) => return refused,
+    };
+    let by = if who.is_account() { who.name.clone() } else { form.by };
     // The same reading of `until` as `backproof ack --until` (dates at the end of the day,
     // in UTC here: a page has no job time zone at hand).
     let until = match form.until.trim() {
@@ -86,7 +101,7 @@ pub async fn acknowledge(
         problem: Some(form.problem),
         reason: form.reason,
         until,
-        by: form.by,
+        by,
     };
     match (state.services)().ack(&job, &req).await {
         Ok(_) => Redirect::to(&format!("/clients/{job}")).into_response(),
@@ -98,6 +113,23 @@ pub async fn acknowledge(
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
             message(code, &e.to_string(), &job)
+        }
+    }
+}
+
+/// Who made the request, if they may start runs and acknowledge (technicians and
+/// admins); otherwise the refusal (403).
+fn may_act(who: Option<Extension<Who>>, job: &str, what: &str) -> Result<Who, Response> {
+    match who {
+        Some(Extension(who)) if who.may_act() => Ok(who),
+        who => {
+            let name = who.map(|w| w.0.name).unwrap_or_default();
+            tracing::warn!(job = %job, user = %name, "web: {what} refused: viewers may not");
+            Err((
+                StatusCode::FORBIDDEN,
+                format!("{what} needs a technician or an admin; you are signed in as a viewer\n"),
+            )
+                .into_response())
         }
     }
 }

@@ -261,15 +261,21 @@ struct ClientPage {
     coverage_chart: String,
     age_chart: String,
     notes: Vec<String>,
-    /// The "Test now" form's token: only for a signed-in browser.
+    /// The "Test now" and "Acknowledge" forms' token: only for a signed-in browser
+    /// that may use them (not a viewer).
     csrf: Option<String>,
+    /// The account signed in (it acknowledges as itself); `None` with the API token.
+    user: Option<String>,
 }
 
 pub async fn client(
     State(state): State<Arc<WebState>>,
     Path(job): Path<String>,
     csrf: Option<Extension<Csrf>>,
+    who: Option<Extension<super::Who>>,
 ) -> Response {
+    let may_act = who.as_ref().is_some_and(|w| w.0.may_act());
+    let user = who.filter(|w| w.0.is_account()).map(|w| w.0.name);
     let history = match (state.services)().history(&job, CLIENT_RUNS).await {
         Ok(h) => h,
         Err(e) => return failed(e),
@@ -435,7 +441,8 @@ pub async fn client(
         timeline,
         chart,
         notes: history.notes,
-        csrf: csrf.map(|c| c.0.0),
+        csrf: csrf.filter(|_| may_act).map(|c| c.0.0),
+        user,
     })
 }
 
