@@ -594,6 +594,12 @@ fn no_route_of_the_router_answers_without_a_session_or_token() {
     assert_eq!(run(&d, "acme")["exit_code"], 0);
     let (_, runs) = d.get("/v1/jobs/acme/runs?limit=1");
     let run_id = runs[0]["run_id"].as_str().unwrap().to_string();
+    // An account, so that an unguarded user route would find it.
+    let (code, added) = d.post(
+        "/v1/users",
+        json!({"name": "alice", "role": "admin", "password": "alice-long-password"}),
+    );
+    assert_eq!(code, 201, "{added}");
     let c = client();
     let mut checked = 0;
     let routes = routes_in("web/mod.rs")
@@ -601,10 +607,14 @@ fn no_route_of_the_router_answers_without_a_session_or_token() {
         .chain(routes_in("daemon/api.rs"));
     for route in routes {
         // Real names, so that a route that forgot its guard would answer 200.
-        let path = route.replace("{job}", "acme").replace("{id}", &run_id);
-        for method in ["GET", "POST"] {
+        let path = route
+            .replace("{job}", "acme")
+            .replace("{id}", &run_id)
+            .replace("{user}", "alice");
+        for method in ["GET", "POST", "DELETE"] {
             let req = match method {
                 "GET" => c.get(url(&d, &path)),
+                "DELETE" => c.delete(url(&d, &path)),
                 _ => c
                     .post(url(&d, &path))
                     .header("content-type", "application/x-www-form-urlencoded")
@@ -629,7 +639,9 @@ fn no_route_of_the_router_answers_without_a_session_or_token() {
         }
     }
     assert!(checked >= 20, "only {checked} routes checked");
-    // Nothing ran because of those requests.
+    // Nothing ran or changed because of those requests.
     let (_, after) = d.get("/v1/jobs/acme/runs?limit=10");
     assert_eq!(after.as_array().unwrap().len(), 1, "{after}");
+    let (_, users) = d.get("/v1/users");
+    assert_eq!(users.as_array().unwrap().len(), 1, "{users}");
 }

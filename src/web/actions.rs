@@ -38,13 +38,14 @@ pub async fn test_now(
     headers: HeaderMap,
     Form(form): Form<TestNow>,
 ) -> Response {
-    if let Some(refused) = refuse_without_csrf(&state, &headers, &form.csrf, &job) {
-        return refused;
-    }
+    // The role first: a viewer is told why, whatever the form carries.
     let who = match may_act(who, &job, "Test now") {
         Ok(who) => who,
         Err(refused) => return refused,
     };
+    if let Some(refused) = refuse_without_csrf(&state, &headers, &form.csrf, &job) {
+        return refused;
+    }
     match state.runs.start(&job) {
         Ok(run_id) => {
             tracing::info!(job = %job, run_id = %run_id, user = %who.name, "run started from the web page");
@@ -79,13 +80,14 @@ pub async fn acknowledge(
     headers: HeaderMap,
     Form(form): Form<AckForm>,
 ) -> Response {
-    if let Some(refused) = refuse_without_csrf(&state, &headers, &form.csrf, &job) {
-        return refused;
-    }
+    // The role first: a viewer is told why, whatever the form carries.
     let who = match may_act(who, &job, "Acknowledge") {
         Ok(who) => who,
         Err(refused) => return refused,
     };
+    if let Some(refused) = refuse_without_csrf(&state, &headers, &form.csrf, &job) {
+        return refused;
+    }
     let by = if who.is_account() { who.name.clone() } else { form.by };
     // The same reading of `until` as `backproof ack --until` (dates at the end of the day,
     // in UTC here: a page has no job time zone at hand).

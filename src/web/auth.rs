@@ -278,7 +278,7 @@ pub async fn login(State(state): State<Arc<WebState>>, Form(form): Form<Login>) 
     let name = if user.is_empty() { TOKEN_USER } else { user };
     let shown = crate::format::shown(name);
     if state.sessions.throttled(name) {
-        tracing::warn!(user = %shown, outcome = "throttled", "web sign-in refused: too many wrong passwords or tokens in the last minute");
+        tracing::warn!(user = %shown, outcome = "throttled", "web sign-in refused: too many wrong tokens or passwords in the last minute");
         return refused(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many failed sign-ins: wait a minute.",
