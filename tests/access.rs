@@ -219,7 +219,11 @@ fn non_loopback_listen_needs_tls_and_tls_files_must_be_readable_pem() {
     let (cert, key) = self_signed(f.dir.path());
     let out = check("tls_cert = \"cert.pem\"\ntls_key = \"cert.pem\"\n");
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("holds no PEM private key"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("holds no PEM private key"),
+        "{}",
+        out.stderr
+    );
     let body = std::fs::read_to_string(&cert).unwrap();
     let content = body.lines().nth(1).unwrap();
     assert!(!out.stderr.contains(content), "{}", out.stderr);
@@ -237,10 +241,18 @@ fn user_accounts_are_managed_with_and_without_a_running_daemon() {
     // No daemon: on the catalog.
     let out = add_user(&f.config, "alice", "admin", ALICE_PASSWORD);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.contains("added user alice (admin)"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("added user alice (admin)"),
+        "{}",
+        out.stdout
+    );
     let out = add_user(&f.config, "alice", "viewer", "another-long-password");
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("already a user `alice`"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("already a user `alice`"),
+        "{}",
+        out.stderr
+    );
     let out = add_user(&f.config, "bob", "viewer", "short");
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("too short"), "{}", out.stderr);
@@ -250,7 +262,11 @@ fn user_accounts_are_managed_with_and_without_a_running_daemon() {
     let out = add_user(&f.config, "bad name", "viewer", ALICE_PASSWORD);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("is not a user name"), "{}", out.stderr);
-    let out = user_cmd(&f.config, &["passwd", "nobody", "--password-stdin"], Some("a-long-new-password\n"));
+    let out = user_cmd(
+        &f.config,
+        &["passwd", "nobody", "--password-stdin"],
+        Some("a-long-new-password\n"),
+    );
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("no user `nobody`"), "{}", out.stderr);
     // Without a terminal and without --password-stdin: a clear error, nothing added.
@@ -266,8 +282,16 @@ fn user_accounts_are_managed_with_and_without_a_running_daemon() {
     assert!(out.stderr.contains("last admin"), "{}", out.stderr);
     let list = user_cmd(&f.config, &["list"], None);
     assert_eq!(list.code, 0, "{}", list.stderr);
-    assert!(list.stdout.contains("alice") && list.stdout.contains("admin"), "{}", list.stdout);
-    assert!(list.stdout.contains("bob") && list.stdout.contains("viewer"), "{}", list.stdout);
+    assert!(
+        list.stdout.contains("alice") && list.stdout.contains("admin"),
+        "{}",
+        list.stdout
+    );
+    assert!(
+        list.stdout.contains("bob") && list.stdout.contains("viewer"),
+        "{}",
+        list.stdout
+    );
     assert!(!list.stdout.contains("$argon2"), "{}", list.stdout);
 
     // With the daemon holding the catalog: through its API.
@@ -285,18 +309,30 @@ fn user_accounts_are_managed_with_and_without_a_running_daemon() {
     assert_eq!(names, ["alice", "bob", "tom"], "{users}");
     assert!(!users.to_string().contains("argon2"), "{users}");
     assert_eq!(sign_in(&d, "tom", TOM_PASSWORD).0, 303);
-    let out = user_cmd(&f.config, &["passwd", "tom", "--password-stdin"], Some("tom-has-a-new-password\n"));
+    let out = user_cmd(
+        &f.config,
+        &["passwd", "tom", "--password-stdin"],
+        Some("tom-has-a-new-password\n"),
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(sign_in(&d, "tom", TOM_PASSWORD).0, 401);
     assert_eq!(sign_in(&d, "tom", "tom-has-a-new-password").0, 303);
     let out = add_user(&f.config, "tom", "viewer", TOM_PASSWORD);
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("already a user `tom`"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("already a user `tom`"),
+        "{}",
+        out.stderr
+    );
     let out = user_cmd(&f.config, &["remove", "bob"], None);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let list = user_cmd(&f.config, &["list"], None);
     assert_eq!(list.code, 0, "{}", list.stderr);
-    assert!(list.stdout.contains("tom") && !list.stdout.contains("bob"), "{}", list.stdout);
+    assert!(
+        list.stdout.contains("tom") && !list.stdout.contains("bob"),
+        "{}",
+        list.stdout
+    );
     // Without the token, no account is listed or added.
     let (code, _) = d.request("GET", "/v1/users", None, None);
     assert_eq!(code, 401);
@@ -310,7 +346,12 @@ fn user_accounts_are_managed_with_and_without_a_running_daemon() {
 
     // No password or hash in the daemon's log.
     let log = d.log_text();
-    for secret in [ALICE_PASSWORD, TOM_PASSWORD, "tom-has-a-new-password", "$argon2"] {
+    for secret in [
+        ALICE_PASSWORD,
+        TOM_PASSWORD,
+        "tom-has-a-new-password",
+        "$argon2",
+    ] {
         assert!(!log.contains(secret), "{secret} in the log:\n{log}");
     }
     assert!(log.contains("user added") && log.contains("tom"), "{log}");
@@ -347,16 +388,28 @@ fn viewers_read_technicians_test_and_acknowledge_as_themselves() {
     let (f, d) = fleet_with_accounts("");
     let (code, vera) = sign_in(&d, "vera", VERA_PASSWORD);
     assert_eq!(code, 303);
-    assert!(vera.contains("HttpOnly") && vera.contains("SameSite=Strict"), "{vera}");
+    assert!(
+        vera.contains("HttpOnly") && vera.contains("SameSite=Strict"),
+        "{vera}"
+    );
     assert!(!vera.contains("Secure"), "plain HTTP: {vera}");
     let vera = session(&vera);
 
     // The viewer reads, sees no form, and may not start a run or acknowledge.
     let (code, page) = get(&d, &vera, "/clients/acme");
     assert_eq!(code, 200, "{page}");
-    assert!(page.contains("<span class=\"kind\">corruption</span>"), "{page}");
-    assert!(!page.contains("id=\"test-now\""), "a Test now button for a viewer");
-    assert!(!page.contains("<summary>Acknowledge</summary>"), "an Acknowledge form for a viewer");
+    assert!(
+        page.contains("<span class=\"kind\">corruption</span>"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("id=\"test-now\""),
+        "a Test now button for a viewer"
+    );
+    assert!(
+        !page.contains("<summary>Acknowledge</summary>"),
+        "an Acknowledge form for a viewer"
+    );
     let runs = run_count(&d);
     let (code, text) = post_form(&d, &vera, "/clients/acme/test", "csrf=x");
     assert_eq!(code, 403);
@@ -413,15 +466,22 @@ fn viewers_read_technicians_test_and_acknowledge_as_themselves() {
     d.wait_run(run_id, Duration::from_secs(60));
     assert_eq!(run_count(&d), runs + 1);
     // The acknowledgement records the account, whatever the form says.
-    let ack = format!(
-        "csrf={csrf}&problem={problem}&target=nas&reason=disk+replaced&by=mallory&until="
+    let ack =
+        format!("csrf={csrf}&problem={problem}&target=nas&reason=disk+replaced&by=mallory&until=");
+    let (code, _) = post_form(
+        &d,
+        &tom,
+        "/clients/acme/ack",
+        "csrf=&problem=x&target=nas&reason=r&by=b&until=",
     );
-    let (code, _) = post_form(&d, &tom, "/clients/acme/ack", "csrf=&problem=x&target=nas&reason=r&by=b&until=");
     assert_eq!(code, 403, "no CSRF token");
     let (code, text) = post_form(&d, &tom, "/clients/acme/ack", &ack);
     assert_eq!(code, 303, "{text}");
     let (_, page) = get(&d, &vera, "/clients/acme");
-    assert!(page.contains("acknowledged by tom: disk replaced"), "{page}");
+    assert!(
+        page.contains("acknowledged by tom: disk replaced"),
+        "{page}"
+    );
     assert!(!page.contains("mallory"), "{page}");
 
     // Wrong passwords are limited per name: tom is held up, vera is not.
@@ -429,12 +489,25 @@ fn viewers_read_technicians_test_and_acknowledge_as_themselves() {
         assert_eq!(sign_in(&d, "tom", "not-toms-password").0, 401);
     }
     assert_eq!(sign_in(&d, "tom", "not-toms-password").0, 429);
-    assert_eq!(sign_in(&d, "tom", TOM_PASSWORD).0, 429, "even the right one, for now");
+    assert_eq!(
+        sign_in(&d, "tom", TOM_PASSWORD).0,
+        429,
+        "even the right one, for now"
+    );
     assert_eq!(sign_in(&d, "vera", VERA_PASSWORD).0, 303);
     let log = d.log_text();
-    assert!(log.contains("user=tom") && log.contains("outcome=\"wrong\""), "{log}");
+    assert!(
+        log.contains("user=tom") && log.contains("outcome=\"wrong\""),
+        "{log}"
+    );
     assert!(log.contains("outcome=\"throttled\""), "{log}");
-    for secret in [VERA_PASSWORD, TOM_PASSWORD, ALICE_PASSWORD, "not-toms-password", "$argon2"] {
+    for secret in [
+        VERA_PASSWORD,
+        TOM_PASSWORD,
+        ALICE_PASSWORD,
+        "not-toms-password",
+        "$argon2",
+    ] {
         assert!(!log.contains(secret), "{secret} in the log:\n{log}");
     }
 
@@ -445,9 +518,17 @@ fn viewers_read_technicians_test_and_acknowledge_as_themselves() {
     let (code, _) = get(&d, &vera, "/");
     assert_eq!(code, 303, "the removed viewer's session still works");
     assert_eq!(get(&d, &tom, "/").0, 200);
-    let out = user_cmd(&f.config, &["passwd", "tom", "--password-stdin"], Some("tom-has-a-new-password\n"));
+    let out = user_cmd(
+        &f.config,
+        &["passwd", "tom", "--password-stdin"],
+        Some("tom-has-a-new-password\n"),
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(get(&d, &tom, "/").0, 303, "a session of the old password still works");
+    assert_eq!(
+        get(&d, &tom, "/").0,
+        303,
+        "a session of the old password still works"
+    );
 }
 
 #[test]
@@ -492,10 +573,18 @@ fn over_tls_cookies_are_secure_and_the_command_line_still_reaches_the_daemon() {
     let out = add_user(&f.config, "tom", "technician", TOM_PASSWORD);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let list = user_cmd(&f.config, &["list"], None);
-    assert!(list.stdout.contains("tom"), "{}{}", list.stdout, list.stderr);
+    assert!(
+        list.stdout.contains("tom"),
+        "{}{}",
+        list.stdout,
+        list.stderr
+    );
     let (code, users) = d.get("/v1/users");
     assert_eq!(code, 200);
     assert_eq!(users.as_array().unwrap().len(), 2, "{users}");
     let log = d.log_text();
-    assert!(!log.contains(ALICE_PASSWORD) && !log.contains(TOM_PASSWORD), "{log}");
+    assert!(
+        !log.contains(ALICE_PASSWORD) && !log.contains(TOM_PASSWORD),
+        "{log}"
+    );
 }

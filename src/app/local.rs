@@ -234,7 +234,8 @@ impl Service for Local {
     }
 
     async fn set_password(&self, name: &str, password: &str) -> Result<(), AppError> {
-        let (catalog, name, password) = (self.catalog.clone(), name.to_string(), password.to_string());
+        let (catalog, name, password) =
+            (self.catalog.clone(), name.to_string(), password.to_string());
         blocking(move || super::users::passwd(&catalog, &name, &password)).await
     }
 
@@ -248,7 +249,8 @@ impl Service for Local {
         name: &str,
         password: &str,
     ) -> Result<Option<super::users::UserInfo>, AppError> {
-        let (catalog, name, password) = (self.catalog.clone(), name.to_string(), password.to_string());
+        let (catalog, name, password) =
+            (self.catalog.clone(), name.to_string(), password.to_string());
         blocking(move || super::users::sign_in(&catalog, &name, &password)).await
     }
 

@@ -53,7 +53,10 @@ impl Remote {
                 let pem = std::fs::read(&tls.cert)
                     .with_context(|| format!("reading {} (daemon.tls_cert)", tls.cert.display()))?;
                 let certs = reqwest::Certificate::from_pem_bundle(&pem).with_context(|| {
-                    format!("{} (daemon.tls_cert) holds no certificate", tls.cert.display())
+                    format!(
+                        "{} (daemon.tls_cert) holds no certificate",
+                        tls.cert.display()
+                    )
                 })?;
                 http = http
                     .tls_certs_only(certs)

@@ -105,8 +105,11 @@ fn hash(password: &str) -> Result<String, AppError> {
 }
 
 fn verify(phc: &str, password: &str) -> bool {
-    PasswordHash::new(phc)
-        .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(phc).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 fn new_stamp() -> String {
@@ -219,14 +222,30 @@ mod tests {
         assert!(record.hash.starts_with("$argon2id$"), "{}", record.hash);
         assert!(!record.hash.contains("correct horse"));
         assert!(!format!("{record:?}").contains(&record.hash));
-        assert!(sign_in(&catalog, "alice", "correct horse battery").unwrap().is_some());
-        assert!(sign_in(&catalog, "alice", "correct horse batterY").unwrap().is_none());
-        assert!(sign_in(&catalog, "bob", "correct horse battery").unwrap().is_none());
+        assert!(
+            sign_in(&catalog, "alice", "correct horse battery")
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            sign_in(&catalog, "alice", "correct horse batterY")
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            sign_in(&catalog, "bob", "correct horse battery")
+                .unwrap()
+                .is_none()
+        );
         // A new password: a new stamp, the old password no longer signs in.
         passwd(&catalog, "alice", "a much better password").unwrap();
         let changed = catalog.user("alice").unwrap().unwrap();
         assert_ne!(changed.stamp, record.stamp);
-        assert!(sign_in(&catalog, "alice", "correct horse battery").unwrap().is_none());
+        assert!(
+            sign_in(&catalog, "alice", "correct horse battery")
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
@@ -239,19 +258,34 @@ mod tests {
             password: password.into(),
         };
         let invalid = |r: Result<UserInfo, AppError>| matches!(r, Err(AppError::Invalid(_)));
-        assert!(invalid(add(&catalog, &new("", Role::Admin, "long enough password"))));
-        assert!(invalid(add(&catalog, &new("a b", Role::Admin, "long enough password"))));
+        assert!(invalid(add(
+            &catalog,
+            &new("", Role::Admin, "long enough password")
+        )));
+        assert!(invalid(add(
+            &catalog,
+            &new("a b", Role::Admin, "long enough password")
+        )));
         assert!(invalid(add(&catalog, &new("root", Role::Admin, ""))));
         assert!(invalid(add(&catalog, &new("root", Role::Admin, "short"))));
-        assert!(invalid(add(&catalog, &new("rootrootroot", Role::Admin, "ROOTROOTROOT"))));
+        assert!(invalid(add(
+            &catalog,
+            &new("rootrootroot", Role::Admin, "ROOTROOTROOT")
+        )));
         add(&catalog, &new("root", Role::Admin, "long enough password")).unwrap();
         assert!(matches!(
             add(&catalog, &new("root", Role::Viewer, "another password")),
             Err(AppError::Conflict(_))
         ));
         add(&catalog, &new("eve", Role::Viewer, "long enough password")).unwrap();
-        assert!(matches!(remove(&catalog, "root"), Err(AppError::Conflict(_))));
-        assert!(matches!(remove(&catalog, "nobody"), Err(AppError::NotFound(_))));
+        assert!(matches!(
+            remove(&catalog, "root"),
+            Err(AppError::Conflict(_))
+        ));
+        assert!(matches!(
+            remove(&catalog, "nobody"),
+            Err(AppError::NotFound(_))
+        ));
         remove(&catalog, "eve").unwrap();
         remove(&catalog, "root").unwrap();
         assert!(list(&catalog).unwrap().is_empty());

@@ -123,8 +123,9 @@ async fn read_password(name: &str, from_stdin: bool) -> Result<String> {
                 .context("reading the password from stdin")?;
             line.trim_end_matches(['\n', '\r']).to_string()
         } else {
-            let first = rpassword::prompt_password(format!("New password for {name}: "))
-                .context("reading the password from the terminal (without one, use --password-stdin)")?;
+            let first = rpassword::prompt_password(format!("New password for {name}: ")).context(
+                "reading the password from the terminal (without one, use --password-stdin)",
+            )?;
             check_password(&name, &first)?;
             let again = rpassword::prompt_password("The same password again: ")
                 .context("reading the password from the terminal")?;

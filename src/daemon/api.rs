@@ -67,7 +67,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/outbox", get(outbox))
         .route("/v1/outbox/retry", axum::routing::post(outbox_retry))
         .route("/v1/users", get(users).post(add_user))
-        .route("/v1/users/{user}/password", axum::routing::post(set_password))
+        .route(
+            "/v1/users/{user}/password",
+            axum::routing::post(set_password),
+        )
         .route("/v1/users/{user}", axum::routing::delete(remove_user))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .merge(public)

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use askama::Template;
-use axum::{Extension, Form};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
 use serde::Deserialize;
 
 use crate::format::human_bytes;
@@ -88,7 +88,11 @@ pub async fn acknowledge(
     if let Some(refused) = refuse_without_csrf(&state, &headers, &form.csrf, &job) {
         return refused;
     }
-    let by = if who.is_account() { who.name.clone() } else { form.by };
+    let by = if who.is_account() {
+        who.name.clone()
+    } else {
+        form.by
+    };
     // The same reading of `until` as `backproof ack --until` (dates at the end of the day,
     // in UTC here: a page has no job time zone at hand).
     let until = match form.until.trim() {

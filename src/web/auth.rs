@@ -227,7 +227,9 @@ pub async fn require_session(
                 return next.run(req).await;
             }
             None => {
-                tracing::info!("web: a session ended (its account was removed or its password changed)");
+                tracing::info!(
+                    "web: a session ended (its account was removed or its password changed)"
+                );
                 state.sessions.close(&id);
             }
         }
@@ -300,7 +302,10 @@ pub async fn login(State(state): State<Arc<WebState>>, Form(form): Form<Login>) 
             }),
             Err(e) => {
                 tracing::error!(user = %shown, error = %e, "web sign-in failed");
-                return refused(StatusCode::INTERNAL_SERVER_ERROR, "Sign-in failed: see the daemon's log.");
+                return refused(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Sign-in failed: see the daemon's log.",
+                );
             }
         }
     };
@@ -358,7 +363,10 @@ mod tests {
             s.failed("alice");
         }
         assert!(s.throttled("alice"));
-        assert!(!s.throttled("bob"), "another name is not held up by alice's");
+        assert!(
+            !s.throttled("bob"),
+            "another name is not held up by alice's"
+        );
         for i in MAX_FAILURES..MAX_FAILURES_ALL {
             s.failed(&format!("guess{i}"));
         }
@@ -373,7 +381,10 @@ mod tests {
         let later = start + SESSION_IDLE - Duration::from_secs(5);
         assert!(s.touch_at(&id, later).is_some());
         // Used just now: alive one idle period later, not two.
-        assert!(s.touch_at(&id, later + SESSION_IDLE - Duration::from_secs(5)).is_some());
+        assert!(
+            s.touch_at(&id, later + SESSION_IDLE - Duration::from_secs(5))
+                .is_some()
+        );
         let idle = later + SESSION_IDLE * 2 + Duration::from_secs(1);
         assert!(s.touch_at(&id, idle).is_none());
         assert!(s.touch(&id).is_none(), "an ended session is gone");
@@ -384,6 +395,9 @@ mod tests {
             assert!(s.touch_at(&id, now).is_some());
             now += SESSION_IDLE / 2;
         }
-        assert!(s.touch_at(&id, now + Duration::from_secs(1)).is_none(), "lifetime, even when used");
+        assert!(
+            s.touch_at(&id, now + Duration::from_secs(1)).is_none(),
+            "lifetime, even when used"
+        );
     }
 }

@@ -176,7 +176,11 @@ impl Daemon {
 impl Daemon {
     /// `path` on the daemon: `https://` when it serves TLS.
     pub fn url(&self, path: &str) -> String {
-        let scheme = if self.tls_root.is_some() { "https" } else { "http" };
+        let scheme = if self.tls_root.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         format!("{scheme}://127.0.0.1:{}{path}", self.port)
     }
 
@@ -193,7 +197,9 @@ impl Daemon {
 /// The PEM certificate the configuration's `tls_cert = "..."` names (relative to it).
 fn tls_root(config: &std::path::Path) -> Option<Vec<u8>> {
     let text = std::fs::read_to_string(config).ok()?;
-    let line = text.lines().find(|l| l.trim_start().starts_with("tls_cert"))?;
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("tls_cert"))?;
     let value = line.split('"').nth(1)?;
     std::fs::read(config.parent()?.join(value)).ok()
 }
