@@ -39,9 +39,8 @@ pub async fn test_now(
     Form(form): Form<TestNow>,
 ) -> Response {
     // The role first: a viewer is told why, whatever the form carries.
-    let who = match may_act(who, &job, "Test now") {
-        Ok(who) => who,
-        Err(refused) => return refused,
+    let Some(who) = may_act(who, &job, "Test now") else {
+        return viewer_refused("Test now");
     };
     if let Some(refused) = refuse_without_csrf(&state, &headers, &form.csrf, &job) {
         return refused;
@@ -81,9 +80,8 @@ pub async fn acknowledge(
     Form(form): Form<AckForm>,
 ) -> Response {
     // The role first: a viewer is told why, whatever the form carries.
-    let who = match may_act(who, &job, "Acknowledge") {
-        Ok(who) => who,
-        Err(refused) => return refused,
+    let Some(who) = may_act(who, &job, "Acknowledge") else {
+        return viewer_refused("Acknowledge");
     };
     if let Some(refused) = refuse_without_csrf(&state, &headers, &form.csrf, &job) {
         return refused;
@@ -124,20 +122,24 @@ pub async fn acknowledge(
 }
 
 /// Who made the request, if they may start runs and acknowledge (technicians and
-/// admins); otherwise the refusal (403).
-fn may_act(who: Option<Extension<Who>>, job: &str, what: &str) -> Result<Who, Response> {
+/// admins); `None` (logged) otherwise.
+fn may_act(who: Option<Extension<Who>>, job: &str, what: &str) -> Option<Who> {
     match who {
-        Some(Extension(who)) if who.may_act() => Ok(who),
+        Some(Extension(who)) if who.may_act() => Some(who),
         who => {
             let name = who.map(|w| w.0.name).unwrap_or_default();
             tracing::warn!(job = %job, user = %name, "web: {what} refused: viewers may not");
-            Err((
-                StatusCode::FORBIDDEN,
-                format!("{what} needs a technician or an admin; you are signed in as a viewer\n"),
-            )
-                .into_response())
+            None
         }
     }
+}
+
+fn viewer_refused(what: &str) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        format!("{what} needs a technician or an admin; you are signed in as a viewer\n"),
+    )
+        .into_response()
 }
 
 /// The refusal of a form without this session's CSRF token, or `None` when it has it.
