@@ -12,7 +12,8 @@ use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalog, Role, UserRecord};
+pub use crate::catalog::Role;
+use crate::catalog::{Catalog, UserRecord};
 
 use super::AppError;
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Subcommand, ValueEnum};
 
+use crate::app::users::Role;
 use crate::app::users::{NewUser, check_name, check_password};
-use crate::catalog::Role;
 use crate::config::Config;
 
 /// `backproof user ...`

@@ -23,7 +23,7 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use crate::catalog::Role;
+use crate::app::users::Role;
 
 use super::WebState;
 
