@@ -499,13 +499,27 @@ fn pages_need_a_session_and_show_the_failing_client_first() {
     assert!(d.log_text().contains("too many wrong tokens"));
     assert!(!d.log_text().contains(&d.token), "the token is in the log");
 
-    // Signed out, the session is gone.
-    let out = c
-        .post(url(&d, "/logout"))
-        .header("cookie", &session)
-        .send()
-        .unwrap();
-    assert_eq!(out.status(), 303);
+    // Sign out is a form like the others: refused without the CSRF token (every page's
+    // Sign out form carries it). Signed out, the session is gone.
+    let logout = |csrf: &str| {
+        c.post(url(&d, "/logout"))
+            .header("cookie", &session)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={csrf}"))
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(logout(""), 403);
+    assert_eq!(get("/").0, 200, "a refused sign-out ended the session");
+    let (_, fleet_page) = get("/");
+    assert!(
+        fleet_page.contains(&format!(
+            "action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{token}\">"
+        )),
+        "{fleet_page}"
+    );
+    assert_eq!(logout(&token), 303);
     assert_eq!(get("/").0, 303);
 }
 

@@ -21,6 +21,7 @@ pub enum UserCommand {
     Add {
         /// The user name (letters, digits, `.`, `_`, `@`, `-`).
         name: String,
+        /// What the account may do: viewer, technician or admin.
         #[arg(long, value_enum)]
         role: RoleArg,
         /// Read the password from the first line of stdin instead of the terminal.
@@ -29,21 +30,28 @@ pub enum UserCommand {
     },
     /// Give an account a new password (its sessions end).
     Passwd {
+        /// The account.
         name: String,
         /// Read the password from the first line of stdin instead of the terminal.
         #[arg(long)]
         password_stdin: bool,
     },
     /// Remove an account (its sessions end).
-    Remove { name: String },
+    Remove {
+        /// The account.
+        name: String,
+    },
     /// List the accounts: name, role, when added, when the password last changed.
     List,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum RoleArg {
+    /// Reads every page.
     Viewer,
+    /// Also starts runs (Test now) and acknowledges problems.
     Technician,
+    /// Also manages the accounts.
     Admin,
 }
 

@@ -205,6 +205,7 @@ fn line(p: &ProgressState) -> String {
 #[derive(Template)]
 #[template(path = "live.html")]
 struct LivePage {
+    session: String,
     id: String,
     job: String,
     line: String,
@@ -212,7 +213,11 @@ struct LivePage {
     total: u64,
 }
 
-pub async fn live(State(state): State<Arc<WebState>>, Path(id): Path<String>) -> Response {
+pub async fn live(
+    State(state): State<Arc<WebState>>,
+    Path(id): Path<String>,
+    csrf: Option<Extension<super::auth::Csrf>>,
+) -> Response {
     let Some(p) = state.runs.progress(&id) else {
         // Not a recent run of this daemon: its evidence, if there is any.
         return Redirect::to(&format!("/runs/{id}")).into_response();
@@ -221,6 +226,7 @@ pub async fn live(State(state): State<Arc<WebState>>, Path(id): Path<String>) ->
         return Redirect::to(&format!("/runs/{id}")).into_response();
     }
     let page = LivePage {
+        session: super::pages::session_csrf(&csrf),
         line: line(&p),
         done: p.bytes_done,
         total: p.bytes_total.max(1),

@@ -331,7 +331,26 @@ pub async fn login(State(state): State<Arc<WebState>>, Form(form): Form<Login>) 
         .into_response()
 }
 
-pub async fn logout(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
+/// The Sign out form (with the session's CSRF token, like every form).
+#[derive(Deserialize)]
+pub struct Logout {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn logout(
+    State(state): State<Arc<WebState>>,
+    headers: HeaderMap,
+    Form(form): Form<Logout>,
+) -> Response {
+    if !state.sessions.csrf_ok(&headers, &form.csrf) {
+        tracing::warn!("web: a sign-out without a valid CSRF token was refused");
+        return (
+            StatusCode::FORBIDDEN,
+            "the form's CSRF token is missing or wrong\n",
+        )
+            .into_response();
+    }
     if let Some(id) = session_of(&headers) {
         state.sessions.close(&id);
     }

@@ -163,6 +163,8 @@ impl FleetRow {
 #[derive(Template)]
 #[template(path = "fleet.html")]
 struct FleetPage {
+    /// The session's CSRF token, for the Sign out form (empty with the bearer token).
+    session: String,
     rows: Vec<FleetRow>,
     total: usize,
     filter: String,
@@ -179,7 +181,11 @@ pub struct FleetQuery {
     noc: Option<String>,
 }
 
-pub async fn fleet(State(state): State<Arc<WebState>>, Query(q): Query<FleetQuery>) -> Response {
+pub async fn fleet(
+    State(state): State<Arc<WebState>>,
+    Query(q): Query<FleetQuery>,
+    csrf: Option<Extension<Csrf>>,
+) -> Response {
     let status = match (state.services)().status().await {
         Ok(s) => s,
         Err(e) => return failed(e),
@@ -210,6 +216,7 @@ pub async fn fleet(State(state): State<Arc<WebState>>, Query(q): Query<FleetQuer
     .map(|s| (state_key(s), s.label()))
     .collect();
     page(FleetPage {
+        session: session_csrf(&csrf),
         rows,
         total: status.rows.len(),
         filter,
@@ -251,6 +258,8 @@ struct RunDot {
 #[derive(Template)]
 #[template(path = "client.html")]
 struct ClientPage {
+    /// The session's CSRF token, for the Sign out form (empty with the bearer token).
+    session: String,
     job: String,
     client: String,
     last_run: Option<String>,
@@ -427,6 +436,7 @@ pub async fn client(
         |max| format!("{max:.1} h"),
     );
     page(ClientPage {
+        session: session_csrf(&csrf),
         coverage_chart,
         age_chart,
         client: history
@@ -449,6 +459,8 @@ pub async fn client(
 #[derive(Template)]
 #[template(path = "run.html")]
 struct RunPage {
+    /// The session's CSRF token, for the Sign out form (empty with the bearer token).
+    session: String,
     id: String,
     job: String,
     client: String,
@@ -470,7 +482,11 @@ async fn document(state: &WebState, id: &str) -> Result<(RunEvidence, Vec<u8>), 
     Ok((ev, doc))
 }
 
-pub async fn run(State(state): State<Arc<WebState>>, Path(id): Path<String>) -> Response {
+pub async fn run(
+    State(state): State<Arc<WebState>>,
+    Path(id): Path<String>,
+    csrf: Option<Extension<Csrf>>,
+) -> Response {
     let (ev, doc) = match document(&state, &id).await {
         Ok(d) => d,
         Err(e) => return failed(e),
@@ -486,6 +502,7 @@ pub async fn run(State(state): State<Arc<WebState>>, Path(id): Path<String>) -> 
         .iter()
         .find(|r| r.previous_run.as_deref() == Some(ev.run_id.as_str()));
     page(RunPage {
+        session: session_csrf(&csrf),
         text: crate::report::run_summary(&ev, None),
         verdict: match ev.status {
             RunStatus::Finished => ev.effective_verdict().label().to_string(),
@@ -549,11 +566,13 @@ struct OutboxRow {
 #[derive(Template)]
 #[template(path = "outbox.html")]
 struct OutboxPage {
+    /// The session's CSRF token, for the Sign out form (empty with the bearer token).
+    session: String,
     rows: Vec<OutboxRow>,
 }
 
 /// Queued, sent and rejected messages, newest first.
-pub async fn outbox(State(state): State<Arc<WebState>>) -> Response {
+pub async fn outbox(State(state): State<Arc<WebState>>, csrf: Option<Extension<Csrf>>) -> Response {
     use crate::app::Delivery;
     let items = match (state.services)().outbox().await {
         Ok(items) => items,
@@ -608,5 +627,14 @@ pub async fn outbox(State(state): State<Arc<WebState>>) -> Response {
             }
         })
         .collect();
-    page(OutboxPage { rows })
+    page(OutboxPage {
+        rows,
+        session: session_csrf(&csrf),
+    })
+}
+
+/// The session's CSRF token for the Sign out form of every page ("" with the bearer
+/// token: no session to end).
+pub(super) fn session_csrf(csrf: &Option<Extension<Csrf>>) -> String {
+    csrf.as_ref().map(|c| c.0.0.clone()).unwrap_or_default()
 }
