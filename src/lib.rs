@@ -56,7 +56,7 @@
 //! - [`web`]: the pages technicians open in a browser (fleet, client, run) and
 //!   `/metrics` for Prometheus, served by the daemon; they call [`app::Service`] only.
 //! - [`cli`]: the command line (`run`, `show`, `history`, `status`, `check-config`,
-//!   `digest`, `outbox`, `verify-evidence`, `ack`, `check`, `daemon`, `demo`); goes through the
+//!   `digest`, `outbox`, `verify-evidence`, `ack`, `check`, `daemon`, `demo`, `user`); goes through the
 //!   daemon's API when the lock record says a daemon holds the catalog.
 //!
 //! `main.rs` only calls [`cli::main`].

@@ -504,13 +504,27 @@ fn pages_need_a_session_and_show_the_failing_client_first() {
     assert!(d.log_text().contains("too many wrong tokens"));
     assert!(!d.log_text().contains(&d.token), "the token is in the log");
 
-    // Signed out, the session is gone.
-    let out = c
-        .post(url(&d, "/logout"))
-        .header("cookie", &session)
-        .send()
-        .unwrap();
-    assert_eq!(out.status(), 303);
+    // Sign out is a form like the others: refused without the CSRF token (every page's
+    // Sign out form carries it). Signed out, the session is gone.
+    let logout = |csrf: &str| {
+        c.post(url(&d, "/logout"))
+            .header("cookie", &session)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={csrf}"))
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(logout(""), 403);
+    assert_eq!(get("/").0, 200, "a refused sign-out ended the session");
+    let (_, fleet_page) = get("/");
+    assert!(
+        fleet_page.contains(&format!(
+            "action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{token}\">"
+        )),
+        "{fleet_page}"
+    );
+    assert_eq!(logout(&token), 303);
     assert_eq!(get("/").0, 303);
 }
 
@@ -599,6 +613,12 @@ fn no_route_of_the_router_answers_without_a_session_or_token() {
     assert_eq!(run(&d, "acme")["exit_code"], 0);
     let (_, runs) = d.get("/v1/jobs/acme/runs?limit=1");
     let run_id = runs[0]["run_id"].as_str().unwrap().to_string();
+    // An account, so that an unguarded user route would find it.
+    let (code, added) = d.post(
+        "/v1/users",
+        json!({"name": "alice", "role": "admin", "password": "alice-long-password"}),
+    );
+    assert_eq!(code, 201, "{added}");
     let c = client();
     let mut checked = 0;
     let routes = routes_in("web/mod.rs")
@@ -606,10 +626,14 @@ fn no_route_of_the_router_answers_without_a_session_or_token() {
         .chain(routes_in("daemon/api.rs"));
     for route in routes {
         // Real names, so that a route that forgot its guard would answer 200.
-        let path = route.replace("{job}", "acme").replace("{id}", &run_id);
-        for method in ["GET", "POST"] {
+        let path = route
+            .replace("{job}", "acme")
+            .replace("{id}", &run_id)
+            .replace("{user}", "alice");
+        for method in ["GET", "POST", "DELETE"] {
             let req = match method {
                 "GET" => c.get(url(&d, &path)),
+                "DELETE" => c.delete(url(&d, &path)),
                 _ => c
                     .post(url(&d, &path))
                     .header("content-type", "application/x-www-form-urlencoded")
@@ -634,9 +658,11 @@ fn no_route_of_the_router_answers_without_a_session_or_token() {
         }
     }
     assert!(checked >= 20, "only {checked} routes checked");
-    // Nothing ran because of those requests.
+    // Nothing ran or changed because of those requests.
     let (_, after) = d.get("/v1/jobs/acme/runs?limit=10");
     assert_eq!(after.as_array().unwrap().len(), 1, "{after}");
+    let (_, users) = d.get("/v1/users");
+    assert_eq!(users.as_array().unwrap().len(), 1, "{users}");
 }
 
 /// Each `.route(...)` of a router source file: its path and its methods.
@@ -652,7 +678,7 @@ fn routes_with_methods(file: &str) -> Vec<(String, Vec<&'static str>)> {
                 .split(".layer(middleware::from_fn")
                 .next()
                 .unwrap_or(args);
-            let methods = [("get(", "GET"), ("post(", "POST")]
+            let methods = [("get(", "GET"), ("post(", "POST"), ("delete(", "DELETE")]
                 .into_iter()
                 .filter(|(call, _)| args.contains(call))
                 .map(|(_, m)| m)
@@ -679,7 +705,7 @@ fn the_readme_documents_every_route_of_the_router_and_no_other() {
             let mut cells = l.split('|').map(str::trim).skip(1);
             let method = cells.next()?;
             let path = cells.next()?.strip_prefix('`')?.split('`').next()?;
-            (matches!(method, "GET" | "POST") && path.starts_with('/')).then(|| {
+            (matches!(method, "GET" | "POST" | "DELETE") && path.starts_with('/')).then(|| {
                 (
                     method.to_string(),
                     path.split('?').next().unwrap().to_string(),

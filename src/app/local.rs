@@ -241,4 +241,56 @@ impl Service for Local {
         }
         Ok(acked)
     }
+
+    async fn users(&self) -> Result<Vec<super::users::UserInfo>, AppError> {
+        let catalog = self.catalog.clone();
+        blocking(move || super::users::list(&catalog)).await
+    }
+
+    async fn add_user(
+        &self,
+        user: &super::users::NewUser,
+    ) -> Result<super::users::UserInfo, AppError> {
+        let catalog = self.catalog.clone();
+        let user = super::users::NewUser {
+            name: user.name.clone(),
+            role: user.role,
+            password: user.password.clone(),
+        };
+        blocking(move || super::users::add(&catalog, &user)).await
+    }
+
+    async fn set_password(&self, name: &str, password: &str) -> Result<(), AppError> {
+        let (catalog, name, password) =
+            (self.catalog.clone(), name.to_string(), password.to_string());
+        blocking(move || super::users::passwd(&catalog, &name, &password)).await
+    }
+
+    async fn remove_user(&self, name: &str) -> Result<(), AppError> {
+        let (catalog, name) = (self.catalog.clone(), name.to_string());
+        blocking(move || super::users::remove(&catalog, &name)).await
+    }
+
+    async fn sign_in(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> Result<Option<super::users::UserInfo>, AppError> {
+        let (catalog, name, password) =
+            (self.catalog.clone(), name.to_string(), password.to_string());
+        blocking(move || super::users::sign_in(&catalog, &name, &password)).await
+    }
+
+    async fn account(&self, name: &str) -> Result<Option<super::users::UserInfo>, AppError> {
+        super::users::account(&self.catalog, name)
+    }
+}
+
+/// Hashing a password takes a while: off the async runtime.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::Failed(format!("the task stopped: {e}")))?
 }

@@ -13,7 +13,8 @@
 //! - `recover`: putting back runs the catalog lost, from their evidence files;
 //! - [`runs`]: the run service: verify, queue the report, record both in one transaction;
 //! - `evidence_files`: where evidence documents are written as files;
-//! - `local`, `remote`: the two implementations of [`Service`].
+//! - `local`, `remote`: the two implementations of [`Service`];
+//! - [`users`]: the accounts of the web pages (argon2id hashes in the catalog).
 
 pub(crate) mod evidence_files;
 pub(crate) mod local;
@@ -22,6 +23,7 @@ mod recover;
 pub(crate) mod remote;
 pub mod runs;
 pub(crate) mod setup;
+pub mod users;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -166,6 +168,26 @@ pub trait Service: Send + Sync {
     async fn outbox_retry(&self) -> Result<Counts, AppError>;
     /// Acknowledges open problems of `job`.
     async fn ack(&self, job: &str, req: &AckRequest) -> Result<Vec<Acked>, AppError>;
+    /// The accounts of the web pages, by name.
+    async fn users(&self) -> Result<Vec<users::UserInfo>, AppError>;
+    /// Adds an account (its password hashed with argon2id).
+    async fn add_user(&self, user: &users::NewUser) -> Result<users::UserInfo, AppError>;
+    /// Gives an account a new password; its sessions end.
+    async fn set_password(&self, name: &str, password: &str) -> Result<(), AppError>;
+    /// Removes an account; its sessions end.
+    async fn remove_user(&self, name: &str) -> Result<(), AppError>;
+    /// The account, if `password` is its password (the pages' sign-in, in the daemon).
+    async fn sign_in(
+        &self,
+        _name: &str,
+        _password: &str,
+    ) -> Result<Option<users::UserInfo>, AppError> {
+        Err(AppError::Failed("sign-in is the daemon's".into()))
+    }
+    /// One account, with its stamp (the pages check their sessions with it).
+    async fn account(&self, _name: &str) -> Result<Option<users::UserInfo>, AppError> {
+        Err(AppError::Failed("sessions are the daemon's".into()))
+    }
 }
 
 /// How this process reaches the catalog: directly, or through the daemon holding it.

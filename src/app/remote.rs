@@ -39,12 +39,36 @@ impl Remote {
             })?
             .trim()
             .to_string();
+        let mut http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30));
+        let base = match api.strip_prefix("https://") {
+            // A daemon serving TLS: only its own certificate is trusted (the file of
+            // `daemon.tls_cert`). The address is this machine's (the lock record's), not
+            // the certificate's name, so the name is not checked against it.
+            Some(_) => {
+                let Some(tls) = &config.daemon.tls else {
+                    bail!(
+                        "the daemon serves its API over TLS ({api}) but daemon.tls_cert is not in this configuration"
+                    );
+                };
+                let pem = std::fs::read(&tls.cert)
+                    .with_context(|| format!("reading {} (daemon.tls_cert)", tls.cert.display()))?;
+                let certs = reqwest::Certificate::from_pem_bundle(&pem).with_context(|| {
+                    format!(
+                        "{} (daemon.tls_cert) holds no certificate",
+                        tls.cert.display()
+                    )
+                })?;
+                http = http
+                    .tls_certs_only(certs)
+                    .tls_danger_accept_invalid_hostnames(true);
+                api.to_string()
+            }
+            None => format!("http://{api}"),
+        };
         Ok(Remote {
-            base: format!("http://{api}"),
+            base,
             token,
-            http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(30))
-                .build()?,
+            http: http.build()?,
             retry_wait: config
                 .smtp
                 .as_ref()
@@ -194,5 +218,34 @@ impl Service for Remote {
         self.post(&format!("/v1/jobs/{job}/ack"), req, None)
             .await
             .map_err(failed)
+    }
+
+    async fn users(&self) -> Result<Vec<super::users::UserInfo>, AppError> {
+        self.get("/v1/users").await.map_err(failed)
+    }
+
+    async fn add_user(
+        &self,
+        user: &super::users::NewUser,
+    ) -> Result<super::users::UserInfo, AppError> {
+        self.post("/v1/users", user, None).await.map_err(failed)
+    }
+
+    async fn set_password(&self, name: &str, password: &str) -> Result<(), AppError> {
+        let body = super::users::NewPassword {
+            password: password.to_string(),
+        };
+        let _: serde_json::Value = self
+            .post(&format!("/v1/users/{name}/password"), &body, None)
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    async fn remove_user(&self, name: &str) -> Result<(), AppError> {
+        self.send(self.http.delete(format!("{}/v1/users/{name}", self.base)))
+            .await
+            .map_err(failed)?;
+        Ok(())
     }
 }

@@ -20,6 +20,7 @@
 //! - `schedule`: job → the last scheduled slot the daemon handled (RFC 3339), for catch-up
 //! - `alerts_pending`: run id → job, runs whose alerts (webhook events, closing and
 //!   flapping notices) are still to be queued: written with the run, removed once queued
+//! - `users`: user name → [`UserRecord`] (accounts of the web pages, argon2id hashes)
 //!
 //! sled allows one process per database; [`lock::ProcessLock`] turns a second opener into
 //! a clear error that names the process holding it.
@@ -28,6 +29,7 @@ mod alert_state;
 mod episodes;
 mod lock;
 mod records;
+mod users;
 mod webhooks;
 
 use std::path::{Path, PathBuf};
@@ -45,6 +47,7 @@ pub use records::{
     AckRecord, Claim, Delivery, FileRecord, InventoryRecord, MailKind, OutboxItem,
     PROBLEM_FILE_LIMIT, ProblemFile, ProblemRecord, RECORD_SCHEMA, Seen, TargetState,
 };
+pub use users::{Role, UserRecord};
 pub use webhooks::WebhookItem;
 
 use crate::evidence::{Acknowledgement, ProblemKind};

@@ -118,6 +118,7 @@ pub async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Job(super::JobCommand::Add(args)) => {
             super::job_add::job_add(&cli.config, args).await
         }
+        Command::User(command) => super::user::user(&load(&cli.config)?, command).await,
         Command::Watch { run_id } => super::watch::watch(&load(&cli.config)?, &run_id).await,
         Command::Completions { shell } => super::completions::completions(shell),
         Command::Man => super::completions::man(),

@@ -13,6 +13,7 @@ mod init;
 mod job_add;
 mod log_caps;
 mod mail;
+mod user;
 mod watch;
 
 use std::path::PathBuf;
@@ -185,6 +186,9 @@ pub enum Command {
     /// Add a client: write its job file, then check it and connect to its target.
     #[command(subcommand)]
     Job(JobCommand),
+    /// Manage the accounts of the web pages (add, passwd, remove, list).
+    #[command(subcommand)]
+    User(user::UserCommand),
     /// Follow a run of the daemon in progress (Ctrl-C stops watching, not the run).
     Watch {
         /// The run, as printed when it started (`backproof status` lists running jobs).

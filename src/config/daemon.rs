@@ -1,7 +1,13 @@
-//! `[daemon]`: the settings of `backproof daemon` (API address, parallel runs, catching
-//! up, the watchdog's patience), validated with errors naming `daemon.<key>`.
+//! `[daemon]`: the settings of `backproof daemon` (API address, TLS, parallel runs,
+//! catching up, the watchdog's patience), validated with errors naming `daemon.<key>`.
+//!
+//! The API and the pages listen on loopback unless TLS is set (`tls_cert`, `tls_key`:
+//! PEM files, read and parsed here so that a bad file is a configuration error).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::ConfigError;
 use super::raw::RawDaemon;
@@ -19,10 +25,20 @@ pub struct DaemonConfig {
     pub missed_grace: std::time::Duration,
     /// Pinged while the daemon is healthy (dead-man's switch).
     pub heartbeat: Option<super::Heartbeat>,
+    /// Serve the API and pages over TLS with these files.
+    pub tls: Option<TlsFiles>,
+}
+
+/// `daemon.tls_cert` and `daemon.tls_key`: PEM files (certificate chain, private key).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 pub(super) fn daemon_config(
     raw: &RawDaemon,
+    base: &Path,
     file: &Path,
     source: &str,
     errors: &mut Vec<ConfigError>,
@@ -36,16 +52,18 @@ pub(super) fn daemon_config(
             message,
         ));
     };
+    let tls = tls_files(raw, base, &mut err);
     let listen = match &raw.listen {
         None => std::net::SocketAddr::from(([127, 0, 0, 1], 7878)),
         Some(l) => match l.get_ref().parse::<std::net::SocketAddr>() {
             Ok(a) if a.ip().is_loopback() => a,
+            Ok(a) if raw.tls_cert.is_some() && raw.tls_key.is_some() => a,
             Ok(a) => {
                 err(
                     l.span(),
                     "listen",
                     format!(
-                        "{a} is not a loopback address; the API serves this machine only (use an SSH tunnel or a reverse proxy to reach it from elsewhere)"
+                        "{a} is not a loopback address: other machines are served only over TLS (set daemon.tls_cert and daemon.tls_key, and add user accounts with `backproof user add`); or keep loopback and use an SSH tunnel"
                     ),
                 );
                 std::net::SocketAddr::from(([127, 0, 0, 1], 7878))
@@ -108,5 +126,79 @@ pub(super) fn daemon_config(
         stall_timeout,
         missed_grace,
         heartbeat,
+        tls,
     }
+}
+
+/// Both TLS files or neither; each readable and holding what it should.
+fn tls_files(
+    raw: &RawDaemon,
+    base: &Path,
+    err: &mut impl FnMut(std::ops::Range<usize>, &str, String),
+) -> Option<TlsFiles> {
+    let (cert, key) = match (&raw.tls_cert, &raw.tls_key) {
+        (None, None) => return None,
+        (Some(c), None) => {
+            err(c.span(), "tls_cert", "daemon.tls_key is needed too".into());
+            return None;
+        }
+        (None, Some(k)) => {
+            err(k.span(), "tls_key", "daemon.tls_cert is needed too".into());
+            return None;
+        }
+        (Some(c), Some(k)) => (c, k),
+    };
+    let read = |v: &toml::Spanned<String>| {
+        let path = base.join(v.get_ref());
+        std::fs::read(&path)
+            .map(|bytes| (path.clone(), bytes))
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let mut ok = true;
+    let cert_path = match read(cert) {
+        Ok((path, bytes)) => {
+            let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&bytes).collect();
+            if !certs.is_ok_and(|c| !c.is_empty()) {
+                err(
+                    cert.span(),
+                    "tls_cert",
+                    format!(
+                        "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                        path.display()
+                    ),
+                );
+                ok = false;
+            }
+            path
+        }
+        Err(message) => {
+            err(cert.span(), "tls_cert", message);
+            return None;
+        }
+    };
+    let key_path = match read(key) {
+        Ok((path, bytes)) => {
+            // The error says what is wrong, never the file's content.
+            if PrivateKeyDer::from_pem_slice(&bytes).is_err() {
+                err(
+                    key.span(),
+                    "tls_key",
+                    format!(
+                        "{} holds no PEM private key (-----BEGIN PRIVATE KEY-----)",
+                        path.display()
+                    ),
+                );
+                ok = false;
+            }
+            path
+        }
+        Err(message) => {
+            err(key.span(), "tls_key", message);
+            return None;
+        }
+    };
+    ok.then_some(TlsFiles {
+        cert: cert_path,
+        key: key_path,
+    })
 }

@@ -95,7 +95,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         .and_then(|s| SmtpConfig::build(s, path, &source, &mut errors, &mut warnings));
     let timezone =
         parse_timezone(&raw.timezone, path, &source, &mut errors).unwrap_or_else(system_timezone);
-    let daemon = super::daemon::daemon_config(&raw.daemon, path, &source, &mut errors);
+    let daemon = super::daemon::daemon_config(&raw.daemon, &base, path, &source, &mut errors);
     let global_alerts = alerts::alert_policy(
         raw.alerts.as_ref(),
         &AlertPolicy::default(),

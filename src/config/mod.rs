@@ -37,7 +37,7 @@ pub use alerts::{
     AlertPolicy, BySeverity, Heartbeat, Maintenance, Ping, PingFormat, PingUrl, Severity,
     WEBHOOK_EVENTS, Webhook, WebhookKind,
 };
-pub use daemon::DaemonConfig;
+pub use daemon::{DaemonConfig, TlsFiles};
 pub use dirs::{FolderProblem, check_folders};
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{load, system_timezone};

@@ -57,6 +57,10 @@ pub struct RawDaemon {
     pub heartbeat_url: Option<Spanned<String>>,
     pub heartbeat_format: Option<Spanned<super::alerts::PingFormat>>,
     pub heartbeat_interval: Option<Spanned<String>>,
+    /// TLS for the API and pages (PEM files, relative to this file); needed to listen
+    /// on an address other machines reach.
+    pub tls_cert: Option<Spanned<String>>,
+    pub tls_key: Option<Spanned<String>>,
 }
 
 /// `[digest]`: the weekly summary for business owners.

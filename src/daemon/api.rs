@@ -17,6 +17,10 @@
 //! | GET | `/v1/outbox` | queued, sent and rejected messages (without their bodies) |
 //! | GET | `/v1/webhooks` | queued, sent and rejected webhook messages (without their bodies) |
 //! | POST | `/v1/outbox/retry` | send every queued message and webhook message now |
+//! | GET | `/v1/users` | the accounts of the web pages (names, roles, dates; never a hash) |
+//! | POST | `/v1/users` | add an account (body: `{"name", "role", "password"}`): 201, 409 if it exists |
+//! | POST | `/v1/users/{user}/password` | a new password (body `{"password"}`); the account's sessions end |
+//! | DELETE | `/v1/users/{user}` | remove an account; its sessions end (409 for the last admin while others remain) |
 //!
 //! The same server answers the pages and `/metrics` ([`crate::web`]).
 //!
@@ -66,6 +70,12 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/outbox", get(outbox))
         .route("/v1/webhooks", get(webhooks))
         .route("/v1/outbox/retry", axum::routing::post(outbox_retry))
+        .route("/v1/users", get(users).post(add_user))
+        .route(
+            "/v1/users/{user}/password",
+            axum::routing::post(set_password),
+        )
+        .route("/v1/users/{user}", axum::routing::delete(remove_user))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .merge(public)
         .with_state(state)
@@ -272,6 +282,43 @@ async fn webhooks(State(state): State<Arc<ApiState>>) -> Response {
 
 async fn outbox_retry(State(state): State<Arc<ApiState>>) -> Response {
     answer(local(&state).outbox_retry().await)
+}
+
+/// Managing accounts needs the API token (an admin's: the token is the daemon's own).
+async fn users(State(state): State<Arc<ApiState>>) -> Response {
+    answer(local(&state).users().await)
+}
+
+async fn add_user(
+    State(state): State<Arc<ApiState>>,
+    Json(user): Json<crate::app::users::NewUser>,
+) -> Response {
+    match local(&state).add_user(&user).await {
+        Ok(info) => (StatusCode::CREATED, Json(info)).into_response(),
+        Err(e) => answer::<()>(Err(e)),
+    }
+}
+
+async fn set_password(
+    State(state): State<Arc<ApiState>>,
+    Path(user): Path<String>,
+    Json(body): Json<crate::app::users::NewPassword>,
+) -> Response {
+    answer(
+        local(&state)
+            .set_password(&user, &body.password)
+            .await
+            .map(|()| json!({ "changed": user })),
+    )
+}
+
+async fn remove_user(State(state): State<Arc<ApiState>>, Path(user): Path<String>) -> Response {
+    answer(
+        local(&state)
+            .remove_user(&user)
+            .await
+            .map(|()| json!({ "removed": user })),
+    )
 }
 
 /// The pages' "Test now" and live progress: the same run manager as `POST /v1/jobs/{job}/runs`.

@@ -2,7 +2,8 @@
 //!
 //! - [`scheduler`] fires each job's runs and weekly summaries, and catches up missed runs;
 //! - `runs` carries runs out (bounded parallelism, one run per job at a time);
-//! - `api` serves the local HTTP API the CLI talks to while the daemon holds the catalog;
+//! - `api` serves the local HTTP API the CLI talks to while the daemon holds the catalog
+//!   (with the pages; over TLS when `daemon.tls_cert` is set, see `tls`);
 //! - an outbox worker delivers queued email every minute and right after each run;
 //! - `health` watches that the main loop, the runs and the delivery worker make
 //!   progress: it answers the systemd watchdog only while they do, records the daemon's
@@ -21,6 +22,7 @@ mod heartbeat;
 pub mod remind;
 pub(crate) mod runs;
 pub mod scheduler;
+mod tls;
 mod webhook_worker;
 
 use std::io::Write;
@@ -73,15 +75,43 @@ fn ensure_token(data_dir: &Path) -> Result<String> {
     Ok(token)
 }
 
+/// Where the command line reaches the API, for the lock record: the listening address
+/// (loopback for an unspecified one), with `https://` when it is served over TLS.
+fn api_address(daemon: &crate::config::DaemonConfig) -> String {
+    let mut addr = daemon.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    match daemon.tls {
+        Some(_) => format!("https://{addr}"),
+        None => addr.to_string(),
+    }
+}
+
 /// Runs the daemon until SIGTERM or Ctrl-C.
 pub async fn run(config_path: &Path) -> Result<u8> {
     let config = Arc::new(crate::app::setup::load(config_path)?);
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
-    let me = crate::catalog::LockRecord::daemon(config.daemon.listen);
+    let me = crate::catalog::LockRecord::daemon(api_address(&config.daemon));
     let catalog = crate::app::setup::open_catalog_as(&config, &me)?;
     let token = ensure_token(&config.data_dir)?;
+    let tls = match &config.daemon.tls {
+        Some(files) => {
+            // Served beyond this machine: people sign in with their own accounts.
+            if catalog.users()?.is_empty() {
+                anyhow::bail!(
+                    "daemon.tls_cert is set but there is no user account to sign in with: add one first (backproof user add NAME --role admin)"
+                );
+            }
+            Some(tls::acceptor(files)?)
+        }
+        None => None,
+    };
     let runs = RunService::new(&config, Verifier::new(&config, catalog.clone()));
     let manager = RunManager::new(runs, config.clone());
     let health = Arc::new(health::Health::default());
@@ -103,17 +133,31 @@ pub async fn run(config_path: &Path) -> Result<u8> {
             services,
             Arc::new(api::WebRuns(manager.clone())),
             token,
+            tls.is_some(),
         ))))
         // The peer's address: `/metrics` is open to loopback only.
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
     let stop = manager.cancel.clone();
     tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await;
-        if let Err(e) = served {
+        let stopped = async move { stop.cancelled().await };
+        let served = match tls {
+            Some(acceptor) => {
+                use axum::serve::ListenerExt;
+                let listener = tls::TlsListener::new(listener, acceptor)?.tap_io(|_| {});
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            }
+            None => {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            }
+        };
+        if let Err(e) = &served {
             tracing::error!(error = %e, "the API server stopped");
         }
+        served
     });
     tokio::spawn(outbox_worker(manager.clone(), health.clone()));
     tokio::spawn(webhook_worker::run(manager.clone()));
@@ -227,10 +271,12 @@ fn reload(path: &Path, current: &Config) -> Option<Arc<Config>> {
             None
         }
         Ok(new)
-            if new.data_dir != current.data_dir || new.daemon.listen != current.daemon.listen =>
+            if new.data_dir != current.data_dir
+                || new.daemon.listen != current.daemon.listen
+                || new.daemon.tls != current.daemon.tls =>
         {
             tracing::error!(
-                "configuration reload refused: data_dir and daemon.listen only change with a restart"
+                "configuration reload refused: data_dir, daemon.listen and the TLS files only change with a restart"
             );
             None
         }

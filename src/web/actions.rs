@@ -7,17 +7,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
 use serde::Deserialize;
 
 use crate::format::human_bytes;
 use crate::progress::{ProgressState, RunState};
 
 use super::WebState;
+use super::auth::Who;
 
 /// How often the event stream sends the progress.
 const TICK: Duration = Duration::from_millis(500);
@@ -36,16 +37,21 @@ pub struct TestNow {
 pub async fn test_now(
     State(state): State<Arc<WebState>>,
     Path(job): Path<String>,
+    who: Option<Extension<Who>>,
     headers: HeaderMap,
     Form(form): Form<TestNow>,
 ) -> Response {
+    // The role first: a viewer is told why, whatever the form carries.
+    let Some(who) = may_act(who, &job, "Test now") else {
+        return viewer_refused("Test now");
+    };
     if let Some(refused) = refuse_without_csrf(&state, &headers, &form.csrf, &job) {
         return refused;
     }
     let target = Some(form.target.trim()).filter(|t| !t.is_empty());
     match state.runs.start(&job, target) {
         Ok(run_id) => {
-            tracing::info!(job = %job, target = target.unwrap_or("all"), run_id = %run_id, "run started from the web page");
+            tracing::info!(job = %job, target = target.unwrap_or("all"), run_id = %run_id, user = %who.name, "run started from the web page");
             Redirect::to(&format!("/runs/{run_id}/live")).into_response()
         }
         Err((code, text)) => message(code, &text, &job),
@@ -59,6 +65,9 @@ pub struct AckForm {
     problem: String,
     target: String,
     reason: String,
+    /// Who acknowledges, when signed in with the API token; an account acknowledges as
+    /// itself.
+    #[serde(default)]
     by: String,
     /// As `backproof ack --until` (`2026-12-31`: at the end of that day, UTC; `3d`). Empty:
     /// until fixed.
@@ -70,12 +79,22 @@ pub struct AckForm {
 pub async fn acknowledge(
     State(state): State<Arc<WebState>>,
     Path(job): Path<String>,
+    who: Option<Extension<Who>>,
     headers: HeaderMap,
     Form(form): Form<AckForm>,
 ) -> Response {
+    // The role first: a viewer is told why, whatever the form carries.
+    let Some(who) = may_act(who, &job, "Acknowledge") else {
+        return viewer_refused("Acknowledge");
+    };
     if let Some(refused) = refuse_without_csrf(&state, &headers, &form.csrf, &job) {
         return refused;
     }
+    let by = if who.is_account() {
+        who.name.clone()
+    } else {
+        form.by
+    };
     // The same reading of `until` as `backproof ack --until` (dates at the end of the day,
     // in UTC here: a page has no job time zone at hand).
     let until = match form.until.trim() {
@@ -90,7 +109,7 @@ pub async fn acknowledge(
         problem: Some(form.problem),
         reason: form.reason,
         until,
-        by: form.by,
+        by,
     };
     match (state.services)().ack(&job, &req).await {
         Ok(_) => Redirect::to(&format!("/clients/{job}")).into_response(),
@@ -104,6 +123,27 @@ pub async fn acknowledge(
             message(code, &e.to_string(), &job)
         }
     }
+}
+
+/// Who made the request, if they may start runs and acknowledge (technicians and
+/// admins); `None` (logged) otherwise.
+fn may_act(who: Option<Extension<Who>>, job: &str, what: &str) -> Option<Who> {
+    match who {
+        Some(Extension(who)) if who.may_act() => Some(who),
+        who => {
+            let name = who.map(|w| w.0.name).unwrap_or_default();
+            tracing::warn!(job = %job, user = %name, "web: {what} refused: viewers may not");
+            None
+        }
+    }
+}
+
+fn viewer_refused(what: &str) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        format!("{what} needs a technician or an admin; you are signed in as a viewer\n"),
+    )
+        .into_response()
 }
 
 /// The refusal of a form without this session's CSRF token, or `None` when it has it.
@@ -169,6 +209,7 @@ fn line(p: &ProgressState) -> String {
 #[derive(Template)]
 #[template(path = "live.html")]
 struct LivePage {
+    session: String,
     id: String,
     job: String,
     line: String,
@@ -176,7 +217,11 @@ struct LivePage {
     total: u64,
 }
 
-pub async fn live(State(state): State<Arc<WebState>>, Path(id): Path<String>) -> Response {
+pub async fn live(
+    State(state): State<Arc<WebState>>,
+    Path(id): Path<String>,
+    csrf: Option<Extension<super::auth::Csrf>>,
+) -> Response {
     let Some(p) = state.runs.progress(&id) else {
         // Not a recent run of this daemon: its evidence, if there is any.
         return Redirect::to(&format!("/runs/{id}")).into_response();
@@ -185,6 +230,7 @@ pub async fn live(State(state): State<Arc<WebState>>, Path(id): Path<String>) ->
         return Redirect::to(&format!("/runs/{id}")).into_response();
     }
     let page = LivePage {
+        session: super::pages::session_csrf(&csrf),
         line: line(&p),
         done: p.bytes_done,
         total: p.bytes_total.max(1),

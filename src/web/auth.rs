@@ -1,8 +1,16 @@
-//! Who may see the pages: a request with the API's bearer token, or a browser signed in
-//! with it at `/login` (a random session id in an `HttpOnly; SameSite=Strict` cookie, kept
-//! in memory for [`SESSION_LIFETIME`]; a restart of the daemon signs everyone out).
-//! Each session has a CSRF token its forms must carry, and wrong tokens are rate-limited
-//! ([`MAX_FAILURES`] per [`FAILURE_WINDOW`]).
+//! Who may see the pages, and do what.
+//!
+//! - A request with the API's bearer token (scripts): an admin.
+//! - A browser signed in at `/login`, with a user account (name and password, see
+//!   [`crate::app::users`]; its role decides what it may do) or with the API token (an
+//!   admin). The session is a random id in an `HttpOnly; SameSite=Strict` cookie (also
+//!   `Secure` when the daemon serves TLS), kept in memory: it ends after [`SESSION_IDLE`]
+//!   without a request, [`SESSION_LIFETIME`] after sign-in, when the account is removed
+//!   or its password changes, at sign-out, and when the daemon restarts.
+//! - Each session has a CSRF token its forms must carry.
+//! - Failed sign-ins are rate-limited per user name ([`MAX_FAILURES`] per
+//!   [`FAILURE_WINDOW`]) and overall ([`MAX_FAILURES_ALL`]), and every attempt is logged
+//!   with the name and the outcome (never the password or token).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,24 +23,67 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use crate::app::users::Role;
+
 use super::WebState;
 
+/// A session ends this long after sign-in, whatever happens.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
-/// Wrong tokens allowed per [`FAILURE_WINDOW`]; beyond, every sign-in is refused (429)
-/// until the window has passed.
+/// A session ends after this long without a request.
+pub const SESSION_IDLE: Duration = Duration::from_secs(3600);
+/// Failed sign-ins allowed per user name (or with the token) per [`FAILURE_WINDOW`];
+/// beyond, that name's sign-ins are refused (429) until the window has passed.
 pub const MAX_FAILURES: usize = 5;
+/// Failed sign-ins allowed over all names per [`FAILURE_WINDOW`].
+pub const MAX_FAILURES_ALL: usize = 20;
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 const COOKIE: &str = "backproof_session";
+/// The name a token sign-in (or a bearer request) acts as.
+pub const TOKEN_USER: &str = "api-token";
 
-/// One signed-in browser: until when, and the token its forms must carry.
-struct Session {
-    until: Instant,
-    csrf: String,
+/// Who makes a request: an account (with the stamp its session was opened with) or the
+/// API token.
+#[derive(Clone, Debug)]
+pub struct Who {
+    pub name: String,
+    pub role: Role,
+    /// `Some` for a user account.
+    stamp: Option<String>,
 }
 
-/// Signed-in browsers by session id, and the recent failed sign-ins.
+impl Who {
+    fn token() -> Who {
+        Who {
+            name: TOKEN_USER.into(),
+            role: Role::Admin,
+            stamp: None,
+        }
+    }
+
+    /// Signed in with a user account (not the API token).
+    pub fn is_account(&self) -> bool {
+        self.stamp.is_some()
+    }
+
+    pub fn may_act(&self) -> bool {
+        self.role >= Role::Technician
+    }
+}
+
+/// One signed-in browser.
+struct Session {
+    opened: Instant,
+    seen: Instant,
+    csrf: String,
+    who: Who,
+}
+
+/// Signed-in browsers by session id, and the recent failed sign-ins by name.
 #[derive(Default)]
-pub struct Sessions(Mutex<HashMap<String, Session>>, Mutex<Vec<Instant>>);
+pub struct Sessions {
+    open: Mutex<HashMap<String, Session>>,
+    failures: Mutex<Vec<(String, Instant)>>,
+}
 
 /// The CSRF token of the request's session, for the forms of a page.
 #[derive(Clone)]
@@ -43,39 +94,65 @@ fn random_hex() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+fn alive(s: &Session, now: Instant) -> bool {
+    now.duration_since(s.opened) < SESSION_LIFETIME && now.duration_since(s.seen) < SESSION_IDLE
+}
+
 impl Sessions {
-    fn open(&self) -> String {
+    fn open(&self, who: Who) -> String {
         let id = random_hex();
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.open.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        map.retain(|_, s| s.until > now);
+        map.retain(|_, s| alive(s, now));
         map.insert(
             id.clone(),
             Session {
-                until: now + SESSION_LIFETIME,
+                opened: now,
+                seen: now,
                 csrf: random_hex(),
+                who,
             },
         );
         id
     }
 
-    /// Too many wrong tokens lately: refuse sign-ins for now.
-    fn throttled(&self) -> bool {
-        let mut failures = self.1.lock().unwrap_or_else(|e| e.into_inner());
-        failures.retain(|t| t.elapsed() < FAILURE_WINDOW);
-        failures.len() >= MAX_FAILURES
+    /// Too many failed sign-ins lately, for this name or overall: refuse for now.
+    fn throttled(&self, name: &str) -> bool {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.retain(|(_, t)| t.elapsed() < FAILURE_WINDOW);
+        failures.len() >= MAX_FAILURES_ALL
+            || failures.iter().filter(|(n, _)| n == name).count() >= MAX_FAILURES
     }
 
-    fn failed(&self) {
-        let mut failures = self.1.lock().unwrap_or_else(|e| e.into_inner());
-        failures.push(Instant::now());
+    fn failed(&self, name: &str) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.push((name.to_string(), Instant::now()));
     }
 
-    /// The session's CSRF token, while the session is valid.
+    /// The session's CSRF token and who it is, while it is alive (a request keeps it so).
+    fn touch(&self, id: &str) -> Option<(String, Who)> {
+        self.touch_at(id, Instant::now())
+    }
+
+    fn touch_at(&self, id: &str, now: Instant) -> Option<(String, Who)> {
+        let mut map = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get_mut(id) {
+            Some(s) if alive(s, now) => {
+                s.seen = now;
+                Some((s.csrf.clone(), s.who.clone()))
+            }
+            Some(_) => {
+                map.remove(id);
+                None
+            }
+            None => None,
+        }
+    }
+
     fn csrf_of(&self, id: &str) -> Option<String> {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let map = self.open.lock().unwrap_or_else(|e| e.into_inner());
         map.get(id)
-            .filter(|s| s.until > Instant::now())
+            .filter(|s| alive(s, Instant::now()))
             .map(|s| s.csrf.clone())
     }
 
@@ -87,7 +164,7 @@ impl Sessions {
     }
 
     fn close(&self, id: &str) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.open.lock().unwrap_or_else(|e| e.into_inner());
         map.remove(id);
     }
 }
@@ -116,17 +193,49 @@ fn session_of(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
+/// The session's account as the catalog has it now: gone when the account was removed
+/// or its password changed since sign-in; its role as it is now.
+async fn still_valid(state: &WebState, who: Who) -> Option<Who> {
+    let Some(stamp) = &who.stamp else {
+        return Some(who);
+    };
+    match (state.services)().account(&who.name).await {
+        Ok(Some(account)) if same(account.stamp.as_bytes(), stamp.as_bytes()) => Some(Who {
+            role: account.role,
+            ..who
+        }),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::error!(error = %e, "web: the session's account could not be read");
+            None
+        }
+    }
+}
+
 pub async fn require_session(
     State(state): State<Arc<WebState>>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    let csrf = session_of(req.headers()).and_then(|id| state.sessions.csrf_of(&id));
-    if let Some(csrf) = csrf {
-        req.extensions_mut().insert(Csrf(csrf));
-        return next.run(req).await;
+    if let Some(id) = session_of(req.headers())
+        && let Some((csrf, who)) = state.sessions.touch(&id)
+    {
+        match still_valid(&state, who).await {
+            Some(who) => {
+                req.extensions_mut().insert(Csrf(csrf));
+                req.extensions_mut().insert(who);
+                return next.run(req).await;
+            }
+            None => {
+                tracing::info!(
+                    "web: a session ended (its account was removed or its password changed)"
+                );
+                state.sessions.close(&id);
+            }
+        }
     }
     if bearer_ok(&state, &req) {
+        req.extensions_mut().insert(Who::token());
         return next.run(req).await;
     }
     Redirect::to("/login").into_response()
@@ -137,39 +246,82 @@ const LOGIN_PAGE: &str = r#"<!doctype html><html lang="en"><head><meta charset="
 <style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}
 input{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}button{margin-top:1rem;padding:.5rem 1rem;font-size:1rem}
 .err{color:#b00020}</style></head><body><h1>backproof</h1>
-<p>Sign in with the daemon's API token (the file <code>api.token</code> in <code>data_dir</code>).</p>
-ERROR<form method="post" action="/login"><label for="token">API token</label>
-<input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
+<p>Sign in with your user name and password. Without a user name, the password is the daemon's API token (the file <code>api.token</code> in <code>data_dir</code>).</p>
+ERROR<form method="post" action="/login"><label for="user">User name</label>
+<input id="user" name="user" autocomplete="username" autofocus>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button></form></body></html>"#;
 
 pub async fn login_form() -> Html<String> {
     Html(LOGIN_PAGE.replace("ERROR", ""))
 }
 
+/// The sign-in form: `user` and `password`, or the API token alone (`token`, or
+/// `password` without `user`). No `Debug`: it holds a password.
 #[derive(Deserialize)]
 pub struct Login {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
     token: String,
 }
 
+fn refused(code: StatusCode, message: &str) -> Response {
+    let page = LOGIN_PAGE.replace("ERROR", &format!(r#"<p class="err">{message}</p>"#));
+    (code, Html(page)).into_response()
+}
+
 pub async fn login(State(state): State<Arc<WebState>>, Form(form): Form<Login>) -> Response {
-    if state.sessions.throttled() {
-        tracing::warn!("web sign-in refused: too many wrong tokens in the last minute");
-        let page = LOGIN_PAGE.replace(
-            "ERROR",
-            r#"<p class="err">Too many failed sign-ins: wait a minute.</p>"#,
+    let user = form.user.trim();
+    // The name failures count under: the account's, or the token's.
+    let name = if user.is_empty() { TOKEN_USER } else { user };
+    let shown = crate::format::shown(name);
+    if state.sessions.throttled(name) {
+        tracing::warn!(user = %shown, outcome = "throttled", "web sign-in refused: too many wrong tokens or passwords in the last minute");
+        return refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed sign-ins: wait a minute.",
         );
-        return (StatusCode::TOO_MANY_REQUESTS, Html(page)).into_response();
     }
-    if !same(form.token.trim().as_bytes(), state.token.as_bytes()) {
-        state.sessions.failed();
-        tracing::warn!("web sign-in with a wrong token");
-        let page = LOGIN_PAGE.replace("ERROR", r#"<p class="err">That is not the token.</p>"#);
-        return (StatusCode::UNAUTHORIZED, Html(page)).into_response();
-    }
-    let id = state.sessions.open();
-    tracing::info!("web sign-in");
+    let who = if user.is_empty() {
+        let given = if form.token.is_empty() {
+            &form.password
+        } else {
+            &form.token
+        };
+        same(given.trim().as_bytes(), state.token.as_bytes()).then(Who::token)
+    } else {
+        match (state.services)().sign_in(user, &form.password).await {
+            Ok(account) => account.map(|a| Who {
+                name: a.name,
+                role: a.role,
+                stamp: Some(a.stamp),
+            }),
+            Err(e) => {
+                tracing::error!(user = %shown, error = %e, "web sign-in failed");
+                return refused(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Sign-in failed: see the daemon's log.",
+                );
+            }
+        }
+    };
+    let Some(who) = who else {
+        state.sessions.failed(name);
+        tracing::warn!(user = %shown, outcome = "wrong", "web sign-in refused: wrong user name, password or token");
+        return refused(
+            StatusCode::UNAUTHORIZED,
+            "That user name and password (or token) do not match.",
+        );
+    };
+    tracing::info!(user = %shown, role = %who.role, outcome = "signed in", "web sign-in");
+    let id = state.sessions.open(who);
     let cookie = format!(
-        "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        "{COOKIE}={id}; HttpOnly;{} SameSite=Strict; Path=/; Max-Age={}",
+        if state.secure_cookies { " Secure;" } else { "" },
         SESSION_LIFETIME.as_secs()
     );
     (
@@ -179,7 +331,26 @@ pub async fn login(State(state): State<Arc<WebState>>, Form(form): Form<Login>) 
         .into_response()
 }
 
-pub async fn logout(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
+/// The Sign out form (with the session's CSRF token, like every form).
+#[derive(Deserialize)]
+pub struct Logout {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn logout(
+    State(state): State<Arc<WebState>>,
+    headers: HeaderMap,
+    Form(form): Form<Logout>,
+) -> Response {
+    if !state.sessions.csrf_ok(&headers, &form.csrf) {
+        tracing::warn!("web: a sign-out without a valid CSRF token was refused");
+        return (
+            StatusCode::FORBIDDEN,
+            "the form's CSRF token is missing or wrong\n",
+        )
+            .into_response();
+    }
     if let Some(id) = session_of(&headers) {
         state.sessions.close(&id);
     }
@@ -188,10 +359,64 @@ pub async fn logout(State(state): State<Arc<WebState>>, headers: HeaderMap) -> R
         [
             (
                 header::SET_COOKIE,
-                format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+                format!(
+                    "{COOKIE}=; HttpOnly;{} SameSite=Strict; Path=/; Max-Age=0",
+                    if state.secure_cookies { " Secure;" } else { "" }
+                ),
             ),
             (header::LOCATION, "/login".into()),
         ],
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_limited_per_name_and_overall() {
+        let s = Sessions::default();
+        for _ in 0..MAX_FAILURES {
+            assert!(!s.throttled("alice"));
+            s.failed("alice");
+        }
+        assert!(s.throttled("alice"));
+        assert!(
+            !s.throttled("bob"),
+            "another name is not held up by alice's"
+        );
+        for i in MAX_FAILURES..MAX_FAILURES_ALL {
+            s.failed(&format!("guess{i}"));
+        }
+        assert!(s.throttled("bob"), "overall limit");
+    }
+
+    #[test]
+    fn an_idle_session_ends_and_every_session_ends_after_its_lifetime() {
+        let s = Sessions::default();
+        let id = s.open(Who::token());
+        let start = Instant::now();
+        let later = start + SESSION_IDLE - Duration::from_secs(5);
+        assert!(s.touch_at(&id, later).is_some());
+        // Used just now: alive one idle period later, not two.
+        assert!(
+            s.touch_at(&id, later + SESSION_IDLE - Duration::from_secs(5))
+                .is_some()
+        );
+        let idle = later + SESSION_IDLE * 2 + Duration::from_secs(1);
+        assert!(s.touch_at(&id, idle).is_none());
+        assert!(s.touch(&id).is_none(), "an ended session is gone");
+
+        let id = s.open(Who::token());
+        let mut now = Instant::now();
+        while now < start + SESSION_LIFETIME {
+            assert!(s.touch_at(&id, now).is_some());
+            now += SESSION_IDLE / 2;
+        }
+        assert!(
+            s.touch_at(&id, now + Duration::from_secs(1)).is_none(),
+            "lifetime, even when used"
+        );
+    }
 }

@@ -10,13 +10,15 @@
 //! | GET | `/runs/{id}` | one run's evidence as the report prints it, its hash and chain links |
 //! | GET | `/runs/{id}/evidence.json` | the evidence document to download |
 //! | GET | `/outbox` | queued, sent and rejected messages |
-//! | POST | `/clients/{job}/test` | "Test now": start a run (form with the session's CSRF token) |
-//! | POST | `/clients/{job}/ack` | acknowledge one open problem (form: problem, target, reason, by, until; CSRF token) |
+//! | POST | `/clients/{job}/test` | "Test now": start a run (form with the session's CSRF token; technicians and admins) |
+//! | POST | `/clients/{job}/ack` | acknowledge one open problem (form: problem, target, reason, by, until; CSRF token; technicians and admins) |
 //! | GET | `/runs/{id}/live` | a run's progress, until it ends; `/runs/{id}/events`: the same as server-sent events |
-//! | GET, POST | `/login` | sign in with the API token: a session cookie (`HttpOnly; SameSite=Strict`) |
+//! | GET, POST | `/login` | sign in with a user name and password, or the API token: a session cookie (`HttpOnly; SameSite=Strict`, `Secure` over TLS) |
 //! | POST | `/logout` | end the session |
 //!
-//! The pages need the API's bearer token, or the session cookie `/login` gives for it.
+//! The pages need the API's bearer token, or the session cookie `/login` gives (see
+//! `auth`: viewers read, technicians also test and acknowledge, admins are the token's
+//! equal).
 //! They call the application layer ([`crate::app::Service`]) only: the same queries as
 //! the command line and the API.
 
@@ -38,7 +40,7 @@ use axum::routing::{get, post};
 
 use crate::app::Service;
 
-pub use auth::Sessions;
+pub use auth::{Sessions, Who};
 
 /// Gives the service the pages query (the daemon's own catalog, knowing its runs).
 pub type Services = Arc<dyn Fn() -> Box<dyn Service> + Send + Sync>;
@@ -58,15 +60,23 @@ pub struct WebState {
     /// The API's bearer token.
     pub token: String,
     pub sessions: Sessions,
+    /// The daemon serves TLS: session cookies are `Secure`.
+    pub secure_cookies: bool,
 }
 
 impl WebState {
-    pub fn new(services: Services, runs: Arc<dyn Runs>, token: String) -> WebState {
+    pub fn new(
+        services: Services,
+        runs: Arc<dyn Runs>,
+        token: String,
+        secure_cookies: bool,
+    ) -> WebState {
         WebState {
             services,
             runs,
             token,
             sessions: Sessions::default(),
+            secure_cookies,
         }
     }
 }

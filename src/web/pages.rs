@@ -163,6 +163,8 @@ impl FleetRow {
 #[derive(Template)]
 #[template(path = "fleet.html")]
 struct FleetPage {
+    /// The session's CSRF token, for the Sign out form (empty with the bearer token).
+    session: String,
     rows: Vec<FleetRow>,
     total: usize,
     filter: String,
@@ -181,7 +183,11 @@ pub struct FleetQuery {
     noc: Option<String>,
 }
 
-pub async fn fleet(State(state): State<Arc<WebState>>, Query(q): Query<FleetQuery>) -> Response {
+pub async fn fleet(
+    State(state): State<Arc<WebState>>,
+    Query(q): Query<FleetQuery>,
+    csrf: Option<Extension<Csrf>>,
+) -> Response {
     let status = match (state.services)().status().await {
         Ok(s) => s,
         Err(e) => return failed(e),
@@ -212,6 +218,7 @@ pub async fn fleet(State(state): State<Arc<WebState>>, Query(q): Query<FleetQuer
     .map(|s| (state_key(s), s.label()))
     .collect();
     page(FleetPage {
+        session: session_csrf(&csrf),
         rows,
         total: status.rows.len(),
         filter,
@@ -255,6 +262,8 @@ struct RunDot {
 #[derive(Template)]
 #[template(path = "client.html")]
 struct ClientPage {
+    /// The session's CSRF token, for the Sign out form (empty with the bearer token).
+    session: String,
     job: String,
     client: String,
     last_run: Option<String>,
@@ -265,15 +274,21 @@ struct ClientPage {
     coverage_chart: String,
     age_chart: String,
     notes: Vec<String>,
-    /// The "Test now" form's token: only for a signed-in browser.
+    /// The "Test now" and "Acknowledge" forms' token: only for a signed-in browser
+    /// that may use them (not a viewer).
     csrf: Option<String>,
+    /// The account signed in (it acknowledges as itself); `None` with the API token.
+    user: Option<String>,
 }
 
 pub async fn client(
     State(state): State<Arc<WebState>>,
     Path(job): Path<String>,
     csrf: Option<Extension<Csrf>>,
+    who: Option<Extension<super::Who>>,
 ) -> Response {
+    let may_act = who.as_ref().is_some_and(|w| w.0.may_act());
+    let user = who.filter(|w| w.0.is_account()).map(|w| w.0.name);
     let history = match (state.services)().history(&job, CLIENT_RUNS).await {
         Ok(h) => h,
         Err(e) => return failed(e),
@@ -425,6 +440,7 @@ pub async fn client(
         |max| format!("{max:.1} h"),
     );
     page(ClientPage {
+        session: session_csrf(&csrf),
         coverage_chart,
         age_chart,
         client: history
@@ -439,13 +455,16 @@ pub async fn client(
         timeline,
         chart,
         notes: history.notes,
-        csrf: csrf.map(|c| c.0.0),
+        csrf: csrf.filter(|_| may_act).map(|c| c.0.0),
+        user,
     })
 }
 
 #[derive(Template)]
 #[template(path = "run.html")]
 struct RunPage {
+    /// The session's CSRF token, for the Sign out form (empty with the bearer token).
+    session: String,
     id: String,
     job: String,
     client: String,
@@ -467,7 +486,11 @@ async fn document(state: &WebState, id: &str) -> Result<(RunEvidence, Vec<u8>), 
     Ok((ev, doc))
 }
 
-pub async fn run(State(state): State<Arc<WebState>>, Path(id): Path<String>) -> Response {
+pub async fn run(
+    State(state): State<Arc<WebState>>,
+    Path(id): Path<String>,
+    csrf: Option<Extension<Csrf>>,
+) -> Response {
     let (ev, doc) = match document(&state, &id).await {
         Ok(d) => d,
         Err(e) => return failed(e),
@@ -483,6 +506,7 @@ pub async fn run(State(state): State<Arc<WebState>>, Path(id): Path<String>) -> 
         .iter()
         .find(|r| r.previous_run.as_deref() == Some(ev.run_id.as_str()));
     page(RunPage {
+        session: session_csrf(&csrf),
         text: crate::report::run_summary(&ev, None),
         verdict: match ev.status {
             RunStatus::Finished => ev.effective_verdict().label().to_string(),
@@ -558,6 +582,8 @@ struct WebhookRow {
 #[derive(Template)]
 #[template(path = "outbox.html")]
 struct OutboxPage {
+    /// The session's CSRF token, for the Sign out form (empty with the bearer token).
+    session: String,
     rows: Vec<OutboxRow>,
     webhooks: Vec<WebhookRow>,
 }
@@ -601,7 +627,7 @@ fn delivery_cells(
 }
 
 /// Queued, sent and rejected messages and webhook messages, newest first.
-pub async fn outbox(State(state): State<Arc<WebState>>) -> Response {
+pub async fn outbox(State(state): State<Arc<WebState>>, csrf: Option<Extension<Csrf>>) -> Response {
     let services = (state.services)();
     let (items, hooks) = match (services.outbox().await, services.webhooks().await) {
         (Ok(items), Ok(hooks)) => (items, hooks),
@@ -658,5 +684,15 @@ pub async fn outbox(State(state): State<Arc<WebState>>) -> Response {
             }
         })
         .collect();
-    page(OutboxPage { rows, webhooks })
+    page(OutboxPage {
+        rows,
+        webhooks,
+        session: session_csrf(&csrf),
+    })
+}
+
+/// The session's CSRF token for the Sign out form of every page ("" with the bearer
+/// token: no session to end).
+pub(super) fn session_csrf(csrf: &Option<Extension<Csrf>>) -> String {
+    csrf.as_ref().map(|c| c.0.0.clone()).unwrap_or_default()
 }

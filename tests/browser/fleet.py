@@ -26,7 +26,8 @@ with sync_playwright() as p:
         page.goto(base + "/")
         # Not signed in: the sign-in page.
         expect(page).to_have_url(base + "/login")
-        page.fill("#token", token)
+        # No user name: the password is the API token.
+        page.fill("#password", token)
         page.click("button[type=submit]")
         expect(page).to_have_url(base + "/")
         first = page.locator("#fleet tbody tr").first

@@ -15,6 +15,8 @@ pub struct Daemon {
     pub token: String,
     pub log: PathBuf,
     config: PathBuf,
+    /// The certificate of a daemon serving TLS (its `tls_cert`): reached over https.
+    tls_root: Option<Vec<u8>>,
 }
 
 impl Daemon {
@@ -63,6 +65,7 @@ impl Daemon {
             token: String::new(),
             log,
             config: f.config.clone(),
+            tls_root: tls_root(&f.config),
         };
         let token_file = f.data_dir().join("api.token");
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -93,8 +96,8 @@ impl Daemon {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let client = reqwest::blocking::Client::new();
-        let url = format!("http://127.0.0.1:{}{path}", self.port);
+        let client = self.client_builder().build().unwrap();
+        let url = self.url(path);
         let mut req = match method {
             "POST" => client.post(url),
             _ => client.get(url),
@@ -168,6 +171,37 @@ impl Daemon {
     pub fn config(&self) -> &PathBuf {
         &self.config
     }
+}
+
+impl Daemon {
+    /// `path` on the daemon: `https://` when it serves TLS.
+    pub fn url(&self, path: &str) -> String {
+        let scheme = if self.tls_root.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// A client that trusts the daemon's certificate, if it serves TLS.
+    pub fn client_builder(&self) -> reqwest::blocking::ClientBuilder {
+        let builder = reqwest::blocking::Client::builder();
+        match &self.tls_root {
+            Some(pem) => builder.tls_certs_only([reqwest::Certificate::from_pem(pem).unwrap()]),
+            None => builder,
+        }
+    }
+}
+
+/// The PEM certificate the configuration's `tls_cert = "..."` names (relative to it).
+fn tls_root(config: &std::path::Path) -> Option<Vec<u8>> {
+    let text = std::fs::read_to_string(config).ok()?;
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("tls_cert"))?;
+    let value = line.split('"').nth(1)?;
+    std::fs::read(config.parent()?.join(value)).ok()
 }
 
 impl Drop for Daemon {
