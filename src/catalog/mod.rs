@@ -18,6 +18,11 @@
 //! - `problem_episodes`: `job \0 target \0 kind` → [`Episodes`] (recent closings: flapping)
 //! - `webhooks`: id → [`WebhookItem`] (webhook events to send, sent or rejected)
 //! - `schedule`: job → the last scheduled slot the daemon handled (RFC 3339), for catch-up
+//! - `running`: run id → job, for each run still marked running (found at start without
+//!   reading every run)
+//! - `summaries`: job → [`JobSummary`] (what status and metrics need of its finished runs)
+//! - `anchors`: job → [`ChainAnchor`] (the last run retention pruned, where its evidence
+//!   chain now starts)
 //!
 //! sled allows one process per database; [`lock::ProcessLock`] turns a second opener into
 //! a clear error that names the process holding it.
@@ -26,6 +31,8 @@ mod alert_state;
 mod episodes;
 mod lock;
 mod records;
+mod retention;
+mod summary;
 mod webhooks;
 
 use std::path::{Path, PathBuf};
@@ -43,6 +50,8 @@ pub use records::{
     AckRecord, Claim, Delivery, FileRecord, InventoryRecord, MailKind, OutboxItem,
     PROBLEM_FILE_LIMIT, ProblemFile, ProblemRecord, RECORD_SCHEMA, Seen, TargetState,
 };
+pub use retention::ChainAnchor;
+pub use summary::{Durations, JobSummary, LastRun, TargetSummary, duration_bounds};
 pub use webhooks::WebhookItem;
 
 use crate::evidence::{Acknowledgement, ProblemKind};
@@ -141,6 +150,9 @@ pub struct Catalog {
     acks: sled::Tree,
     notes: sled::Tree,
     meta: sled::Tree,
+    running: sled::Tree,
+    summaries: sled::Tree,
+    anchors: sled::Tree,
     /// This catalog's id, written into the scratch folders of its runs.
     installation: String,
     _lock: Arc<ProcessLock>,
@@ -210,8 +222,11 @@ impl Catalog {
                 id
             }
         };
-        Ok(Catalog {
+        let catalog = Catalog {
             meta,
+            running: tree("running")?,
+            summaries: tree("summaries")?,
+            anchors: tree("anchors")?,
             notes: tree("notes")?,
             installation,
             runs: tree("runs")?,
@@ -227,7 +242,54 @@ impl Catalog {
             db,
             path,
             _lock: Arc::new(lock),
-        })
+        };
+        catalog.build_indexes()?;
+        Ok(catalog)
+    }
+
+    /// Builds the index of running runs and the job summaries of a catalog written by a
+    /// backproof that kept neither: reads every stored run once, the first time only.
+    fn build_indexes(&self) -> Result<()> {
+        const BUILT: &[u8] = b"indexes";
+        if self.meta.get(BUILT).map_err(|e| self.db_err(e))?.is_some() {
+            return Ok(());
+        }
+        let mut current: Option<(String, JobSummary)> = None;
+        let save = |(job, summary): (String, JobSummary)| -> Result<()> {
+            if summary.last.is_some() {
+                self.put(&self.summaries, job.into_bytes(), &summary)?;
+            }
+            Ok(())
+        };
+        for item in self.job_runs.iter() {
+            let (_, id) = item.map_err(|e| self.db_err(e))?;
+            let Some(v) = self.runs.get(&id).map_err(|e| self.db_err(e))? else {
+                continue;
+            };
+            // A damaged document is reported where it is read, not here.
+            let Ok(ev) = serde_json::from_slice::<RunEvidence>(&v) else {
+                continue;
+            };
+            if ev.status == RunStatus::Running {
+                self.running
+                    .insert(&id, ev.job.as_bytes())
+                    .map_err(|e| self.db_err(e))?;
+            }
+            if current.as_ref().is_none_or(|(job, _)| *job != ev.job) {
+                if let Some(done) = current.take() {
+                    save(done)?;
+                }
+                current = Some((ev.job.clone(), JobSummary::default()));
+            }
+            if let Some((_, summary)) = current.as_mut() {
+                summary.add(&ev);
+            }
+        }
+        if let Some(done) = current {
+            save(done)?;
+        }
+        self.meta.insert(BUILT, b"1").map_err(|e| self.db_err(e))?;
+        self.flush()
     }
 
     fn db_err(&self, e: sled::Error) -> CatalogError {
@@ -276,11 +338,35 @@ impl Catalog {
 
     /// Stores (or replaces) a run's evidence.
     pub fn put_run(&self, ev: &RunEvidence) -> Result<()> {
-        self.put(&self.runs, ev.run_id.as_bytes().to_vec(), ev)?;
-        self.job_runs
-            .insert(job_run_key(ev), ev.run_id.as_bytes())
-            .map_err(|e| self.db_err(e))?;
-        Ok(())
+        use sled::Transactional;
+        let doc = encode(ev);
+        (&self.runs, &self.job_runs, &self.running)
+            .transaction(|(runs, job_runs, running)| {
+                runs.insert(ev.run_id.as_bytes(), doc.as_slice())?;
+                job_runs.insert(job_run_key(ev), ev.run_id.as_bytes())?;
+                if ev.status == RunStatus::Running {
+                    running.insert(ev.run_id.as_bytes(), ev.job.as_bytes())?;
+                } else {
+                    running.remove(ev.run_id.as_bytes())?;
+                }
+                Ok::<_, sled::transaction::ConflictableTransactionError<String>>(())
+            })
+            .map_err(|e| self.tx_err(e))
+    }
+
+    fn tx_err(&self, e: sled::transaction::TransactionError<String>) -> CatalogError {
+        match e {
+            sled::transaction::TransactionError::Storage(e) => self.db_err(e),
+            sled::transaction::TransactionError::Abort(message) => CatalogError::Corrupt {
+                key: "transaction".into(),
+                message,
+            },
+        }
+    }
+
+    /// The summary of a job's finished runs (`None` before its first finished run).
+    pub fn summary(&self, job: &str) -> Result<Option<JobSummary>> {
+        self.get(&self.summaries, job.as_bytes())
     }
 
     /// Records a finished run: its evidence exactly as `document` (the bytes its hash is
@@ -303,10 +389,14 @@ impl Catalog {
             &self.targets,
             &self.problems,
             &self.problem_files,
+            &self.running,
+            &self.summaries,
         )
-            .transaction(|(runs, job_runs, outbox, targets, problems, files)| {
+            .transaction(|(runs, job_runs, outbox, targets, problems, files, running, summaries)| {
                 runs.insert(ev.run_id.as_bytes(), document)?;
                 job_runs.insert(job_run_key(ev), ev.run_id.as_bytes())?;
+                running.remove(ev.run_id.as_bytes())?;
+                add_to_summary(summaries, ev)?;
                 if let Some((id, bytes)) = &mail {
                     outbox.insert(id.as_bytes(), bytes.as_slice())?;
                 }
@@ -415,6 +505,9 @@ impl Catalog {
         self.job_runs
             .remove(job_run_key(&ev))
             .map_err(|e| self.db_err(e))?;
+        self.running
+            .remove(run_id.as_bytes())
+            .map_err(|e| self.db_err(e))?;
         Ok(true)
     }
 
@@ -445,19 +538,21 @@ impl Catalog {
 
     /// Run ids of a job, newest first.
     pub fn run_ids_of_job(&self, job: &str) -> Result<Vec<String>> {
-        let p = prefix(&[job]);
-        let mut ids = Vec::new();
-        for item in self.job_runs.scan_prefix(&p).rev() {
+        self.newest_run_ids(job).collect()
+    }
+
+    /// Run ids of a job, newest first, read as they are asked for.
+    pub fn newest_run_ids(&self, job: &str) -> impl Iterator<Item = Result<String>> + '_ {
+        self.job_runs.scan_prefix(prefix(&[job])).rev().map(|item| {
             let (_, id) = item.map_err(|e| self.db_err(e))?;
-            ids.push(String::from_utf8_lossy(&id).into_owned());
-        }
-        Ok(ids)
+            Ok(String::from_utf8_lossy(&id).into_owned())
+        })
     }
 
     /// The newest finished run of a job, if any.
     pub fn last_finished_run(&self, job: &str) -> Result<Option<RunEvidence>> {
-        for id in self.run_ids_of_job(job)? {
-            if let Some(ev) = self.run(&id)?
+        for id in self.newest_run_ids(job) {
+            if let Some(ev) = self.run(&id?)?
                 && ev.status == RunStatus::Finished
             {
                 return Ok(Some(ev));
@@ -493,13 +588,16 @@ impl Catalog {
     /// Puts back a finished run's document (exactly as its evidence file holds it) after
     /// the catalog lost it.
     pub fn restore_run(&self, ev: &RunEvidence, document: &[u8]) -> Result<()> {
-        self.runs
-            .insert(ev.run_id.as_bytes(), document)
-            .map_err(|e| self.db_err(e))?;
-        self.job_runs
-            .insert(job_run_key(ev), ev.run_id.as_bytes())
-            .map_err(|e| self.db_err(e))?;
-        Ok(())
+        use sled::Transactional;
+        (&self.runs, &self.job_runs, &self.running, &self.summaries)
+            .transaction(|(runs, job_runs, running, summaries)| {
+                runs.insert(ev.run_id.as_bytes(), document)?;
+                job_runs.insert(job_run_key(ev), ev.run_id.as_bytes())?;
+                running.remove(ev.run_id.as_bytes())?;
+                add_to_summary(summaries, ev)?;
+                Ok(())
+            })
+            .map_err(|e| self.tx_err(e))
     }
 
     /// Opens `problem` of a job's target again as a run's evidence showed it open, unless
@@ -562,13 +660,17 @@ impl Catalog {
     }
 
     /// The runs still marked `running` (their process is gone if we hold the lock).
+    /// They are found through the index of running runs, not by reading every run.
     pub fn unfinished(&self) -> Result<Vec<RunEvidence>> {
         let mut out = Vec::new();
-        for item in self.runs.iter() {
-            let (k, v) = item.map_err(|e| self.db_err(e))?;
-            let ev: RunEvidence = decode(&k, &v)?;
-            if ev.status == RunStatus::Running {
-                out.push(ev);
+        for item in self.running.iter() {
+            let (k, _) = item.map_err(|e| self.db_err(e))?;
+            match self.run(&String::from_utf8_lossy(&k))? {
+                Some(ev) if ev.status == RunStatus::Running => out.push(ev),
+                // An index entry whose run finished or went: nothing to do.
+                _ => {
+                    self.running.remove(&k).map_err(|e| self.db_err(e))?;
+                }
             }
         }
         Ok(out)
@@ -578,15 +680,11 @@ impl Catalog {
     /// is gone: we hold the lock). Returns their ids.
     pub fn interrupt_unfinished(&self) -> Result<Vec<String>> {
         let mut ids = Vec::new();
-        for item in self.runs.iter() {
-            let (k, v) = item.map_err(|e| self.db_err(e))?;
-            let mut ev: RunEvidence = decode(&k, &v)?;
-            if ev.status == RunStatus::Running {
-                ev.status = RunStatus::Interrupted;
-                ev.verdict = None;
-                self.put_run(&ev)?;
-                ids.push(ev.run_id);
-            }
+        for mut ev in self.unfinished()? {
+            ev.status = RunStatus::Interrupted;
+            ev.verdict = None;
+            self.put_run(&ev)?;
+            ids.push(ev.run_id);
         }
         Ok(ids)
     }
@@ -610,6 +708,39 @@ impl Catalog {
             items.push(decode(&k, &v)?);
         }
         Ok(items)
+    }
+
+    /// How many messages wait for delivery, and how many the server refused for good:
+    /// reads only each message's delivery state.
+    pub fn outbox_counts(&self) -> Result<(usize, usize)> {
+        #[derive(serde::Deserialize)]
+        struct State {
+            delivery: Delivery,
+        }
+        let (mut queued, mut rejected) = (0, 0);
+        for item in self.outbox.iter() {
+            let (k, v) = item.map_err(|e| self.db_err(e))?;
+            match decode::<State>(&k, &v)?.delivery {
+                Delivery::Pending => queued += 1,
+                Delivery::Rejected { .. } => rejected += 1,
+                Delivery::Sent { .. } | Delivery::Written { .. } => {}
+            }
+        }
+        Ok((queued, rejected))
+    }
+
+    /// The runs the messages still in the outbox report on.
+    pub fn outbox_runs(&self) -> Result<std::collections::HashSet<String>> {
+        #[derive(serde::Deserialize)]
+        struct RunOf {
+            run_id: Option<String>,
+        }
+        let mut runs = std::collections::HashSet::new();
+        for item in self.outbox.iter() {
+            let (k, v) = item.map_err(|e| self.db_err(e))?;
+            runs.extend(decode::<RunOf>(&k, &v)?.run_id);
+        }
+        Ok(runs)
     }
 
     /// Takes message `id` for one delivery attempt if it is [`OutboxItem::claimable`],
@@ -882,6 +1013,24 @@ impl Catalog {
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("records serialize")
+}
+
+/// Adds a finished run to its job's summary, inside a transaction.
+fn add_to_summary(
+    summaries: &sled::transaction::TransactionalTree,
+    ev: &RunEvidence,
+) -> std::result::Result<(), sled::transaction::ConflictableTransactionError<String>> {
+    if ev.status != RunStatus::Finished {
+        return Ok(());
+    }
+    let mut summary: JobSummary = match summaries.get(ev.job.as_bytes())? {
+        // A damaged summary is rebuilt from this run on: it holds no evidence.
+        Some(v) => serde_json::from_slice(&v).unwrap_or_default(),
+        None => JobSummary::default(),
+    };
+    summary.add(ev);
+    summaries.insert(ev.job.as_bytes(), encode(&summary))?;
+    Ok(())
 }
 
 fn job_run_key(ev: &RunEvidence) -> Vec<u8> {
