@@ -47,6 +47,8 @@ pub struct RunService {
     pub sender: Sender,
     /// `data_dir`, under which evidence files are written.
     pub data_dir: PathBuf,
+    /// What retention keeps: after each run, its job's oldest runs beyond it are pruned.
+    pub retention: super::retention::Retention,
 }
 
 impl RunService {
@@ -55,6 +57,7 @@ impl RunService {
             verifier,
             sender: Sender::from_config(config),
             data_dir: config.data_dir.clone(),
+            retention: super::retention::Retention::of(config),
         }
     }
 
@@ -79,7 +82,25 @@ impl RunService {
             p.finished(&done.evidence);
         }
         self.alert(job, &done.evidence);
+        self.prune(job);
         Ok(done)
+    }
+
+    /// Retention after a run: one bounded batch of the job's oldest runs, if any may go.
+    /// A failure is logged: the run is recorded, and the next one tries again.
+    fn prune(&self, job: &Job) {
+        let pruned = super::retention::prune_job(
+            &self.verifier.catalog,
+            &self.data_dir,
+            &job.name,
+            self.retention,
+            None,
+            Utc::now(),
+            1,
+        );
+        if let Err(e) = pruned {
+            tracing::error!(job = %job.name, "retention could not prune old runs: {e}");
+        }
     }
 
     /// What a recorded run tells beyond its report: webhook events, the closing notices

@@ -57,6 +57,10 @@ pub struct RawDaemon {
     pub heartbeat_url: Option<Spanned<String>>,
     pub heartbeat_format: Option<Spanned<super::alerts::PingFormat>>,
     pub heartbeat_interval: Option<Spanned<String>>,
+    /// Retention: runs older than this are pruned from the catalog, e.g. "400d".
+    pub keep_runs: Option<Spanned<String>>,
+    /// Retention: at most this many runs are kept per job.
+    pub max_runs_per_job: Option<Spanned<u64>>,
 }
 
 /// `[digest]`: the weekly summary for business owners.
