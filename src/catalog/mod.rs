@@ -1056,6 +1056,89 @@ fn decode<T: DeserializeOwned>(k: &[u8], v: &[u8]) -> Result<T> {
 mod tests {
     use super::*;
 
+    /// A run of job `j` started `minutes` after an hour ago.
+    fn run(id: &str, status: &str, minutes: i64) -> RunEvidence {
+        let at = chrono::Utc::now() - chrono::Duration::hours(1) + chrono::Duration::minutes(minutes);
+        serde_json::from_value(serde_json::json!({
+            "schema": EVIDENCE_SCHEMA, "run_id": id, "job": "j", "client": "J", "host": "h",
+            "backproof_version": "0", "trigger": "manual", "started_at": at,
+            "finished_at": (status != "running").then_some(at + chrono::Duration::seconds(3)),
+            "status": status, "verdict": (status == "finished").then_some("pass"), "seed": 1,
+            "targets": [],
+        }))
+        .unwrap()
+    }
+
+    fn finish(c: &Catalog, ev: &RunEvidence) {
+        c.finish_run(ev, &encode(ev), None, &RunCommit::default())
+            .unwrap();
+    }
+
+    fn ids(runs: Vec<RunEvidence>) -> Vec<String> {
+        runs.into_iter().map(|r| r.run_id).collect()
+    }
+
+    #[test]
+    fn running_runs_are_found_without_reading_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Catalog::open(dir.path()).unwrap();
+        finish(&c, &run("a", "finished", 0));
+        c.put_run(&run("b", "running", 1)).unwrap();
+        c.put_run(&run("c", "running", 2)).unwrap();
+        assert_eq!(ids(c.unfinished().unwrap()), ["b", "c"]);
+        // b finishes, c is cancelled: neither is running any more.
+        finish(&c, &run("b", "finished", 1));
+        assert!(c.interrupt_run("c").unwrap());
+        assert!(c.unfinished().unwrap().is_empty());
+        // A document nobody needs at start-up is not read then (it was, by every start).
+        c.runs.insert("a", &b"damaged"[..]).unwrap();
+        c.put_run(&run("d", "running", 3)).unwrap();
+        assert_eq!(c.interrupt_unfinished().unwrap(), ["d"]);
+        assert_eq!(c.run("d").unwrap().unwrap().status, RunStatus::Interrupted);
+        assert!(c.unfinished().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_catalog_without_the_index_and_summaries_gets_them_once_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let c = Catalog::open(dir.path()).unwrap();
+            finish(&c, &run("a", "finished", 0));
+            finish(&c, &run("b", "finished", 1));
+            c.put_run(&run("c", "running", 2)).unwrap();
+            // As an older backproof left it: neither index nor summaries, no mark.
+            c.running.clear().unwrap();
+            c.summaries.clear().unwrap();
+            c.meta.remove(b"indexes").unwrap();
+            c.flush().unwrap();
+        }
+        let c = Catalog::open(dir.path()).unwrap();
+        assert_eq!(ids(c.unfinished().unwrap()), ["c"]);
+        let summary = c.summary("j").unwrap().unwrap();
+        assert_eq!(summary.last.unwrap().run_id, "b");
+        assert_eq!(summary.durations.count, 2);
+    }
+
+    #[test]
+    fn the_summary_follows_the_newest_finished_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Catalog::open(dir.path()).unwrap();
+        assert!(c.summary("j").unwrap().is_none());
+        finish(&c, &run("b", "finished", 5));
+        c.put_run(&run("c", "running", 6)).unwrap();
+        // An older run put back from its evidence file is not the newest.
+        let older = run("a", "finished", 0);
+        c.restore_run(&older, &encode(&older)).unwrap();
+        let summary = c.summary("j").unwrap().unwrap();
+        assert_eq!(summary.last.as_ref().unwrap().run_id, "b");
+        assert_eq!(summary.durations.count, 1);
+        assert_eq!(summary.durations.buckets[2], 1, "3 s is in the (2, 4] bucket");
+        assert_eq!(
+            c.last_finished_run("j").unwrap().unwrap().run_id,
+            summary.last.unwrap().run_id
+        );
+    }
+
     #[test]
     fn second_open_names_the_holder() {
         let dir = tempfile::tempdir().unwrap();
