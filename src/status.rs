@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalog, CatalogError, Durations};
+use crate::catalog::{Catalog, CatalogError};
+pub use crate::catalog::{Durations, duration_bounds};
 use crate::config::Config;
 use crate::evidence::{ProblemKind, Verdict};
 

@@ -16,9 +16,8 @@ use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
 
 use crate::app::{AppError, Service};
-use crate::catalog::{Durations, duration_bounds};
 use crate::evidence::Verdict;
-use crate::status::StatusRow;
+use crate::status::{Durations, StatusRow, duration_bounds};
 
 type Labels = Vec<(&'static str, String)>;
 type FloatGauge = Gauge<f64, AtomicU64>;
