@@ -27,8 +27,8 @@ fn main() -> Result<()> {
         let Some(config) = args.get(1) else {
             bail!("usage: seed_catalog prune <config>");
         };
-        let config = backproof::config::load(Path::new(config))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let config =
+            backproof::config::load(Path::new(config)).map_err(|e| anyhow::anyhow!("{e}"))?;
         let catalog = Catalog::open(&config.data_dir)?;
         let mut total = 0;
         loop {
@@ -42,7 +42,9 @@ fn main() -> Result<()> {
         return Ok(());
     }
     let [data_dir, template, jobs, runs, newest] = args.as_slice() else {
-        bail!("usage: seed_catalog <data_dir> <template.json> <jobs> <runs_per_job> <newest_days_ago>");
+        bail!(
+            "usage: seed_catalog <data_dir> <template.json> <jobs> <runs_per_job> <newest_days_ago>"
+        );
     };
     let (jobs, runs, newest): (usize, usize, i64) = (jobs.parse()?, runs.parse()?, newest.parse()?);
     let template: RunEvidence = serde_json::from_slice(

@@ -218,9 +218,8 @@ pub fn collect(
                     .find(|t| t.verdict == Verdict::Error)
                     .map(|t| format!("{}: {}", t.name, t.summary))
             });
-        let coverage = |t: &crate::catalog::TargetSummary| {
-            Some((t.verified_bytes_30d?, t.inventory_bytes?))
-        };
+        let coverage =
+            |t: &crate::catalog::TargetSummary| Some((t.verified_bytes_30d?, t.inventory_bytes?));
         let (verified, total) = last
             .iter()
             .flat_map(|l| &l.targets)

@@ -63,9 +63,10 @@ fn old_runs_go_with_their_files_and_the_chain_still_verifies() {
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("intact: 1 document")
-            && out
-                .stdout
-                .contains(&format!("4 older runs up to {} were pruned by retention", ids[3]))
+            && out.stdout.contains(&format!(
+                "4 older runs up to {} were pruned by retention",
+                ids[3]
+            ))
             && out.stdout.contains(&format!("the seal of run {}", ids[3])),
         "{}",
         out.stdout

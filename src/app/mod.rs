@@ -19,8 +19,8 @@ pub(crate) mod evidence_files;
 pub(crate) mod local;
 pub mod outbox_page;
 mod recover;
-pub mod retention;
 pub(crate) mod remote;
+pub mod retention;
 pub mod runs;
 pub(crate) mod setup;
 

@@ -78,9 +78,11 @@ pub fn prune_job(
         keep.insert(last.run_id);
     }
     let recent = now - Duration::days(RECENT_DAYS);
-    let old = now.checked_sub_signed(policy.keep).unwrap_or(DateTime::<Utc>::MIN_UTC);
-    let mut excess = (catalog.newest_run_ids(job).count() as u64)
-        .saturating_sub(policy.max_runs_per_job);
+    let old = now
+        .checked_sub_signed(policy.keep)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let mut excess =
+        (catalog.newest_run_ids(job).count() as u64).saturating_sub(policy.max_runs_per_job);
     let mut pruned = 0;
     for _ in 0..batches {
         let mut batch: Vec<(RunEvidence, Vec<u8>)> = Vec::new();
@@ -123,7 +125,11 @@ pub fn prune_job(
 
 /// Prunes every job of `config` (the daemon's periodic pass), and forgets delivered
 /// messages older than [`KEEP_SENT_DAYS`] first (so that their runs may go).
-pub fn prune_all(config: &Config, catalog: &Catalog, batches: usize) -> Result<usize, CatalogError> {
+pub fn prune_all(
+    config: &Config,
+    catalog: &Catalog,
+    batches: usize,
+) -> Result<usize, CatalogError> {
     catalog.prune_outbox(Duration::days(KEEP_SENT_DAYS))?;
     let in_outbox = catalog.outbox_runs()?;
     let policy = Retention::of(config);

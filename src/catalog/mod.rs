@@ -392,56 +392,59 @@ impl Catalog {
             &self.running,
             &self.summaries,
         )
-            .transaction(|(runs, job_runs, outbox, targets, problems, files, running, summaries)| {
-                runs.insert(ev.run_id.as_bytes(), document)?;
-                job_runs.insert(job_run_key(ev), ev.run_id.as_bytes())?;
-                running.remove(ev.run_id.as_bytes())?;
-                add_to_summary(summaries, ev)?;
-                if let Some((id, bytes)) = &mail {
-                    outbox.insert(id.as_bytes(), bytes.as_slice())?;
-                }
-                for tc in &commit.targets {
-                    let (job, target) = (tc.job.as_str(), tc.target.as_str());
-                    if let Some(state) = &tc.state {
-                        targets.insert(key(&[job, target]), encode(state))?;
+            .transaction(
+                |(runs, job_runs, outbox, targets, problems, files, running, summaries)| {
+                    runs.insert(ev.run_id.as_bytes(), document)?;
+                    job_runs.insert(job_run_key(ev), ev.run_id.as_bytes())?;
+                    running.remove(ev.run_id.as_bytes())?;
+                    add_to_summary(summaries, ev)?;
+                    if let Some((id, bytes)) = &mail {
+                        outbox.insert(id.as_bytes(), bytes.as_slice())?;
                     }
-                    for update in &tc.problems {
-                        match update {
-                            ProblemUpdate::Upsert {
-                                record,
-                                add,
-                                remove,
-                                clear_ack,
-                            } => {
-                                let k = key(&[job, target, record.kind.label()]);
-                                let mut record = (**record).clone();
-                                if !clear_ack && let Some(current) = problems.get(&k)? {
-                                    let current: ProblemRecord = serde_json::from_slice(&current)
-                                        .map_err(|e| {
-                                        ConflictableTransactionError::Abort(e.to_string())
-                                    })?;
-                                    record.ack = current.ack;
+                    for tc in &commit.targets {
+                        let (job, target) = (tc.job.as_str(), tc.target.as_str());
+                        if let Some(state) = &tc.state {
+                            targets.insert(key(&[job, target]), encode(state))?;
+                        }
+                        for update in &tc.problems {
+                            match update {
+                                ProblemUpdate::Upsert {
+                                    record,
+                                    add,
+                                    remove,
+                                    clear_ack,
+                                } => {
+                                    let k = key(&[job, target, record.kind.label()]);
+                                    let mut record = (**record).clone();
+                                    if !clear_ack && let Some(current) = problems.get(&k)? {
+                                        let current: ProblemRecord =
+                                            serde_json::from_slice(&current).map_err(|e| {
+                                                ConflictableTransactionError::Abort(e.to_string())
+                                            })?;
+                                        record.ack = current.ack;
+                                    }
+                                    problems.insert(k, encode(&record))?;
+                                    let label = record.kind.label();
+                                    for (path, f) in add {
+                                        files
+                                            .insert(key(&[job, target, label, path]), encode(f))?;
+                                    }
+                                    for path in remove {
+                                        files.remove(key(&[job, target, label, path]))?;
+                                    }
                                 }
-                                problems.insert(k, encode(&record))?;
-                                let label = record.kind.label();
-                                for (path, f) in add {
-                                    files.insert(key(&[job, target, label, path]), encode(f))?;
-                                }
-                                for path in remove {
-                                    files.remove(key(&[job, target, label, path]))?;
-                                }
-                            }
-                            ProblemUpdate::Close { kind, files: paths } => {
-                                problems.remove(key(&[job, target, kind.label()]))?;
-                                for path in paths {
-                                    files.remove(key(&[job, target, kind.label(), path]))?;
+                                ProblemUpdate::Close { kind, files: paths } => {
+                                    problems.remove(key(&[job, target, kind.label()]))?;
+                                    for path in paths {
+                                        files.remove(key(&[job, target, kind.label(), path]))?;
+                                    }
                                 }
                             }
                         }
                     }
-                }
-                Ok::<_, ConflictableTransactionError<String>>(())
-            })
+                    Ok::<_, ConflictableTransactionError<String>>(())
+                },
+            )
             .map_err(|e| match e {
                 sled::transaction::TransactionError::Storage(e) => self.db_err(e),
                 sled::transaction::TransactionError::Abort(message) => CatalogError::Corrupt {
@@ -1058,7 +1061,8 @@ mod tests {
 
     /// A run of job `j` started `minutes` after an hour ago.
     fn run(id: &str, status: &str, minutes: i64) -> RunEvidence {
-        let at = chrono::Utc::now() - chrono::Duration::hours(1) + chrono::Duration::minutes(minutes);
+        let at =
+            chrono::Utc::now() - chrono::Duration::hours(1) + chrono::Duration::minutes(minutes);
         serde_json::from_value(serde_json::json!({
             "schema": EVIDENCE_SCHEMA, "run_id": id, "job": "j", "client": "J", "host": "h",
             "backproof_version": "0", "trigger": "manual", "started_at": at,
@@ -1132,7 +1136,10 @@ mod tests {
         let summary = c.summary("j").unwrap().unwrap();
         assert_eq!(summary.last.as_ref().unwrap().run_id, "b");
         assert_eq!(summary.durations.count, 1);
-        assert_eq!(summary.durations.buckets[2], 1, "3 s is in the (2, 4] bucket");
+        assert_eq!(
+            summary.durations.buckets[2], 1,
+            "3 s is in the (2, 4] bucket"
+        );
         assert_eq!(
             c.last_finished_run("j").unwrap().unwrap().run_id,
             summary.last.unwrap().run_id

@@ -166,9 +166,7 @@ fn add_job(row: &StatusRow, m: JobMetrics<'_>) {
             .set(status_value(t.verdict));
         m.restored.get_or_create(&labels).inc_by(t.restored_bytes);
         if let Some(newest) = t.newest_backup {
-            m.newest_backup
-                .get_or_create(&labels)
-                .set(seconds(newest));
+            m.newest_backup.get_or_create(&labels).set(seconds(newest));
         }
         if let Some(c) = t.coverage_30d {
             m.coverage.get_or_create(&labels).set(c);
@@ -198,12 +196,9 @@ impl EncodeMetric for JobDurations {
                 .enumerate()
                 .map(|(i, b)| (b, d.buckets.get(i).copied().unwrap_or(0)))
                 .collect();
-            encoder.encode_family(labels)?.encode_histogram::<NoLabelSet>(
-                d.sum_seconds,
-                d.count,
-                &buckets,
-                None,
-            )?;
+            encoder
+                .encode_family(labels)?
+                .encode_histogram::<NoLabelSet>(d.sum_seconds, d.count, &buckets, None)?;
         }
         Ok(())
     }
