@@ -11,7 +11,7 @@
 //!   them), or it is still running;
 //! - it is the job's newest finished run (the status and the next run's seal);
 //! - an open problem (acknowledged or not) was opened or last seen by it;
-//! - a message of the outbox reports on it.
+//! - a message waiting in the outbox reports on it.
 //!
 //! Work is bounded: at most [`BATCH`] runs per catalog transaction.
 
@@ -31,9 +31,6 @@ pub const BATCH: usize = 200;
 
 /// Runs this recent always stay (the weekly summary and the egress budget read them).
 pub const RECENT_DAYS: i64 = 8;
-
-/// Delivered messages are forgotten after this many days.
-pub const KEEP_SENT_DAYS: i64 = 30;
 
 /// What retention keeps.
 #[derive(Debug, Clone, Copy)]
@@ -123,14 +120,12 @@ pub fn prune_job(
     Ok(pruned)
 }
 
-/// Prunes every job of `config` (the daemon's periodic pass), and forgets delivered
-/// messages older than [`KEEP_SENT_DAYS`] first (so that their runs may go).
+/// Prunes every job of `config` (the daemon's periodic pass).
 pub fn prune_all(
     config: &Config,
     catalog: &Catalog,
     batches: usize,
 ) -> Result<usize, CatalogError> {
-    catalog.prune_outbox(Duration::days(KEEP_SENT_DAYS))?;
     let in_outbox = catalog.outbox_runs()?;
     let policy = Retention::of(config);
     let now = Utc::now();

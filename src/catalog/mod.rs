@@ -732,16 +732,20 @@ impl Catalog {
         Ok((queued, rejected))
     }
 
-    /// The runs the messages still in the outbox report on.
+    /// The runs the messages waiting for delivery report on.
     pub fn outbox_runs(&self) -> Result<std::collections::HashSet<String>> {
         #[derive(serde::Deserialize)]
         struct RunOf {
             run_id: Option<String>,
+            delivery: Delivery,
         }
         let mut runs = std::collections::HashSet::new();
         for item in self.outbox.iter() {
             let (k, v) = item.map_err(|e| self.db_err(e))?;
-            runs.extend(decode::<RunOf>(&k, &v)?.run_id);
+            let of: RunOf = decode(&k, &v)?;
+            if of.delivery == Delivery::Pending {
+                runs.extend(of.run_id);
+            }
         }
         Ok(runs)
     }
