@@ -21,6 +21,8 @@
 //! - `running`: run id → job, for each run still marked running (found at start without
 //!   reading every run)
 //! - `summaries`: job → [`JobSummary`] (what status and metrics need of its finished runs)
+//! - `outbox_open`: outbox id → `p` (pending) or `r` (rejected), then the run id: the
+//!   messages not delivered, counted without reading every message
 //! - `anchors`: job → [`ChainAnchor`] (the last run retention pruned, where its evidence
 //!   chain now starts)
 //!
@@ -153,6 +155,7 @@ pub struct Catalog {
     running: sled::Tree,
     summaries: sled::Tree,
     anchors: sled::Tree,
+    outbox_open: sled::Tree,
     /// This catalog's id, written into the scratch folders of its runs.
     installation: String,
     _lock: Arc<ProcessLock>,
@@ -227,6 +230,7 @@ impl Catalog {
             running: tree("running")?,
             summaries: tree("summaries")?,
             anchors: tree("anchors")?,
+            outbox_open: tree("outbox_open")?,
             notes: tree("notes")?,
             installation,
             runs: tree("runs")?,
@@ -250,7 +254,7 @@ impl Catalog {
     /// Builds the index of running runs and the job summaries of a catalog written by a
     /// backproof that kept neither: reads every stored run once, the first time only.
     fn build_indexes(&self) -> Result<()> {
-        const BUILT: &[u8] = b"indexes";
+        const BUILT: &[u8] = b"indexes-v1";
         if self.meta.get(BUILT).map_err(|e| self.db_err(e))?.is_some() {
             return Ok(());
         }
@@ -287,6 +291,16 @@ impl Catalog {
         }
         if let Some(done) = current {
             save(done)?;
+        }
+        for item in self.outbox.iter() {
+            let (k, v) = item.map_err(|e| self.db_err(e))?;
+            if let Ok(item) = serde_json::from_slice::<OutboxItem>(&v)
+                && let Some(entry) = open_entry(&item)
+            {
+                self.outbox_open
+                    .insert(k, entry)
+                    .map_err(|e| self.db_err(e))?;
+            }
         }
         self.meta.insert(BUILT, b"1").map_err(|e| self.db_err(e))?;
         self.flush()
@@ -381,7 +395,7 @@ impl Catalog {
     ) -> Result<()> {
         use sled::Transactional;
         use sled::transaction::ConflictableTransactionError;
-        let mail = mail.map(|m| (m.id.clone(), encode(m)));
+        let mail = mail.map(|m| (m.id.clone(), encode(m), open_entry(m)));
         (
             &self.runs,
             &self.job_runs,
@@ -391,15 +405,20 @@ impl Catalog {
             &self.problem_files,
             &self.running,
             &self.summaries,
+            &self.outbox_open,
         )
             .transaction(
-                |(runs, job_runs, outbox, targets, problems, files, running, summaries)| {
+                |(runs, job_runs, outbox, targets, problems, files, running, summaries, open)| {
                     runs.insert(ev.run_id.as_bytes(), document)?;
                     job_runs.insert(job_run_key(ev), ev.run_id.as_bytes())?;
                     running.remove(ev.run_id.as_bytes())?;
                     add_to_summary(summaries, ev)?;
-                    if let Some((id, bytes)) = &mail {
+                    if let Some((id, bytes, entry)) = &mail {
                         outbox.insert(id.as_bytes(), bytes.as_slice())?;
+                        match entry {
+                            Some(entry) => open.insert(id.as_bytes(), entry.as_slice())?,
+                            None => open.remove(id.as_bytes())?,
+                        };
                     }
                     for tc in &commit.targets {
                         let (job, target) = (tc.job.as_str(), tc.target.as_str());
@@ -695,7 +714,18 @@ impl Catalog {
     // --- outbox -----------------------------------------------------------------------
 
     pub fn put_outbox(&self, item: &OutboxItem) -> Result<()> {
-        self.put(&self.outbox, item.id.as_bytes().to_vec(), item)
+        use sled::Transactional;
+        let (v, entry) = (encode(item), open_entry(item));
+        (&self.outbox, &self.outbox_open)
+            .transaction(|(outbox, open)| {
+                outbox.insert(item.id.as_bytes(), v.as_slice())?;
+                match &entry {
+                    Some(entry) => open.insert(item.id.as_bytes(), entry.as_slice())?,
+                    None => open.remove(item.id.as_bytes())?,
+                };
+                Ok::<_, sled::transaction::ConflictableTransactionError<String>>(())
+            })
+            .map_err(|e| self.tx_err(e))
     }
 
     /// One outbox message.
@@ -714,19 +744,14 @@ impl Catalog {
     }
 
     /// How many messages wait for delivery, and how many the server refused for good:
-    /// reads only each message's delivery state.
+    /// read from the index of messages not delivered, not from the messages.
     pub fn outbox_counts(&self) -> Result<(usize, usize)> {
-        #[derive(serde::Deserialize)]
-        struct State {
-            delivery: Delivery,
-        }
         let (mut queued, mut rejected) = (0, 0);
-        for item in self.outbox.iter() {
-            let (k, v) = item.map_err(|e| self.db_err(e))?;
-            match decode::<State>(&k, &v)?.delivery {
-                Delivery::Pending => queued += 1,
-                Delivery::Rejected { .. } => rejected += 1,
-                Delivery::Sent { .. } | Delivery::Written { .. } => {}
+        for item in self.outbox_open.iter() {
+            let (_, v) = item.map_err(|e| self.db_err(e))?;
+            match v.first() {
+                Some(b'p') => queued += 1,
+                _ => rejected += 1,
             }
         }
         Ok((queued, rejected))
@@ -734,17 +759,13 @@ impl Catalog {
 
     /// The runs the messages waiting for delivery report on.
     pub fn outbox_runs(&self) -> Result<std::collections::HashSet<String>> {
-        #[derive(serde::Deserialize)]
-        struct RunOf {
-            run_id: Option<String>,
-            delivery: Delivery,
-        }
         let mut runs = std::collections::HashSet::new();
-        for item in self.outbox.iter() {
-            let (k, v) = item.map_err(|e| self.db_err(e))?;
-            let of: RunOf = decode(&k, &v)?;
-            if of.delivery == Delivery::Pending {
-                runs.extend(of.run_id);
+        for item in self.outbox_open.iter() {
+            let (_, v) = item.map_err(|e| self.db_err(e))?;
+            if let Some((b'p', run)) = v.split_first()
+                && !run.is_empty()
+            {
+                runs.insert(String::from_utf8_lossy(run).into_owned());
             }
         }
         Ok(runs)
@@ -807,11 +828,21 @@ impl Catalog {
             key: format!("outbox/{id}"),
             message: e.to_string(),
         })?;
-        let swapped = self
-            .outbox
-            .compare_and_swap(id, Some(current), Some(new))
-            .map_err(|e| self.db_err(e))?;
-        Ok(swapped.is_ok())
+        use sled::Transactional;
+        let entry = open_entry(item);
+        (&self.outbox, &self.outbox_open)
+            .transaction(|(outbox, open)| {
+                if outbox.get(id)?.as_ref() != Some(current) {
+                    return Ok(false);
+                }
+                outbox.insert(id.as_bytes(), new.as_slice())?;
+                match &entry {
+                    Some(entry) => open.insert(id.as_bytes(), entry.as_slice())?,
+                    None => open.remove(id.as_bytes())?,
+                };
+                Ok::<_, sled::transaction::ConflictableTransactionError<String>>(true)
+            })
+            .map_err(|e| self.tx_err(e))
     }
 
     /// Forgets delivered messages older than `keep` (rejected ones stay until removed by
@@ -823,6 +854,9 @@ impl Catalog {
             if matches!(item.delivery, Delivery::Sent { at } | Delivery::Written { at, .. } if at < cutoff)
             {
                 self.outbox
+                    .remove(item.id.as_bytes())
+                    .map_err(|e| self.db_err(e))?;
+                self.outbox_open
                     .remove(item.id.as_bytes())
                     .map_err(|e| self.db_err(e))?;
                 removed += 1;
@@ -1022,6 +1056,19 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("records serialize")
 }
 
+/// The entry of `item` in the index of messages not delivered: `p` (pending) or `r`
+/// (rejected), then its run id; `None` once delivered.
+fn open_entry(item: &OutboxItem) -> Option<Vec<u8>> {
+    let state = match item.delivery {
+        Delivery::Pending => b'p',
+        Delivery::Rejected { .. } => b'r',
+        Delivery::Sent { .. } | Delivery::Written { .. } => return None,
+    };
+    let mut entry = vec![state];
+    entry.extend_from_slice(item.run_id.as_deref().unwrap_or_default().as_bytes());
+    Some(entry)
+}
+
 /// Adds a finished run to its job's summary, inside a transaction.
 fn add_to_summary(
     summaries: &sled::transaction::TransactionalTree,
@@ -1117,7 +1164,7 @@ mod tests {
             // As an older backproof left it: neither index nor summaries, no mark.
             c.running.clear().unwrap();
             c.summaries.clear().unwrap();
-            c.meta.remove(b"indexes").unwrap();
+            c.meta.remove(b"indexes-v1").unwrap();
             c.flush().unwrap();
         }
         let c = Catalog::open(dir.path()).unwrap();
@@ -1148,6 +1195,67 @@ mod tests {
             c.last_finished_run("j").unwrap().unwrap().run_id,
             summary.last.unwrap().run_id
         );
+    }
+
+    fn message(id: &str, run: &str, delivery: Delivery) -> OutboxItem {
+        let now = chrono::Utc::now();
+        OutboxItem {
+            v: RECORD_SCHEMA,
+            id: id.into(),
+            kind: MailKind::RunReport,
+            job: Some("j".into()),
+            run_id: Some(run.into()),
+            subject: "s".into(),
+            message_id: format!("<{id}@example.com>"),
+            from: "a@example.com".into(),
+            to: vec!["b@example.com".into()],
+            message: "m".into(),
+            created: now,
+            delivery,
+            attempts: 0,
+            next_attempt: now,
+            last_error: None,
+            claim: None,
+        }
+    }
+
+    #[test]
+    fn messages_not_delivered_are_counted_through_their_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Catalog::open(dir.path()).unwrap();
+        let now = chrono::Utc::now();
+        let ev = run("r1", "finished", 0);
+        let report = message("1", "r1", Delivery::Pending);
+        c.finish_run(&ev, &encode(&ev), Some(&report), &RunCommit::default())
+            .unwrap();
+        c.put_outbox(&message("2", "r2", Delivery::Pending))
+            .unwrap();
+        let refused = Delivery::Rejected {
+            at: now,
+            reason: "550".into(),
+        };
+        c.put_outbox(&message("3", "r3", refused)).unwrap();
+        c.put_outbox(&message("4", "r4", Delivery::Sent { at: now }))
+            .unwrap();
+        assert_eq!(c.outbox_counts().unwrap(), (2, 1));
+        let runs = c.outbox_runs().unwrap();
+        assert_eq!(runs, ["r1".to_string(), "r2".into()].into());
+        // Delivered through a claim: no longer waiting.
+        let lease = chrono::Duration::minutes(5);
+        let mut claimed = c
+            .claim_outbox("1", "me", now, lease, true)
+            .unwrap()
+            .unwrap();
+        claimed.delivery = Delivery::Sent { at: now };
+        assert!(c.settle_outbox(&claimed, "me").unwrap());
+        assert_eq!(c.outbox_counts().unwrap(), (1, 1));
+        assert_eq!(c.outbox_runs().unwrap(), ["r2".to_string()].into());
+        // Built from the messages for a catalog that has no index yet.
+        c.outbox_open.clear().unwrap();
+        c.meta.remove(b"indexes-v1").unwrap();
+        drop(c);
+        let c = Catalog::open(dir.path()).unwrap();
+        assert_eq!(c.outbox_counts().unwrap(), (1, 1));
     }
 
     #[test]
