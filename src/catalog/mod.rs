@@ -757,6 +757,21 @@ impl Catalog {
         Ok((queued, rejected))
     }
 
+    /// The messages waiting for delivery, oldest first: found through the index of
+    /// messages not delivered, without reading the others.
+    pub fn pending_outbox(&self) -> Result<Vec<OutboxItem>> {
+        let mut items = Vec::new();
+        for entry in self.outbox_open.iter() {
+            let (k, v) = entry.map_err(|e| self.db_err(e))?;
+            if v.first() == Some(&b'p')
+                && let Some(item) = self.get::<OutboxItem>(&self.outbox, &k)?
+            {
+                items.push(item);
+            }
+        }
+        Ok(items)
+    }
+
     /// The runs the messages waiting for delivery report on.
     pub fn outbox_runs(&self) -> Result<std::collections::HashSet<String>> {
         let mut runs = std::collections::HashSet::new();
@@ -1238,6 +1253,13 @@ mod tests {
         c.put_outbox(&message("4", "r4", Delivery::Sent { at: now }))
             .unwrap();
         assert_eq!(c.outbox_counts().unwrap(), (2, 1));
+        let pending: Vec<String> = c
+            .pending_outbox()
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(pending, ["1", "2"]);
         let runs = c.outbox_runs().unwrap();
         assert_eq!(runs, ["r1".to_string(), "r2".into()].into());
         // Delivered through a claim: no longer waiting.
