@@ -90,7 +90,7 @@ echo "seeding 50,000 older runs..."
 status_time() { # prints the median wall time, then the median CPU time (user + system)
   for _ in $(seq 7); do
     /usr/bin/time -f '%e %U %S' -o "$WORK/t" "$BIN" --config "$1/backproof.toml" status >/dev/null || true
-    cat "$WORK/t"
+    tail -1 "$WORK/t"   # GNU time puts "Command exited with non-zero status" before
   done > "$WORK/ts"
   echo "$(cut -d' ' -f1 "$WORK/ts" | median) $(awk '{print $2 + $3}' "$WORK/ts" | median)"
 }
