@@ -68,6 +68,12 @@ stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
 rss() { awk "/$1/ {print \$2}" "/proc/$pid/status"; }
 
 echo "== 1. Fleet page and /metrics: 500 clients, 1,000 targets, 50,000 runs =="
+# The first start after seeding records every job's schedule slot and replays sled's
+# whole log: its memory is printed apart, and the figures below are of the next start.
+start "$WORK/fleet" >/dev/null
+for path in / /metrics; do curl -s -o /dev/null -H "Authorization: Bearer $(cat "$WORK/fleet/data/api.token")" "http://127.0.0.1:$port$path"; done
+first_hwm=$(rss VmHWM)
+stop
 start "$WORK/fleet" >/dev/null
 started_rss=$(rss VmRSS)
 token=$(cat "$WORK/fleet/data/api.token")
@@ -82,6 +88,7 @@ for path in / /metrics; do
 done
 printf 'daemon RSS: %.1f MiB once started, %.1f MiB now, peak while serving %.1f MiB, high-water mark since start %.1f MiB (goal <= 64 MiB)\n' \
   "$(echo "$started_rss/1024" | bc -l)" "$(echo "$(rss VmRSS)/1024" | bc -l)" "$(echo "$peak/1024" | bc -l)" "$(echo "$(rss VmHWM)/1024" | bc -l)"
+printf 'daemon RSS high-water mark at its first start after seeding, one request each: %.1f MiB\n' "$(echo "$first_hwm/1024" | bc -l)"
 stop
 
 echo "== 2. Start-up and status: 100,000 stored runs against 1 =="
