@@ -104,7 +104,10 @@ pub fn prune_job(
         if batch.is_empty() {
             break;
         }
-        catalog.prune_runs(job, &batch)?;
+        if !catalog.prune_runs(job, &batch)? {
+            // Another pass pruned some of them meanwhile: it has the job in hand.
+            break;
+        }
         catalog.flush()?;
         pruned += batch.len();
         for (ev, _) in &batch {

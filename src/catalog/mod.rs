@@ -1281,6 +1281,31 @@ mod tests {
     }
 
     #[test]
+    fn a_prune_that_overlaps_one_done_meanwhile_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Catalog::open(dir.path()).unwrap();
+        let runs: Vec<(RunEvidence, Vec<u8>)> = ["a", "b", "c", "d"]
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let ev = run(id, "finished", i as i64);
+                finish(&c, &ev);
+                let doc = c.run_document(id).unwrap().unwrap();
+                (ev, doc)
+            })
+            .collect();
+        // Two passes read the same oldest runs; the one taking more commits first.
+        assert!(c.prune_runs("j", &runs[..3]).unwrap());
+        assert!(!c.prune_runs("j", &runs[..2]).unwrap());
+        let anchor = c.chain_anchor("j").unwrap().unwrap();
+        assert_eq!((anchor.through_run.as_str(), anchor.pruned_runs), ("c", 3));
+        assert_eq!(anchor.run_id.as_deref(), Some("c"));
+        let hash = blake3::hash(&runs[2].1).to_hex().to_string();
+        assert_eq!(anchor.hash, Some(hash));
+        assert_eq!(c.run_ids_of_job("j").unwrap(), ["d"]);
+    }
+
+    #[test]
     fn second_open_names_the_holder() {
         let dir = tempfile::tempdir().unwrap();
         let _first = Catalog::open(dir.path()).unwrap();

@@ -41,41 +41,55 @@ impl Catalog {
     }
 
     /// Forgets `runs` (`job`'s oldest, oldest first, with their documents as stored) in
-    /// one transaction, and moves the job's chain anchor past them.
-    pub fn prune_runs(&self, job: &str, runs: &[(RunEvidence, Vec<u8>)]) -> Result<()> {
+    /// one transaction, and moves the job's chain anchor past them. Returns `false`, and
+    /// changes nothing, if another pruning took some of them meanwhile (its anchor
+    /// stands; the rest go next time).
+    pub fn prune_runs(&self, job: &str, runs: &[(RunEvidence, Vec<u8>)]) -> Result<bool> {
         use sled::Transactional;
+        use sled::transaction::ConflictableTransactionError;
         let Some((newest, _)) = runs.last() else {
-            return Ok(());
+            return Ok(true);
         };
-        let before = self.chain_anchor(job)?;
         let last_finished = runs
             .iter()
             .rev()
-            .find(|(ev, _)| ev.status == RunStatus::Finished);
-        let anchor = ChainAnchor {
-            v: RECORD_SCHEMA,
-            run_id: last_finished
-                .map(|(ev, _)| ev.run_id.clone())
-                .or_else(|| before.as_ref().and_then(|a| a.run_id.clone())),
-            hash: last_finished
-                .map(|(_, doc)| blake3::hash(doc).to_hex().to_string())
-                .or_else(|| before.as_ref().and_then(|a| a.hash.clone())),
-            through_run: newest.run_id.clone(),
-            through_started_at: newest.started_at,
-            pruned_runs: before.map_or(0, |a| a.pruned_runs) + runs.len() as u64,
-            at: Utc::now(),
-        };
-        let anchor = encode(&anchor);
-        (&self.runs, &self.job_runs, &self.running, &self.anchors)
-            .transaction(|(stored, job_runs, running, anchors)| {
+            .find(|(ev, _)| ev.status == RunStatus::Finished)
+            .map(|(ev, doc)| (ev.run_id.clone(), blake3::hash(doc).to_hex().to_string()));
+        const TAKEN: &str = "pruned meanwhile";
+        let done = (&self.runs, &self.job_runs, &self.running, &self.anchors).transaction(
+            |(stored, job_runs, running, anchors)| {
                 for (ev, _) in runs {
-                    stored.remove(ev.run_id.as_bytes())?;
+                    if stored.remove(ev.run_id.as_bytes())?.is_none() {
+                        return Err(ConflictableTransactionError::Abort(TAKEN.to_string()));
+                    }
                     job_runs.remove(job_run_key(ev))?;
                     running.remove(ev.run_id.as_bytes())?;
                 }
-                anchors.insert(job.as_bytes(), anchor.as_slice())?;
-                Ok::<_, sled::transaction::ConflictableTransactionError<String>>(())
-            })
-            .map_err(|e| self.tx_err(e))
+                let before: Option<ChainAnchor> = anchors
+                    .get(job.as_bytes())?
+                    .and_then(|v| serde_json::from_slice(&v).ok());
+                let (run_id, hash) = match (&last_finished, &before) {
+                    (Some((id, hash)), _) => (Some(id.clone()), Some(hash.clone())),
+                    (None, Some(a)) => (a.run_id.clone(), a.hash.clone()),
+                    (None, None) => (None, None),
+                };
+                let anchor = ChainAnchor {
+                    v: RECORD_SCHEMA,
+                    run_id,
+                    hash,
+                    through_run: newest.run_id.clone(),
+                    through_started_at: newest.started_at,
+                    pruned_runs: before.map_or(0, |a| a.pruned_runs) + runs.len() as u64,
+                    at: Utc::now(),
+                };
+                anchors.insert(job.as_bytes(), encode(&anchor))?;
+                Ok(())
+            },
+        );
+        match done {
+            Ok(()) => Ok(true),
+            Err(sled::transaction::TransactionError::Abort(m)) if m == TAKEN => Ok(false),
+            Err(e) => Err(self.tx_err(e)),
+        }
     }
 }
