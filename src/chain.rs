@@ -9,13 +9,17 @@
 //! included (it has no successor to seal it).
 //!
 //! The walk holds one document at a time, whatever the length of the history.
+//!
+//! Retention prunes a job's oldest runs (`crate::app::retention`) and records the hash of
+//! the last finished document it pruned (the [`ChainAnchor`]): the oldest remaining
+//! document must seal it, and the check says how many runs were pruned before it.
 
 use std::collections::HashSet;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalog, CatalogError};
+use crate::catalog::{Catalog, CatalogError, ChainAnchor};
 use crate::evidence::RunStatus;
 
 /// The outcome of checking a job's chain.
@@ -27,6 +31,20 @@ pub struct ChainCheck {
     pub head: Option<String>,
     /// Every link or file that does not hold, oldest run first; empty when intact.
     pub problems: Vec<ChainProblem>,
+    /// The runs retention pruned before the chain's first document, if any.
+    #[serde(default)]
+    pub pruned: Option<Pruned>,
+}
+
+/// Runs retention pruned from the start of a job's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pruned {
+    pub runs: u64,
+    /// The newest run pruned: every run up to it is gone.
+    pub through_run: String,
+    /// The newest finished run pruned, and the BLAKE3 of its document: the chain's anchor.
+    pub anchor_run: Option<String>,
+    pub anchor_hash: Option<String>,
 }
 
 /// One link or file that does not hold.
@@ -53,11 +71,29 @@ struct Link {
     previous_hash: Option<String>,
 }
 
-/// Checks the chain of `job`; `evidence_dir` holds the evidence files.
+/// Checks the chain of `job`; `evidence_dir` holds the evidence files. When retention
+/// pruned runs during the walk, the walk starts again.
 pub fn verify(
     catalog: &Catalog,
     job: &str,
     evidence_dir: &Path,
+) -> Result<ChainCheck, CatalogError> {
+    let mut tries = 0;
+    loop {
+        let anchor = catalog.chain_anchor(job)?;
+        let check = walk(catalog, job, evidence_dir, anchor.as_ref())?;
+        tries += 1;
+        if tries >= 3 || catalog.chain_anchor(job)? == anchor {
+            return Ok(check);
+        }
+    }
+}
+
+fn walk(
+    catalog: &Catalog,
+    job: &str,
+    evidence_dir: &Path,
+    anchor: Option<&ChainAnchor>,
 ) -> Result<ChainCheck, CatalogError> {
     let folder = evidence_dir.join(job);
     let mut problems = Vec::new();
@@ -70,7 +106,8 @@ pub fn verify(
     // Runs with an evidence file of their own (finished, or unreadable in the catalog).
     let mut with_file = HashSet::new();
     // The run before, and the BLAKE3 of its document as stored.
-    let mut previous: Option<(String, String)> = None;
+    let mut previous: Option<(String, String)> =
+        anchor.and_then(|a| Some((a.run_id.clone()?, a.hash.clone()?)));
     let mut documents = 0;
     for id in catalog.run_ids_of_job(job)?.into_iter().rev() {
         let Some(doc) = catalog.run_document(&id)? else {
@@ -105,7 +142,9 @@ pub fn verify(
         }
         previous = Some((id, hash));
     }
-    let (unknown, count) = unknown_files(&folder, &with_file);
+    // Files of runs pruned by retention that a stop left behind are not unknown.
+    let pruned_through = anchor.map(|a| a.through_run.as_str());
+    let (unknown, count) = unknown_files(&folder, &with_file, pruned_through);
     for name in &unknown {
         problem(
             name.trim_end_matches(".json"),
@@ -125,10 +164,19 @@ pub fn verify(
             ),
         );
     }
+    let head = previous
+        .map(|(id, _)| id)
+        .filter(|id| anchor.is_none_or(|a| a.run_id.as_ref() != Some(id)));
     Ok(ChainCheck {
         documents,
-        head: previous.map(|(id, _)| id),
+        head,
         problems,
+        pruned: anchor.map(|a| Pruned {
+            runs: a.pruned_runs,
+            through_run: a.through_run.clone(),
+            anchor_run: a.run_id.clone(),
+            anchor_hash: a.hash.clone(),
+        }),
     })
 }
 
@@ -187,8 +235,13 @@ fn file_differs(folder: &Path, id: &str, doc: &[u8], hash: &str) -> Option<Strin
 const SHOWN_UNKNOWN: usize = 20;
 
 /// The first names (in order) of the `*.json` files in `folder` whose run is not in
-/// `known`, and how many such files there are in all.
-fn unknown_files(folder: &Path, known: &HashSet<String>) -> (Vec<String>, usize) {
+/// `known` (nor pruned: run ids sort by time, up to `pruned_through`), and how many such
+/// files there are in all.
+fn unknown_files(
+    folder: &Path,
+    known: &HashSet<String>,
+    pruned_through: Option<&str>,
+) -> (Vec<String>, usize) {
     let Ok(entries) = std::fs::read_dir(folder) else {
         return (Vec::new(), 0);
     };
@@ -198,7 +251,7 @@ fn unknown_files(folder: &Path, known: &HashSet<String>) -> (Vec<String>, usize)
         let name = entry.file_name().to_string_lossy().into_owned();
         if name
             .strip_suffix(".json")
-            .is_some_and(|id| !known.contains(id))
+            .is_some_and(|id| !known.contains(id) && pruned_through.is_none_or(|p| id > p))
         {
             count += 1;
             first.insert(name);

@@ -5,9 +5,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalog, CatalogError, Delivery};
+use crate::catalog::{Catalog, CatalogError};
+pub use crate::catalog::{Durations, duration_bounds};
 use crate::config::Config;
-use crate::evidence::{ProblemKind, RunStatus, Verdict};
+use crate::evidence::{ProblemKind, Verdict};
 
 /// The state of one client, worst first when sorted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -85,6 +86,41 @@ pub struct StatusRow {
     /// last finished run.
     #[serde(default)]
     pub coverage_30d: Option<f64>,
+    /// Each target at the last finished run.
+    #[serde(default)]
+    pub targets: Vec<TargetRow>,
+    /// Open problems nobody acknowledged (or whose acknowledgement lapsed), by kind.
+    #[serde(default)]
+    pub unacknowledged: Vec<KindCount>,
+    /// Durations of the job's finished runs (every one recorded).
+    #[serde(default)]
+    pub run_durations: Durations,
+}
+
+/// One target of a job's line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetRow {
+    pub name: String,
+    /// Verdict at the last finished run.
+    pub verdict: Verdict,
+    /// Modification time of its newest backup file at the last finished run.
+    pub newest_backup: Option<DateTime<Utc>>,
+    /// Share of its bytes verified in the last 30 days, at the last finished run.
+    pub coverage_30d: Option<f64>,
+    /// Start of the newest finished run that verified it (pass, warn or fail).
+    pub last_verified: Option<DateTime<Utc>>,
+    /// Restore throughput (bytes per second) of the newest finished run that restored
+    /// files of it.
+    pub restore_bytes_per_second: Option<f64>,
+    /// Bytes test-restored from it by every finished run recorded.
+    pub restored_bytes: u64,
+}
+
+/// How many open problems of one kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KindCount {
+    pub kind: ProblemKind,
+    pub count: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,14 +181,10 @@ pub fn collect(
     let now = Utc::now();
     let mut rows = Vec::new();
     for job in &config.jobs {
-        let last = catalog.last_finished_run(&job.name)?;
-        let newest = last.as_ref().and_then(|ev| {
-            ev.targets
-                .iter()
-                .filter_map(|t| t.inventory.as_ref()?.newest.as_ref())
-                .map(|n| n.modified)
-                .min()
-        });
+        // One small record per job: no stored run is read.
+        let summary = catalog.summary(&job.name)?.unwrap_or_default();
+        let last = summary.last.as_ref();
+        let newest = last.and_then(|l| l.targets.iter().filter_map(|t| t.newest_backup).min());
         let problems = catalog.job_problems(&job.name)?;
         let acked = |p: &crate::catalog::ProblemRecord| {
             p.ack
@@ -171,30 +203,49 @@ pub fn collect(
                 acknowledged: acked(p),
             });
         let acknowledged = problems.iter().filter(|(_, p)| acked(p)).count();
-        let verdict = last
-            .as_ref()
-            .filter(|e| e.status == RunStatus::Finished)
-            .map(|e| e.effective_verdict());
+        let mut unacknowledged: Vec<KindCount> = Vec::new();
+        for (_, p) in problems.iter().filter(|(_, p)| !acked(p)) {
+            match unacknowledged.iter_mut().find(|k| k.kind == p.kind) {
+                Some(k) => k.count += 1,
+                None => unacknowledged.push(KindCount {
+                    kind: p.kind,
+                    count: 1,
+                }),
+            }
+        }
+        unacknowledged.sort_by_key(|k| k.kind);
+        let verdict = last.map(|l| l.verdict);
         let not_verified_reason = last
-            .as_ref()
             .filter(|_| verdict == Some(Verdict::Error))
-            .and_then(|e| {
-                e.targets
+            .and_then(|l| {
+                l.targets
                     .iter()
                     .find(|t| t.verdict == Verdict::Error)
                     .map(|t| format!("{}: {}", t.name, t.summary))
             });
+        let coverage =
+            |t: &crate::catalog::TargetSummary| Some((t.verified_bytes_30d?, t.inventory_bytes?));
         let (verified, total) = last
             .iter()
-            .flat_map(|e| &e.targets)
-            .filter_map(|t| {
-                Some((
-                    t.coverage.as_ref()?.verified_bytes_30d,
-                    t.inventory.as_ref()?.bytes,
-                ))
-            })
+            .flat_map(|l| &l.targets)
+            .filter_map(coverage)
             .fold((0u64, 0u64), |(v, b), (tv, tb)| (v + tv, b + tb));
         let coverage_30d = (total > 0).then(|| verified as f64 / total as f64);
+        let targets = last
+            .iter()
+            .flat_map(|l| &l.targets)
+            .map(|t| TargetRow {
+                name: t.name.clone(),
+                verdict: t.verdict,
+                newest_backup: t.newest_backup,
+                coverage_30d: coverage(t)
+                    .filter(|(_, b)| *b > 0)
+                    .map(|(v, b)| v as f64 / b as f64),
+                last_verified: summary.last_verified.get(&t.name).copied(),
+                restore_bytes_per_second: summary.throughput.get(&t.name).copied(),
+                restored_bytes: summary.restored_bytes.get(&t.name).copied().unwrap_or(0),
+            })
+            .collect();
         let missed = missed_slot(config, catalog, job, now);
         let state = match (&worst, verdict) {
             (Some(w), _) if !w.acknowledged => ClientState::Problem,
@@ -209,8 +260,8 @@ pub fn collect(
             job: job.name.clone(),
             client: job.client.clone(),
             state,
-            last_run: last.as_ref().map(|e| e.run_id.clone()),
-            last_started: last.as_ref().map(|e| e.started_at),
+            last_run: last.map(|l| l.run_id.clone()),
+            last_started: last.map(|l| l.started_at),
             verdict,
             newest_backup: newest,
             newest_backup_age_seconds: newest
@@ -228,31 +279,28 @@ pub fn collect(
             missed_slot: missed,
             nobody_notified: job.alert_recipients().is_empty(),
             coverage_30d,
+            targets,
+            unacknowledged,
+            run_durations: summary.durations.clone(),
         });
     }
     rows.sort_by(|a, b| a.state.cmp(&b.state).then_with(|| a.client.cmp(&b.client)));
-    let items = catalog.outbox()?;
+    let (outbox_queued, outbox_rejected) = catalog.outbox_counts()?;
     let webhooks = catalog.webhooks()?;
     Ok(Status {
         at: now,
         daemon_running: running.is_some(),
         daemon_last_alive: catalog.heartbeat()?,
         rows,
-        outbox_queued: items
-            .iter()
-            .filter(|i| i.delivery == Delivery::Pending)
-            .count(),
-        outbox_rejected: items
-            .iter()
-            .filter(|i| matches!(i.delivery, Delivery::Rejected { .. }))
-            .count(),
+        outbox_queued,
+        outbox_rejected,
         webhooks_queued: webhooks
             .iter()
-            .filter(|i| i.delivery == Delivery::Pending)
+            .filter(|i| i.delivery == crate::catalog::Delivery::Pending)
             .count(),
         webhooks_rejected: webhooks
             .iter()
-            .filter(|i| matches!(i.delivery, Delivery::Rejected { .. }))
+            .filter(|i| matches!(i.delivery, crate::catalog::Delivery::Rejected { .. }))
             .count(),
     })
 }

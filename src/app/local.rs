@@ -80,8 +80,8 @@ impl Service for Local {
     async fn history(&self, job: &str, limit: usize) -> Result<History, AppError> {
         self.job(job)?;
         let mut runs = Vec::new();
-        for id in self.catalog.run_ids_of_job(job)?.into_iter().take(limit) {
-            if let Some(ev) = self.catalog.run(&id)? {
+        for id in self.catalog.newest_run_ids(job).take(limit) {
+            if let Some(ev) = self.catalog.run(&id?)? {
                 runs.push(ev);
             }
         }

@@ -21,6 +21,7 @@ pub(crate) mod local;
 pub mod outbox_page;
 mod recover;
 pub(crate) mod remote;
+pub mod retention;
 pub mod runs;
 pub(crate) mod setup;
 pub mod users;

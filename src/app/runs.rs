@@ -47,6 +47,8 @@ pub struct RunService {
     pub sender: Sender,
     /// `data_dir`, under which evidence files are written.
     pub data_dir: PathBuf,
+    /// What retention keeps: after each run, its job's oldest runs beyond it are pruned.
+    pub retention: super::retention::Retention,
 }
 
 impl RunService {
@@ -55,6 +57,7 @@ impl RunService {
             verifier,
             sender: Sender::from_config(config),
             data_dir: config.data_dir.clone(),
+            retention: super::retention::Retention::of(config),
         }
     }
 
@@ -82,7 +85,25 @@ impl RunService {
         queue_alert_items(&self.verifier.catalog, &self.sender, job, &done.evidence);
         test_stop_point("alerts-queued");
         mark_alerts_queued(&self.verifier.catalog, &done.evidence);
+        self.prune(job);
         Ok(done)
+    }
+
+    /// Retention after a run: one bounded batch of the job's oldest runs, if any may go.
+    /// A failure is logged: the run is recorded, and the next one tries again.
+    fn prune(&self, job: &Job) {
+        let pruned = super::retention::prune_job(
+            &self.verifier.catalog,
+            &self.data_dir,
+            &job.name,
+            self.retention,
+            None,
+            Utc::now(),
+            1,
+        );
+        if let Err(e) = pruned {
+            tracing::error!(job = %job.name, "retention could not prune old runs: {e}");
+        }
     }
 
     /// Records a run of `job` that stopped on a panic as a run that could not verify.

@@ -21,6 +21,13 @@
 //! - `alerts_pending`: run id → job, runs whose alerts (webhook events, closing and
 //!   flapping notices) are still to be queued: written with the run, removed once queued
 //! - `users`: user name → [`UserRecord`] (accounts of the web pages, argon2id hashes)
+//! - `running`: run id → job, for each run still marked running (found at start without
+//!   reading every run)
+//! - `summaries`: job → [`JobSummary`] (what status and metrics need of its finished runs)
+//! - `outbox_open`: outbox id → `p` (pending) or `r` (rejected), then the run id: the
+//!   messages not delivered, counted without reading every message
+//! - `anchors`: job → [`ChainAnchor`] (the last run retention pruned, where its evidence
+//!   chain now starts)
 //!
 //! sled allows one process per database; [`lock::ProcessLock`] turns a second opener into
 //! a clear error that names the process holding it.
@@ -29,6 +36,8 @@ mod alert_state;
 mod episodes;
 mod lock;
 mod records;
+mod retention;
+mod summary;
 mod users;
 mod webhooks;
 
@@ -47,6 +56,8 @@ pub use records::{
     AckRecord, Claim, Delivery, FileRecord, InventoryRecord, MailKind, OutboxItem,
     PROBLEM_FILE_LIMIT, ProblemFile, ProblemRecord, RECORD_SCHEMA, Seen, TargetState,
 };
+pub use retention::ChainAnchor;
+pub use summary::{Durations, JobSummary, LastRun, TargetSummary, duration_bounds};
 pub use users::{Role, UserRecord};
 pub use webhooks::WebhookItem;
 
@@ -147,6 +158,10 @@ pub struct Catalog {
     notes: sled::Tree,
     meta: sled::Tree,
     alerts_pending: sled::Tree,
+    running: sled::Tree,
+    summaries: sled::Tree,
+    anchors: sled::Tree,
+    outbox_open: sled::Tree,
     /// This catalog's id, written into the scratch folders of its runs.
     installation: String,
     _lock: Arc<ProcessLock>,
@@ -216,8 +231,12 @@ impl Catalog {
                 id
             }
         };
-        Ok(Catalog {
+        let catalog = Catalog {
             meta,
+            running: tree("running")?,
+            summaries: tree("summaries")?,
+            anchors: tree("anchors")?,
+            outbox_open: tree("outbox_open")?,
             notes: tree("notes")?,
             installation,
             runs: tree("runs")?,
@@ -234,7 +253,64 @@ impl Catalog {
             db,
             path,
             _lock: Arc::new(lock),
-        })
+        };
+        catalog.build_indexes()?;
+        Ok(catalog)
+    }
+
+    /// Builds the index of running runs and the job summaries of a catalog written by a
+    /// backproof that kept neither: reads every stored run once, the first time only.
+    fn build_indexes(&self) -> Result<()> {
+        const BUILT: &[u8] = b"indexes-v1";
+        if self.meta.get(BUILT).map_err(|e| self.db_err(e))?.is_some() {
+            return Ok(());
+        }
+        let mut current: Option<(String, JobSummary)> = None;
+        let save = |(job, summary): (String, JobSummary)| -> Result<()> {
+            if summary.last.is_some() {
+                self.put(&self.summaries, job.into_bytes(), &summary)?;
+            }
+            Ok(())
+        };
+        for item in self.job_runs.iter() {
+            let (_, id) = item.map_err(|e| self.db_err(e))?;
+            let Some(v) = self.runs.get(&id).map_err(|e| self.db_err(e))? else {
+                continue;
+            };
+            // A damaged document is reported where it is read, not here.
+            let Ok(ev) = serde_json::from_slice::<RunEvidence>(&v) else {
+                continue;
+            };
+            if ev.status == RunStatus::Running {
+                self.running
+                    .insert(&id, ev.job.as_bytes())
+                    .map_err(|e| self.db_err(e))?;
+            }
+            if current.as_ref().is_none_or(|(job, _)| *job != ev.job) {
+                if let Some(done) = current.take() {
+                    save(done)?;
+                }
+                current = Some((ev.job.clone(), JobSummary::default()));
+            }
+            if let Some((_, summary)) = current.as_mut() {
+                summary.add(&ev);
+            }
+        }
+        if let Some(done) = current {
+            save(done)?;
+        }
+        for item in self.outbox.iter() {
+            let (k, v) = item.map_err(|e| self.db_err(e))?;
+            if let Ok(item) = serde_json::from_slice::<OutboxItem>(&v)
+                && let Some(entry) = open_entry(&item)
+            {
+                self.outbox_open
+                    .insert(k, entry)
+                    .map_err(|e| self.db_err(e))?;
+            }
+        }
+        self.meta.insert(BUILT, b"1").map_err(|e| self.db_err(e))?;
+        self.flush()
     }
 
     fn db_err(&self, e: sled::Error) -> CatalogError {
@@ -283,11 +359,35 @@ impl Catalog {
 
     /// Stores (or replaces) a run's evidence.
     pub fn put_run(&self, ev: &RunEvidence) -> Result<()> {
-        self.put(&self.runs, ev.run_id.as_bytes().to_vec(), ev)?;
-        self.job_runs
-            .insert(job_run_key(ev), ev.run_id.as_bytes())
-            .map_err(|e| self.db_err(e))?;
-        Ok(())
+        use sled::Transactional;
+        let doc = encode(ev);
+        (&self.runs, &self.job_runs, &self.running)
+            .transaction(|(runs, job_runs, running)| {
+                runs.insert(ev.run_id.as_bytes(), doc.as_slice())?;
+                job_runs.insert(job_run_key(ev), ev.run_id.as_bytes())?;
+                if ev.status == RunStatus::Running {
+                    running.insert(ev.run_id.as_bytes(), ev.job.as_bytes())?;
+                } else {
+                    running.remove(ev.run_id.as_bytes())?;
+                }
+                Ok::<_, sled::transaction::ConflictableTransactionError<String>>(())
+            })
+            .map_err(|e| self.tx_err(e))
+    }
+
+    fn tx_err(&self, e: sled::transaction::TransactionError<String>) -> CatalogError {
+        match e {
+            sled::transaction::TransactionError::Storage(e) => self.db_err(e),
+            sled::transaction::TransactionError::Abort(message) => CatalogError::Corrupt {
+                key: "transaction".into(),
+                message,
+            },
+        }
+    }
+
+    /// The summary of a job's finished runs (`None` before its first finished run).
+    pub fn summary(&self, job: &str) -> Result<Option<JobSummary>> {
+        self.get(&self.summaries, job.as_bytes())
     }
 
     /// Records a finished run: its evidence exactly as `document` (the bytes its hash is
@@ -303,7 +403,7 @@ impl Catalog {
     ) -> Result<()> {
         use sled::Transactional;
         use sled::transaction::ConflictableTransactionError;
-        let mail = mail.map(|m| (m.id.clone(), encode(m)));
+        let mail = mail.map(|m| (m.id.clone(), encode(m), open_entry(m)));
         (
             &self.runs,
             &self.job_runs,
@@ -311,15 +411,35 @@ impl Catalog {
             &self.targets,
             &self.problems,
             &self.problem_files,
+            &self.running,
+            &self.summaries,
+            &self.outbox_open,
             &self.alerts_pending,
         )
             .transaction(
-                |(runs, job_runs, outbox, targets, problems, files, pending)| {
+                |(
+                    runs,
+                    job_runs,
+                    outbox,
+                    targets,
+                    problems,
+                    files,
+                    running,
+                    summaries,
+                    open,
+                    pending,
+                )| {
                     runs.insert(ev.run_id.as_bytes(), document)?;
                     job_runs.insert(job_run_key(ev), ev.run_id.as_bytes())?;
+                    running.remove(ev.run_id.as_bytes())?;
                     pending.insert(ev.run_id.as_bytes(), ev.job.as_bytes())?;
-                    if let Some((id, bytes)) = &mail {
+                    add_to_summary(summaries, ev)?;
+                    if let Some((id, bytes, entry)) = &mail {
                         outbox.insert(id.as_bytes(), bytes.as_slice())?;
+                        match entry {
+                            Some(entry) => open.insert(id.as_bytes(), entry.as_slice())?,
+                            None => open.remove(id.as_bytes())?,
+                        };
                     }
                     for tc in &commit.targets {
                         let (job, target) = (tc.job.as_str(), tc.target.as_str());
@@ -452,6 +572,9 @@ impl Catalog {
         self.job_runs
             .remove(job_run_key(&ev))
             .map_err(|e| self.db_err(e))?;
+        self.running
+            .remove(run_id.as_bytes())
+            .map_err(|e| self.db_err(e))?;
         Ok(true)
     }
 
@@ -482,19 +605,21 @@ impl Catalog {
 
     /// Run ids of a job, newest first.
     pub fn run_ids_of_job(&self, job: &str) -> Result<Vec<String>> {
-        let p = prefix(&[job]);
-        let mut ids = Vec::new();
-        for item in self.job_runs.scan_prefix(&p).rev() {
+        self.newest_run_ids(job).collect()
+    }
+
+    /// Run ids of a job, newest first, read as they are asked for.
+    pub fn newest_run_ids(&self, job: &str) -> impl Iterator<Item = Result<String>> + '_ {
+        self.job_runs.scan_prefix(prefix(&[job])).rev().map(|item| {
             let (_, id) = item.map_err(|e| self.db_err(e))?;
-            ids.push(String::from_utf8_lossy(&id).into_owned());
-        }
-        Ok(ids)
+            Ok(String::from_utf8_lossy(&id).into_owned())
+        })
     }
 
     /// The newest finished run of a job, if any.
     pub fn last_finished_run(&self, job: &str) -> Result<Option<RunEvidence>> {
-        for id in self.run_ids_of_job(job)? {
-            if let Some(ev) = self.run(&id)?
+        for id in self.newest_run_ids(job) {
+            if let Some(ev) = self.run(&id?)?
                 && ev.status == RunStatus::Finished
             {
                 return Ok(Some(ev));
@@ -530,13 +655,16 @@ impl Catalog {
     /// Puts back a finished run's document (exactly as its evidence file holds it) after
     /// the catalog lost it.
     pub fn restore_run(&self, ev: &RunEvidence, document: &[u8]) -> Result<()> {
-        self.runs
-            .insert(ev.run_id.as_bytes(), document)
-            .map_err(|e| self.db_err(e))?;
-        self.job_runs
-            .insert(job_run_key(ev), ev.run_id.as_bytes())
-            .map_err(|e| self.db_err(e))?;
-        Ok(())
+        use sled::Transactional;
+        (&self.runs, &self.job_runs, &self.running, &self.summaries)
+            .transaction(|(runs, job_runs, running, summaries)| {
+                runs.insert(ev.run_id.as_bytes(), document)?;
+                job_runs.insert(job_run_key(ev), ev.run_id.as_bytes())?;
+                running.remove(ev.run_id.as_bytes())?;
+                add_to_summary(summaries, ev)?;
+                Ok(())
+            })
+            .map_err(|e| self.tx_err(e))
     }
 
     /// Opens `problem` of a job's target again as a run's evidence showed it open, unless
@@ -599,13 +727,17 @@ impl Catalog {
     }
 
     /// The runs still marked `running` (their process is gone if we hold the lock).
+    /// They are found through the index of running runs, not by reading every run.
     pub fn unfinished(&self) -> Result<Vec<RunEvidence>> {
         let mut out = Vec::new();
-        for item in self.runs.iter() {
-            let (k, v) = item.map_err(|e| self.db_err(e))?;
-            let ev: RunEvidence = decode(&k, &v)?;
-            if ev.status == RunStatus::Running {
-                out.push(ev);
+        for item in self.running.iter() {
+            let (k, _) = item.map_err(|e| self.db_err(e))?;
+            match self.run(&String::from_utf8_lossy(&k))? {
+                Some(ev) if ev.status == RunStatus::Running => out.push(ev),
+                // An index entry whose run finished or went: nothing to do.
+                _ => {
+                    self.running.remove(&k).map_err(|e| self.db_err(e))?;
+                }
             }
         }
         Ok(out)
@@ -615,15 +747,11 @@ impl Catalog {
     /// is gone: we hold the lock). Returns their ids.
     pub fn interrupt_unfinished(&self) -> Result<Vec<String>> {
         let mut ids = Vec::new();
-        for item in self.runs.iter() {
-            let (k, v) = item.map_err(|e| self.db_err(e))?;
-            let mut ev: RunEvidence = decode(&k, &v)?;
-            if ev.status == RunStatus::Running {
-                ev.status = RunStatus::Interrupted;
-                ev.verdict = None;
-                self.put_run(&ev)?;
-                ids.push(ev.run_id);
-            }
+        for mut ev in self.unfinished()? {
+            ev.status = RunStatus::Interrupted;
+            ev.verdict = None;
+            self.put_run(&ev)?;
+            ids.push(ev.run_id);
         }
         Ok(ids)
     }
@@ -631,7 +759,18 @@ impl Catalog {
     // --- outbox -----------------------------------------------------------------------
 
     pub fn put_outbox(&self, item: &OutboxItem) -> Result<()> {
-        self.put(&self.outbox, item.id.as_bytes().to_vec(), item)
+        use sled::Transactional;
+        let (v, entry) = (encode(item), open_entry(item));
+        (&self.outbox, &self.outbox_open)
+            .transaction(|(outbox, open)| {
+                outbox.insert(item.id.as_bytes(), v.as_slice())?;
+                match &entry {
+                    Some(entry) => open.insert(item.id.as_bytes(), entry.as_slice())?,
+                    None => open.remove(item.id.as_bytes())?,
+                };
+                Ok::<_, sled::transaction::ConflictableTransactionError<String>>(())
+            })
+            .map_err(|e| self.tx_err(e))
     }
 
     /// One outbox message.
@@ -647,6 +786,49 @@ impl Catalog {
             items.push(decode(&k, &v)?);
         }
         Ok(items)
+    }
+
+    /// How many messages wait for delivery, and how many the server refused for good:
+    /// read from the index of messages not delivered, not from the messages.
+    pub fn outbox_counts(&self) -> Result<(usize, usize)> {
+        let (mut queued, mut rejected) = (0, 0);
+        for item in self.outbox_open.iter() {
+            let (_, v) = item.map_err(|e| self.db_err(e))?;
+            match v.first() {
+                Some(b'p') => queued += 1,
+                _ => rejected += 1,
+            }
+        }
+        Ok((queued, rejected))
+    }
+
+    /// The messages waiting for delivery, oldest first: found through the index of
+    /// messages not delivered, without reading the others.
+    pub fn pending_outbox(&self) -> Result<Vec<OutboxItem>> {
+        let mut items = Vec::new();
+        for entry in self.outbox_open.iter() {
+            let (k, v) = entry.map_err(|e| self.db_err(e))?;
+            if v.first() == Some(&b'p')
+                && let Some(item) = self.get::<OutboxItem>(&self.outbox, &k)?
+            {
+                items.push(item);
+            }
+        }
+        Ok(items)
+    }
+
+    /// The runs the messages waiting for delivery report on.
+    pub fn outbox_runs(&self) -> Result<std::collections::HashSet<String>> {
+        let mut runs = std::collections::HashSet::new();
+        for item in self.outbox_open.iter() {
+            let (_, v) = item.map_err(|e| self.db_err(e))?;
+            if let Some((b'p', run)) = v.split_first()
+                && !run.is_empty()
+            {
+                runs.insert(String::from_utf8_lossy(run).into_owned());
+            }
+        }
+        Ok(runs)
     }
 
     /// Takes message `id` for one delivery attempt if it is [`OutboxItem::claimable`],
@@ -706,11 +888,21 @@ impl Catalog {
             key: format!("outbox/{id}"),
             message: e.to_string(),
         })?;
-        let swapped = self
-            .outbox
-            .compare_and_swap(id, Some(current), Some(new))
-            .map_err(|e| self.db_err(e))?;
-        Ok(swapped.is_ok())
+        use sled::Transactional;
+        let entry = open_entry(item);
+        (&self.outbox, &self.outbox_open)
+            .transaction(|(outbox, open)| {
+                if outbox.get(id)?.as_ref() != Some(current) {
+                    return Ok(false);
+                }
+                outbox.insert(id.as_bytes(), new.as_slice())?;
+                match &entry {
+                    Some(entry) => open.insert(id.as_bytes(), entry.as_slice())?,
+                    None => open.remove(id.as_bytes())?,
+                };
+                Ok::<_, sled::transaction::ConflictableTransactionError<String>>(true)
+            })
+            .map_err(|e| self.tx_err(e))
     }
 
     /// Forgets delivered messages older than `keep` (rejected ones stay until removed by
@@ -722,6 +914,9 @@ impl Catalog {
             if matches!(item.delivery, Delivery::Sent { at } | Delivery::Written { at, .. } if at < cutoff)
             {
                 self.outbox
+                    .remove(item.id.as_bytes())
+                    .map_err(|e| self.db_err(e))?;
+                self.outbox_open
                     .remove(item.id.as_bytes())
                     .map_err(|e| self.db_err(e))?;
                 removed += 1;
@@ -921,6 +1116,37 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("records serialize")
 }
 
+/// The entry of `item` in the index of messages not delivered: `p` (pending) or `r`
+/// (rejected), then its run id; `None` once delivered.
+fn open_entry(item: &OutboxItem) -> Option<Vec<u8>> {
+    let state = match item.delivery {
+        Delivery::Pending => b'p',
+        Delivery::Rejected { .. } => b'r',
+        Delivery::Sent { .. } | Delivery::Written { .. } => return None,
+    };
+    let mut entry = vec![state];
+    entry.extend_from_slice(item.run_id.as_deref().unwrap_or_default().as_bytes());
+    Some(entry)
+}
+
+/// Adds a finished run to its job's summary, inside a transaction.
+fn add_to_summary(
+    summaries: &sled::transaction::TransactionalTree,
+    ev: &RunEvidence,
+) -> std::result::Result<(), sled::transaction::ConflictableTransactionError<String>> {
+    if ev.status != RunStatus::Finished {
+        return Ok(());
+    }
+    let mut summary: JobSummary = match summaries.get(ev.job.as_bytes())? {
+        // A damaged summary is rebuilt from this run on: it holds no evidence.
+        Some(v) => serde_json::from_slice(&v).unwrap_or_default(),
+        None => JobSummary::default(),
+    };
+    summary.add(ev);
+    summaries.insert(ev.job.as_bytes(), encode(&summary))?;
+    Ok(())
+}
+
 fn job_run_key(ev: &RunEvidence) -> Vec<u8> {
     let started = format!("{:020}", ev.started_at.timestamp_micros().max(0));
     key(&[&ev.job, &started, &ev.run_id])
@@ -943,6 +1169,186 @@ fn decode<T: DeserializeOwned>(k: &[u8], v: &[u8]) -> Result<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A run of job `j` started `minutes` after an hour ago.
+    fn run(id: &str, status: &str, minutes: i64) -> RunEvidence {
+        let at =
+            chrono::Utc::now() - chrono::Duration::hours(1) + chrono::Duration::minutes(minutes);
+        serde_json::from_value(serde_json::json!({
+            "schema": EVIDENCE_SCHEMA, "run_id": id, "job": "j", "client": "J", "host": "h",
+            "backproof_version": "0", "trigger": "manual", "started_at": at,
+            "finished_at": (status != "running").then_some(at + chrono::Duration::seconds(3)),
+            "status": status, "verdict": (status == "finished").then_some("pass"), "seed": 1,
+            "targets": [],
+        }))
+        .unwrap()
+    }
+
+    fn finish(c: &Catalog, ev: &RunEvidence) {
+        c.finish_run(ev, &encode(ev), None, &RunCommit::default())
+            .unwrap();
+    }
+
+    fn ids(runs: Vec<RunEvidence>) -> Vec<String> {
+        runs.into_iter().map(|r| r.run_id).collect()
+    }
+
+    #[test]
+    fn running_runs_are_found_without_reading_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Catalog::open(dir.path()).unwrap();
+        finish(&c, &run("a", "finished", 0));
+        c.put_run(&run("b", "running", 1)).unwrap();
+        c.put_run(&run("c", "running", 2)).unwrap();
+        assert_eq!(ids(c.unfinished().unwrap()), ["b", "c"]);
+        // b finishes, c is cancelled: neither is running any more.
+        finish(&c, &run("b", "finished", 1));
+        assert!(c.interrupt_run("c").unwrap());
+        assert!(c.unfinished().unwrap().is_empty());
+        // A document nobody needs at start-up is not read then (it was, by every start).
+        c.runs.insert("a", &b"damaged"[..]).unwrap();
+        c.put_run(&run("d", "running", 3)).unwrap();
+        assert_eq!(c.interrupt_unfinished().unwrap(), ["d"]);
+        assert_eq!(c.run("d").unwrap().unwrap().status, RunStatus::Interrupted);
+        assert!(c.unfinished().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_catalog_without_the_index_and_summaries_gets_them_once_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let c = Catalog::open(dir.path()).unwrap();
+            finish(&c, &run("a", "finished", 0));
+            finish(&c, &run("b", "finished", 1));
+            c.put_run(&run("c", "running", 2)).unwrap();
+            // As an older backproof left it: neither index nor summaries, no mark.
+            c.running.clear().unwrap();
+            c.summaries.clear().unwrap();
+            c.meta.remove(b"indexes-v1").unwrap();
+            c.flush().unwrap();
+        }
+        let c = Catalog::open(dir.path()).unwrap();
+        assert_eq!(ids(c.unfinished().unwrap()), ["c"]);
+        let summary = c.summary("j").unwrap().unwrap();
+        assert_eq!(summary.last.unwrap().run_id, "b");
+        assert_eq!(summary.durations.count, 2);
+    }
+
+    #[test]
+    fn the_summary_follows_the_newest_finished_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Catalog::open(dir.path()).unwrap();
+        assert!(c.summary("j").unwrap().is_none());
+        finish(&c, &run("b", "finished", 5));
+        c.put_run(&run("c", "running", 6)).unwrap();
+        // An older run put back from its evidence file is not the newest.
+        let older = run("a", "finished", 0);
+        c.restore_run(&older, &encode(&older)).unwrap();
+        let summary = c.summary("j").unwrap().unwrap();
+        assert_eq!(summary.last.as_ref().unwrap().run_id, "b");
+        assert_eq!(summary.durations.count, 1);
+        assert_eq!(
+            summary.durations.buckets[2], 1,
+            "3 s is in the (2, 4] bucket"
+        );
+        assert_eq!(
+            c.last_finished_run("j").unwrap().unwrap().run_id,
+            summary.last.unwrap().run_id
+        );
+    }
+
+    fn message(id: &str, run: &str, delivery: Delivery) -> OutboxItem {
+        let now = chrono::Utc::now();
+        OutboxItem {
+            v: RECORD_SCHEMA,
+            id: id.into(),
+            kind: MailKind::RunReport,
+            job: Some("j".into()),
+            run_id: Some(run.into()),
+            subject: "s".into(),
+            message_id: format!("<{id}@example.com>"),
+            from: "a@example.com".into(),
+            to: vec!["b@example.com".into()],
+            message: "m".into(),
+            created: now,
+            delivery,
+            attempts: 0,
+            next_attempt: now,
+            last_error: None,
+            claim: None,
+        }
+    }
+
+    #[test]
+    fn messages_not_delivered_are_counted_through_their_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Catalog::open(dir.path()).unwrap();
+        let now = chrono::Utc::now();
+        let ev = run("r1", "finished", 0);
+        let report = message("1", "r1", Delivery::Pending);
+        c.finish_run(&ev, &encode(&ev), Some(&report), &RunCommit::default())
+            .unwrap();
+        c.put_outbox(&message("2", "r2", Delivery::Pending))
+            .unwrap();
+        let refused = Delivery::Rejected {
+            at: now,
+            reason: "550".into(),
+        };
+        c.put_outbox(&message("3", "r3", refused)).unwrap();
+        c.put_outbox(&message("4", "r4", Delivery::Sent { at: now }))
+            .unwrap();
+        assert_eq!(c.outbox_counts().unwrap(), (2, 1));
+        let pending: Vec<String> = c
+            .pending_outbox()
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(pending, ["1", "2"]);
+        let runs = c.outbox_runs().unwrap();
+        assert_eq!(runs, ["r1".to_string(), "r2".into()].into());
+        // Delivered through a claim: no longer waiting.
+        let lease = chrono::Duration::minutes(5);
+        let mut claimed = c
+            .claim_outbox("1", "me", now, lease, true)
+            .unwrap()
+            .unwrap();
+        claimed.delivery = Delivery::Sent { at: now };
+        assert!(c.settle_outbox(&claimed, "me").unwrap());
+        assert_eq!(c.outbox_counts().unwrap(), (1, 1));
+        assert_eq!(c.outbox_runs().unwrap(), ["r2".to_string()].into());
+        // Built from the messages for a catalog that has no index yet.
+        c.outbox_open.clear().unwrap();
+        c.meta.remove(b"indexes-v1").unwrap();
+        drop(c);
+        let c = Catalog::open(dir.path()).unwrap();
+        assert_eq!(c.outbox_counts().unwrap(), (1, 1));
+    }
+
+    #[test]
+    fn a_prune_that_overlaps_one_done_meanwhile_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Catalog::open(dir.path()).unwrap();
+        let runs: Vec<(RunEvidence, Vec<u8>)> = ["a", "b", "c", "d"]
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let ev = run(id, "finished", i as i64);
+                finish(&c, &ev);
+                let doc = c.run_document(id).unwrap().unwrap();
+                (ev, doc)
+            })
+            .collect();
+        // Two passes read the same oldest runs; the one taking more commits first.
+        assert!(c.prune_runs("j", &runs[..3]).unwrap());
+        assert!(!c.prune_runs("j", &runs[..2]).unwrap());
+        let anchor = c.chain_anchor("j").unwrap().unwrap();
+        assert_eq!((anchor.through_run.as_str(), anchor.pruned_runs), ("c", 3));
+        assert_eq!(anchor.run_id.as_deref(), Some("c"));
+        let hash = blake3::hash(&runs[2].1).to_hex().to_string();
+        assert_eq!(anchor.hash, Some(hash));
+        assert_eq!(c.run_ids_of_job("j").unwrap(), ["d"]);
+    }
 
     #[test]
     fn second_open_names_the_holder() {

@@ -271,6 +271,9 @@ mod tests {
             missed_slot: None,
             nobody_notified: false,
             coverage_30d: None,
+            targets: Vec::new(),
+            unacknowledged: Vec::new(),
+            run_durations: Default::default(),
         }
     }
 

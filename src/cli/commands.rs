@@ -423,14 +423,28 @@ async fn verify_evidence(config: &Config, job: &str) -> Result<u8> {
     find_job(config, job)?;
     let access = crate::app::connect(&Arc::new(config.clone()))?;
     let check = access.service().verify_evidence(job).await?;
+    let pruned = check.pruned.as_ref().map(|p| {
+        format!(
+            "\n{} up to {} were pruned by retention; the chain starts from {}",
+            crate::format::plural(p.runs, "older run"),
+            p.through_run,
+            match (&p.anchor_run, &p.anchor_hash) {
+                (Some(run), Some(hash)) => format!(
+                    "the seal of run {run} (BLAKE3 {hash}), which the oldest remaining document must carry"
+                ),
+                _ => "its first remaining document".into(),
+            }
+        )
+    });
     let Some((first, more)) = check.problems.split_first() else {
         println!(
-            "evidence chain of {job} is intact: {}, each equal to its evidence file{}",
+            "evidence chain of {job} is intact: {}, each equal to its evidence file{}{}",
             crate::format::plural(check.documents as u64, "document"),
             check
                 .head
                 .map(|h| format!(", newest {h}"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            pruned.unwrap_or_default()
         );
         return Ok(0);
     };
@@ -440,6 +454,9 @@ async fn verify_evidence(config: &Config, job: &str) -> Result<u8> {
     );
     for p in more {
         println!("  also at run {}: {}", p.run_id, p.reason);
+    }
+    if let Some(p) = pruned {
+        println!("{}", p.trim_start());
     }
     Ok(1)
 }

@@ -27,6 +27,10 @@ pub struct DaemonConfig {
     pub heartbeat: Option<super::Heartbeat>,
     /// Serve the API and pages over TLS with these files.
     pub tls: Option<TlsFiles>,
+    /// Retention: runs older than this are pruned (see `crate::app::retention`).
+    pub keep_runs: std::time::Duration,
+    /// Retention: at most this many runs are kept per job.
+    pub max_runs_per_job: u64,
 }
 
 /// `daemon.tls_cert` and `daemon.tls_key`: PEM files (certificate chain, private key).
@@ -35,6 +39,11 @@ pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
 }
+
+/// Runs are kept 400 days by default (a yearly audit looks back a year)...
+pub const DEFAULT_KEEP_RUNS_DAYS: u64 = 400;
+/// ...and at most 1,000 per job (hourly runs: about six weeks).
+pub const DEFAULT_MAX_RUNS_PER_JOB: u64 = 1_000;
 
 pub(super) fn daemon_config(
     raw: &RawDaemon,
@@ -110,6 +119,15 @@ pub(super) fn daemon_config(
     let delay = duration(&raw.catch_up_delay, "catch_up_delay", 60);
     let stall_timeout = duration(&raw.stall_timeout, "stall_timeout", 30 * 60);
     let missed_grace = duration(&raw.missed_grace, "missed_grace", 15 * 60);
+    let keep_runs = duration(&raw.keep_runs, "keep_runs", DEFAULT_KEEP_RUNS_DAYS * 86_400);
+    let max_runs_per_job = match &raw.max_runs_per_job {
+        None => DEFAULT_MAX_RUNS_PER_JOB,
+        Some(m) if *m.get_ref() >= 1 => *m.get_ref(),
+        Some(m) => {
+            err(m.span(), "max_runs_per_job", "must be at least 1".into());
+            DEFAULT_MAX_RUNS_PER_JOB
+        }
+    };
     let heartbeat = super::alerts::heartbeat(
         &raw.heartbeat_url,
         &raw.heartbeat_format,
@@ -127,6 +145,8 @@ pub(super) fn daemon_config(
         missed_grace,
         heartbeat,
         tls,
+        keep_runs,
+        max_runs_per_job,
     }
 }
 

@@ -61,6 +61,10 @@ pub struct RawDaemon {
     /// on an address other machines reach.
     pub tls_cert: Option<Spanned<String>>,
     pub tls_key: Option<Spanned<String>>,
+    /// Retention: runs older than this are pruned from the catalog, e.g. "400d".
+    pub keep_runs: Option<Spanned<String>>,
+    /// Retention: at most this many runs are kept per job.
+    pub max_runs_per_job: Option<Spanned<u64>>,
 }
 
 /// `[digest]`: the weekly summary for business owners.

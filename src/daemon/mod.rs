@@ -162,6 +162,7 @@ pub async fn run(config_path: &Path) -> Result<u8> {
     tokio::spawn(outbox_worker(manager.clone(), health.clone()));
     tokio::spawn(webhook_worker::run(manager.clone()));
     tokio::spawn(heartbeat::run(manager.clone(), health.clone()));
+    tokio::spawn(retention_worker(manager.clone()));
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (tx, mut fires) = mpsc::channel(256);
@@ -408,6 +409,32 @@ fn test_stall_point(part: &str) {
 /// Delivers the outbox now, then every minute and whenever a run queued a message. Each
 /// message's delivery has a deadline, so a stalled relay delays the worker by that much
 /// at most; a panic in a round is logged and the next round goes on.
+/// How often the daemon prunes old runs of every job (see `crate::app::retention`).
+const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+/// Batches of runs pruned per job and pass: a backlog goes over a few passes.
+const RETENTION_BATCHES: usize = 5;
+
+/// Prunes old runs a minute after start, then every [`RETENTION_INTERVAL`].
+async fn retention_worker(manager: Arc<RunManager>) {
+    let mut wait = Duration::from_secs(60);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = manager.cancel.cancelled() => return,
+        }
+        wait = RETENTION_INTERVAL;
+        let (config, catalog) = (manager.config(), manager.catalog().clone());
+        let pass = tokio::task::spawn_blocking(move || {
+            crate::app::retention::prune_all(&config, &catalog, RETENTION_BATCHES)
+        });
+        match pass.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!("retention could not prune old runs: {e}"),
+            Err(e) => tracing::error!("retention stopped on an internal error: {e}"),
+        }
+    }
+}
+
 async fn outbox_worker(manager: Arc<RunManager>, health: Arc<health::Health>) {
     use futures::FutureExt;
     loop {

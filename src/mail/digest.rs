@@ -21,8 +21,8 @@ pub enum DigestError {
 /// The summary of `job` for the week before `now`, from its runs in the catalog.
 pub fn build(catalog: &Catalog, job: &Job, now: DateTime<Utc>) -> Result<Digest, CatalogError> {
     let mut runs = Vec::new();
-    for id in catalog.run_ids_of_job(&job.name)? {
-        if let Some(ev) = catalog.run(&id)? {
+    for id in catalog.newest_run_ids(&job.name) {
+        if let Some(ev) = catalog.run(&id?)? {
             if ev.started_at < now - chrono::Duration::days(8) {
                 break;
             }

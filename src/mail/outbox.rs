@@ -171,7 +171,8 @@ pub async fn deliver(
     let by = deliverer();
     let lease = Duration::from_std(mailer.deadline()).unwrap_or(Duration::hours(1)) + LEASE_MARGIN;
     let mut relay_down: Option<String> = None;
-    for listed in catalog.outbox()? {
+    // Only the messages waiting: delivered ones are not read (the outbox keeps them).
+    for listed in catalog.pending_outbox()? {
         let now = Utc::now();
         if listed.delivery != Delivery::Pending || (!force && listed.next_attempt > now) {
             continue;

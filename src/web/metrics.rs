@@ -1,24 +1,23 @@
 //! `GET /metrics`: the fleet in the Prometheus text format, built on each scrape from the
-//! application layer's status and history queries (the same ones `backproof status` and
-//! the pages read). Labels are job, target and problem kind names only: never a path or
-//! a hash. The job's label is `backproof_job`: Prometheus keeps `job` for its scrape
-//! job.
+//! application layer's status query (the one `backproof status` and the fleet page read;
+//! it reads one summary record per job, never the stored runs). Labels are job, target
+//! and problem kind names only: never a path or a hash. The job's label is
+//! `backproof_job`: Prometheus keeps `job` for its scrape job.
 
 use std::sync::atomic::AtomicU64;
 
 use chrono::{DateTime, Utc};
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
 
 use crate::app::{AppError, Service};
-use crate::evidence::{RunEvidence, RunStatus, Verdict};
-
-/// How many of a job's newest runs a scrape reads (restored bytes, run durations).
-pub const RUNS_PER_JOB: usize = 500;
+use crate::evidence::Verdict;
+use crate::status::{Durations, StatusRow, duration_bounds};
 
 type Labels = Vec<(&'static str, String)>;
 type FloatGauge = Gauge<f64, AtomicU64>;
@@ -56,31 +55,26 @@ pub async fn render(service: &dyn Service) -> Result<String, AppError> {
     let coverage = Family::<Labels, FloatGauge>::default();
     let restored = Family::<Labels, Counter>::default();
     let throughput = Family::<Labels, FloatGauge>::default();
-    let durations = Family::<Labels, Histogram>::new_with_constructor(|| {
-        // 1 s to about 9 hours.
-        Histogram::new(exponential_buckets(1.0, 2.0, 16))
-    });
+    let mut durations = JobDurations::default();
 
     for row in &status.rows {
-        let runs = service.history(&row.job, RUNS_PER_JOB).await?.runs;
-        let mut kinds = std::collections::BTreeMap::new();
-        for p in service.problems(&row.job).await? {
-            if p.acknowledged.is_none() {
-                *kinds.entry(p.kind).or_insert(0i64) += 1;
-            }
-        }
-        for (kind, n) in kinds {
-            let kind = serde_json::to_value(kind)
+        for k in &row.unacknowledged {
+            let kind = serde_json::to_value(k.kind)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
             open_problems
                 .get_or_create(&vec![("backproof_job", row.job.clone()), ("kind", kind)])
-                .set(n);
+                .set(k.count as i64);
+        }
+        if row.run_durations.count > 0 {
+            durations.0.push((
+                vec![("backproof_job", row.job.clone())],
+                row.run_durations.clone(),
+            ));
         }
         add_job(
-            &row.job,
-            &runs,
+            row,
             JobMetrics {
                 target_status: &target_status,
                 last_verified: &last_verified,
@@ -88,7 +82,6 @@ pub async fn render(service: &dyn Service) -> Result<String, AppError> {
                 coverage: &coverage,
                 restored: &restored,
                 throughput: &throughput,
-                durations: &durations,
             },
         );
     }
@@ -120,7 +113,7 @@ pub async fn render(service: &dyn Service) -> Result<String, AppError> {
     );
     registry.register(
         "backproof_restored_bytes",
-        "Bytes test-restored from the target by the runs the catalog holds",
+        "Bytes test-restored from the target by every finished run recorded (runs pruned by retention included)",
         restored,
     );
     registry.register(
@@ -169,69 +162,55 @@ struct JobMetrics<'a> {
     coverage: &'a Family<Labels, FloatGauge>,
     restored: &'a Family<Labels, Counter>,
     throughput: &'a Family<Labels, FloatGauge>,
-    durations: &'a Family<Labels, Histogram>,
 }
 
-/// One job's series from its runs, newest first.
-fn add_job(job: &str, runs: &[RunEvidence], m: JobMetrics<'_>) {
-    let finished: Vec<&RunEvidence> = runs
-        .iter()
-        .filter(|r| r.status == RunStatus::Finished)
-        .collect();
-    let job_labels = vec![("backproof_job", job.to_string())];
-    for run in &finished {
-        if let Some(end) = run.finished_at
-            && let Ok(d) = (end - run.started_at).to_std()
-        {
-            m.durations
-                .get_or_create(&job_labels)
-                .observe(d.as_secs_f64());
-        }
-        for t in &run.targets {
-            let labels = target(job, &t.name);
-            let bytes = t.restore.as_ref().map_or(0, |r| r.bytes);
-            m.restored.get_or_create(&labels).inc_by(bytes);
-        }
-    }
-    let Some(last) = finished.first() else {
-        return;
-    };
-    for t in &last.targets {
-        let labels = target(job, &t.name);
+/// One job's target series from its status line.
+fn add_job(row: &StatusRow, m: JobMetrics<'_>) {
+    for t in &row.targets {
+        let labels = target(&row.job, &t.name);
         m.target_status
             .get_or_create(&labels)
             .set(status_value(t.verdict));
-        if let Some(newest) = t.inventory.as_ref().and_then(|i| i.newest.as_ref()) {
-            m.newest_backup
-                .get_or_create(&labels)
-                .set(seconds(newest.modified));
+        m.restored.get_or_create(&labels).inc_by(t.restored_bytes);
+        if let Some(newest) = t.newest_backup {
+            m.newest_backup.get_or_create(&labels).set(seconds(newest));
         }
-        if let (Some(c), Some(i)) = (&t.coverage, &t.inventory)
-            && i.bytes > 0
-        {
-            m.coverage
-                .get_or_create(&labels)
-                .set(c.verified_bytes_30d as f64 / i.bytes as f64);
+        if let Some(c) = t.coverage_30d {
+            m.coverage.get_or_create(&labels).set(c);
         }
-        let verified = finished.iter().find_map(|r| {
-            r.targets
-                .iter()
-                .find(|x| x.name == t.name && x.verdict != Verdict::Error)
-                .map(|_| r.started_at)
-        });
-        if let Some(at) = verified {
+        if let Some(at) = t.last_verified {
             m.last_verified.get_or_create(&labels).set(seconds(at));
         }
-        let rate = finished.iter().find_map(|r| {
-            r.targets
-                .iter()
-                .find(|x| x.name == t.name)
-                .and_then(|x| x.restore.as_ref())
-                .filter(|r| r.files > 0)
-                .map(|r| r.throughput_mb_s * 1e6)
-        });
-        if let Some(rate) = rate {
+        if let Some(rate) = t.restore_bytes_per_second {
             m.throughput.get_or_create(&labels).set(rate);
         }
+    }
+}
+
+/// `backproof_run_duration_seconds`: each job's histogram as its summary recorded it.
+#[derive(Debug, Default)]
+struct JobDurations(Vec<(Labels, Durations)>);
+
+impl TypedMetric for JobDurations {
+    const TYPE: MetricType = MetricType::Histogram;
+}
+
+impl EncodeMetric for JobDurations {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        for (labels, d) in &self.0 {
+            let bounds = duration_bounds().chain(std::iter::once(f64::MAX));
+            let buckets: Vec<(f64, u64)> = bounds
+                .enumerate()
+                .map(|(i, b)| (b, d.buckets.get(i).copied().unwrap_or(0)))
+                .collect();
+            encoder
+                .encode_family(labels)?
+                .encode_histogram::<NoLabelSet>(d.sum_seconds, d.count, &buckets, None)?;
+        }
+        Ok(())
+    }
+
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
     }
 }

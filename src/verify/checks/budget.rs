@@ -13,8 +13,8 @@ use crate::verify::sample::Sampler;
 /// Bytes read by the job's runs started since `since`.
 pub fn week_used(catalog: &Catalog, job: &str, since: DateTime<Utc>) -> Result<u64, CatalogError> {
     let mut total = 0;
-    for id in catalog.run_ids_of_job(job)? {
-        let Some(ev) = catalog.run(&id)? else {
+    for id in catalog.newest_run_ids(job) {
+        let Some(ev) = catalog.run(&id?)? else {
             continue;
         };
         if ev.started_at < since {
