@@ -11,8 +11,10 @@ use object_store::{GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt};
 use super::buffer::BufferPool;
 use super::{ByteStream, Entry, ErrorKind, Target, TargetError, io_kind};
 
-/// Chunks read from a local file: large, since a local disk has no latency to hide.
+/// Chunks read from a local file: large, since a local disk has no latency to hide...
 const FILE_CHUNK: usize = 4 << 20;
+/// ...but no larger than the file (each new buffer is zeroed), nor smaller than this.
+const SMALLEST_FILE_CHUNK: usize = 64 << 10;
 
 /// Turns a backend's error about `what` (a path, or "listing") into plain words.
 pub type ErrorMapper = Arc<dyn Fn(object_store::Error, &str) -> TargetError + Send + Sync>;
@@ -164,10 +166,13 @@ impl Target for StoreTarget {
 /// Reads a local file to its end (not just to the size seen when it was opened) in large
 /// chunks, each on the blocking pool. Chunk buffers are recycled once the consumer drops
 /// them: fresh multi-megabyte buffers would cost page faults and zeroing on every chunk.
+/// A chunk holds the whole of a small file (its size when opened, plus a byte to see its
+/// end in the same read).
 pub(crate) fn read_file(file: std::fs::File, what: String) -> ByteStream {
-    let pool = BufferPool::new(FILE_CHUNK);
-    futures::stream::try_unfold((file, what, pool), |(mut file, what, pool)| async move {
+    let first: Option<Arc<BufferPool>> = None;
+    futures::stream::try_unfold((file, what, first), |(mut file, what, pool)| async move {
         let (file, what, pool, chunk) = tokio::task::spawn_blocking(move || {
+            let pool = pool.unwrap_or_else(|| BufferPool::new(chunk_size(&file)));
             let chunk = pool.read_chunk(&mut file);
             (file, what, pool, chunk)
         })
@@ -175,7 +180,7 @@ pub(crate) fn read_file(file: std::fs::File, what: String) -> ByteStream {
         .map_err(|e| TargetError::new(ErrorKind::Other, format!("read task failed: {e}")))?;
         match chunk {
             Ok(None) => Ok(None),
-            Ok(Some(bytes)) => Ok(Some((bytes, (file, what, pool)))),
+            Ok(Some(bytes)) => Ok(Some((bytes, (file, what, Some(pool))))),
             Err(e) => Err(TargetError::new(
                 io_kind(&e),
                 format!("reading `{what}` failed: {e}"),
@@ -183,6 +188,14 @@ pub(crate) fn read_file(file: std::fs::File, what: String) -> ByteStream {
         }
     })
     .boxed()
+}
+
+/// The chunk size for reading `file`: see [`SMALLEST_FILE_CHUNK`].
+fn chunk_size(file: &std::fs::File) -> usize {
+    let size = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+    usize::try_from(size.saturating_add(1))
+        .unwrap_or(FILE_CHUNK)
+        .clamp(SMALLEST_FILE_CHUNK, FILE_CHUNK)
 }
 
 /// Turns an `object_store` error into a [`TargetError`] about `what`, keeping the root

@@ -138,7 +138,13 @@ impl TargetRun<'_> {
             files.is_empty(),
         );
         let (restore_check, summary) =
-            checks::restore::check(&files, phase_seconds, listed.inventory.bytes, budget_note);
+            checks::restore::check(
+                &files,
+                phase_seconds,
+                listed.inventory.bytes,
+                budget_note,
+                self.spec.policy.restore,
+            );
         let mut extra: Vec<CheckResult> = match &listed.restic {
             Some(r) => vec![checks::repository::check(
                 r,
