@@ -14,7 +14,9 @@
 #     `find DIR -type f -printf '%s %T@\n'`, and the peak RSS of each.
 # Files are in page cache for every contender (each is warmed up first).
 # BENCH_DIR picks the folder (default: a new folder under /var/tmp); BIN another binary
-# (e.g. an older build, with MODES=stream); MODES the restore modes measured.
+# (e.g. an older build, with MODES=stream); MODES the restore modes measured; BEFORE an
+# older build measured alongside (its own catalog, default settings); RESTORE_ONLY=1 stops
+# after section 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/measure.sh
@@ -57,6 +59,13 @@ for mode in $MODES; do
   $(run_job "one-$mode") >/dev/null; $(run_job "many-$mode") >/dev/null   # baselines
 done
 ONE=(); MANY=()
+if [ -n "${BEFORE:-}" ]; then
+  setup_job one-before "$WORK/one" 1; setup_job many-before "$WORK/many" 1000
+  "$BEFORE" --config "$WORK/cfg-one-before/backproof.toml" run bench >/dev/null
+  "$BEFORE" --config "$WORK/cfg-many-before/backproof.toml" run bench >/dev/null
+  ONE+=("backproof before||$BEFORE --config $WORK/cfg-one-before/backproof.toml run bench")
+  MANY+=("backproof before||$BEFORE --config $WORK/cfg-many-before/backproof.toml run bench")
+fi
 for mode in $MODES; do
   ONE+=("backproof restore=$mode||$(run_job "one-$mode")")
   MANY+=("backproof restore=$mode||$(run_job "many-$mode")")
@@ -77,6 +86,8 @@ setup_job restore "$WORK/one" 1 "$(echo "$MODES" | grep -qw disk && echo disk ||
 kib=$(rss_kib "$BIN" --config "$WORK/cfg-restore/backproof.toml" run bench)
 printf 'peak RSS: %.1f MiB (goal <= 64 MiB)\n' "$(echo "$kib / 1024" | bc -l)"
 rm -rf "$WORK/one"
+
+[ -n "${RESTORE_ONLY:-}" ] && exit 0   # sections 1 and 2 only
 
 echo
 echo "== 3. Inventory and sampling of 100,000 small files =="

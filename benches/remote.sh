@@ -15,7 +15,8 @@
 # backproof runs with the default `restore = "stream"` (hashed as it streams); MODES="stream
 # disk" adds `restore = "disk"` (also written, flushed and read back past the page cache).
 # A warm-up run brings the data into the servers' page cache. Client, servers and the
-# contenders share this machine's cores. BIN picks another binary (an older build).
+# contenders share this machine's cores. BIN picks another binary; BEFORE adds an older
+# build alongside (its own catalogs, default settings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/measure.sh
@@ -138,6 +139,20 @@ for mode in $MODES; do
   SMB_ENC+=("backproof restore=$mode||$(run_job "smbenc-$mode")")
   SMB_MANY+=("backproof restore=$mode||$(run_job "smbmany-$mode")")
 done
+if [ -n "${BEFORE:-}" ]; then
+  job s3one-before "s3://backups/one" stream "$S3_OPTS"
+  job s3many-before "s3://backups/many" stream "$S3_OPTS"
+  job smbone-before "$SMB_URL/one" stream "$SMB_OPTS\nencryption = \"off\""
+  job smbenc-before "$SMB_URL/one" stream "$SMB_OPTS\nencryption = \"required\""
+  job smbmany-before "$SMB_URL/many" stream "$SMB_OPTS\nencryption = \"off\""
+  old() { echo "$BEFORE --config $WORK/cfg-$1/backproof.toml run bench"; }
+  for j in s3one s3many smbone smbenc smbmany; do $(old "$j-before") >/dev/null || true; done
+  S3_ONE+=("backproof before||$(old s3one-before)")
+  S3_MANY+=("backproof before||$(old s3many-before)")
+  SMB_ONE+=("backproof before||$(old smbone-before)")
+  SMB_ENC+=("backproof before||$(old smbenc-before)")
+  SMB_MANY+=("backproof before||$(old smbmany-before)")
+fi
 job s3big "s3://backups/big" stream "$S3_OPTS"
 job smbbig "$SMB_URL/big" stream "$SMB_OPTS"
 rss() { /usr/bin/time -f '%M' -o "$WORK/rss" "$BIN" --config "$WORK/cfg-$1/backproof.toml" run bench >/dev/null 2>&1 || true; echo "$(cat "$WORK/rss") / 1024" | bc -l; }
