@@ -30,28 +30,41 @@ impl BufferPool {
         reused.unwrap_or_else(|| vec![0; self.chunk])
     }
 
-    /// Reads the next chunk of up to the pool's chunk size; `None` at the end. Reads
-    /// straight into the whole buffer until it is full or the reader ends (`read_to_end`
-    /// would start with small reads and grow them, a dozen calls per megabyte).
+    /// Reads the next chunk of up to the pool's chunk size; `None` at the end.
     pub fn read_chunk(self: &Arc<Self>, reader: &mut impl Read) -> std::io::Result<Option<Bytes>> {
+        Ok(self.read_chunk_to_end(reader)?.0)
+    }
+
+    /// [`Self::read_chunk`], and whether the reader ended while filling it. Reads straight
+    /// into the whole buffer until it is full or the reader ends (`read_to_end` would
+    /// start with small reads and grow them, a dozen calls per megabyte).
+    pub fn read_chunk_to_end(
+        self: &Arc<Self>,
+        reader: &mut impl Read,
+    ) -> std::io::Result<(Option<Bytes>, bool)> {
         let mut buf = self.take();
         let mut len = 0;
+        let mut ended = false;
         while len < buf.len() {
             match reader.read(&mut buf[len..]) {
-                Ok(0) => break,
+                Ok(0) => {
+                    ended = true;
+                    break;
+                }
                 Ok(n) => len += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
         if len == 0 {
-            return Ok(None);
+            return Ok((None, true));
         }
-        Ok(Some(Bytes::from_owner(PooledBuffer {
+        let chunk = Bytes::from_owner(PooledBuffer {
             buf,
             len,
             pool: self.clone(),
-        })))
+        });
+        Ok((Some(chunk), ended))
     }
 }
 

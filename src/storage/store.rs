@@ -11,10 +11,13 @@ use object_store::{GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt};
 use super::buffer::BufferPool;
 use super::{ByteStream, Entry, ErrorKind, Target, TargetError, io_kind};
 
-/// Chunks read from a local file: large, since a local disk has no latency to hide...
+/// Chunks read from a local file: large, since a local disk has no latency to hide.
 const FILE_CHUNK: usize = 4 << 20;
-/// ...but no larger than the file (each new buffer is zeroed), nor smaller than this.
-const SMALLEST_FILE_CHUNK: usize = 64 << 10;
+
+/// The chunk buffers of every local file read, shared so that a restore of many small
+/// files does not allocate and zero a new buffer for each.
+static FILE_BUFFERS: std::sync::LazyLock<Arc<BufferPool>> =
+    std::sync::LazyLock::new(|| BufferPool::new(FILE_CHUNK));
 
 /// Turns a backend's error about `what` (a path, or "listing") into plain words.
 pub type ErrorMapper = Arc<dyn Fn(object_store::Error, &str) -> TargetError + Send + Sync>;
@@ -164,38 +167,70 @@ impl Target for StoreTarget {
 }
 
 /// Reads a local file to its end (not just to the size seen when it was opened) in large
-/// chunks, each on the blocking pool. Chunk buffers are recycled once the consumer drops
-/// them: fresh multi-megabyte buffers would cost page faults and zeroing on every chunk.
-/// A chunk holds the whole of a small file (its size when opened, plus a byte to see its
-/// end in the same read).
+/// chunks, each on the blocking pool, with recycled buffers ([`FILE_BUFFERS`]).
 pub(crate) fn read_file(file: std::fs::File, what: String) -> ByteStream {
-    let first: Option<Arc<BufferPool>> = None;
-    futures::stream::try_unfold((file, what, first), |(mut file, what, pool)| async move {
-        let (file, what, pool, chunk) = tokio::task::spawn_blocking(move || {
-            let pool = pool.unwrap_or_else(|| BufferPool::new(chunk_size(&file)));
-            let chunk = pool.read_chunk(&mut file);
-            (file, what, pool, chunk)
+    read_file_after(file, what, None)
+}
+
+/// Opens the local file `path` and reads its first chunk in one hand-off to the blocking
+/// pool (a small file is then read whole), then goes on as [`read_file`].
+pub(crate) async fn open_and_read(
+    path: std::path::PathBuf,
+    what: String,
+) -> Result<ByteStream, TargetError> {
+    let opened = tokio::task::spawn_blocking(move || {
+        let mut file = std::fs::File::open(&path)?;
+        let first = FILE_BUFFERS.read_chunk_to_end(&mut file);
+        Ok::<_, std::io::Error>((file, first))
+    })
+    .await
+    .map_err(|e| TargetError::new(ErrorKind::Other, format!("read task failed: {e}")))?;
+    let (file, first) = opened.map_err(|e| {
+        let kind = io_kind(&e);
+        let msg = match kind {
+            ErrorKind::NotFound => format!("`{what}` does not exist"),
+            ErrorKind::PermissionDenied => format!("permission denied on `{what}`: {e}"),
+            _ => format!("`{what}`: {e}"),
+        };
+        TargetError::new(kind, msg)
+    })?;
+    Ok(match first {
+        Err(e) => futures::stream::once(async move {
+            Err(TargetError::new(
+                io_kind(&e),
+                format!("reading `{what}` failed: {e}"),
+            ))
+        })
+        .boxed(),
+        Ok((first, true)) => futures::stream::iter(first.map(Ok)).boxed(),
+        Ok((first, false)) => read_file_after(file, what, first),
+    })
+}
+
+/// [`read_file`] after a `first` chunk already read.
+fn read_file_after(file: std::fs::File, what: String, first: Option<Bytes>) -> ByteStream {
+    let rest = futures::stream::try_unfold(Some((file, what)), |state| async move {
+        let Some((mut file, what)) = state else {
+            return Ok(None);
+        };
+        let (file, what, chunk) = tokio::task::spawn_blocking(move || {
+            let chunk = FILE_BUFFERS.read_chunk_to_end(&mut file);
+            (file, what, chunk)
         })
         .await
         .map_err(|e| TargetError::new(ErrorKind::Other, format!("read task failed: {e}")))?;
         match chunk {
-            Ok(None) => Ok(None),
-            Ok(Some(bytes)) => Ok(Some((bytes, (file, what, Some(pool))))),
+            Ok((None, _)) => Ok(None),
+            // The end is seen: no further hand-off just to learn it.
+            Ok((Some(bytes), true)) => Ok(Some((bytes, None))),
+            Ok((Some(bytes), false)) => Ok(Some((bytes, Some((file, what))))),
             Err(e) => Err(TargetError::new(
                 io_kind(&e),
                 format!("reading `{what}` failed: {e}"),
             )),
         }
-    })
-    .boxed()
-}
-
-/// The chunk size for reading `file`: see [`SMALLEST_FILE_CHUNK`].
-fn chunk_size(file: &std::fs::File) -> usize {
-    let size = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
-    usize::try_from(size.saturating_add(1))
-        .unwrap_or(FILE_CHUNK)
-        .clamp(SMALLEST_FILE_CHUNK, FILE_CHUNK)
+    });
+    futures::stream::iter(first.map(Ok)).chain(rest).boxed()
 }
 
 /// Turns an `object_store` error into a [`TargetError`] about `what`, keeping the root
