@@ -5,6 +5,7 @@
 #                                             turn; `prep` (not timed, may be empty) runs
 #                                             before each run of `command`
 #   table                                     prints every row measured so far
+#   ONLY=regex                                measures only the rows it matches
 #
 # Wall time and CPU (user + system, children included) come from GNU time. Contenders
 # named `backproof...` are ours, the others peers; the ratio is backproof's median wall
@@ -17,6 +18,7 @@ MEASURE_LOG=${MEASURE_LOG:-$(mktemp /var/tmp/backproof-measure.XXXXXX)}
 alternate() { # row gib spec...
   local row=$1 gib=$2; shift 2
   local round spec name prep cmd
+  if [ -n "${ONLY:-}" ] && ! [[ $row =~ $ONLY ]]; then return 0; fi
   for round in $(seq "$ROUNDS"); do
     for spec in "$@"; do
       IFS='|' read -r name prep cmd <<<"$spec"

@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::{GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt};
+use object_store::{
+    GetOptions, GetRange, GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt,
+};
 
 use super::buffer::BufferPool;
 use super::{ByteStream, Entry, ErrorKind, Target, TargetError, io_kind};
@@ -29,6 +31,15 @@ pub struct StoreTarget {
     prefix: Option<Path>,
     default_concurrency: usize,
     errors: ErrorMapper,
+    ranged: Option<RangedReads>,
+}
+
+/// Large objects read as ranges of `part` bytes, `in_flight` of them at once (in order),
+/// all pinned to the version (ETag) the first range came from. Memory: `in_flight` parts.
+#[derive(Debug, Clone, Copy)]
+pub struct RangedReads {
+    pub part: u64,
+    pub in_flight: usize,
 }
 
 impl StoreTarget {
@@ -44,7 +55,14 @@ impl StoreTarget {
             prefix,
             default_concurrency,
             errors: Arc::new(map_error),
+            ranged: None,
         }
+    }
+
+    /// Reads large objects as ranges, several at once (see [`RangedReads`]).
+    pub fn with_ranged_reads(mut self, ranged: RangedReads) -> Self {
+        self.ranged = Some(ranged);
+        self
     }
 
     /// Uses `errors` to phrase this backend's errors.
@@ -152,9 +170,19 @@ impl Target for StoreTarget {
 
     async fn read(&self, path: &str) -> Result<ByteStream, TargetError> {
         let full = self.full_path(path)?;
+        match self.ranged {
+            Some(ranged) => self.read_ranged(full, path, ranged).await,
+            None => self.read_whole(&full, path).await,
+        }
+    }
+}
+
+impl StoreTarget {
+    /// The object in one request, streamed.
+    async fn read_whole(&self, full: &Path, path: &str) -> Result<ByteStream, TargetError> {
         let result = self
             .store
-            .get(&full)
+            .get(full)
             .await
             .map_err(|e| (self.errors)(e, path))?;
         let what = path.to_string();
@@ -163,6 +191,73 @@ impl Target for StoreTarget {
             GetResultPayload::File(file, _) => read_file(file, what),
             GetResultPayload::Stream(s) => s.map_err(move |e| errors(e, &what)).boxed(),
         })
+    }
+
+    /// The first part of the object streamed; when the object is larger, the rest as
+    /// ranges of the same version fetched `in_flight` at a time, handed on in order.
+    async fn read_ranged(
+        &self,
+        full: Path,
+        path: &str,
+        ranged: RangedReads,
+    ) -> Result<ByteStream, TargetError> {
+        let RangedReads { part, in_flight } = ranged;
+        let first = GetOptions {
+            range: Some(GetRange::Bounded(0..part)),
+            ..Default::default()
+        };
+        let first = match self.store.get_opts(&full, first).await {
+            Ok(first) => first,
+            // An empty object has no range to read, and every other error is best told
+            // by a plain read of the whole object.
+            Err(_) => return self.read_whole(&full, path).await,
+        };
+        let size = first.meta.size;
+        let Some(e_tag) = first.meta.e_tag.clone().filter(|_| size > part) else {
+            if size > part {
+                // Without an ETag, parts could come from different versions.
+                return self.read_whole(&full, path).await;
+            }
+            let (what, errors) = (path.to_string(), self.errors.clone());
+            return Ok(first
+                .into_stream()
+                .map_err(move |e| errors(e, &what))
+                .boxed());
+        };
+        let (what, errors) = (path.to_string(), self.errors.clone());
+        let head = first.into_stream().map_err(move |e| errors(e, &what));
+        let store = self.store.clone();
+        let (what, errors) = (path.to_string(), self.errors.clone());
+        let starts = (1..).map(move |i| i * part).take_while(move |s| *s < size);
+        let rest = futures::stream::iter(starts)
+            .map(move |start| {
+                let range = start..(start + part).min(size);
+                let options = GetOptions {
+                    range: Some(GetRange::Bounded(range.clone())),
+                    if_match: Some(e_tag.clone()),
+                    ..Default::default()
+                };
+                let (store, full) = (store.clone(), full.clone());
+                async move {
+                    let bytes = store.get_opts(&full, options).await?.bytes().await?;
+                    Ok::<_, object_store::Error>((range, bytes))
+                }
+            })
+            .buffered(in_flight)
+            .map(move |got| match got {
+                Ok((range, bytes)) if bytes.len() as u64 == range.end - range.start => Ok(bytes),
+                Ok((range, bytes)) => Err(TargetError::new(
+                    ErrorKind::Read,
+                    format!(
+                        "`{what}`: {} bytes read from byte {}, {} expected",
+                        bytes.len(),
+                        range.start,
+                        range.end - range.start
+                    ),
+                )),
+                Err(e) => Err(errors(e, &what)),
+            });
+        Ok(head.chain(rest).boxed())
     }
 }
 

@@ -1,7 +1,8 @@
-//! The per-file restore check: one sampled file restored (BLAKE3 while it streams; in
-//! `restore = "disk"` mode also written, flushed and hashed again from the disk), judged against what was expected of it (its baseline, a
-//! canary's hash, a manifest, a validator), read a second time on a mismatch, and
-//! recorded as the new baseline when it verified.
+//! The per-file restore check: one sampled file restored (BLAKE3 while it streams; with
+//! `restore = "disk"` also written, flushed and hashed again from the disk), judged
+//! against what was expected of it (its baseline, a canary's hash, a manifest, a
+//! validator), read a second time on a mismatch, and recorded as the new baseline when it
+//! verified.
 
 use chrono::{DateTime, Utc};
 
