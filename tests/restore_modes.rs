@@ -51,9 +51,15 @@ fn the_default_streams_hashes_once_and_claims_no_read_back() {
     }
     let reason = reason_of(check(t, "restore")).to_string();
     assert!(reason.contains("as they streamed"), "{reason}");
-    assert!(!reason.contains("read back") && !reason.contains("twice"), "{reason}");
+    assert!(
+        !reason.contains("read back") && !reason.contains("twice"),
+        "{reason}"
+    );
     let line = restore_line(&f);
-    assert!(!line.contains("read back") && !line.contains("twice"), "{line}");
+    assert!(
+        !line.contains("read back") && !line.contains("twice"),
+        "{line}"
+    );
 
     // The streamed hash alone still catches corruption that keeps size and date.
     corrupt_in_place(&f.backups.join("daily/tue.tar"));
@@ -90,11 +96,20 @@ impl SmallDisk {
     fn mount(path: &Path, size: &str) -> SmallDisk {
         std::fs::create_dir_all(path).unwrap();
         let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
             .arg(path)
             .status()
             .expect("mount");
-        assert!(status.success(), "this test mounts a small tmpfs: run it as root");
+        assert!(
+            status.success(),
+            "this test mounts a small tmpfs: run it as root"
+        );
         SmallDisk(path.to_path_buf())
     }
 }
@@ -112,7 +127,10 @@ fn disk_mode_catches_a_scratch_disk_too_small_for_the_copy() {
     let _disk = SmallDisk::mount(&scratch, "1m");
     std::fs::write(
         &f.config,
-        format!("data_dir = \"data\"\nscratch_dir = \"{}\"\n", scratch.display()),
+        format!(
+            "data_dir = \"data\"\nscratch_dir = \"{}\"\n",
+            scratch.display()
+        ),
     )
     .unwrap();
     let (code, ev) = f.run_json("acme", &[]);

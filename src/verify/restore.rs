@@ -140,7 +140,12 @@ impl Histogram {
         }
         let n = self.seen as f64;
         let h: f64 = (0..256)
-            .map(|v| self.counts.iter().map(|lane| u64::from(lane[v])).sum::<u64>())
+            .map(|v| {
+                self.counts
+                    .iter()
+                    .map(|lane| u64::from(lane[v]))
+                    .sum::<u64>()
+            })
             .filter(|c| *c > 0)
             .map(|c| {
                 let p = c as f64 / n;
@@ -248,9 +253,9 @@ pub async fn restore_with(
     }
     drop(tx);
     drop(stream);
-    let sunk = sink
-        .await
-        .map_err(|e| RestoreError::Scratch(std::io::Error::other(format!("hashing failed: {e}"))))?;
+    let sunk = sink.await.map_err(|e| {
+        RestoreError::Scratch(std::io::Error::other(format!("hashing failed: {e}")))
+    })?;
     let Sunk {
         streamed,
         extra,

@@ -159,7 +159,10 @@ mod tests {
     #[test]
     fn the_reason_claims_only_the_read_backs_that_happened() {
         let streamed = reason(&[file(None), file(None)], RestoreMode::Stream);
-        assert!(streamed.contains("hashed (BLAKE3) as they streamed"), "{streamed}");
+        assert!(
+            streamed.contains("hashed (BLAKE3) as they streamed"),
+            "{streamed}"
+        );
         assert!(!streamed.contains("read back"), "{streamed}");
         assert!(!streamed.contains("twice"), "{streamed}");
 
