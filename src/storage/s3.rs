@@ -19,8 +19,10 @@ use crate::config::S3Location;
 /// Objects restored at once when the policy does not say.
 const DEFAULT_CONCURRENCY: usize = 4;
 /// Objects larger than one part are read as ranges of this size, this many at once.
+/// 8 MiB in flight: 4 parts of 4 MiB took the peak memory of a 2 GiB restore from 36 to
+/// 62 MiB (the goal is at most 64).
 const RANGED: RangedReads = RangedReads {
-    part: 4 << 20,
+    part: 2 << 20,
     in_flight: 4,
 };
 
