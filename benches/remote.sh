@@ -34,7 +34,7 @@ if [ -z "${BIN:-}" ]; then cargo build --release --quiet; BIN=$PWD/target/releas
 MODES=${MODES:-stream}
 WORK=$(mktemp -d /var/tmp/backproof-remote.XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do pkill -P "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done; rm -rf "$WORK" "$MEASURE_LOG" "$MEASURE_LOG".*; }
+cleanup() { for p in "${pids[@]}"; do pkill -P "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$WORK" "$MEASURE_LOG" "$MEASURE_LOG".*; }
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
