@@ -34,7 +34,13 @@ if [ -z "${BIN:-}" ]; then cargo build --release --quiet; BIN=$PWD/target/releas
 MODES=${MODES:-stream}
 WORK=$(mktemp -d /var/tmp/backproof-remote.XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do pkill -P "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$WORK" "$MEASURE_LOG" "$MEASURE_LOG".*; }
+# smbd runs in our process group and may signal the whole group as it stops: remove the
+# work folder (gigabytes) first, stop smbd last.
+cleanup() {
+  for p in "${pids[@]}"; do [ "$p" = "${SMBD_PID:-}" ] || { kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; } || true; done
+  rm -rf "$WORK" "$MEASURE_LOG" "$MEASURE_LOG".* 2>/dev/null || true
+  if [ -n "${SMBD_PID:-}" ]; then pkill -P "$SMBD_PID" 2>/dev/null || true; kill "$SMBD_PID" 2>/dev/null || true; fi
+}
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -87,7 +93,7 @@ id bptest >/dev/null 2>&1 || useradd --no-create-home --shell /usr/sbin/nologin 
 SMB_PW=$(openssl rand -hex 12)
 printf '%s\n%s\n' "$SMB_PW" "$SMB_PW" | smbpasswd -c "$WORK/smb.conf" -s -a bptest >/dev/null
 smbd --foreground --no-process-group -s "$WORK/smb.conf" >"$WORK/smbd.log" 2>&1 &
-pids+=($!)
+SMBD_PID=$!
 
 # rclone's S3 client cannot use a custom CA bundle over plain HTTP; none is needed here.
 unset AWS_CA_BUNDLE
