@@ -3,65 +3,91 @@
 #
 #   benches/local.sh            (needs: b3sum, hyperfine, GNU time; installed when missing)
 #
-# Prints:
-#  1. test restore of a 1 GiB file (stream + BLAKE3 + write to scratch + re-read + BLAKE3)
-#     against `cp SRC DST && b3sum --num-threads 1 DST` (ratio >= 1.0 means backproof is
-#     at least as fast), and against `b3sum --num-threads 1 SRC` (the floor: one read and
-#     one hash, no copy);
+# Prints one table (medians of ROUNDS=5 alternating runs, CPU seconds per GiB, ratio =
+# backproof's wall time / the peer's, goal <= 1.0 in every row):
+#  1. test restore of one 1 GiB file, and of 1,000 files of 1 MiB, with `restore =
+#     "stream"` (the default: hashed as it streams) and `restore = "disk"` (also written,
+#     flushed and read back past the page cache), against `cp SRC DST && b3sum
+#     --num-threads 1 DST` and `rclone check --download` (rclone reads both sides);
 #  2. peak RSS while restoring a 2 GiB file (goal: at most 64 MiB);
 #  3. inventory and sampling of 100,000 small files in nested folders against
 #     `find DIR -type f -printf '%s %T@\n'`, and the peak RSS of each.
 # Files are in page cache for every contender (each is warmed up first).
-# BENCH_DIR picks the folder (default: a new folder under /var/tmp).
+# BENCH_DIR picks the folder (default: a new folder under /var/tmp); BIN another binary
+# (e.g. an older build, with MODES=stream); MODES the restore modes measured; BEFORE an
+# older build measured alongside (its own catalog, default settings); RESTORE_ONLY=1 stops
+# after section 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/measure.sh
 
 need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
 need b3sum b3sum
 need hyperfine hyperfine
+need rclone rclone
 [ -x /usr/bin/time ] || need /usr/bin/time time
 need jq jq
 need bc bc
 
-cargo build --release --quiet
-BIN=$PWD/target/release/backproof
+if [ -z "${BIN:-}" ]; then cargo build --release --quiet; BIN=$PWD/target/release/backproof; fi
+MODES=${MODES:-stream disk}
 WORK=${BENCH_DIR:-$(mktemp -d /var/tmp/backproof-bench.XXXXXX)}
 mkdir -p "$WORK"
-trap 'rm -rf "$WORK"' EXIT
+trap 'rm -rf "$WORK" "$MEASURE_LOG" "$MEASURE_LOG".*' EXIT
 
-setup_job() { # name folder sample_files: configuration and catalog in $WORK/cfg-<name>
+setup_job() { # name folder sample_files [restore mode]: configuration and catalog in $WORK/cfg-<name>
   mkdir -p "$WORK/cfg-$1/jobs.d"
   printf 'data_dir = "data"\n[policy]\nmax_age = "off"\nsample_bytes = "1TB"\nsample_files = %s\n' "$3" > "$WORK/cfg-$1/backproof.toml"
+  if [ -n "${4:-}" ]; then printf 'restore = "%s"\n' "$4" >> "$WORK/cfg-$1/backproof.toml"; fi
   printf 'client = "Bench"\nschedule = "0 3 * * *"\n[[targets]]\nname = "t"\nurl = "file://%s"\n' "$2" > "$WORK/cfg-$1/jobs.d/bench.toml"
 }
 mean() { jq -r ".results[$1].mean" "$WORK/h.json"; }
 rss_kib() { /usr/bin/time -f '%M' -o "$WORK/rss" "$@" >/dev/null 2>&1 || true; cat "$WORK/rss"; }
+run_job() { echo "$BIN --config $WORK/cfg-$1/backproof.toml run bench"; }
 
-echo "== 1. Test restore of a 1 GiB file =="
-mkdir -p "$WORK/one" "$WORK/dst"
+echo "== 1. Test restores, side by side =="
+mkdir -p "$WORK/one" "$WORK/many" "$WORK/dst"
 head -c $((1 << 30)) /dev/urandom > "$WORK/one/backup-1g.bin"
-setup_job restore "$WORK/one" 1
-cat "$WORK/one/backup-1g.bin" > /dev/null
-"$BIN" --config "$WORK/cfg-restore/backproof.toml" run bench >/dev/null   # baseline run
-hyperfine --style none --warmup 2 --runs 10 --export-json "$WORK/h.json" \
-  -n backproof "$BIN --config $WORK/cfg-restore/backproof.toml run bench" \
-  -n cp+b3sum "cp $WORK/one/backup-1g.bin $WORK/dst/copy && b3sum --num-threads 1 $WORK/dst/copy && rm $WORK/dst/copy" \
-  -n b3sum "b3sum --num-threads 1 $WORK/one/backup-1g.bin" >/dev/null
-bp=$(mean 0); naive=$(mean 1); floor=$(mean 2)
-printf 'backproof run (restore + 2 hashes): %.3f s\n' "$bp"
-printf 'cp SRC DST && b3sum DST:            %.3f s\n' "$naive"
-printf 'b3sum --num-threads 1 SRC:          %.3f s\n' "$floor"
-printf 'ratio vs cp+b3sum (goal >= 1.0):    %.2f\n' "$(echo "$naive / $bp" | bc -l)"
-printf 'ratio vs b3sum alone (floor):       %.2f\n' "$(echo "$floor / $bp" | bc -l)"
-rm -f "$WORK/one/backup-1g.bin"
+for i in $(seq -w 1 1000); do head -c $((1 << 20)) /dev/urandom > "$WORK/many/file-$i.bin"; done
+cat "$WORK/one/backup-1g.bin" "$WORK"/many/* > /dev/null
+CP_ONE="cp $WORK/one/backup-1g.bin $WORK/dst/copy && b3sum --num-threads 1 $WORK/dst/copy"
+CP_MANY="cp -r $WORK/many $WORK/dst/many && b3sum --num-threads 1 $WORK/dst/many/*"
+for mode in $MODES; do
+  [ "$mode" = stream ] && opt="" || opt=$mode
+  setup_job "one-$mode" "$WORK/one" 1 "$opt"
+  setup_job "many-$mode" "$WORK/many" 1000 "$opt"
+  $(run_job "one-$mode") >/dev/null; $(run_job "many-$mode") >/dev/null   # baselines
+done
+ONE=(); MANY=()
+if [ -n "${BEFORE:-}" ]; then
+  setup_job one-before "$WORK/one" 1; setup_job many-before "$WORK/many" 1000
+  "$BEFORE" --config "$WORK/cfg-one-before/backproof.toml" run bench >/dev/null
+  "$BEFORE" --config "$WORK/cfg-many-before/backproof.toml" run bench >/dev/null
+  ONE+=("backproof before||$BEFORE --config $WORK/cfg-one-before/backproof.toml run bench")
+  MANY+=("backproof before||$BEFORE --config $WORK/cfg-many-before/backproof.toml run bench")
+fi
+for mode in $MODES; do
+  ONE+=("backproof restore=$mode||$(run_job "one-$mode")")
+  MANY+=("backproof restore=$mode||$(run_job "many-$mode")")
+done
+alternate "local, 1 GiB" 1 "${ONE[@]}" \
+  "cp+b3sum|rm -rf $WORK/dst/copy|$CP_ONE" \
+  "rclone check --download||rclone check --download $WORK/one $WORK/one"
+alternate "local, 1000 x 1 MiB" 0.9765625 "${MANY[@]}" \
+  "cp+b3sum|rm -rf $WORK/dst/many|$CP_MANY" \
+  "rclone check --download||rclone check --download $WORK/many $WORK/many"
+table
+rm -rf "$WORK/one/backup-1g.bin" "$WORK/many" "$WORK/dst"
 
 echo
 echo "== 2. Peak RSS restoring a 2 GiB file =="
 head -c $((2 << 30)) /dev/urandom > "$WORK/one/backup-2g.bin"
-rm -rf "$WORK/cfg-restore/data"
+setup_job restore "$WORK/one" 1 "$(echo "$MODES" | grep -qw disk && echo disk || true)"
 kib=$(rss_kib "$BIN" --config "$WORK/cfg-restore/backproof.toml" run bench)
 printf 'peak RSS: %.1f MiB (goal <= 64 MiB)\n' "$(echo "$kib / 1024" | bc -l)"
 rm -rf "$WORK/one"
+
+[ -n "${RESTORE_ONLY:-}" ] && exit 0   # sections 1 and 2 only
 
 echo
 echo "== 3. Inventory and sampling of 100,000 small files =="

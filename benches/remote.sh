@@ -4,17 +4,22 @@
 #
 #   benches/remote.sh      (run tests/run.sh once first: it provisions Garage and Samba)
 #
-# Prints:
-#  - S3: backproof's verification throughput for 1 GiB of objects (one of 512 MiB) against
-#    `rclone cat` of the same objects from the same server (goal: ratio >= 1.0);
-#  - SMB: the same against `smbclient get` of the same files (goal: ratio >= 1.0);
+# Prints one table (medians of ROUNDS=5 alternating runs, CPU seconds per GiB of the
+# client process, ratio = backproof's wall time / the peer's, goal <= 1.0):
+#  - S3: one 1 GiB object against `rclone cat`, 1,000 objects of 1 MiB against
+#    `rclone copy` to a local folder;
+#  - SMB: one 1 GiB file against `smbclient get` (to /dev/null), unencrypted and with
+#    SMB3 encryption on both sides, 1,000 files of 1 MiB against `smbclient mget` (to a
+#    local folder);
 #  - peak RSS while verifying a 2 GiB object on each (goal: at most 64 MiB).
-# Ratio = backproof throughput / reference throughput, each the best of 3 runs, after a
-# warm-up run that brings the data into the servers' page cache. Client, servers and both
-# contenders share this machine's cores: backproof also hashes every byte twice and writes
-# it to the scratch disk, where the references only download.
+# backproof runs with the default `restore = "stream"` (hashed as it streams); MODES="stream
+# disk" adds `restore = "disk"` (also written, flushed and read back past the page cache).
+# A warm-up run brings the data into the servers' page cache. Client, servers and the
+# contenders share this machine's cores. BIN picks another binary; BEFORE adds an older
+# build alongside (its own catalogs, default settings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/measure.sh
 
 need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
 need rclone rclone
@@ -25,11 +30,17 @@ export PATH="$PATH:/usr/sbin"
 GARAGE=${BACKPROOF_TEST_GARAGE:-${BACKPROOF_TOOLS:-$HOME/.cache/backproof-tools}/bin/garage}
 [ -x "$GARAGE" ] || { echo "Garage not found at $GARAGE: run tests/run.sh first" >&2; exit 2; }
 
-cargo build --release --quiet
-BIN=$PWD/target/release/backproof
+if [ -z "${BIN:-}" ]; then cargo build --release --quiet; BIN=$PWD/target/release/backproof; fi
+MODES=${MODES:-stream}
 WORK=$(mktemp -d /var/tmp/backproof-remote.XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; pkill -f "$WORK/smb.conf" 2>/dev/null || true; rm -rf "$WORK"; }
+# smbd runs in our process group and may signal the whole group as it stops: remove the
+# work folder (gigabytes) first, stop smbd last.
+cleanup() {
+  for p in "${pids[@]}"; do [ "$p" = "${SMBD_PID:-}" ] || { kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; } || true; done
+  rm -rf "$WORK" "$MEASURE_LOG" "$MEASURE_LOG".* 2>/dev/null || true
+  if [ -n "${SMBD_PID:-}" ]; then pkill -P "$SMBD_PID" 2>/dev/null || true; kill "$SMBD_PID" 2>/dev/null || true; fi
+}
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -82,7 +93,7 @@ id bptest >/dev/null 2>&1 || useradd --no-create-home --shell /usr/sbin/nologin 
 SMB_PW=$(openssl rand -hex 12)
 printf '%s\n%s\n' "$SMB_PW" "$SMB_PW" | smbpasswd -c "$WORK/smb.conf" -s -a bptest >/dev/null
 smbd --foreground --no-process-group -s "$WORK/smb.conf" >"$WORK/smbd.log" 2>&1 &
-pids+=($!)
+SMBD_PID=$!
 
 # rclone's S3 client cannot use a custom CA bundle over plain HTTP; none is needed here.
 unset AWS_CA_BUNDLE
@@ -99,70 +110,69 @@ force_path_style = true
 CONF
 for _ in $(seq 100); do rclone lsd garage: >/dev/null 2>&1 && break; sleep 0.2; done
 
-# --- data: 512 MiB + 4 x 128 MiB, and a 2 GiB object for the memory figure ---
-mkdir -p "$WORK/data/set" "$WORK/data/big"
-head -c $((512 << 20)) /dev/urandom > "$WORK/data/set/full-512m.bin"
-for i in 1 2 3 4; do head -c $((128 << 20)) /dev/urandom > "$WORK/data/set/incr-$i.bin"; done
+# --- data: one 1 GiB file, 1,000 of 1 MiB, and a 2 GiB object for the memory figure ---
+mkdir -p "$WORK/data/one" "$WORK/data/many" "$WORK/data/big"
+head -c $((1 << 30)) /dev/urandom > "$WORK/data/one/full-1g.bin"
+for i in $(seq -w 1 1000); do head -c $((1 << 20)) /dev/urandom > "$WORK/data/many/incr-$i.bin"; done
 head -c $((2 << 30)) /dev/urandom > "$WORK/data/big/huge-2g.bin"
-rclone copy "$WORK/data/set" garage:backups/set
-rclone copy "$WORK/data/big" garage:backups/big
-cp -r "$WORK/data/set" "$WORK/smb/share/set"
-cp -r "$WORK/data/big" "$WORK/smb/share/big"
-SET_BYTES=$(du -cb "$WORK"/data/set/* | tail -1 | cut -f1)
+for d in one many big; do rclone copy "$WORK/data/$d" "garage:backups/$d"; cp -r "$WORK/data/$d" "$WORK/smb/share/$d"; done
 rm -rf "$WORK/data"
 
 printf '%s' "$SECRET" > "$WORK/s3.secret"
 printf '%s' "$SMB_PW" > "$WORK/smb.secret"
-job() { # name url extra-lines
+job() { # name url mode extra-lines
   mkdir -p "$WORK/cfg-$1/jobs.d"
-  printf 'data_dir = "data"\n[policy]\nmax_age = "off"\nsample_files = 100\nsample_bytes = "100GB"\n' > "$WORK/cfg-$1/backproof.toml"
-  printf 'client = "Bench"\nschedule = "0 3 * * *"\n[[targets]]\nname = "t"\nurl = "%s"\n%b\n' "$2" "$3" > "$WORK/cfg-$1/jobs.d/bench.toml"
+  printf 'data_dir = "data"\n[policy]\nmax_age = "off"\nsample_files = 1000\nsample_bytes = "100GB"\n' > "$WORK/cfg-$1/backproof.toml"
+  if [ "$3" != stream ]; then printf 'restore = "%s"\n' "$3" >> "$WORK/cfg-$1/backproof.toml"; fi
+  printf 'client = "Bench"\nschedule = "0 3 * * *"\n[[targets]]\nname = "t"\nurl = "%s"\n%b\n' "$2" "$4" > "$WORK/cfg-$1/jobs.d/bench.toml"
 }
 S3_OPTS="endpoint = \"http://127.0.0.1:$S3_PORT\"\nregion = \"us-east-1\"\npath_style = true\naccess_key_id = \"$KEY\"\nsecret_access_key_file = \"$WORK/s3.secret\""
 SMB_OPTS="username = \"bptest\"\npassword_file = \"$WORK/smb.secret\""
-job s3set "s3://backups/set" "$S3_OPTS"
-job s3big "s3://backups/big" "$S3_OPTS"
-job smbset "smb://127.0.0.1:$SMB_PORT/backups/set" "$SMB_OPTS\nencryption = \"off\""
-job smbenc "smb://127.0.0.1:$SMB_PORT/backups/set" "$SMB_OPTS\nencryption = \"required\""
-job smbbig "smb://127.0.0.1:$SMB_PORT/backups/big" "$SMB_OPTS"
-
-best_of_3() { # command...: prints the best wall time in seconds
-  local best=""
-  for _ in 1 2 3; do
-    local s e t
-    s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N)
-    t=$(echo "$e - $s" | bc -l)
-    if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
-  done
-  echo "$best"
-}
-verify() { rm -rf "$WORK/cfg-$1/data"; "$BIN" --config "$WORK/cfg-$1/backproof.toml" run bench; }
-rclone_cat() { for f in full-512m.bin incr-1.bin incr-2.bin incr-3.bin incr-4.bin; do rclone cat "garage:backups/set/$f"; done; }
-smb_get() { # [--client-protection=encrypt]
-  smbclient "$@" -p "$SMB_PORT" //127.0.0.1/backups -U "bptest%$SMB_PW" -c "cd set; get full-512m.bin /dev/null; get incr-1.bin /dev/null; get incr-2.bin /dev/null; get incr-3.bin /dev/null; get incr-4.bin /dev/null" 2>&1
-}
-mbps() { echo "$SET_BYTES / $1 / 1000000" | bc -l; }
+SMB_URL="smb://127.0.0.1:$SMB_PORT/backups"
+SMB="smbclient -p $SMB_PORT //127.0.0.1/backups -U bptest%$SMB_PW"
+run_job() { echo "$BIN --config $WORK/cfg-$1/backproof.toml run bench"; }
+S3_ONE=(); S3_MANY=(); SMB_ONE=(); SMB_MANY=(); SMB_ENC=()
+for mode in $MODES; do
+  job "s3one-$mode" "s3://backups/one" "$mode" "$S3_OPTS"
+  job "s3many-$mode" "s3://backups/many" "$mode" "$S3_OPTS"
+  job "smbone-$mode" "$SMB_URL/one" "$mode" "$SMB_OPTS\nencryption = \"off\""
+  job "smbenc-$mode" "$SMB_URL/one" "$mode" "$SMB_OPTS\nencryption = \"required\""
+  job "smbmany-$mode" "$SMB_URL/many" "$mode" "$SMB_OPTS\nencryption = \"off\""
+  for j in s3one s3many smbone smbenc smbmany; do $(run_job "$j-$mode") >/dev/null || true; done   # warm-up, baselines
+  S3_ONE+=("backproof restore=$mode||$(run_job "s3one-$mode")")
+  S3_MANY+=("backproof restore=$mode||$(run_job "s3many-$mode")")
+  SMB_ONE+=("backproof restore=$mode||$(run_job "smbone-$mode")")
+  SMB_ENC+=("backproof restore=$mode||$(run_job "smbenc-$mode")")
+  SMB_MANY+=("backproof restore=$mode||$(run_job "smbmany-$mode")")
+done
+if [ -n "${BEFORE:-}" ]; then
+  job s3one-before "s3://backups/one" stream "$S3_OPTS"
+  job s3many-before "s3://backups/many" stream "$S3_OPTS"
+  job smbone-before "$SMB_URL/one" stream "$SMB_OPTS\nencryption = \"off\""
+  job smbenc-before "$SMB_URL/one" stream "$SMB_OPTS\nencryption = \"required\""
+  job smbmany-before "$SMB_URL/many" stream "$SMB_OPTS\nencryption = \"off\""
+  old() { echo "$BEFORE --config $WORK/cfg-$1/backproof.toml run bench"; }
+  for j in s3one s3many smbone smbenc smbmany; do $(old "$j-before") >/dev/null || true; done
+  S3_ONE+=("backproof before||$(old s3one-before)")
+  S3_MANY+=("backproof before||$(old s3many-before)")
+  SMB_ONE+=("backproof before||$(old smbone-before)")
+  SMB_ENC+=("backproof before||$(old smbenc-before)")
+  SMB_MANY+=("backproof before||$(old smbmany-before)")
+fi
+job s3big "s3://backups/big" stream "$S3_OPTS"
+job smbbig "$SMB_URL/big" stream "$SMB_OPTS"
 rss() { /usr/bin/time -f '%M' -o "$WORK/rss" "$BIN" --config "$WORK/cfg-$1/backproof.toml" run bench >/dev/null 2>&1 || true; echo "$(cat "$WORK/rss") / 1024" | bc -l; }
 
-verify s3set >/dev/null; rclone_cat >/dev/null   # warm-up
-verify smbset >/dev/null; smb_get >/dev/null; verify smbenc >/dev/null
-printf 'Set: %s objects, %.0f MiB\n\n' 5 "$(echo "$SET_BYTES / 1048576" | bc -l)"
-
-bp=$(best_of_3 verify s3set); rc=$(best_of_3 rclone_cat)
-echo "== S3 (Garage on 127.0.0.1) =="
-printf 'backproof run (download, 2x BLAKE3, scratch write): %.2f s  %.0f MB/s\n' "$bp" "$(mbps "$bp")"
-printf 'rclone cat (download only):                        %.2f s  %.0f MB/s\n' "$rc" "$(mbps "$rc")"
-printf 'ratio (goal >= 1.0): %.2f\n' "$(echo "$rc / $bp" | bc -l)"
-printf 'peak RSS verifying a 2 GiB object: %.1f MiB (goal <= 64 MiB)\n\n' "$(rss s3big)"
-
-bp=$(best_of_3 verify smbset); sc=$(best_of_3 smb_get)
-echo "== SMB (smbd on 127.0.0.1), unencrypted =="
-printf 'backproof run (download, 2x BLAKE3, scratch write): %.2f s  %.0f MB/s\n' "$bp" "$(mbps "$bp")"
-printf 'smbclient get (download only):                     %.2f s  %.0f MB/s\n' "$sc" "$(mbps "$sc")"
-printf 'ratio (goal >= 1.0): %.2f\n\n' "$(echo "$sc / $bp" | bc -l)"
-bp=$(best_of_3 verify smbenc); sc=$(best_of_3 smb_get --client-protection=encrypt)
-echo "== SMB, SMB3 encryption on both sides =="
-printf 'backproof run (encryption = "required"):           %.2f s  %.0f MB/s\n' "$bp" "$(mbps "$bp")"
-printf 'smbclient --client-protection=encrypt get:         %.2f s  %.0f MB/s\n' "$sc" "$(mbps "$sc")"
-printf 'ratio: %.2f\n' "$(echo "$sc / $bp" | bc -l)"
-printf 'peak RSS verifying a 2 GiB object: %.1f MiB (goal <= 64 MiB)\n' "$(rss smbbig)"
+alternate "S3, 1 GiB" 1 "${S3_ONE[@]}" \
+  "rclone cat||rclone cat garage:backups/one/full-1g.bin"
+alternate "S3, 1000 x 1 MiB" 0.9765625 "${S3_MANY[@]}" \
+  "rclone copy|rm -rf $WORK/dst|rclone copy garage:backups/many $WORK/dst"
+alternate "SMB, 1 GiB" 1 "${SMB_ONE[@]}" \
+  "smbclient get||$SMB -c 'cd one; get full-1g.bin /dev/null'"
+alternate "SMB3 encrypted, 1 GiB" 1 "${SMB_ENC[@]}" \
+  "smbclient get (encrypt)||$SMB --client-protection=encrypt -c 'cd one; get full-1g.bin /dev/null'"
+alternate "SMB, 1000 x 1 MiB" 0.9765625 "${SMB_MANY[@]}" \
+  "smbclient mget|rm -rf $WORK/dst; mkdir -p $WORK/dst|$SMB -c 'prompt off; lcd $WORK/dst; cd many; mget *'"
+table
+echo
+printf 'peak RSS verifying a 2 GiB object: S3 %.1f MiB, SMB %.1f MiB (goal <= 64 MiB)\n' "$(rss s3big)" "$(rss smbbig)"

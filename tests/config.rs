@@ -168,6 +168,7 @@ fn bad_values_name_their_key() {
         ("sample_files = 0", "at least 1"),
         ("count_drop_percent = 140", "between 0 and 100"),
         ("include = [\"[unclosed\"]", "not a valid glob"),
+        ("restore = \"sometimes\"", "unknown variant"),
     ];
     for (line, words) in policy_cases {
         let job = format!(

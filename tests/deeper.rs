@@ -288,9 +288,14 @@ timeout = "30s""#,
         ("ledger.db", "sqlite"),
         ("notes.gz", "command gzip --test {file}"),
     ] {
-        let v = &sampled(t, path).unwrap()["validation"];
+        let file = sampled(t, path).unwrap();
+        let v = &file["validation"];
         assert_eq!(v["validator"], validator, "{path}: {v}");
         assert_eq!(v["verdict"], "pass", "{path}: {v}");
+        // The default mode writes a copy for a validator only, read back through the
+        // page cache, and says so.
+        assert_eq!(file["read_back"], "cache", "{path}: {file:#}");
+        assert_eq!(file["restored_blake3"], file["streamed_blake3"], "{path}");
     }
     assert_eq!(
         sampled(t, "notes.gz").unwrap()["validation"]["exit_code"],

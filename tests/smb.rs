@@ -263,7 +263,13 @@ fn server_stopped_mid_restore_is_an_error() {
         .set_len(8 << 30)
         .unwrap();
     write(&root, "small.bin", b"small", hours(5));
-    let f = smb_fixture(&s, "sample_bytes = \"20GB\"", &s.password, "");
+    // Disk mode, to see bytes of the restore arrive in the scratch folder.
+    let f = smb_fixture(
+        &s,
+        "sample_bytes = \"20GB\"\nrestore = \"disk\"",
+        &s.password,
+        "",
+    );
     let child = spawn_run(&f, "acme");
     wait_restoring(&f);
     // Mid-transfer: bytes of the big file have arrived in the scratch folder.

@@ -9,7 +9,8 @@ use common::*;
 /// example `/var/tmp/backproof` invites.
 fn two_installations(shared: &std::path::Path) -> (Fixture, Fixture) {
     let make = || {
-        let f = Fixture::new("sample_bytes = \"1TB\"");
+        // Disk mode: the copy written to the scratch folder shows a restore under way.
+        let f = Fixture::new("sample_bytes = \"1TB\"\nrestore = \"disk\"");
         std::fs::write(
             &f.config,
             format!(

@@ -45,7 +45,7 @@ pub use location::{Encryption, Location, S3Location, SmbLocation, TargetUrl};
 pub use model::{
     Canary, Config, DEFAULT_CONFIG_PATH, DEFAULT_DATA_DIR, DEFAULT_DIGEST_SCHEDULE, Job, TargetSpec,
 };
-pub use options::{Budget, FollowSymlinks, Format, Notify, OnRansomware};
+pub use options::{Budget, FollowSymlinks, Format, Notify, OnRansomware, RestoreMode};
 pub use policy::{PathFilter, Policy};
 pub use schedule::Schedule;
 pub use secret::Secret;

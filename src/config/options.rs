@@ -1,7 +1,7 @@
 //! Small validated settings: closed sets of choices (read as they are written, any other
 //! value is an error naming its key) and the egress budget.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Which runs are emailed to the technicians.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -23,6 +23,20 @@ pub enum Format {
     Files,
     /// A restic repository: verified without its password, and with it when one is given.
     Restic,
+}
+
+/// How a sampled file is test-restored (`restore = "stream" | "disk"`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RestoreMode {
+    /// Read out of the target and hashed (BLAKE3) as it streams: proves what the backup
+    /// holds. A copy is written to the scratch folder only for a validator.
+    #[default]
+    Stream,
+    /// Also written to the scratch folder, flushed to the disk and read back past the
+    /// page cache (`O_DIRECT`) and hashed again: a realistic restore time, and a test of
+    /// the restore destination.
+    Disk,
 }
 
 /// `follow_symlinks = "inside" | "all" | "none"`.

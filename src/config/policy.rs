@@ -44,6 +44,8 @@ pub struct Policy {
     pub follow_symlinks: super::FollowSymlinks,
     /// restic repositories: files removed by a prune are reported, not failed.
     pub allow_prune: bool,
+    /// How sampled files are restored.
+    pub restore: super::RestoreMode,
 }
 
 impl Policy {
@@ -95,6 +97,7 @@ impl Policy {
                 .find_map(|l| l.follow_symlinks)
                 .unwrap_or_default(),
             allow_prune: layers.iter().find_map(|l| l.allow_prune).unwrap_or(false),
+            restore: layers.iter().find_map(|l| l.restore).unwrap_or_default(),
         }
     }
 }

@@ -307,6 +307,8 @@ pub struct RawPolicy {
     pub follow_symlinks: Option<FollowSymlinks>,
     /// restic repositories: files removed by a prune (or forget) are expected.
     pub allow_prune: Option<bool>,
+    /// How sampled files are restored: `stream` (hashed as they stream) or `disk`.
+    pub restore: Option<super::RestoreMode>,
 }
 
 /// `ransomware = "warn" | "fail" | "off"`.

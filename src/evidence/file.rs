@@ -56,8 +56,12 @@ pub struct SampledFile {
     pub expected: Expectation,
     /// BLAKE3 of the bytes as they streamed out of the target.
     pub streamed_blake3: Option<String>,
-    /// BLAKE3 of the restored copy, read back from the scratch disk.
+    /// BLAKE3 of the restored copy, read back from the scratch folder; `None` when no
+    /// copy was written (`restore = "stream"`: the streamed bytes are the proof).
     pub restored_blake3: Option<String>,
+    /// How the restored copy was read back, when one was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_back: Option<ReadBack>,
     /// When the first read did not match the baseline, the BLAKE3 of a second read of the
     /// file: a mismatch that does not repeat points at the storage path, not the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,6 +96,17 @@ impl SampledFile {
     pub fn verified(&self) -> bool {
         matches!(self.verdict, Verdict::Pass | Verdict::Warn) && self.streamed_blake3.is_some()
     }
+}
+
+/// How a restored copy was read back from the scratch folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadBack {
+    /// Flushed to the disk, then read past the page cache (`O_DIRECT`): the disk holds it.
+    Disk,
+    /// Read through the page cache (the file system refused `O_DIRECT`, or the copy was
+    /// only written for a validator): proves the write path, not the disk.
+    Cache,
 }
 
 /// A sampled file checked against a checksum manifest.

@@ -20,7 +20,8 @@ pub mod target;
 pub mod verdict;
 
 pub use file::{
-    Algorithm, Expectation, ManifestMatch, PickReason, SampledFile, SourceComparison, Validation,
+    Algorithm, Expectation, ManifestMatch, PickReason, ReadBack, SampledFile, SourceComparison,
+    Validation,
 };
 pub use keyed::{KeyedRepository, PackSize, RestoredFile, SnapshotRef};
 pub use problem::{Acknowledgement, ClosedProblem, Finding, OpenProblem, ProblemKind};

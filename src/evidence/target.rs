@@ -212,4 +212,8 @@ pub struct RestoreSummary {
     pub throughput_mb_s: f64,
     /// Projected time to restore the whole target at that rate, in seconds.
     pub projected_full_restore_seconds: Option<f64>,
+    /// How the files were restored (`restore` in the policy); absent in evidence of
+    /// versions that always wrote and read back every file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<crate::config::RestoreMode>,
 }

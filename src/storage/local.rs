@@ -20,7 +20,7 @@ use futures::stream::BoxStream;
 
 use crate::config::FollowSymlinks;
 
-use super::store::read_file;
+use super::store::open_and_read;
 use super::{ByteStream, Entry, ErrorKind, Skipped, Target, TargetError, io_kind};
 
 /// Entries sent from the walk at once.
@@ -352,19 +352,6 @@ impl Target for LocalTarget {
 
     async fn read(&self, path: &str) -> Result<ByteStream, TargetError> {
         let full = self.resolve(path)?;
-        let file = tokio::fs::File::open(&full)
-            .await
-            .map_err(|e| {
-                let kind = io_kind(&e);
-                let msg = match kind {
-                    ErrorKind::NotFound => format!("`{path}` does not exist"),
-                    ErrorKind::PermissionDenied => format!("permission denied on `{path}`: {e}"),
-                    _ => format!("`{path}`: {e}"),
-                };
-                TargetError::new(kind, msg)
-            })?
-            .into_std()
-            .await;
-        Ok(read_file(file, path.to_string()))
+        open_and_read(full, path.to_string()).await
     }
 }

@@ -6,13 +6,20 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::{GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt};
+use object_store::{
+    GetOptions, GetRange, GetResultPayload, ObjectMeta, ObjectStore, ObjectStoreExt,
+};
 
 use super::buffer::BufferPool;
 use super::{ByteStream, Entry, ErrorKind, Target, TargetError, io_kind};
 
 /// Chunks read from a local file: large, since a local disk has no latency to hide.
 const FILE_CHUNK: usize = 4 << 20;
+
+/// The chunk buffers of every local file read, shared so that a restore of many small
+/// files does not allocate and zero a new buffer for each.
+static FILE_BUFFERS: std::sync::LazyLock<Arc<BufferPool>> =
+    std::sync::LazyLock::new(|| BufferPool::new(FILE_CHUNK));
 
 /// Turns a backend's error about `what` (a path, or "listing") into plain words.
 pub type ErrorMapper = Arc<dyn Fn(object_store::Error, &str) -> TargetError + Send + Sync>;
@@ -24,6 +31,15 @@ pub struct StoreTarget {
     prefix: Option<Path>,
     default_concurrency: usize,
     errors: ErrorMapper,
+    ranged: Option<RangedReads>,
+}
+
+/// Large objects read as ranges of `part` bytes, `in_flight` of them at once (in order),
+/// all pinned to the version (ETag) the first range came from. Memory: `in_flight` parts.
+#[derive(Debug, Clone, Copy)]
+pub struct RangedReads {
+    pub part: u64,
+    pub in_flight: usize,
 }
 
 impl StoreTarget {
@@ -39,7 +55,14 @@ impl StoreTarget {
             prefix,
             default_concurrency,
             errors: Arc::new(map_error),
+            ranged: None,
         }
+    }
+
+    /// Reads large objects as ranges, several at once (see [`RangedReads`]).
+    pub fn with_ranged_reads(mut self, ranged: RangedReads) -> Self {
+        self.ranged = Some(ranged);
+        self
     }
 
     /// Uses `errors` to phrase this backend's errors.
@@ -147,9 +170,19 @@ impl Target for StoreTarget {
 
     async fn read(&self, path: &str) -> Result<ByteStream, TargetError> {
         let full = self.full_path(path)?;
+        match self.ranged {
+            Some(ranged) => self.read_ranged(full, path, ranged).await,
+            None => self.read_whole(&full, path).await,
+        }
+    }
+}
+
+impl StoreTarget {
+    /// The object in one request, streamed.
+    async fn read_whole(&self, full: &Path, path: &str) -> Result<ByteStream, TargetError> {
         let result = self
             .store
-            .get(&full)
+            .get(full)
             .await
             .map_err(|e| (self.errors)(e, path))?;
         let what = path.to_string();
@@ -159,30 +192,140 @@ impl Target for StoreTarget {
             GetResultPayload::Stream(s) => s.map_err(move |e| errors(e, &what)).boxed(),
         })
     }
+
+    /// The first part of the object streamed; when the object is larger, the rest as
+    /// ranges of the same version fetched `in_flight` at a time, handed on in order.
+    async fn read_ranged(
+        &self,
+        full: Path,
+        path: &str,
+        ranged: RangedReads,
+    ) -> Result<ByteStream, TargetError> {
+        let RangedReads { part, in_flight } = ranged;
+        let first = GetOptions {
+            range: Some(GetRange::Bounded(0..part)),
+            ..Default::default()
+        };
+        let first = match self.store.get_opts(&full, first).await {
+            Ok(first) => first,
+            // An empty object has no range to read, and every other error is best told
+            // by a plain read of the whole object.
+            Err(_) => return self.read_whole(&full, path).await,
+        };
+        let size = first.meta.size;
+        let Some(e_tag) = first.meta.e_tag.clone().filter(|_| size > part) else {
+            if size > part {
+                // Without an ETag, parts could come from different versions.
+                return self.read_whole(&full, path).await;
+            }
+            let (what, errors) = (path.to_string(), self.errors.clone());
+            return Ok(first
+                .into_stream()
+                .map_err(move |e| errors(e, &what))
+                .boxed());
+        };
+        let (what, errors) = (path.to_string(), self.errors.clone());
+        let head = first.into_stream().map_err(move |e| errors(e, &what));
+        let store = self.store.clone();
+        let (what, errors) = (path.to_string(), self.errors.clone());
+        let starts = (1..).map(move |i| i * part).take_while(move |s| *s < size);
+        let rest = futures::stream::iter(starts)
+            .map(move |start| {
+                let range = start..(start + part).min(size);
+                let options = GetOptions {
+                    range: Some(GetRange::Bounded(range.clone())),
+                    if_match: Some(e_tag.clone()),
+                    ..Default::default()
+                };
+                let (store, full) = (store.clone(), full.clone());
+                async move {
+                    let bytes = store.get_opts(&full, options).await?.bytes().await?;
+                    Ok::<_, object_store::Error>((range, bytes))
+                }
+            })
+            .buffered(in_flight)
+            .map(move |got| match got {
+                Ok((range, bytes)) if bytes.len() as u64 == range.end - range.start => Ok(bytes),
+                Ok((range, bytes)) => Err(TargetError::new(
+                    ErrorKind::Read,
+                    format!(
+                        "`{what}`: {} bytes read from byte {}, {} expected",
+                        bytes.len(),
+                        range.start,
+                        range.end - range.start
+                    ),
+                )),
+                Err(e) => Err(errors(e, &what)),
+            });
+        Ok(head.chain(rest).boxed())
+    }
 }
 
 /// Reads a local file to its end (not just to the size seen when it was opened) in large
-/// chunks, each on the blocking pool. Chunk buffers are recycled once the consumer drops
-/// them: fresh multi-megabyte buffers would cost page faults and zeroing on every chunk.
+/// chunks, each on the blocking pool, with recycled buffers ([`FILE_BUFFERS`]).
 pub(crate) fn read_file(file: std::fs::File, what: String) -> ByteStream {
-    let pool = BufferPool::new(FILE_CHUNK);
-    futures::stream::try_unfold((file, what, pool), |(mut file, what, pool)| async move {
-        let (file, what, pool, chunk) = tokio::task::spawn_blocking(move || {
-            let chunk = pool.read_chunk(&mut file);
-            (file, what, pool, chunk)
+    read_file_after(file, what, None)
+}
+
+/// Opens the local file `path` and reads its first chunk in one hand-off to the blocking
+/// pool (a small file is then read whole), then goes on as [`read_file`].
+pub(crate) async fn open_and_read(
+    path: std::path::PathBuf,
+    what: String,
+) -> Result<ByteStream, TargetError> {
+    let opened = tokio::task::spawn_blocking(move || {
+        let mut file = std::fs::File::open(&path)?;
+        let first = FILE_BUFFERS.read_chunk_to_end(&mut file);
+        Ok::<_, std::io::Error>((file, first))
+    })
+    .await
+    .map_err(|e| TargetError::new(ErrorKind::Other, format!("read task failed: {e}")))?;
+    let (file, first) = opened.map_err(|e| {
+        let kind = io_kind(&e);
+        let msg = match kind {
+            ErrorKind::NotFound => format!("`{what}` does not exist"),
+            ErrorKind::PermissionDenied => format!("permission denied on `{what}`: {e}"),
+            _ => format!("`{what}`: {e}"),
+        };
+        TargetError::new(kind, msg)
+    })?;
+    Ok(match first {
+        Err(e) => futures::stream::once(async move {
+            Err(TargetError::new(
+                io_kind(&e),
+                format!("reading `{what}` failed: {e}"),
+            ))
+        })
+        .boxed(),
+        Ok((first, true)) => futures::stream::iter(first.map(Ok)).boxed(),
+        Ok((first, false)) => read_file_after(file, what, first),
+    })
+}
+
+/// [`read_file`] after a `first` chunk already read.
+fn read_file_after(file: std::fs::File, what: String, first: Option<Bytes>) -> ByteStream {
+    let rest = futures::stream::try_unfold(Some((file, what)), |state| async move {
+        let Some((mut file, what)) = state else {
+            return Ok(None);
+        };
+        let (file, what, chunk) = tokio::task::spawn_blocking(move || {
+            let chunk = FILE_BUFFERS.read_chunk_to_end(&mut file);
+            (file, what, chunk)
         })
         .await
         .map_err(|e| TargetError::new(ErrorKind::Other, format!("read task failed: {e}")))?;
         match chunk {
-            Ok(None) => Ok(None),
-            Ok(Some(bytes)) => Ok(Some((bytes, (file, what, pool)))),
+            Ok((None, _)) => Ok(None),
+            // The end is seen: no further hand-off just to learn it.
+            Ok((Some(bytes), true)) => Ok(Some((bytes, None))),
+            Ok((Some(bytes), false)) => Ok(Some((bytes, Some((file, what))))),
             Err(e) => Err(TargetError::new(
                 io_kind(&e),
                 format!("reading `{what}` failed: {e}"),
             )),
         }
-    })
-    .boxed()
+    });
+    futures::stream::iter(first.map(Ok)).chain(rest).boxed()
 }
 
 /// Turns an `object_store` error into a [`TargetError`] about `what`, keeping the root

@@ -63,12 +63,12 @@ pub fn judge(
         record: None,
         content_mismatch: false,
     };
-    if restored.streamed != restored.on_disk {
+    if let Some(on_disk) = restored.on_disk.filter(|h| *h != restored.streamed) {
         return Judgement {
             verdict: Verdict::Error,
             reason: format!(
                 "the copy on the scratch disk ({}) differs from the bytes read from the target ({}): scratch disk problem, the file could not be verified",
-                short_hash(&restored.on_disk.to_hex()),
+                short_hash(&on_disk.to_hex()),
                 short_hash(&restored.streamed.to_hex())
             ),
             expected,
@@ -219,7 +219,7 @@ pub fn judge_canary(
     let expected = Expectation::Canary {
         blake3: blake3.to_string(),
     };
-    if restored.streamed != restored.on_disk {
+    if restored.on_disk.is_some_and(|h| h != restored.streamed) {
         return Judgement {
             verdict: Verdict::Error,
             reason:
@@ -273,7 +273,7 @@ pub fn judge_second_read(
     now: DateTime<Utc>,
 ) -> Judgement {
     let second_hash = second.streamed.to_hex().to_string();
-    if second.streamed != second.on_disk {
+    if second.on_disk.is_some_and(|h| h != second.streamed) {
         return Judgement {
             verdict: Verdict::Error,
             reason: format!(
@@ -337,7 +337,8 @@ mod tests {
         Restored {
             bytes: content.len() as u64,
             streamed: h,
-            on_disk: h,
+            on_disk: Some(h),
+            read_back: Some(crate::evidence::ReadBack::Disk),
             seconds: 0.1,
             extra: None,
             entropy: None,
@@ -405,7 +406,7 @@ mod tests {
     #[test]
     fn disagreeing_hashes_are_not_a_pass() {
         let mut r = restored(b"hello");
-        r.on_disk = blake3::hash(b"other");
+        r.on_disk = Some(blake3::hash(b"other"));
         let j = judge(&entry(5, Utc::now()), &r, None, &policy(), "r1", Utc::now());
         assert_eq!(j.verdict, Verdict::Error);
         assert!(j.record.is_none());
@@ -506,7 +507,7 @@ mod tests {
         let (rec, first, hash) = mismatch(t0);
         // The second read streamed the baseline, but the disk returned other bytes.
         let mut second = restored(b"hello");
-        second.on_disk = blake3::hash(b"other");
+        second.on_disk = Some(blake3::hash(b"other"));
         let j = judge_second_read(first, &hash, &second, &rec, "r2", Utc::now());
         assert_eq!(j.verdict, Verdict::Error, "{}", j.reason);
         assert!(j.reason.contains("scratch disk"), "{}", j.reason);
@@ -528,7 +529,7 @@ mod tests {
         assert!(j.reason.contains("altered"), "{}", j.reason);
         assert!(j.record.is_none());
         let mut garbled = restored(b"hello");
-        garbled.on_disk = blake3::hash(b"other");
+        garbled.on_disk = Some(blake3::hash(b"other"));
         let j = judge_canary(&e, &garbled, &good, "r1", now);
         assert_eq!(j.verdict, Verdict::Error);
         assert!(j.record.is_none());

@@ -1,7 +1,8 @@
-//! The per-file restore check: one sampled file restored (streamed, BLAKE3 while it
-//! streams and again from disk), judged against what was expected of it (its baseline, a
-//! canary's hash, a manifest, a validator), read a second time on a mismatch, and
-//! recorded as the new baseline when it verified.
+//! The per-file restore check: one sampled file restored (BLAKE3 while it streams; with
+//! `restore = "disk"` also written, flushed and hashed again from the disk), judged
+//! against what was expected of it (its baseline, a canary's hash, a manifest, a
+//! validator), read a second time on a mismatch, and recorded as the new baseline when it
+//! verified.
 
 use chrono::{DateTime, Utc};
 
@@ -74,6 +75,7 @@ impl TargetRun<'_> {
             expected: expectation(entry, known.as_ref()),
             streamed_blake3: None,
             restored_blake3: None,
+            read_back: None,
             second_read_blake3: None,
             second_read_bytes: 0,
             manifest: None,
@@ -105,6 +107,7 @@ impl TargetRun<'_> {
             progress: self.progress,
             extra: manifest.as_ref().map(|m| m.algorithm),
             keep: validator.is_some(),
+            mode: self.spec.policy.restore,
         };
         let restored = restore::restore_with(target, &entry.path, dest.clone(), opts).await;
         self.progress(|s| s.files_done += 1);
@@ -132,6 +135,7 @@ impl TargetRun<'_> {
                     let dest = scratch.file_for(index, &format!("{}.second-read", entry.path));
                     let again = restore::Options {
                         progress: self.progress,
+                        mode: self.spec.policy.restore,
                         ..Default::default()
                     };
                     match restore::restore_with(target, &entry.path, dest, again).await {
@@ -198,7 +202,8 @@ impl TargetRun<'_> {
                 file.entropy = r.entropy;
                 file.previous_entropy = known.as_ref().and_then(|k| k.entropy);
                 file.streamed_blake3 = Some(r.streamed.to_hex().to_string());
-                file.restored_blake3 = Some(r.on_disk.to_hex().to_string());
+                file.restored_blake3 = r.on_disk.map(|h| h.to_hex().to_string());
+                file.read_back = r.read_back;
                 file.bytes = r.bytes;
                 file.seconds = r.seconds;
                 file.verdict = j.verdict;

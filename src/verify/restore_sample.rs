@@ -137,8 +137,13 @@ impl TargetRun<'_> {
             listed.sample.newest_over_cap.as_ref(),
             files.is_empty(),
         );
-        let (restore_check, summary) =
-            checks::restore::check(&files, phase_seconds, listed.inventory.bytes, budget_note);
+        let (restore_check, summary) = checks::restore::check(
+            &files,
+            phase_seconds,
+            listed.inventory.bytes,
+            budget_note,
+            self.spec.policy.restore,
+        );
         let mut extra: Vec<CheckResult> = match &listed.restic {
             Some(r) => vec![checks::repository::check(
                 r,

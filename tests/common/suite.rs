@@ -154,6 +154,6 @@ pub async fn run(target: &dyn Target) {
         .await
         .expect("restore");
     assert_eq!(r.streamed, blake3::hash(&expected[big]));
-    assert_eq!(r.on_disk, r.streamed);
+    assert_eq!(Some(r.streamed), r.on_disk);
     assert_eq!(r.bytes, expected[big].len() as u64);
 }
