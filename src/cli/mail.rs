@@ -140,13 +140,7 @@ fn print_mail(page: &Listing<OutboxItem>, query: OutboxQuery) {
     let now = Utc::now();
     for i in items {
         let delivered = matches!(i.delivery, Delivery::Sent { .. } | Delivery::Written { .. });
-        let state = match &i.delivery {
-            Delivery::Pending if i.claim.as_ref().is_some_and(|c| c.until > now) => "sending",
-            Delivery::Pending => "queued",
-            Delivery::Sent { .. } => "sent",
-            Delivery::Written { .. } => "file only",
-            Delivery::Rejected { .. } => "REJECTED",
-        };
+        let state = state_word(&i.delivery, i.claim.as_ref(), now);
         let kind = match i.kind {
             MailKind::RunReport => "report",
             MailKind::Digest => "digest",
@@ -188,12 +182,7 @@ fn print_webhooks(page: &Listing<WebhookItem>, query: OutboxQuery) {
     );
     let now = Utc::now();
     for i in &page.items {
-        let state = match &i.delivery {
-            Delivery::Pending if i.claim.as_ref().is_some_and(|c| c.until > now) => "sending",
-            Delivery::Pending => "queued",
-            Delivery::Sent { .. } | Delivery::Written { .. } => "sent",
-            Delivery::Rejected { .. } => "REJECTED",
-        };
+        let state = state_word(&i.delivery, i.claim.as_ref(), now);
         println!(
             "{:<22} {state:<11} {:<9} {:<21} {}: {}",
             i.event,
@@ -209,6 +198,21 @@ fn print_webhooks(page: &Listing<WebhookItem>, query: OutboxQuery) {
         }
     }
     footer(page, query, "webhook message");
+}
+
+/// How a message (or webhook message) stands, in the listing's words.
+fn state_word(
+    delivery: &Delivery,
+    claim: Option<&crate::catalog::Claim>,
+    now: chrono::DateTime<Utc>,
+) -> &'static str {
+    match delivery {
+        Delivery::Pending if claim.is_some_and(|c| c.until > now) => "sending",
+        Delivery::Pending => "queued",
+        Delivery::Sent { .. } => "sent",
+        Delivery::Written { .. } => "file only",
+        Delivery::Rejected { .. } => "REJECTED",
+    }
 }
 
 fn not_delivered(n: usize) -> String {

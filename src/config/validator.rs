@@ -117,11 +117,22 @@ pub(super) fn validators(
             (K::TarGz, None) => Validator::TarGz,
             (K::Sqlite, None) => Validator::Sqlite,
         };
-        out.push(FileValidator {
-            files: PathFilter::new(vec![v.files.clone()], Vec::new())
-                .expect("validated while parsing"),
-            validator,
-        });
+        // The glob was checked while parsing; building its matcher can still fail (a
+        // pattern too large), which is the file's error too, not a panic.
+        let files = match PathFilter::new(vec![v.files.clone()], Vec::new()) {
+            Ok(f) => f,
+            Err(e) => {
+                errors.push(ConfigError::at_key(
+                    file,
+                    source,
+                    v.kind.span(),
+                    key("files"),
+                    format!("`{}`: {e}", v.files),
+                ));
+                continue;
+            }
+        };
+        out.push(FileValidator { files, validator });
     }
     out
 }
