@@ -122,7 +122,8 @@ impl Drop for SmallDisk {
 
 #[test]
 fn disk_mode_catches_a_scratch_disk_too_small_for_the_copy() {
-    let f = fixture("sample_files = 100\nrestore = \"disk\"");
+    // One file at a time: the small file's copy fits, the large one's does not.
+    let f = fixture("sample_files = 100\nrestore = \"disk\"\nconcurrency = 1");
     let scratch = f.dir.path().join("small-scratch");
     let _disk = SmallDisk::mount(&scratch, "1m");
     std::fs::write(

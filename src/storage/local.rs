@@ -9,6 +9,7 @@
 //! makes the listing fail, which gives the target an error verdict.
 
 use std::collections::HashSet;
+use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -20,8 +21,8 @@ use futures::stream::BoxStream;
 
 use crate::config::FollowSymlinks;
 
-use super::store::open_and_read;
-use super::{ByteStream, Entry, ErrorKind, Skipped, Target, TargetError, io_kind};
+use super::store::{open_and_read, open_error, read_error};
+use super::{BlockingRead, ByteStream, Entry, ErrorKind, Skipped, Target, TargetError, io_kind};
 
 /// Entries sent from the walk at once.
 const BATCH: usize = 512;
@@ -270,39 +271,80 @@ impl Walk {
 
 impl LocalTarget {
     /// The file `path` (relative, from a listing) on disk, if the link policy allows
-    /// reaching it: names are untrusted, and a link may have been swapped since.
+    /// reaching it (see [`resolve`]).
     fn resolve(&self, path: &str) -> Result<PathBuf, TargetError> {
-        let rel = Path::new(path);
-        if path.is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
-            return Err(TargetError::new(
-                ErrorKind::InvalidName,
-                format!("`{path}` is not a path inside the target"),
-            ));
-        }
-        let full = self.root.join(rel);
-        let real = std::fs::canonicalize(&full).map_err(|e| {
-            let kind = io_kind(&e);
-            let msg = match kind {
-                ErrorKind::NotFound => format!("`{path}` does not exist"),
-                _ => format!("`{path}`: {e}"),
-            };
-            TargetError::new(kind, msg)
-        })?;
-        let allowed = match self.follow {
-            FollowSymlinks::All => true,
-            FollowSymlinks::Inside => real.starts_with(&self.canonical),
-            FollowSymlinks::None => real == self.canonical.join(rel),
+        resolve(&self.root, &self.canonical, self.follow, path)
+    }
+}
+
+/// The file `path` (relative, from a listing) under `root` on disk, if the link policy
+/// allows reaching it: names are untrusted, and a link may have been swapped since.
+fn resolve(
+    root: &Path,
+    canonical: &Path,
+    follow: FollowSymlinks,
+    path: &str,
+) -> Result<PathBuf, TargetError> {
+    let rel = Path::new(path);
+    if path.is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+        return Err(TargetError::new(
+            ErrorKind::InvalidName,
+            format!("`{path}` is not a path inside the target"),
+        ));
+    }
+    let full = root.join(rel);
+    let real = std::fs::canonicalize(&full).map_err(|e| {
+        let kind = io_kind(&e);
+        let msg = match kind {
+            ErrorKind::NotFound => format!("`{path}` does not exist"),
+            _ => format!("`{path}`: {e}"),
         };
-        if !allowed {
-            return Err(TargetError::new(
-                ErrorKind::PermissionDenied,
-                format!(
-                    "`{path}` leads through a symbolic link to {}, which the link policy does not follow",
-                    real.display()
-                ),
-            ));
+        TargetError::new(kind, msg)
+    })?;
+    let allowed = match follow {
+        FollowSymlinks::All => true,
+        FollowSymlinks::Inside => real.starts_with(canonical),
+        FollowSymlinks::None => real == canonical.join(rel),
+    };
+    if !allowed {
+        return Err(TargetError::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "`{path}` leads through a symbolic link to {}, which the link policy does not follow",
+                real.display()
+            ),
+        ));
+    }
+    Ok(full)
+}
+
+/// A file of a local target read with blocking calls: resolved and opened at the first
+/// read, on the caller's thread.
+struct LocalRead {
+    root: PathBuf,
+    canonical: PathBuf,
+    follow: FollowSymlinks,
+    path: String,
+    file: Option<std::fs::File>,
+}
+
+impl BlockingRead for LocalRead {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, TargetError> {
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => {
+                let full = resolve(&self.root, &self.canonical, self.follow, &self.path)?;
+                let f = std::fs::File::open(full).map_err(|e| open_error(&self.path, &e))?;
+                self.file.insert(f)
+            }
+        };
+        loop {
+            match file.read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(read_error(&self.path, &e)),
+            }
         }
-        Ok(full)
     }
 }
 
@@ -310,6 +352,12 @@ impl LocalTarget {
 impl Target for LocalTarget {
     fn location(&self) -> &str {
         &self.location
+    }
+
+    /// Two files at once: each is read and hashed on its own thread, so two keep two
+    /// cores busy where one waits on its own reads.
+    fn default_concurrency(&self) -> usize {
+        2
     }
 
     fn list(&self) -> BoxStream<'static, Result<Entry, TargetError>> {
@@ -353,5 +401,15 @@ impl Target for LocalTarget {
     async fn read(&self, path: &str) -> Result<ByteStream, TargetError> {
         let full = self.resolve(path)?;
         open_and_read(full, path.to_string()).await
+    }
+
+    fn blocking_reader(&self, path: &str) -> Option<Box<dyn BlockingRead>> {
+        Some(Box::new(LocalRead {
+            root: self.root.clone(),
+            canonical: self.canonical.clone(),
+            follow: self.follow,
+            path: path.to_string(),
+            file: None,
+        }))
     }
 }

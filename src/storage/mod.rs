@@ -57,6 +57,13 @@ impl Skipped {
 /// The bytes of one file, in order, as they arrive.
 pub type ByteStream = BoxStream<'static, Result<Bytes, TargetError>>;
 
+/// A file read with blocking calls, piece by piece (see [`Target::blocking_reader`]).
+pub trait BlockingRead: Send {
+    /// Fills the start of `buf` with the next bytes of the file and says how many; 0 at
+    /// the end.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, TargetError>;
+}
+
 /// Read access to one backup location.
 #[async_trait]
 pub trait Target: Send + Sync + 'static {
@@ -82,6 +89,15 @@ pub trait Target: Send + Sync + 'static {
 
     /// The content of one file as a stream of chunks of bounded size.
     async fn read(&self, path: &str) -> Result<ByteStream, TargetError>;
+
+    /// The content of one file as a blocking reader, for backends whose reads are plain
+    /// system calls (local files): a restore then reads and hashes each piece on one
+    /// thread while it is still in the CPU cache, instead of handing chunks between
+    /// threads. Nothing is opened until the first read, which the caller makes on a
+    /// blocking thread. `None` (the default): use [`Target::read`].
+    fn blocking_reader(&self, _path: &str) -> Option<Box<dyn BlockingRead>> {
+        None
+    }
 
     /// The files under `folder` (a path prefix ending in `/`). By default the whole
     /// listing, filtered; backends that can list a prefix do better.

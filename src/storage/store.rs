@@ -267,6 +267,22 @@ pub(crate) fn read_file(file: std::fs::File, what: String) -> ByteStream {
     read_file_after(file, what, None)
 }
 
+/// Opening the local file `what` failed.
+pub(crate) fn open_error(what: &str, e: &std::io::Error) -> TargetError {
+    let kind = io_kind(e);
+    let msg = match kind {
+        ErrorKind::NotFound => format!("`{what}` does not exist"),
+        ErrorKind::PermissionDenied => format!("permission denied on `{what}`: {e}"),
+        _ => format!("`{what}`: {e}"),
+    };
+    TargetError::new(kind, msg)
+}
+
+/// Reading the open local file `what` failed.
+pub(crate) fn read_error(what: &str, e: &std::io::Error) -> TargetError {
+    TargetError::new(io_kind(e), format!("reading `{what}` failed: {e}"))
+}
+
 /// Opens the local file `path` and reads its first chunk in one hand-off to the blocking
 /// pool (a small file is then read whole), then goes on as [`read_file`].
 pub(crate) async fn open_and_read(
@@ -280,23 +296,9 @@ pub(crate) async fn open_and_read(
     })
     .await
     .map_err(|e| TargetError::new(ErrorKind::Other, format!("read task failed: {e}")))?;
-    let (file, first) = opened.map_err(|e| {
-        let kind = io_kind(&e);
-        let msg = match kind {
-            ErrorKind::NotFound => format!("`{what}` does not exist"),
-            ErrorKind::PermissionDenied => format!("permission denied on `{what}`: {e}"),
-            _ => format!("`{what}`: {e}"),
-        };
-        TargetError::new(kind, msg)
-    })?;
+    let (file, first) = opened.map_err(|e| open_error(&what, &e))?;
     Ok(match first {
-        Err(e) => futures::stream::once(async move {
-            Err(TargetError::new(
-                io_kind(&e),
-                format!("reading `{what}` failed: {e}"),
-            ))
-        })
-        .boxed(),
+        Err(e) => futures::stream::once(async move { Err(read_error(&what, &e)) }).boxed(),
         Ok((first, true)) => futures::stream::iter(first.map(Ok)).boxed(),
         Ok((first, false)) => read_file_after(file, what, first),
     })
@@ -319,10 +321,7 @@ fn read_file_after(file: std::fs::File, what: String, first: Option<Bytes>) -> B
             // The end is seen: no further hand-off just to learn it.
             Ok((Some(bytes), true)) => Ok(Some((bytes, None))),
             Ok((Some(bytes), false)) => Ok(Some((bytes, Some((file, what))))),
-            Err(e) => Err(TargetError::new(
-                io_kind(&e),
-                format!("reading `{what}` failed: {e}"),
-            )),
+            Err(e) => Err(read_error(&what, &e)),
         }
     });
     futures::stream::iter(first.map(Ok)).chain(rest).boxed()

@@ -25,7 +25,7 @@ use futures::StreamExt;
 
 use crate::config::RestoreMode;
 use crate::evidence::ReadBack;
-use crate::storage::{Target, TargetError};
+use crate::storage::{BlockingRead, Target, TargetError};
 
 use super::manifest::Digester;
 use crate::evidence::Algorithm;
@@ -39,6 +39,9 @@ const BATCH: usize = 1 << 20;
 /// the two, and page-cache writes of this size stay fast where multi-megabyte ones were
 /// erratic.
 const PIECE: usize = 256 << 10;
+/// Bytes a [`BlockingRead`] is read for before the thread is given back (see
+/// [`read_in_place`]).
+const STEP: usize = 16 << 20;
 /// Window of the restored copy mapped at a time when reading it back through the cache.
 const REREAD_WINDOW: u64 = 2 << 20;
 /// Buffer of a read-back past the page cache, and its alignment (`O_DIRECT` wants
@@ -210,52 +213,19 @@ pub async fn restore_with(
     } = opts;
     let write = keep || mode == RestoreMode::Disk;
     let started = Instant::now();
-    let mut stream = target
-        .read(path)
-        .await
-        .map_err(|source| RestoreError::Source { source, bytes: 0 })?;
-
-    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Bytes>>(READ_AHEAD);
     let sink_dest = write.then(|| dest.clone());
     let digester = extra.and_then(Digester::new);
     let sync = mode == RestoreMode::Disk;
-    let sink = tokio::task::spawn_blocking(move || sink(sink_dest.as_deref(), sync, rx, digester));
-
-    let mut source_error = None;
-    let mut batch = Vec::new();
-    let mut batched = 0;
-    loop {
-        let item = stream.next().await;
-        let end = match item {
-            Some(Ok(chunk)) => {
-                batched += chunk.len();
-                if let Some(p) = progress {
-                    p.add_bytes(chunk.len() as u64);
-                }
-                batch.push(chunk);
-                false
-            }
-            Some(Err(e)) => {
-                source_error = Some(e);
-                true
-            }
-            None => true,
-        };
-        if (batched >= BATCH || end) && !batch.is_empty() {
-            batched = 0;
-            if tx.send(std::mem::take(&mut batch)).await.is_err() {
-                break; // the sink failed; its error is reported below
-            }
+    let (sunk, source_error) = match target.blocking_reader(path) {
+        Some(reader) => read_in_place(reader, sink_dest, sync, digester, progress).await,
+        None => {
+            let stream = target
+                .read(path)
+                .await
+                .map_err(|source| RestoreError::Source { source, bytes: 0 })?;
+            pump(stream, sink_dest, sync, digester, progress).await
         }
-        if end {
-            break;
-        }
-    }
-    drop(tx);
-    drop(stream);
-    let sunk = sink.await.map_err(|e| {
-        RestoreError::Scratch(std::io::Error::other(format!("hashing failed: {e}")))
-    })?;
+    };
     let Sunk {
         streamed,
         extra,
@@ -316,56 +286,219 @@ struct Sunk {
     bytes: u64,
 }
 
-/// Hashes each batch, and writes it to `dest` when given (flushed to the disk at the end
-/// when `sync`).
-fn sink(
-    dest: Option<&Path>,
+/// How the bytes of a file went: what the sink made of them (an `Err` is a scratch
+/// problem), and the target's error if it broke off.
+type Pumped = (std::io::Result<Sunk>, Option<TargetError>);
+
+/// Streams the target's chunks to a [`Sink`] on the blocking pool, through a small
+/// bounded channel.
+async fn pump(
+    mut stream: crate::storage::ByteStream,
+    dest: Option<PathBuf>,
     sync: bool,
-    mut rx: tokio::sync::mpsc::Receiver<Vec<Bytes>>,
-    mut extra: Option<Digester>,
-) -> std::io::Result<Sunk> {
-    let mut histogram = Histogram::new();
-    let mut file = match dest {
-        Some(dest) => Some(
-            OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(dest)?,
-        ),
-        None => None,
-    };
-    let mut hasher = blake3::Hasher::new();
-    let mut bytes = 0u64;
-    while let Some(batch) = rx.blocking_recv() {
-        for chunk in &batch {
-            for piece in chunk.chunks(PIECE) {
-                hasher.update(piece);
-                if let Some(d) = extra.as_mut() {
-                    d.update(piece);
+    digester: Option<Digester>,
+    progress: Option<&crate::progress::Progress>,
+) -> Pumped {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Bytes>>(READ_AHEAD);
+    let sink = tokio::task::spawn_blocking(move || {
+        let mut sink = Sink::new(dest.as_deref(), digester)?;
+        while let Some(batch) = rx.blocking_recv() {
+            for chunk in &batch {
+                sink.add(chunk)?;
+            }
+        }
+        sink.finish(sync)
+    });
+    let mut source_error = None;
+    let mut batch = Vec::new();
+    let mut batched = 0;
+    loop {
+        let item = stream.next().await;
+        let end = match item {
+            Some(Ok(chunk)) => {
+                batched += chunk.len();
+                if let Some(p) = progress {
+                    p.add_bytes(chunk.len() as u64);
                 }
-                if !histogram.done() {
-                    histogram.add(piece);
+                batch.push(chunk);
+                false
+            }
+            Some(Err(e)) => {
+                source_error = Some(e);
+                true
+            }
+            None => true,
+        };
+        if (batched >= BATCH || end) && !batch.is_empty() {
+            batched = 0;
+            if tx.send(std::mem::take(&mut batch)).await.is_err() {
+                break; // the sink failed; its error is reported below
+            }
+        }
+        if end {
+            break;
+        }
+    }
+    drop(tx);
+    drop(stream);
+    let sunk = sink
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(format!("hashing failed: {e}"))));
+    (sunk, source_error)
+}
+
+/// Reads a file from a target's [`BlockingRead`] and feeds each piece to a [`Sink`] on
+/// the same blocking thread, while the piece is still in the CPU cache: no chunk crosses
+/// threads. The thread is given back every [`STEP`] bytes, to count progress.
+async fn read_in_place(
+    reader: Box<dyn BlockingRead>,
+    dest: Option<PathBuf>,
+    sync: bool,
+    digester: Option<Digester>,
+    progress: Option<&crate::progress::Progress>,
+) -> Pumped {
+    let mut reader = reader;
+    // The sink is made on the blocking thread of the first step (it creates the copy).
+    let mut state = SinkState::ToMake(dest, digester);
+    loop {
+        let stepped = tokio::task::spawn_blocking(move || {
+            let mut sink = match state {
+                SinkState::Made(sink) => *sink,
+                SinkState::ToMake(dest, digester) => Sink::new(dest.as_deref(), digester)?,
+            };
+            let (read, outcome) = PIECE_BUFFER.with_borrow_mut(|buf| {
+                buf.resize(PIECE, 0);
+                step(reader.as_mut(), &mut sink, buf)
+            });
+            Ok::<_, std::io::Error>((reader, sink, read, outcome))
+        })
+        .await;
+        let (back, sink, read, outcome) = match stepped {
+            Ok(Ok(stepped)) => stepped,
+            Ok(Err(e)) => return (Err(e), None),
+            Err(e) => {
+                return (
+                    Err(std::io::Error::other(format!("hashing failed: {e}"))),
+                    None,
+                );
+            }
+        };
+        if let Some(p) = progress {
+            p.add_bytes(read as u64);
+        }
+        match outcome {
+            Step::More => (reader, state) = (back, SinkState::Made(Box::new(sink))),
+            Step::End => return (sink.finish(sync), None),
+            // The target broke off: what was read so far is counted, nothing is kept.
+            Step::Source(source) => return (sink.finish(false), Some(source)),
+            Step::Scratch(e) => return (Err(e), None),
+        }
+    }
+}
+
+/// The sink of [`read_in_place`], before and after its first step.
+enum SinkState {
+    ToMake(Option<PathBuf>, Option<Digester>),
+    Made(Box<Sink>),
+}
+
+thread_local! {
+    /// The buffer each blocking thread reads pieces into: allocated once per thread.
+    static PIECE_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Reads and sinks up to [`STEP`] bytes; how many, and where it stopped.
+fn step(reader: &mut dyn BlockingRead, sink: &mut Sink, buf: &mut [u8]) -> (usize, Step) {
+    let mut read = 0usize;
+    loop {
+        match reader.read(buf) {
+            Ok(0) => return (read, Step::End),
+            Ok(n) => {
+                if let Err(e) = sink.add(&buf[..n]) {
+                    return (read, Step::Scratch(e));
                 }
-                if let Some(f) = file.as_mut() {
-                    f.write_all(piece)?;
+                read += n;
+                if read >= STEP {
+                    return (read, Step::More);
                 }
             }
-            bytes += chunk.len() as u64;
+            Err(e) => return (read, Step::Source(e)),
         }
     }
-    if let Some(mut f) = file {
-        f.flush()?;
-        if sync {
-            f.sync_data()?;
-        }
+}
+
+/// Where one step of [`read_in_place`] stopped.
+enum Step {
+    More,
+    End,
+    Source(TargetError),
+    Scratch(std::io::Error),
+}
+
+/// Hashes the bytes of a file as they come, and writes them to a copy when given one
+/// (flushed to the disk at the end when asked).
+struct Sink {
+    hasher: blake3::Hasher,
+    extra: Option<Digester>,
+    histogram: Histogram,
+    file: Option<File>,
+    bytes: u64,
+}
+
+impl Sink {
+    fn new(dest: Option<&Path>, extra: Option<Digester>) -> std::io::Result<Sink> {
+        let file = match dest {
+            Some(dest) => Some(
+                OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(dest)?,
+            ),
+            None => None,
+        };
+        Ok(Sink {
+            hasher: blake3::Hasher::new(),
+            extra,
+            histogram: Histogram::new(),
+            file,
+            bytes: 0,
+        })
     }
-    Ok(Sunk {
-        streamed: hasher.finalize(),
-        extra: extra.map(Digester::finish_hex),
-        entropy: histogram.entropy(),
-        bytes,
-    })
+
+    /// The next bytes of the file, hashed then written in pieces small enough to stay in
+    /// the CPU cache between the two.
+    fn add(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        for piece in chunk.chunks(PIECE) {
+            self.hasher.update(piece);
+            if let Some(d) = self.extra.as_mut() {
+                d.update(piece);
+            }
+            if !self.histogram.done() {
+                self.histogram.add(piece);
+            }
+            if let Some(f) = self.file.as_mut() {
+                f.write_all(piece)?;
+            }
+        }
+        self.bytes += chunk.len() as u64;
+        Ok(())
+    }
+
+    fn finish(self, sync: bool) -> std::io::Result<Sunk> {
+        if let Some(mut f) = self.file {
+            f.flush()?;
+            if sync {
+                f.sync_data()?;
+            }
+        }
+        Ok(Sunk {
+            streamed: self.hasher.finalize(),
+            extra: self.extra.map(Digester::finish_hex),
+            entropy: self.histogram.entropy(),
+            bytes: self.bytes,
+        })
+    }
 }
 
 /// Hashes the copy written at `path`: past the page cache with [`RestoreMode::Disk`] when

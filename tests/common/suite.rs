@@ -110,6 +110,36 @@ pub async fn run(target: &dyn Target) {
         }
     }
 
+    // A blocking reader, where the backend has one, reads exactly the same bytes.
+    for (path, bytes) in &expected {
+        let Some(mut reader) = target.blocking_reader(path) else {
+            break;
+        };
+        let got = tokio::task::spawn_blocking(move || {
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 100_000];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) => return Ok(got),
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(e) => return Err(e),
+                }
+            }
+        })
+        .await
+        .expect("blocking read task")
+        .unwrap_or_else(|e| panic!("blocking read of {path}: {e}"));
+        assert_eq!(got.len(), bytes.len(), "length of {path}, read blocking");
+        assert!(got == *bytes, "content of {path}, read blocking");
+    }
+    if let Some(mut reader) = target.blocking_reader("no/such/file.bin") {
+        let err = tokio::task::spawn_blocking(move || reader.read(&mut [0u8; 16]))
+            .await
+            .expect("blocking read task")
+            .expect_err("blocking read of a missing file");
+        assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
+    }
+
     // A missing file is NotFound, for stat and for read.
     let err = target
         .stat("no/such/file.bin")
