@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of the local pipeline, measured side by side with reference tools in one run.
 #
-#   benches/local.sh            (needs: b3sum, hyperfine, GNU time; installed when missing)
+#   benches/local.sh            (needs: b3sum, rclone, GNU time; installed when missing)
 #
 # Prints one table (medians of ROUNDS=5 alternating runs, CPU seconds per GiB, ratio =
 # backproof's wall time / the peer's, goal <= 1.0 in every row):
@@ -9,21 +9,18 @@
 #     "stream"` (the default: hashed as it streams) and `restore = "disk"` (also written,
 #     flushed and read back past the page cache), against `cp SRC DST && b3sum
 #     --num-threads 1 DST` and `rclone check --download` (rclone reads both sides);
-#  2. peak RSS while restoring a 2 GiB file (goal: at most 64 MiB);
-#  3. inventory and sampling of 100,000 small files in nested folders against
-#     `find DIR -type f -printf '%s %T@\n'`, and the peak RSS of each.
+#  2. peak RSS while restoring a 2 GiB file (goal: at most 64 MiB).
+# Listings are measured by benches/listing.sh.
 # Files are in page cache for every contender (each is warmed up first).
 # BENCH_DIR picks the folder (default: a new folder under /var/tmp); BIN another binary
 # (e.g. an older build, with MODES=stream); MODES the restore modes measured; BEFORE an
-# older build measured alongside (its own catalog, default settings); RESTORE_ONLY=1 stops
-# after section 2.
+# older build measured alongside (its own catalog, default settings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/measure.sh
 
 need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
 need b3sum b3sum
-need hyperfine hyperfine
 need rclone rclone
 [ -x /usr/bin/time ] || need /usr/bin/time time
 need jq jq
@@ -33,7 +30,7 @@ if [ -z "${BIN:-}" ]; then cargo build --release --quiet; BIN=$PWD/target/releas
 MODES=${MODES:-stream disk}
 WORK=${BENCH_DIR:-$(mktemp -d /var/tmp/backproof-bench.XXXXXX)}
 mkdir -p "$WORK"
-trap 'rm -rf "$WORK" "$MEASURE_LOG" "$MEASURE_LOG".*' EXIT
+trap 'rm -rf "$WORK"; measure_cleanup' EXIT
 
 setup_job() { # name folder sample_files [restore mode]: configuration and catalog in $WORK/cfg-<name>
   mkdir -p "$WORK/cfg-$1/jobs.d"
@@ -41,7 +38,6 @@ setup_job() { # name folder sample_files [restore mode]: configuration and catal
   if [ -n "${4:-}" ]; then printf 'restore = "%s"\n' "$4" >> "$WORK/cfg-$1/backproof.toml"; fi
   printf 'client = "Bench"\nschedule = "0 3 * * *"\n[[targets]]\nname = "t"\nurl = "file://%s"\n' "$2" > "$WORK/cfg-$1/jobs.d/bench.toml"
 }
-mean() { jq -r ".results[$1].mean" "$WORK/h.json"; }
 rss_kib() { /usr/bin/time -f '%M' -o "$WORK/rss" "$@" >/dev/null 2>&1 || true; cat "$WORK/rss"; }
 run_job() { echo "$BIN --config $WORK/cfg-$1/backproof.toml run bench"; }
 
@@ -87,30 +83,3 @@ kib=$(rss_kib "$BIN" --config "$WORK/cfg-restore/backproof.toml" run bench)
 printf 'peak RSS: %.1f MiB (goal <= 64 MiB)\n' "$(echo "$kib / 1024" | bc -l)"
 rm -rf "$WORK/one"
 
-[ -n "${RESTORE_ONLY:-}" ] && exit 0   # sections 1 and 2 only
-
-echo
-echo "== 3. Inventory and sampling of 100,000 small files =="
-python3 - "$WORK/many" <<'PY'
-import os, sys
-root = sys.argv[1]
-for a in range(20):
-    for b in range(10):
-        d = os.path.join(root, f"host-{a:02}", f"day-{b:02}")
-        os.makedirs(d, exist_ok=True)
-        for c in range(500):
-            with open(os.path.join(d, f"chunk-{c:04}.bin"), "wb") as f:
-                f.write(os.urandom(64))
-PY
-setup_job many "$WORK/many" 10
-"$BIN" --config "$WORK/cfg-many/backproof.toml" run bench >/dev/null   # first inventory
-hyperfine --style none --warmup 1 --runs 5 --export-json "$WORK/h.json" \
-  -n backproof "$BIN --config $WORK/cfg-many/backproof.toml run bench" \
-  -n find "find $WORK/many -type f -printf '%s %T@\n'" >/dev/null
-bp=$(mean 0); fd=$(mean 1)
-printf 'backproof run (inventory, drift, coverage, sample of 10): %.3f s\n' "$bp"
-printf "find -type f -printf '%%s %%T@':                         %.3f s\n" "$fd"
-printf 'ratio vs find (find time / backproof time):             %.2f\n' "$(echo "$fd / $bp" | bc -l)"
-kib=$(rss_kib "$BIN" --config "$WORK/cfg-many/backproof.toml" run bench)
-fkib=$(rss_kib find "$WORK/many" -type f -printf '%s %T@\n')
-printf 'peak RSS: backproof %.1f MiB, find %.1f MiB\n' "$(echo "$kib / 1024" | bc -l)" "$(echo "$fkib / 1024" | bc -l)"

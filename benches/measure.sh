@@ -4,16 +4,25 @@
 #   alternate ROW GIB 'name|prep|command' ... runs every contender once per round, in
 #                                             turn; `prep` (not timed, may be empty) runs
 #                                             before each run of `command`
-#   table                                     prints every row measured so far
+#   table                                     prints every row measured so far (not when
+#                                             BENCH_COMBINED is set: benches/run.sh prints
+#                                             one table of every script at the end)
 #   ONLY=regex                                measures only the rows it matches
 #
-# Wall time and CPU (user + system, children included) come from GNU time. Contenders
+# Wall time, CPU (user + system, children included) and peak RSS (of the largest process
+# of the command) come from GNU time. Contenders
 # named `backproof...` are ours, the others peers; the ratio is backproof's median wall
 # time over the peer's (above 1.0: backproof is slower); CPU is
 # per GiB verified (or copied, for the peer). The spread (max/min wall time of a
 # contender's runs) says how noisy the machine was.
 ROUNDS=${ROUNDS:-5}
 MEASURE_LOG=${MEASURE_LOG:-$(mktemp /var/tmp/backproof-measure.XXXXXX)}
+
+# Removes the measurements when the script ends (kept for benches/run.sh's table).
+measure_cleanup() {
+  rm -f "$MEASURE_LOG".t "$MEASURE_LOG".err
+  [ -n "${BENCH_COMBINED:-}" ] || rm -f "$MEASURE_LOG"
+}
 
 alternate() { # row gib spec...
   local row=$1 gib=$2; shift 2
@@ -23,7 +32,7 @@ alternate() { # row gib spec...
     for spec in "$@"; do
       IFS='|' read -r name prep cmd <<<"$spec"
       [ -n "$prep" ] && bash -c "$prep" >/dev/null 2>&1
-      /usr/bin/time -f '%e %U %S' -o "$MEASURE_LOG.t" bash -c "$cmd" >/dev/null 2>"$MEASURE_LOG.err" \
+      /usr/bin/time -f '%e %U %S %M' -o "$MEASURE_LOG.t" bash -c "$cmd" >/dev/null 2>"$MEASURE_LOG.err" \
         || { echo "FAILED ($row, $name): $cmd" >&2; tail -5 "$MEASURE_LOG.err" >&2; }
       printf '%s\t%s\t%s\t%s\n' "$row" "$name" "$gib" "$(tail -1 "$MEASURE_LOG.t")" >>"$MEASURE_LOG"
     done
@@ -31,29 +40,33 @@ alternate() { # row gib spec...
 }
 
 table() {
+  [ -n "${BENCH_COMBINED:-}" ] && return 0
   python3 - "$MEASURE_LOG" <<'PY'
 import sys, statistics
 from collections import OrderedDict
 rows = OrderedDict()
 for line in open(sys.argv[1]):
     row, name, gib, times = line.rstrip("\n").split("\t")
-    wall, user, sys_ = (float(x) for x in times.split())
-    rows.setdefault(row, OrderedDict()).setdefault(name, []).append((wall, user + sys_, float(gib)))
+    t = [float(x) for x in times.split()]
+    wall, user, sys_ = t[:3]
+    rss = t[3] / 1024 if len(t) > 3 else float("nan")
+    rows.setdefault(row, OrderedDict()).setdefault(name, []).append((wall, user + sys_, float(gib), rss))
 n = 0
-print(f"{'row':<26} {'contender':<26} {'wall s':>7} {'spread':>6} {'CPU s/GiB':>9}  ratio backproof/peer")
+print(f"{'row':<26} {'contender':<30} {'wall s':>7} {'spread':>6} {'CPU s/GiB':>9} {'peak MiB':>8}  ratio backproof/peer")
 for row, contenders in rows.items():
     ours = OrderedDict()
     for name, runs in contenders.items():
         n = len(runs)
         wall = statistics.median(r[0] for r in runs)
-        cpu = statistics.median(r[1] for r in runs) / runs[0][2]
+        cpu = statistics.median(r[1] for r in runs) / runs[0][2] if runs[0][2] else float("nan")
+        rss = statistics.median(r[3] for r in runs)
         spread = max(r[0] for r in runs) / max(min(r[0] for r in runs), 1e-9)
         ratios = ""
         if name.startswith("backproof"):
             ours[name] = wall
         else:
             ratios = ", ".join(f"{o}: {w / wall:.2f}" for o, w in ours.items())
-        print(f"{row:<26} {name:<26} {wall:>7.2f} {spread:>6.2f} {cpu:>9.2f}  {ratios}")
+        print(f"{row:<26} {name:<30} {wall:>7.2f} {spread:>6.2f} {cpu:>9.2f} {rss:>8.1f}  {ratios}")
 print(f"(medians of {n} alternating runs; ratio = backproof's wall time / the peer's, goal <= 1.0;")
 print(" spread = slowest / fastest run of a contender: how noisy the machine was)")
 PY

@@ -38,7 +38,7 @@ pids=()
 # work folder (gigabytes) first, stop smbd last.
 cleanup() {
   for p in "${pids[@]}"; do [ "$p" = "${SMBD_PID:-}" ] || { kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; } || true; done
-  rm -rf "$WORK" "$MEASURE_LOG" "$MEASURE_LOG".* 2>/dev/null || true
+  rm -rf "$WORK" 2>/dev/null || true; measure_cleanup
   if [ -n "${SMBD_PID:-}" ]; then pkill -P "$SMBD_PID" 2>/dev/null || true; kill "$SMBD_PID" 2>/dev/null || true; fi
 }
 trap cleanup EXIT

@@ -54,7 +54,7 @@ pub use episodes::Episodes;
 pub use lock::{HolderKind, LockRecord, ProcessLock, holder};
 pub use records::{
     AckRecord, Claim, Delivery, FileRecord, InventoryRecord, MailKind, OutboxItem,
-    PROBLEM_FILE_LIMIT, ProblemFile, ProblemRecord, RECORD_SCHEMA, Seen, TargetState,
+    PROBLEM_FILE_LIMIT, ProblemFile, ProblemRecord, RECORD_SCHEMA, Seen, Slot, TargetState, Update,
 };
 pub use retention::ChainAnchor;
 pub use summary::{Durations, JobSummary, LastRun, TargetSummary, duration_bounds};
@@ -186,6 +186,86 @@ fn prefix(parts: &[&str]) -> Vec<u8> {
     let mut k = key(parts);
     k.push(SEP);
     k
+}
+
+/// The records of one target in one tree (`job \0 target \0 path` keys), in path order,
+/// for a listing to merge with: [`Cursor::until`] hands out the records of the paths
+/// before a listed one, then that path's own, each record decoded only when asked for.
+pub struct Cursor<T> {
+    iter: std::iter::Peekable<std::iter::Fuse<sled::Iter>>,
+    skip: usize,
+    catalog: Catalog,
+    decode: fn(&[u8], &[u8]) -> Result<T>,
+}
+
+impl<T> Cursor<T> {
+    fn new(
+        catalog: &Catalog,
+        tree: &sled::Tree,
+        job: &str,
+        target: &str,
+        decode: fn(&[u8], &[u8]) -> Result<T>,
+    ) -> Cursor<T> {
+        let p = prefix(&[job, target]);
+        Cursor {
+            skip: p.len(),
+            iter: tree.scan_prefix(p).fuse().peekable(),
+            catalog: catalog.clone(),
+            decode,
+        }
+    }
+
+    /// Calls `before` with each record of a path before `path` (that the listing did not
+    /// have), in order, then returns the record of `path` itself. `None` for `path` runs
+    /// to the end.
+    pub fn until(
+        &mut self,
+        path: Option<&str>,
+        mut before: impl FnMut(String, T) -> Result<()>,
+    ) -> Result<Option<T>> {
+        self.advance(path, Some(&mut before))
+    }
+
+    /// The record of `path`, passing over the records before it without reading them.
+    pub fn seek(&mut self, path: &str) -> Result<Option<T>> {
+        self.advance(Some(path), None)
+    }
+
+    fn advance(
+        &mut self,
+        path: Option<&str>,
+        mut before: Option<&mut dyn FnMut(String, T) -> Result<()>>,
+    ) -> Result<Option<T>> {
+        use std::cmp::Ordering;
+        loop {
+            let order = match self.iter.peek() {
+                None => return Ok(None),
+                Some(Ok((k, _))) => match path {
+                    None => Ordering::Less,
+                    Some(p) => k[self.skip..].cmp(p.as_bytes()),
+                },
+                Some(Err(_)) => {
+                    return match self.iter.next() {
+                        Some(Err(e)) => Err(self.catalog.db_err(e)),
+                        _ => Ok(None),
+                    };
+                }
+            };
+            if order == Ordering::Greater {
+                return Ok(None);
+            }
+            let Some(Ok((k, v))) = self.iter.next() else {
+                return Ok(None);
+            };
+            if order == Ordering::Equal {
+                return (self.decode)(&k, &v).map(Some);
+            }
+            if let Some(before) = before.as_mut() {
+                let rec = (self.decode)(&k, &v)?;
+                before(String::from_utf8_lossy(&k[self.skip..]).into_owned(), rec)?;
+            }
+        }
+    }
 }
 
 impl Catalog {
@@ -950,48 +1030,32 @@ impl Catalog {
         }
     }
 
-    /// Writes a batch of listed files atomically.
+    /// Writes a batch of a listing's changes to the inventory atomically: a record to
+    /// store, or `None` to remove one.
     pub fn put_inventory_batch(
         &self,
         job: &str,
         target: &str,
-        batch: &[(String, InventoryRecord)],
+        batch: &[(String, Option<InventoryRecord>)],
     ) -> Result<()> {
         let mut b = sled::Batch::default();
         for (path, rec) in batch {
-            b.insert(key(&[job, target, path]), &rec.encode()[..]);
+            match rec {
+                Some(rec) => b.insert(key(&[job, target, path]), &rec.encode()[..]),
+                None => b.remove(key(&[job, target, path])),
+            }
         }
         self.inventory.apply_batch(b).map_err(|e| self.db_err(e))
     }
 
-    /// Walks the target's inventory in path order after listing `generation`, calling
-    /// `visit` for each file this listing saw or the `committed` one had. Records of
-    /// neither (files only an interrupted listing saw, or that vanished before the
-    /// committed listing) are deleted. Nothing the committed listing had is deleted: if
-    /// this run does not finish, the next one still compares with it.
-    pub fn sweep_inventory(
-        &self,
-        job: &str,
-        target: &str,
-        committed: Option<u64>,
-        generation: u64,
-        mut visit: impl FnMut(&str, Swept),
-    ) -> Result<()> {
-        let p = prefix(&[job, target]);
-        for item in self.inventory.scan_prefix(&p) {
-            let (k, v) = item.map_err(|e| self.db_err(e))?;
-            let rec = decode_inventory(&k, &v)?;
-            let path = String::from_utf8_lossy(&k[p.len()..]);
-            let before = rec.at(committed);
-            match (rec.at(Some(generation)), before) {
-                (Some(now), before) => visit(&path, Swept::Present { now, before }),
-                (None, Some(before)) => visit(&path, Swept::Vanished { before }),
-                (None, None) => {
-                    self.inventory.remove(&k).map_err(|e| self.db_err(e))?;
-                }
-            }
-        }
-        Ok(())
+    /// The target's inventory records, in path order (the order listings come in).
+    pub fn inventory_cursor(&self, job: &str, target: &str) -> Cursor<InventoryRecord> {
+        Cursor::new(self, &self.inventory, job, target, decode_inventory)
+    }
+
+    /// The target's file records (baselines), in path order.
+    pub fn files_cursor(&self, job: &str, target: &str) -> Cursor<FileRecord> {
+        Cursor::new(self, &self.files, job, target, decode)
     }
 
     // --- targets ------------------------------------------------------------------------
@@ -1367,39 +1431,59 @@ mod tests {
     }
 
     #[test]
-    fn sweep_compares_with_the_committed_listing_only() {
+    fn a_cursor_hands_out_one_targets_records_in_path_order() {
         let dir = tempfile::tempdir().unwrap();
         let c = Catalog::open(dir.path()).unwrap();
-        let seen = |generation| Seen {
-            generation,
-            size: 1,
-            modified: chrono::Utc::now(),
+        let rec = |size| {
+            Some(InventoryRecord {
+                slots: [
+                    Some(Slot::Present(Seen {
+                        generation: 1,
+                        size,
+                        modified: chrono::Utc::now(),
+                    })),
+                    None,
+                ],
+                exact: false,
+            })
         };
-        let write = |target: &str, path: &str, committed, generation| {
-            let before = c.inventory("j", target, path).unwrap();
-            let rec = InventoryRecord::record(before.as_ref(), committed, seen(generation));
-            c.put_inventory_batch("j", target, &[(path.into(), rec)])
-                .unwrap();
-        };
-        // Listing 1 (committed) saw a and b; listing 2 (interrupted) saw a and x;
-        // listing 3 sees a only.
-        for p in ["a", "b"] {
-            write("t", p, None, 1);
-        }
-        write("t2", "c", None, 1);
-        for p in ["a", "x"] {
-            write("t", p, Some(1), 2);
-        }
-        write("t", "a", Some(1), 3);
-        let mut visited = vec![];
-        c.sweep_inventory("j", "t", Some(1), 3, |p, s| {
-            visited.push(format!("{p}:{}", matches!(s, Swept::Vanished { .. })))
-        })
-        .unwrap();
-        assert_eq!(visited, vec!["a:false", "b:true"]);
-        // x was only seen by the interrupted listing: gone. b stays until committed.
-        assert!(c.inventory("j", "t", "x").unwrap().is_none());
-        assert!(c.inventory("j", "t", "b").unwrap().is_some());
-        assert!(c.inventory("j", "t2", "c").unwrap().is_some());
+        let batch: Vec<_> = ["b", "a", "d", "c/x", "c-y"]
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.to_string(), rec(i as u64)))
+            .collect();
+        c.put_inventory_batch("j", "t", &batch).unwrap();
+        c.put_inventory_batch("j", "t2", &[("a".into(), rec(9))])
+            .unwrap();
+        c.put_inventory_batch("j", "t", &[("d".into(), None)])
+            .unwrap();
+        let size = |r: Option<InventoryRecord>| r.and_then(|r| r.at(Some(1))).map(|s| s.size);
+
+        let mut passed = Vec::new();
+        let mut cursor = c.inventory_cursor("j", "t");
+        let b = cursor.until(Some("b"), |p, _| {
+            passed.push(p);
+            Ok(())
+        });
+        assert_eq!(size(b.unwrap()), Some(0));
+        assert_eq!(passed, ["a"]);
+        // A path with no record: nothing passed beyond it, nothing returned.
+        assert_eq!(size(cursor.seek("c").unwrap()), None);
+        assert_eq!(size(cursor.seek("c/x").unwrap()), Some(3));
+        let rest = cursor.until(None, |p, _| {
+            passed.push(p);
+            Ok(())
+        });
+        assert!(rest.unwrap().is_none());
+        // `c-y` was passed over by the seek; `d` was removed; `t2` is another target.
+        assert_eq!(passed, ["a"]);
+        let mut all = Vec::new();
+        c.inventory_cursor("j", "t")
+            .until(None, |p, _| {
+                all.push(p);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(all, ["a", "b", "c-y", "c/x"]);
     }
 }

@@ -259,6 +259,7 @@ fn init_logging(format: LogFormat, verbose: u8, daemon: bool) {
     };
     let filter =
         EnvFilter::try_from_env("BACKPROOF_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let max = filter.max_level_hint();
     use std::io::IsTerminal;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
@@ -272,4 +273,14 @@ fn init_logging(format: LogFormat, verbose: u8, daemon: bool) {
         LogFormat::Text => builder.finish().with(caps).init(),
         LogFormat::Json => builder.json().finish().with(caps).init(),
     }
+    // Libraries that log through `log` (sled, for every page it touches) are bridged to
+    // tracing; without this, each of their calls is built and then filtered out.
+    log::set_max_level(match max {
+        Some(l) if l == tracing_subscriber::filter::LevelFilter::OFF => log::LevelFilter::Off,
+        Some(l) if l == tracing_subscriber::filter::LevelFilter::ERROR => log::LevelFilter::Error,
+        Some(l) if l == tracing_subscriber::filter::LevelFilter::WARN => log::LevelFilter::Warn,
+        Some(l) if l == tracing_subscriber::filter::LevelFilter::INFO => log::LevelFilter::Info,
+        Some(l) if l == tracing_subscriber::filter::LevelFilter::DEBUG => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    });
 }

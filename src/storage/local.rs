@@ -22,7 +22,9 @@ use futures::stream::BoxStream;
 use crate::config::FollowSymlinks;
 
 use super::store::{open_and_read, open_error, read_error};
-use super::{BlockingRead, ByteStream, Entry, ErrorKind, Skipped, Target, TargetError, io_kind};
+use super::{
+    BlockingRead, ByteStream, Entry, ErrorKind, Skipped, Target, TargetError, io_kind, path_order,
+};
 
 /// Entries sent from the walk at once.
 const BATCH: usize = 512;
@@ -85,6 +87,27 @@ fn modified(meta: &std::fs::Metadata) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }
 
+/// One entry of a folder being walked: a file, or a folder (relative path, path on disk).
+enum Child {
+    File(Entry),
+    Folder(String, PathBuf),
+}
+
+impl Child {
+    /// The entry's own name (the last part of its path).
+    fn name(&self) -> &str {
+        let rel = match self {
+            Child::File(e) => &e.path,
+            Child::Folder(rel, _) => rel,
+        };
+        rel.rsplit('/').next().unwrap_or(rel)
+    }
+
+    fn is_folder(&self) -> bool {
+        matches!(self, Child::Folder(..))
+    }
+}
+
 /// The walk of a folder tree, run on the blocking pool.
 struct Walk {
     root: PathBuf,
@@ -115,107 +138,124 @@ impl Walk {
         self.skipped.add(path, reason);
     }
 
-    fn file(&mut self, rel: String, meta: &std::fs::Metadata) -> bool {
-        self.push(Ok(Entry {
-            path: rel,
-            size: meta.len(),
-            modified: modified(meta),
-        }))
-    }
-
-    /// Walks the whole tree; stops early when the listing is dropped or on an error.
+    /// Walks the whole tree depth-first, each folder's entries in [`path_order`], so
+    /// that paths come out in byte order; stops early when the listing is dropped or on
+    /// an error. Memory holds the entries of the folders being walked (one per level),
+    /// never the whole tree.
     fn run(mut self) {
-        let mut stack: Vec<(String, PathBuf)> = vec![(String::new(), self.root.clone())];
         if let Ok(m) = std::fs::metadata(&self.root) {
             self.visited.insert((m.dev(), m.ino()));
         }
-        while let Some((prefix, dir)) = stack.pop() {
-            let entries = match std::fs::read_dir(&dir) {
-                Ok(e) => e,
-                Err(e) => {
-                    let err = TargetError::new(
-                        io_kind(&e),
-                        format!("cannot read folder {}: {e}", dir.display()),
-                    );
-                    self.push(Err(err));
-                    break;
-                }
+        let root = self.root.clone();
+        let mut stack = match self.folder(String::new(), &root) {
+            Ok(children) => vec![children.into_iter()],
+            Err(e) => {
+                self.push(Err(e));
+                return self.finish();
+            }
+        };
+        while let Some(top) = stack.last_mut() {
+            let Some(child) = top.next() else {
+                stack.pop();
+                continue;
             };
-            for entry in entries {
-                let entry = match entry {
-                    Ok(e) => e,
-                    Err(e) => {
-                        let err = TargetError::new(
-                            io_kind(&e),
-                            format!("listing folder {} failed: {e}", dir.display()),
-                        );
-                        self.push(Err(err));
-                        return self.finish();
+            let more = match child {
+                Child::File(entry) => self.push(Ok(entry)),
+                Child::Folder(rel, path) => match self.folder(format!("{rel}/"), &path) {
+                    Ok(children) => {
+                        stack.push(children.into_iter());
+                        true
                     }
-                };
-                let name = entry.file_name();
-                let Some(name) = name.to_str() else {
-                    let err = TargetError::new(
-                        ErrorKind::InvalidName,
-                        format!(
-                            "a name in {} is not valid UTF-8 ({}): rename it so it can be verified",
-                            dir.display(),
-                            name.to_string_lossy()
-                        ),
-                    );
-                    self.push(Err(err));
-                    return self.finish();
-                };
-                let rel = format!("{prefix}{name}");
-                if !self.visit(&entry, rel, &mut stack) {
-                    return self.finish();
-                }
+                    Err(e) => {
+                        self.push(Err(e));
+                        false
+                    }
+                },
+            };
+            if !more {
+                break;
             }
         }
         self.finish()
     }
 
-    /// One directory entry; `false` to stop the walk.
+    /// The entries of one folder worth listing, in [`path_order`].
+    fn folder(&mut self, prefix: String, dir: &Path) -> Result<Vec<Child>, TargetError> {
+        let entries = std::fs::read_dir(dir).map_err(|e| {
+            TargetError::new(
+                io_kind(&e),
+                format!("cannot read folder {}: {e}", dir.display()),
+            )
+        })?;
+        let mut children = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| {
+                TargetError::new(
+                    io_kind(&e),
+                    format!("listing folder {} failed: {e}", dir.display()),
+                )
+            })?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                return Err(TargetError::new(
+                    ErrorKind::InvalidName,
+                    format!(
+                        "a name in {} is not valid UTF-8 ({}): rename it so it can be verified",
+                        dir.display(),
+                        name.to_string_lossy()
+                    ),
+                ));
+            };
+            if let Some(child) = self.visit(&entry, format!("{prefix}{name}"))? {
+                children.push(child);
+            }
+        }
+        children.sort_by(|a, b| path_order(a.name(), a.is_folder(), b.name(), b.is_folder()));
+        Ok(children)
+    }
+
+    /// One directory entry: a file to list, a folder to enter, or nothing (skipped, or
+    /// gone since the folder was read).
     fn visit(
         &mut self,
         entry: &std::fs::DirEntry,
         rel: String,
-        stack: &mut Vec<(String, PathBuf)>,
-    ) -> bool {
+    ) -> Result<Option<Child>, TargetError> {
         let path = entry.path();
-        let file_type = match entry.file_type() {
-            Ok(t) => t,
-            Err(e) => return self.push(Err(TargetError::new(io_kind(&e), format!("{rel}: {e}")))),
-        };
+        let file_type = entry
+            .file_type()
+            .map_err(|e| TargetError::new(io_kind(&e), format!("{rel}: {e}")))?;
         let meta = if file_type.is_symlink() {
             match self.follow_link(&path, &rel) {
                 Some(meta) => meta,
-                None => return true,
+                None => return Ok(None),
             }
         } else {
             match entry.metadata() {
                 Ok(m) => m,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return true,
-                Err(e) => {
-                    return self.push(Err(TargetError::new(io_kind(&e), format!("{rel}: {e}"))));
-                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(TargetError::new(io_kind(&e), format!("{rel}: {e}"))),
             }
         };
         if meta.is_file() {
-            self.file(rel, &meta)
+            Ok(Some(Child::File(Entry {
+                path: rel,
+                size: meta.len(),
+                modified: modified(&meta),
+            })))
         } else if meta.is_dir() {
             if self.visited.insert((meta.dev(), meta.ino())) {
-                stack.push((format!("{rel}/"), path));
+                Ok(Some(Child::Folder(rel, path)))
             } else {
                 self.skip(
                     rel,
                     "a link back to a folder already listed (a loop)".into(),
                 );
+                Ok(None)
             }
-            true
         } else {
             self.skip(rel, "not a regular file (a device, pipe or socket)".into());
-            true
+            Ok(None)
         }
     }
 

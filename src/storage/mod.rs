@@ -57,6 +57,16 @@ impl Skipped {
 /// The bytes of one file, in order, as they arrive.
 pub type ByteStream = BoxStream<'static, Result<Bytes, TargetError>>;
 
+/// The order of two entries of one folder (`name`, and whether it is a folder) that makes
+/// a depth-first walk list every path in byte order: a folder sorts as its name followed
+/// by `/`, where all of its paths begin.
+pub fn path_order(a: &str, a_folder: bool, b: &str, b_folder: bool) -> std::cmp::Ordering {
+    let slash = |folder: bool| if folder { &b"/"[..] } else { &b""[..] };
+    let a = a.as_bytes().iter().chain(slash(a_folder));
+    let b = b.as_bytes().iter().chain(slash(b_folder));
+    a.cmp(b)
+}
+
 /// A file read with blocking calls, piece by piece (see [`Target::blocking_reader`]).
 pub trait BlockingRead: Send {
     /// Fills the start of `buf` with the next bytes of the file and says how many; 0 at
@@ -75,7 +85,10 @@ pub trait Target: Send + Sync + 'static {
         1
     }
 
-    /// Every file under the target's root, as a stream (never collected by the target).
+    /// Every file under the target's root, as a stream (never collected by the target),
+    /// in byte order of path: the listing pass merges it with the catalog's records in
+    /// that order (and refuses a listing out of order). A backend that walks folders gets
+    /// this order by walking depth-first with each folder's entries in [`path_order`].
     fn list(&self) -> BoxStream<'static, Result<Entry, TargetError>>;
 
     /// What the last complete listing left out on purpose, and why. Nothing, for

@@ -31,7 +31,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use self::probe::ConnectError;
 use super::buffer::BufferPool;
-use super::{ByteStream, Entry, ErrorKind, Target, TargetError};
+use super::{ByteStream, Entry, ErrorKind, Target, TargetError, path_order};
 use crate::config::{Encryption, SmbLocation};
 
 /// Characters left as they are in the URL paths given to libsmbclient; everything else
@@ -168,49 +168,70 @@ impl SmbTarget {
     }
 
     /// Walks the folder tree depth-first, sending files as they are found.
+    /// The entries of `folder` (relative path, whether it is a folder, the entry), in
+    /// [`path_order`].
+    fn folder(
+        client: &SmbClient,
+        root: &str,
+        context: &Context,
+        folder: &str,
+    ) -> Result<Vec<(String, bool, Entry)>, TargetError> {
+        let url = if folder.is_empty() {
+            format!("{root}/")
+        } else {
+            format!("{root}/{}", encode_path(folder))
+        };
+        let refusals = chatter::encryption_refusals();
+        let entries = client.list_dirplus(&url).map_err(|e| {
+            // libsmbclient reports any failure to open a folder as a bad descriptor:
+            // ask stat for the real reason.
+            let e = match (e, client.stat(&url)) {
+                (SmbError::BadFileDescriptor, Err(real)) => real,
+                (e, _) => e,
+            };
+            context.describe(e, Place::Listing(folder))
+        })?;
+        context.check_session(refusals)?;
+        let mut children: Vec<(String, bool, Entry)> = entries
+            .into_iter()
+            .map(|e| {
+                let path = if folder.is_empty() {
+                    e.name().to_string()
+                } else {
+                    format!("{folder}/{}", e.name())
+                };
+                let is_folder = matches!(e.get_type(), SmbDirentType::Dir);
+                let entry = Entry {
+                    path: path.clone(),
+                    size: e.size,
+                    modified: to_utc(e.mtime),
+                };
+                (path, is_folder, entry)
+            })
+            .collect();
+        let name = |p: &str| p.rsplit('/').next().unwrap_or("").to_string();
+        children.sort_by(|a, b| path_order(&name(&a.0), a.1, &name(&b.0), b.1));
+        Ok(children)
+    }
+
     fn walk(
         client: &SmbClient,
         root: &str,
         context: &Context,
         tx: &tokio::sync::mpsc::Sender<Result<Entry, TargetError>>,
     ) -> Result<(), TargetError> {
-        let mut folders = vec![String::new()];
-        while let Some(folder) = folders.pop() {
-            let url = if folder.is_empty() {
-                format!("{root}/")
-            } else {
-                format!("{root}/{}", encode_path(&folder))
+        // Depth-first, each folder's entries in path order, so that paths come out in
+        // byte order; one folder's entries per level are held.
+        let mut stack = vec![Self::folder(client, root, context, "")?.into_iter()];
+        while let Some(top) = stack.last_mut() {
+            let Some((path, folder, entry)) = top.next() else {
+                stack.pop();
+                continue;
             };
-            let refusals = chatter::encryption_refusals();
-            let entries = client.list_dirplus(&url).map_err(|e| {
-                // libsmbclient reports any failure to open a folder as a bad descriptor:
-                // ask stat for the real reason.
-                let e = match (e, client.stat(&url)) {
-                    (SmbError::BadFileDescriptor, Err(real)) => real,
-                    (e, _) => e,
-                };
-                context.describe(e, Place::Listing(&folder))
-            })?;
-            context.check_session(refusals)?;
-            for e in entries {
-                let path = if folder.is_empty() {
-                    e.name().to_string()
-                } else {
-                    format!("{folder}/{}", e.name())
-                };
-                match e.get_type() {
-                    SmbDirentType::Dir => folders.push(path),
-                    _ => {
-                        let entry = Entry {
-                            path,
-                            size: e.size,
-                            modified: to_utc(e.mtime),
-                        };
-                        if tx.blocking_send(Ok(entry)).is_err() {
-                            return Ok(()); // the listing is no longer wanted
-                        }
-                    }
-                }
+            if folder {
+                stack.push(Self::folder(client, root, context, &path)?.into_iter());
+            } else if tx.blocking_send(Ok(entry)).is_err() {
+                return Ok(()); // the listing is no longer wanted
             }
         }
         Ok(())

@@ -9,11 +9,12 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use crate::catalog::{
-    Catalog, CatalogError, InventoryRecord, ProblemFile, RECORD_SCHEMA, Seen, TargetState,
+    Catalog, CatalogError, Cursor, FileRecord, InventoryRecord, ProblemFile, RECORD_SCHEMA, Seen,
+    Swept, TargetState, Update,
 };
 use crate::config::{Canary, Format, Policy};
 use crate::evidence::{Coverage, Drift, FileRef, Inventory};
-use crate::storage::{Entry, Target, TargetError};
+use crate::storage::{Entry, ErrorKind, Target, TargetError};
 
 use super::checks::drift::DriftTally;
 use super::sample::{Sample, Sampler};
@@ -77,6 +78,12 @@ pub struct Scope {
 
 struct Pass {
     scope: Scope,
+    /// The target's inventory records and baselines, merged with the listing in path
+    /// order: no look-up per file, and only what changed is written.
+    inventory: Cursor<InventoryRecord>,
+    baselines: Cursor<FileRecord>,
+    /// The last path listed, to check the order.
+    last: Option<String>,
     catalog: Catalog,
     policy: Policy,
     generation: u64,
@@ -99,10 +106,22 @@ struct Pass {
 }
 
 impl Pass {
-    fn take(&mut self, chunk: Vec<Entry>) -> Result<(), CatalogError> {
+    fn take(&mut self, chunk: Vec<Entry>) -> Result<(), ListError> {
         let Scope { job, target, .. } = &self.scope;
-        let mut batch = Vec::with_capacity(chunk.len());
+        let mut batch = Vec::new();
         for entry in chunk {
+            if let Some(last) = &self.last
+                && *last >= entry.path
+            {
+                return Err(ListError::Target(TargetError::new(
+                    ErrorKind::Other,
+                    format!(
+                        "the listing gave `{}` after `{last}`: it must come in path order to be compared with the catalog",
+                        entry.path
+                    ),
+                )));
+            }
+            self.last = Some(entry.path.clone());
             // Canaries are restored whatever include/exclude say.
             let canary = self.canaries.iter().any(|c| c.path == entry.path);
             if canary {
@@ -131,15 +150,26 @@ impl Pass {
                 });
             }
 
-            let committed = self.drift.committed();
-            let record = self.catalog.inventory(job, target, &entry.path)?;
+            let (committed, generation) = (self.drift.committed(), self.generation);
+            let drift = &mut self.drift;
+            let record = self.inventory.until(Some(&entry.path), |path, rec| {
+                unlisted(drift, &mut batch, committed, generation, path, rec);
+                Ok(())
+            })?;
+            let before = record.as_ref().and_then(|r| r.at(committed));
+            self.drift.seen(&entry, before);
+            let now = Seen {
+                generation,
+                size: entry.size,
+                modified: entry.modified,
+            };
             self.drift
-                .seen(&entry, record.as_ref().and_then(|r| r.at(committed)));
+                .swept(&entry.path, Swept::Present { now, before });
 
             // Coverage counts a file only if its current version was verified.
             let verified_at = self
-                .catalog
-                .file(job, target, &entry.path)?
+                .baselines
+                .seek(&entry.path)?
                 .filter(|r| r.modified == entry.modified && r.size == entry.size)
                 .map(|r| r.verified_at);
             if let Some(at) = verified_at {
@@ -170,32 +200,32 @@ impl Pass {
                 self.sampler.offer(&entry, verified_at);
             }
 
-            let now = Seen {
-                generation: self.generation,
-                size: entry.size,
-                modified: entry.modified,
-            };
-            batch.push((
-                entry.path,
-                InventoryRecord::record(record.as_ref(), committed, now),
-            ));
+            let now = Some((entry.size, entry.modified));
+            match InventoryRecord::update(record.as_ref(), committed, generation, now) {
+                Update::Keep => {}
+                Update::Write(rec) => batch.push((entry.path, Some(rec))),
+                Update::Delete => batch.push((entry.path, None)),
+            }
         }
-        self.catalog.put_inventory_batch(job, target, &batch)
+        Ok(self.catalog.put_inventory_batch(job, target, &batch)?)
     }
 
-    /// After a complete listing: finds what vanished and records the new totals.
+    /// After a complete listing: finds what vanished (the records after the last listed
+    /// path) and records the new totals.
     fn complete(mut self, list_seconds: f64) -> Result<Listed, CatalogError> {
         let Scope {
             job,
             target,
             run_id,
         } = &self.scope;
+        let (committed, generation) = (self.drift.committed(), self.generation);
         let drift = &mut self.drift;
-        let committed = drift.committed();
-        self.catalog
-            .sweep_inventory(job, target, committed, self.generation, |path, s| {
-                drift.swept(path, s)
-            })?;
+        let mut batch = Vec::new();
+        self.inventory.until(None, |path, rec| {
+            unlisted(drift, &mut batch, committed, generation, path, rec);
+            Ok(())
+        })?;
+        self.catalog.put_inventory_batch(job, target, &batch)?;
         let state = TargetState {
             v: RECORD_SCHEMA,
             run_id: run_id.clone(),
@@ -243,6 +273,27 @@ impl Pass {
     }
 }
 
+/// A record of a file the listing did not have: the drift hears of it if the committed
+/// listing had it, and the record says it is gone (or goes).
+fn unlisted(
+    drift: &mut DriftTally,
+    batch: &mut Vec<(String, Option<InventoryRecord>)>,
+    committed: Option<u64>,
+    generation: u64,
+    path: String,
+    rec: InventoryRecord,
+) {
+    let before = rec.at(committed);
+    if let Some(before) = before {
+        drift.swept(&path, Swept::Vanished { before });
+    }
+    match InventoryRecord::update(Some(&rec), committed, generation, None) {
+        Update::Keep => {}
+        Update::Write(rec) => batch.push((path, Some(rec))),
+        Update::Delete => batch.push((path, None)),
+    }
+}
+
 /// Lists `target` completely. Any listing error aborts the pass: a partial listing is
 /// never judged (the target gets an error verdict instead).
 pub async fn list(
@@ -259,6 +310,9 @@ pub async fn list(
     // When the previous listing began: restic index files written since are new.
     let since = previous.as_ref().map(|p| p.at);
     let mut pass = Pass {
+        inventory: catalog.inventory_cursor(&scope.job, &scope.target),
+        baselines: catalog.files_cursor(&scope.job, &scope.target),
+        last: None,
         generation: catalog.next_generation()?,
         sampler,
         drift: DriftTally::new(previous, policy.immutable.clone(), policy.retention, now),

@@ -55,7 +55,12 @@ impl Target for Flaky {
                     modified: *m,
                 })
             })
-            .collect();
+            .collect::<Vec<Result<Entry, TargetError>>>();
+        let mut entries = entries;
+        entries.sort_by(|a, b| match (a, b) {
+            (Ok(a), Ok(b)) => a.path.cmp(&b.path),
+            _ => std::cmp::Ordering::Equal,
+        });
         futures::stream::iter(entries).boxed()
     }
     async fn stat(&self, _: &str) -> Result<Entry, TargetError> {

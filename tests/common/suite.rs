@@ -9,12 +9,16 @@ use backproof::storage::{ErrorKind, Target};
 use futures::{StreamExt, TryStreamExt};
 
 /// Files the backend's test must put on its storage before calling [`run`]: path and
-/// content. Names exercise folders, spaces, unicode, `%`, `#` and a long path.
+/// content. Names exercise folders, spaces, unicode, `%`, `#`, a long path, and the byte
+/// order of paths around a folder's name.
 pub fn fixture_files() -> Vec<(String, Vec<u8>)> {
     let mut files = vec![
         ("top.bin".to_string(), content("top", 1)),
         ("empty.bin".to_string(), Vec::new()),
         ("dir/sub/deep.bin".to_string(), content("deep", 70_001)),
+        // Around the folder `dir` in byte order: `-` sorts before `/`, `0` after it.
+        ("dir-a.bin".to_string(), content("dir-a", 10)),
+        ("dir0.bin".to_string(), content("dir0", 11)),
         (
             "spaces and ünïcødé/ç 100% #1.bin".to_string(),
             content("odd", 4096),
@@ -56,6 +60,12 @@ pub async fn run(target: &dyn Target) {
         names.keys().collect::<Vec<_>>(),
         expected.keys().collect::<Vec<_>>(),
         "listing holds exactly the fixture files"
+    );
+    // In byte order of path (the listing pass merges it with the catalog in that order).
+    let order: Vec<&str> = listed.iter().map(|e| e.path.as_str()).collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "listing not in byte order of path: {order:#?}"
     );
     let now = chrono::Utc::now();
     for e in &listed {

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Benchmark of listings and of what a run writes to the catalog, side by side with
+# `rclone lsf -R` in one run.
+#
+#   benches/listing.sh        (needs rclone, GNU time; installed when missing)
+#
+# For 100,000, 300,000 and 1,000,000 small files in nested folders (COUNTS changes the
+# list; the tree grows from one count to the next):
+#  - a run (listing, inventory, drift, coverage and a sample of 10 restored) against
+#    `rclone lsf -R` (listing only): medians of ROUNDS=5 alternating runs, wall time,
+#    CPU and peak RSS (goal: ratio <= 1.5; peak RSS <= 64 MiB and flat with the count);
+#  - the bytes the run writes to the disk (GNU time's file system outputs, 512-byte
+#    units, counted at write-back: the catalog and the evidence files): on the first
+#    run (the whole inventory), on a run where nothing changed, and on a run after 1,000
+#    files were rewritten (goal: grows with what changed, not with the inventory).
+# The tree is in the page cache for every contender (each is warmed up first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. benches/measure.sh
+
+need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
+need rclone rclone
+[ -x /usr/bin/time ] || need /usr/bin/time time
+
+if [ -z "${BIN:-}" ]; then cargo build --release --quiet; BIN=$PWD/target/release/backproof; fi
+COUNTS=${COUNTS:-100000 300000 1000000}
+WORK=${BENCH_DIR:-$(mktemp -d /var/tmp/backproof-listing.XXXXXX)}
+mkdir -p "$WORK"
+trap 'rm -rf "$WORK"; measure_cleanup' EXIT
+
+grow() { # total: adds folders of 500 files of 64 bytes until the tree holds `total` files
+  python3 - "$WORK/tree" "$1" <<'PY'
+import os, sys
+root, total = sys.argv[1], int(sys.argv[2])
+per_folder, folders = 500, int(sys.argv[2]) // 500
+for i in range(folders):
+    d = os.path.join(root, f"host-{i // 100:03}", f"day-{i % 100:02}")
+    if os.path.isdir(d):
+        continue
+    os.makedirs(d)
+    for c in range(per_folder):
+        with open(os.path.join(d, f"chunk-{c:04}.bin"), "wb") as f:
+            f.write(os.urandom(64))
+PY
+}
+written_kib() { # the disk writes of one run, in KiB
+  /usr/bin/time -f '%O' -o "$WORK/io" "$@" >/dev/null 2>&1 || true
+  echo $(( $(tail -1 "$WORK/io") / 2 ))
+}
+
+mkdir -p "$WORK/cfg/jobs.d"
+printf 'data_dir = "data"\n[policy]\nmax_age = "off"\nsample_files = 10\n' > "$WORK/cfg/backproof.toml"
+printf 'client = "Bench"\nschedule = "0 3 * * *"\n[[targets]]\nname = "t"\nurl = "file://%s/tree"\n' "$WORK" > "$WORK/cfg/jobs.d/bench.toml"
+RUN="$BIN --config $WORK/cfg/backproof.toml run bench"
+for n in $COUNTS; do
+  echo "== Listing of $n files =="
+  grow "$n"
+  sync
+  first=$(written_kib $RUN)
+  find "$WORK/tree" -type f -printf '' ; rclone lsf -R "$WORK/tree" >/dev/null   # warm up
+  alternate "listing, $n files" 0 \
+    "backproof run (listing)||$RUN" \
+    "rclone lsf -R||rclone lsf -R $WORK/tree"
+  sync
+  same=$(written_kib $RUN)
+  # 1,000 files rewritten with new content and a new modification time.
+  find "$WORK/tree" -type f -name 'chunk-000*.bin' | head -1000 | while read -r f; do head -c 64 /dev/urandom > "$f"; done
+  sync
+  changed=$(written_kib $RUN)
+  printf 'disk writes of a run over %s files: %s KiB for the first (whole inventory), %s KiB with nothing changed, %s KiB after 1,000 files changed\n' \
+    "$n" "$first" "$same" "$changed"
+  echo
+done
+table

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Benchmark of a restic repository check, side by side with restic itself in one run.
+#
+#   benches/restic.sh         (needs restic, GNU time; installed when missing)
+#
+# A local restic repository holding one backup of 1 GiB of random data: backproof with
+# the repository password (keyed mode: every pack the index lists present, every tree
+# resolved, the newest snapshot's file restored and hashed, with `sample_bytes` covering
+# it) against `restic check --read-data` (reads and decrypts every pack). Medians of
+# ROUNDS=5 alternating runs; goal: stay ahead of restic (ratio < 1.0).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. benches/measure.sh
+
+need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
+need restic restic
+[ -x /usr/bin/time ] || need /usr/bin/time time
+
+if [ -z "${BIN:-}" ]; then cargo build --release --quiet; BIN=$PWD/target/release/backproof; fi
+WORK=$(mktemp -d /var/tmp/backproof-restic.XXXXXX)
+trap 'rm -rf "$WORK"; measure_cleanup' EXIT
+
+mkdir -p "$WORK/data" "$WORK/cfg/jobs.d"
+head -c $((1 << 30)) /dev/urandom > "$WORK/data/backup-1g.bin"
+echo "bench-password" > "$WORK/password"
+chmod 600 "$WORK/password"
+export RESTIC_PASSWORD_FILE=$WORK/password RESTIC_REPOSITORY=$WORK/repo RESTIC_CACHE_DIR=$WORK/cache
+restic init --quiet >/dev/null
+restic backup --quiet "$WORK/data" >/dev/null
+rm -rf "$WORK/data"
+printf 'data_dir = "data"\n[policy]\nmax_age = "off"\nsample_bytes = "2GB"\nsample_files = 10\n' > "$WORK/cfg/backproof.toml"
+printf 'client = "Bench"\nschedule = "0 3 * * *"\n[[targets]]\nname = "r"\nurl = "file://%s/repo"\nformat = "restic"\npassword_file = "%s/password"\n' \
+  "$WORK" "$WORK" > "$WORK/cfg/jobs.d/bench.toml"
+"$BIN" --config "$WORK/cfg/backproof.toml" run bench >/dev/null   # baselines, page cache
+alternate "restic repository, 1 GiB" 1 \
+  "backproof run (keyed)||$BIN --config $WORK/cfg/backproof.toml run bench" \
+  "restic check --read-data||restic check --read-data --no-cache"
+table
