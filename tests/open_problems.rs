@@ -438,6 +438,50 @@ fn corruption_stays_open_and_is_rechecked_until_it_verifies() {
     );
 }
 
+/// Truncates `path` to `len` bytes, keeping its modification time (damage, not a new
+/// backup).
+fn truncate_in_place(path: &Path, len: u64) {
+    let mtime = std::fs::metadata(path).unwrap().modified().unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+    set_mtime(path, mtime);
+}
+
+#[test]
+fn a_damaged_file_truncated_again_in_place_is_not_a_new_version() {
+    // Found by the truth test: the second truncation changed the file's size but not its
+    // modification time, and the restore of the shorter file closed the problem as if a
+    // new backup had replaced the damaged one.
+    // A file never restored yet (no baseline): only the listing shows the damage.
+    let f = backup_set("sample_files = 1", 6);
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 0);
+    let t = target(&ev, "nas");
+    let name = (1..=6)
+        .map(|i| format!("set/f{i:02}.bak"))
+        .find(|p| sampled(t, p).is_none())
+        .unwrap();
+    let victim = f.backups.join(&name);
+    let len = std::fs::metadata(&victim).unwrap().len();
+    truncate_in_place(&victim, len / 2);
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 1, "{:#}", target(&ev, "nas"));
+    truncate_in_place(&victim, len / 4);
+    for run in ["truncated again", "nothing changed"] {
+        let (code, ev) = f.run_json("acme", &[]);
+        let t = target(&ev, "nas");
+        assert_eq!(code, 1, "{run}: {t:#}");
+        assert!(
+            t["problems"].as_array().is_some_and(|p| !p.is_empty()),
+            "{run}: the problem must stay open: {t:#}"
+        );
+    }
+}
+
 #[test]
 fn the_worst_finding_leads_the_summary_the_email_and_its_subject() {
     let f = backup_set("sample_files = 100", 8);
