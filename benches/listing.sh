@@ -9,10 +9,11 @@
 #  - a run (listing, inventory, drift, coverage and a sample of 10 restored) against
 #    `rclone lsf -R` (listing only): medians of ROUNDS=5 alternating runs, wall time,
 #    CPU and peak RSS (goal: ratio <= 1.5; peak RSS <= 64 MiB and flat with the count);
-#  - the bytes the run writes to the disk (GNU time's file system outputs, 512-byte
-#    units, counted at write-back: the catalog and the evidence files): on the first
-#    run (the whole inventory), on a run where nothing changed, and on a run after 1,000
-#    files were rewritten (goal: grows with what changed, not with the inventory).
+#  - what a run writes: the inventory records (from its log), and the bytes written to
+#    the disk (GNU time's file system outputs: the catalog, the evidence files, and
+#    sled's rewrite of its free segments at each open), on the first run (the whole
+#    inventory), on a run where nothing changed, and on a run after 1,000 files were
+#    rewritten (goal: grows with what changed, not with the inventory).
 # The tree is in the page cache for every contender (each is warmed up first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,9 +44,11 @@ for i in range(folders):
             f.write(os.urandom(64))
 PY
 }
-written_kib() { # the disk writes of one run, in KiB
-  /usr/bin/time -f '%O' -o "$WORK/io" "$@" >/dev/null 2>&1 || true
-  echo $(( $(tail -1 "$WORK/io") / 2 ))
+written() { # the disk writes of one run (KiB) and the inventory records it wrote
+  BACKPROOF_LOG=warn,backproof::verify::inventory=info /usr/bin/time -f '%O' -o "$WORK/io" \
+    "$@" >/dev/null 2>"$WORK/log" || true
+  printf '%s KiB, %s records' "$(( $(tail -1 "$WORK/io") / 2 ))" \
+    "$(grep -o 'records_written=[0-9]*' "$WORK/log" | tail -1 | cut -d= -f2)"
 }
 
 mkdir -p "$WORK/cfg/jobs.d"
@@ -56,18 +59,18 @@ for n in $COUNTS; do
   echo "== Listing of $n files =="
   grow "$n"
   sync
-  first=$(written_kib $RUN)
+  first=$(written $RUN)
   find "$WORK/tree" -type f -printf '' ; rclone lsf -R "$WORK/tree" >/dev/null   # warm up
   alternate "listing, $n files" 0 \
     "backproof run (listing)||$RUN" \
     "rclone lsf -R||rclone lsf -R $WORK/tree"
   sync
-  same=$(written_kib $RUN)
+  same=$(written $RUN)
   # 1,000 files rewritten with new content and a new modification time.
   find "$WORK/tree" -type f -name 'chunk-000*.bin' | head -1000 | while read -r f; do head -c 64 /dev/urandom > "$f"; done
   sync
-  changed=$(written_kib $RUN)
-  printf 'disk writes of a run over %s files: %s KiB for the first (whole inventory), %s KiB with nothing changed, %s KiB after 1,000 files changed\n' \
+  changed=$(written $RUN)
+  printf 'disk writes of a run over %s files: first run (whole inventory) %s; nothing changed %s; 1,000 files changed %s\n' \
     "$n" "$first" "$same" "$changed"
   echo
 done

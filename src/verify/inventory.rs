@@ -84,6 +84,8 @@ struct Pass {
     baselines: Cursor<FileRecord>,
     /// The last path listed, to check the order.
     last: Option<String>,
+    /// Inventory records this listing wrote and removed (what changed).
+    changes: Changes,
     catalog: Catalog,
     policy: Policy,
     generation: u64,
@@ -207,6 +209,7 @@ impl Pass {
                 Update::Delete => batch.push((entry.path, None)),
             }
         }
+        self.changes.add(&batch);
         Ok(self.catalog.put_inventory_batch(job, target, &batch)?)
     }
 
@@ -226,6 +229,13 @@ impl Pass {
             Ok(())
         })?;
         self.catalog.put_inventory_batch(job, target, &batch)?;
+        self.changes.add(&batch);
+        tracing::info!(
+            files = self.files,
+            records_written = self.changes.written,
+            records_removed = self.changes.removed,
+            "inventory recorded"
+        );
         let state = TargetState {
             v: RECORD_SCHEMA,
             run_id: run_id.clone(),
@@ -273,6 +283,21 @@ impl Pass {
     }
 }
 
+/// Inventory records a listing wrote and removed.
+#[derive(Default)]
+struct Changes {
+    written: u64,
+    removed: u64,
+}
+
+impl Changes {
+    fn add(&mut self, batch: &[(String, Option<InventoryRecord>)]) {
+        let removed = batch.iter().filter(|(_, r)| r.is_none()).count() as u64;
+        self.removed += removed;
+        self.written += batch.len() as u64 - removed;
+    }
+}
+
 /// A record of a file the listing did not have: the drift hears of it if the committed
 /// listing had it, and the record says it is gone (or goes).
 fn unlisted(
@@ -313,6 +338,7 @@ pub async fn list(
         inventory: catalog.inventory_cursor(&scope.job, &scope.target),
         baselines: catalog.files_cursor(&scope.job, &scope.target),
         last: None,
+        changes: Changes::default(),
         generation: catalog.next_generation()?,
         sampler,
         drift: DriftTally::new(previous, policy.immutable.clone(), policy.retention, now),
