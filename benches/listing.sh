@@ -67,7 +67,17 @@ for n in $COUNTS; do
   sync
   same=$(written $RUN)
   # 1,000 files rewritten with new content and a new modification time.
-  find "$WORK/tree" -type f -name 'chunk-000*.bin' | head -1000 | while read -r f; do head -c 64 /dev/urandom > "$f"; done
+  python3 - "$WORK/tree" <<'PY'
+import os, sys
+changed = 0
+for folder, _, names in sorted(os.walk(sys.argv[1])):
+    for name in sorted(names)[:10]:
+        if changed == 1000:
+            sys.exit(0)
+        with open(os.path.join(folder, name), "wb") as f:
+            f.write(os.urandom(64))
+        changed += 1
+PY
   sync
   changed=$(written $RUN)
   printf 'disk writes of a run over %s files: first run (whole inventory) %s; nothing changed %s; 1,000 files changed %s\n' \

@@ -3,7 +3,7 @@
 #   ROUNDS=5                                  runs of each contender (default 5)
 #   alternate ROW GIB 'name|prep|command' ... runs every contender once per round, in
 #                                             turn; `prep` (not timed, may be empty) runs
-#                                             before each run of `command`
+#                                             before each run of `command`, then `sync`
 #   table                                     prints every row measured so far (not when
 #                                             BENCH_COMBINED is set: benches/run.sh prints
 #                                             one table of every script at the end)
@@ -32,6 +32,7 @@ alternate() { # row gib spec...
     for spec in "$@"; do
       IFS='|' read -r name prep cmd <<<"$spec"
       [ -n "$prep" ] && bash -c "$prep" >/dev/null 2>&1
+      sync   # no write-back of an earlier contender's copy runs during this one
       /usr/bin/time -f '%e %U %S %M' -o "$MEASURE_LOG.t" bash -c "$cmd" >/dev/null 2>"$MEASURE_LOG.err" \
         || { echo "FAILED ($row, $name): $cmd" >&2; tail -5 "$MEASURE_LOG.err" >&2; }
       printf '%s\t%s\t%s\t%s\n' "$row" "$name" "$gib" "$(tail -1 "$MEASURE_LOG.t")" >>"$MEASURE_LOG"

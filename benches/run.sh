@@ -24,7 +24,8 @@ trap 'rm -f "$MEASURE_LOG"' EXIT
 for section in local listing restic remote catalog tiny; do
   if [[ " ${SKIP:-} " == *" $section "* ]]; then continue; fi
   echo "######## benches/$section.sh"
-  "benches/$section.sh" || echo "benches/$section.sh failed (exit $?)"
+  # In its own session: smbd, stopping, signals its whole process group.
+  setsid "benches/$section.sh" || echo "benches/$section.sh failed (exit $?)"
   echo
 done
 echo "######## every row"
