@@ -296,7 +296,10 @@ impl Catalog {
         };
         let db = sled::Config::new()
             .path(&path)
-            .cache_capacity(32 << 20)
+            // A small cache: memory matters more than speed here (the fleet page reads
+            // summaries, a listing reads the inventory once, in order), and sled's own
+            // memory grows beyond its cache with the size of the database.
+            .cache_capacity(8 << 20)
             .flush_every_ms(Some(1000))
             .open()
             .map_err(damaged)?;
