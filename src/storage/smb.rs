@@ -45,6 +45,11 @@ const KEEP: &AsciiSet = &NON_ALPHANUMERIC
 /// Bytes asked of libsmbclient per read call; it splits them into pipelined SMB reads.
 const READ_CHUNK: usize = 2 << 20;
 
+/// The chunk buffers of every SMB read, shared so that a restore of many small files does
+/// not allocate and zero a new buffer for each.
+static SMB_BUFFERS: std::sync::LazyLock<Arc<BufferPool>> =
+    std::sync::LazyLock::new(|| BufferPool::new(READ_CHUNK));
+
 /// The end of both "not encrypted" errors.
 const REFUSED: &str = "encryption = \"required\" refuses it: turn on SMB3 encryption on the server, or set encryption = \"preferred\" to accept reading in clear";
 
@@ -305,9 +310,8 @@ impl Target for SmbTarget {
             if opened_tx.send(Ok(())).is_err() {
                 return;
             }
-            let pool = BufferPool::new(READ_CHUNK);
             loop {
-                let item = match pool.read_chunk(&mut file) {
+                let item = match SMB_BUFFERS.read_chunk(&mut file) {
                     Ok(None) => return,
                     Ok(Some(chunk)) => Ok(chunk),
                     Err(e) => Err(context.describe(SmbError::Io(e), Place::File(&path))),
