@@ -114,13 +114,11 @@ impl Target for StoreTarget {
     fn list(&self) -> BoxStream<'static, Result<Entry, TargetError>> {
         let prefix = self.prefix.clone();
         let errors = self.errors.clone();
-        self.store
-            .list(self.prefix.as_ref())
-            .map(move |r| match r {
-                Ok(meta) => Ok(Self::entry(prefix.as_ref(), meta)),
-                Err(e) => Err(errors(e, "listing")),
-            })
-            .boxed()
+        let entries = self.store.list(self.prefix.as_ref()).map(move |r| match r {
+            Ok(meta) => Ok(Self::entry(prefix.as_ref(), meta)),
+            Err(e) => Err(errors(e, "listing")),
+        });
+        without_folder_markers(entries.boxed())
     }
 
     async fn stat(&self, path: &str) -> Result<Entry, TargetError> {
@@ -267,6 +265,62 @@ pub(crate) fn read_file(file: std::fs::File, what: String) -> ByteStream {
     read_file_after(file, what, None)
 }
 
+/// A stream of listing items.
+type ByteStreamOf<T> = BoxStream<'static, Result<T, TargetError>>;
+
+/// Drops the folder markers of a bucket listing: the empty objects `db/` that consoles
+/// create for a folder, which the listing gives as a file `db` (its trailing `/` trimmed).
+/// S3 lists keys in byte order, where `db/` comes after `db.sql`: as a file `db`, the
+/// marker would break the path order. A marker is an empty object followed by the
+/// objects under it, or an empty object out of order.
+fn without_folder_markers(entries: ByteStreamOf<Entry>) -> ByteStreamOf<Entry> {
+    struct State {
+        entries: ByteStreamOf<Entry>,
+        /// An empty object, until the next one shows whether it is a folder marker.
+        held: Option<Entry>,
+        /// An entry to give out next.
+        next: Option<Entry>,
+        last: Option<String>,
+    }
+    let under = |folder: &Entry, e: &Entry| {
+        e.path.len() > folder.path.len()
+            && e.path.starts_with(&folder.path)
+            && e.path.as_bytes()[folder.path.len()] == b'/'
+    };
+    let state = State {
+        entries,
+        held: None,
+        next: None,
+        last: None,
+    };
+    futures::stream::unfold(state, move |mut st| async move {
+        if let Some(e) = st.next.take() {
+            return Some((Ok(e), st));
+        }
+        loop {
+            let e = match st.entries.next().await {
+                None => return st.held.take().map(|h| (Ok(h), st)),
+                Some(Err(err)) => return Some((Err(err), st)),
+                Some(Ok(e)) => e,
+            };
+            if e.size == 0 && st.last.as_ref().is_some_and(|l| e.path <= *l) {
+                continue; // a marker listed after its folder's siblings
+            }
+            st.last = Some(e.path.clone());
+            let before = st.held.take().filter(|h| !under(h, &e));
+            if e.size == 0 {
+                st.held = Some(e);
+            } else {
+                st.next = Some(e);
+            }
+            if let Some(out) = before.or_else(|| st.next.take()) {
+                return Some((Ok(out), st));
+            }
+        }
+    })
+    .boxed()
+}
+
 /// Opening the local file `what` failed.
 pub(crate) fn open_error(what: &str, e: &std::io::Error) -> TargetError {
     let kind = io_kind(e);
@@ -397,4 +451,36 @@ pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
         cur = e.source();
     }
     last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn folder_markers_are_dropped_and_empty_files_kept() {
+        let e = |path: &str, size| {
+            Ok(Entry {
+                path: path.into(),
+                size,
+                modified: chrono::DateTime::UNIX_EPOCH,
+            })
+        };
+        // As S3 lists them: `db/` (a marker, trimmed to `db`) after `db.sql`; `e/` before
+        // `e/f`; `a.txt` and `g` are really empty files.
+        let listed = vec![
+            e("a.txt", 0),
+            e("db.sql", 5),
+            e("db", 0),
+            e("db/x", 3),
+            e("e", 0),
+            e("e/f", 1),
+            e("g", 0),
+        ];
+        let kept: Vec<String> = without_folder_markers(futures::stream::iter(listed).boxed())
+            .map(|r| r.unwrap().path)
+            .collect()
+            .await;
+        assert_eq!(kept, ["a.txt", "db.sql", "db/x", "e/f", "g"]);
+    }
 }

@@ -84,8 +84,8 @@ struct Pass {
     baselines: Cursor<FileRecord>,
     /// The last path listed, to check the order.
     last: Option<String>,
-    /// Inventory records this listing wrote and removed (what changed).
-    changes: Changes,
+    /// The inventory records this listing writes and removes (what changed).
+    writes: Writes,
     catalog: Catalog,
     policy: Policy,
     generation: u64,
@@ -110,7 +110,6 @@ struct Pass {
 impl Pass {
     fn take(&mut self, chunk: Vec<Entry>) -> Result<(), ListError> {
         let Scope { job, target, .. } = &self.scope;
-        let mut batch = Vec::new();
         for entry in chunk {
             if let Some(last) = &self.last
                 && *last >= entry.path
@@ -153,10 +152,10 @@ impl Pass {
             }
 
             let (committed, generation) = (self.drift.committed(), self.generation);
-            let drift = &mut self.drift;
+            let (drift, writes, catalog) = (&mut self.drift, &mut self.writes, &self.catalog);
             let record = self.inventory.until(Some(&entry.path), |path, rec| {
-                unlisted(drift, &mut batch, committed, generation, path, rec);
-                Ok(())
+                unlisted(drift, writes, committed, generation, path, rec);
+                writes.flush_if_full(catalog, job, target)
             })?;
             let before = record.as_ref().and_then(|r| r.at(committed));
             self.drift.seen(&entry, before);
@@ -203,14 +202,10 @@ impl Pass {
             }
 
             let now = Some((entry.size, entry.modified));
-            match InventoryRecord::update(record.as_ref(), committed, generation, now) {
-                Update::Keep => {}
-                Update::Write(rec) => batch.push((entry.path, Some(rec))),
-                Update::Delete => batch.push((entry.path, None)),
-            }
+            let update = InventoryRecord::update(record.as_ref(), committed, generation, now);
+            self.writes.push(entry.path, update);
         }
-        self.changes.add(&batch);
-        Ok(self.catalog.put_inventory_batch(job, target, &batch)?)
+        Ok(self.writes.flush(&self.catalog, job, target)?)
     }
 
     /// After a complete listing: finds what vanished (the records after the last listed
@@ -222,18 +217,16 @@ impl Pass {
             run_id,
         } = &self.scope;
         let (committed, generation) = (self.drift.committed(), self.generation);
-        let drift = &mut self.drift;
-        let mut batch = Vec::new();
+        let (drift, writes, catalog) = (&mut self.drift, &mut self.writes, &self.catalog);
         self.inventory.until(None, |path, rec| {
-            unlisted(drift, &mut batch, committed, generation, path, rec);
-            Ok(())
+            unlisted(drift, writes, committed, generation, path, rec);
+            writes.flush_if_full(catalog, job, target)
         })?;
-        self.catalog.put_inventory_batch(job, target, &batch)?;
-        self.changes.add(&batch);
+        self.writes.flush(&self.catalog, job, target)?;
         tracing::info!(
             files = self.files,
-            records_written = self.changes.written,
-            records_removed = self.changes.removed,
+            records_written = self.writes.written,
+            records_removed = self.writes.removed,
             "inventory recorded"
         );
         let state = TargetState {
@@ -283,18 +276,45 @@ impl Pass {
     }
 }
 
-/// Inventory records a listing wrote and removed.
+/// The inventory changes of a listing, written in batches of at most [`CHUNK`] as they
+/// come (a listing that finds most records gone must not hold them all), with counts.
 #[derive(Default)]
-struct Changes {
+struct Writes {
+    batch: Vec<(String, Option<InventoryRecord>)>,
     written: u64,
     removed: u64,
 }
 
-impl Changes {
-    fn add(&mut self, batch: &[(String, Option<InventoryRecord>)]) {
-        let removed = batch.iter().filter(|(_, r)| r.is_none()).count() as u64;
+impl Writes {
+    fn push(&mut self, path: String, update: Update) {
+        match update {
+            Update::Keep => {}
+            Update::Write(rec) => self.batch.push((path, Some(rec))),
+            Update::Delete => self.batch.push((path, None)),
+        }
+    }
+
+    fn flush_if_full(
+        &mut self,
+        catalog: &Catalog,
+        job: &str,
+        target: &str,
+    ) -> Result<(), CatalogError> {
+        if self.batch.len() >= CHUNK {
+            self.flush(catalog, job, target)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the batch. Safe while a cursor is open: every key in it is at or before the
+    /// cursor's position.
+    fn flush(&mut self, catalog: &Catalog, job: &str, target: &str) -> Result<(), CatalogError> {
+        let removed = self.batch.iter().filter(|(_, r)| r.is_none()).count() as u64;
+        catalog.put_inventory_batch(job, target, &self.batch)?;
         self.removed += removed;
-        self.written += batch.len() as u64 - removed;
+        self.written += self.batch.len() as u64 - removed;
+        self.batch.clear();
+        Ok(())
     }
 }
 
@@ -302,7 +322,7 @@ impl Changes {
 /// listing had it, and the record says it is gone (or goes).
 fn unlisted(
     drift: &mut DriftTally,
-    batch: &mut Vec<(String, Option<InventoryRecord>)>,
+    writes: &mut Writes,
     committed: Option<u64>,
     generation: u64,
     path: String,
@@ -312,11 +332,10 @@ fn unlisted(
     if let Some(before) = before {
         drift.swept(&path, Swept::Vanished { before });
     }
-    match InventoryRecord::update(Some(&rec), committed, generation, None) {
-        Update::Keep => {}
-        Update::Write(rec) => batch.push((path, Some(rec))),
-        Update::Delete => batch.push((path, None)),
-    }
+    writes.push(
+        path,
+        InventoryRecord::update(Some(&rec), committed, generation, None),
+    );
 }
 
 /// Lists `target` completely. Any listing error aborts the pass: a partial listing is
@@ -338,7 +357,7 @@ pub async fn list(
         inventory: catalog.inventory_cursor(&scope.job, &scope.target),
         baselines: catalog.files_cursor(&scope.job, &scope.target),
         last: None,
-        changes: Changes::default(),
+        writes: Writes::default(),
         generation: catalog.next_generation()?,
         sampler,
         drift: DriftTally::new(previous, policy.immutable.clone(), policy.retention, now),
