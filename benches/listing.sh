@@ -19,7 +19,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/measure.sh
 
-need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
 need rclone rclone
 [ -x /usr/bin/time ] || need /usr/bin/time time
 

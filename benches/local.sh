@@ -19,11 +19,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/measure.sh
 
-need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
 need b3sum b3sum
 need rclone rclone
 [ -x /usr/bin/time ] || need /usr/bin/time time
-need jq jq
 need bc bc
 
 if [ -z "${BIN:-}" ]; then cargo build --release --quiet; BIN=$PWD/target/release/backproof; fi

@@ -18,6 +18,9 @@
 ROUNDS=${ROUNDS:-5}
 MEASURE_LOG=${MEASURE_LOG:-$(mktemp /var/tmp/backproof-measure.XXXXXX)}
 
+# need COMMAND PACKAGE: installs the Debian package when the command is missing.
+need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
+
 # Removes the measurements when the script ends (kept for benches/run.sh's table).
 measure_cleanup() {
   rm -f "$MEASURE_LOG".t "$MEASURE_LOG".err

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-20}
 . benches/measure.sh
-[ -x /usr/bin/time ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
+[ -x /usr/bin/time ] || need /usr/bin/time time
 if [ -z "${BIN:-}" ]; then cargo build --release --quiet; BIN=$PWD/target/release/backproof; fi
 WORK=$(mktemp -d /var/tmp/backproof-tiny.XXXXXX)
 trap 'rm -rf "$WORK"; measure_cleanup' EXIT

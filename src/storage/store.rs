@@ -138,13 +138,11 @@ impl Target for StoreTarget {
         };
         let prefix = self.prefix.clone();
         let errors = self.errors.clone();
-        self.store
-            .list(Some(&full))
-            .map(move |r| match r {
-                Ok(meta) => Ok(Self::entry(prefix.as_ref(), meta)),
-                Err(e) => Err(errors(e, "listing")),
-            })
-            .boxed()
+        let entries = self.store.list(Some(&full)).map(move |r| match r {
+            Ok(meta) => Ok(Self::entry(prefix.as_ref(), meta)),
+            Err(e) => Err(errors(e, "listing")),
+        });
+        without_folder_markers(entries.boxed())
     }
 
     async fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Bytes, TargetError> {
@@ -306,7 +304,10 @@ fn without_folder_markers(entries: ByteStreamOf<Entry>) -> ByteStreamOf<Entry> {
             if e.size == 0 && st.last.as_ref().is_some_and(|l| e.path <= *l) {
                 continue; // a marker listed after its folder's siblings
             }
-            st.last = Some(e.path.clone());
+            match &mut st.last {
+                Some(last) => last.clone_from(&e.path),
+                None => st.last = Some(e.path.clone()),
+            }
             let before = st.held.take().filter(|h| !under(h, &e));
             if e.size == 0 {
                 st.held = Some(e);

@@ -122,7 +122,11 @@ impl Pass {
                     ),
                 )));
             }
-            self.last = Some(entry.path.clone());
+            // Kept in one buffer: no allocation per listed file.
+            match &mut self.last {
+                Some(last) => last.clone_from(&entry.path),
+                None => self.last = Some(entry.path.clone()),
+            }
             // Canaries are restored whatever include/exclude say.
             let canary = self.canaries.iter().any(|c| c.path == entry.path);
             if canary {

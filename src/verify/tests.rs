@@ -43,25 +43,20 @@ impl Target for Flaky {
         "memory://flaky"
     }
     fn list(&self) -> BoxStream<'static, Result<Entry, TargetError>> {
-        let entries: Vec<_> = self
+        // In path order, as every target lists.
+        let mut entries: Vec<Entry> = self
             .files
             .lock()
             .unwrap()
             .iter()
-            .map(|(p, c, m)| {
-                Ok(Entry {
-                    path: p.clone(),
-                    size: c.len() as u64,
-                    modified: *m,
-                })
+            .map(|(p, c, m)| Entry {
+                path: p.clone(),
+                size: c.len() as u64,
+                modified: *m,
             })
-            .collect::<Vec<Result<Entry, TargetError>>>();
-        let mut entries = entries;
-        entries.sort_by(|a, b| match (a, b) {
-            (Ok(a), Ok(b)) => a.path.cmp(&b.path),
-            _ => std::cmp::Ordering::Equal,
-        });
-        futures::stream::iter(entries).boxed()
+            .collect();
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        futures::stream::iter(entries.into_iter().map(Ok)).boxed()
     }
     async fn stat(&self, _: &str) -> Result<Entry, TargetError> {
         Err(TargetError::new(ErrorKind::Other, "unused"))
