@@ -11,7 +11,8 @@
 #    CPU and peak RSS (goal: ratio <= 1.5; peak RSS <= 64 MiB and flat with the count);
 #  - what a run writes: the inventory records (from its log), and the bytes written to
 #    the disk (GNU time's file system outputs: the catalog, the evidence files, and
-#    sled's rewrite of its free segments at each open), on the first run (the whole
+#    sled's rewrite of its free segments at each open, a compaction when the catalog's
+#    file has doubled) and the catalog's size after it, on the first run (the whole
 #    inventory), on a run where nothing changed, and on a run after 1,000 files were
 #    rewritten (goal: grows with what changed, not with the inventory).
 # The tree is in the page cache for every contender (each is warmed up first).
@@ -43,11 +44,13 @@ for i in range(folders):
             f.write(os.urandom(64))
 PY
 }
-written() { # the disk writes of one run (KiB) and the inventory records it wrote
-  BACKPROOF_LOG=warn,backproof::verify::inventory=info /usr/bin/time -f '%O' -o "$WORK/io" \
+written() { # the disk writes of one run (KiB), the inventory records it wrote, the catalog's size
+  BACKPROOF_LOG=warn,backproof::verify::inventory=info,backproof::app::setup=info /usr/bin/time -f '%O' -o "$WORK/io" \
     "$@" >/dev/null 2>"$WORK/log" || true
-  printf '%s KiB, %s records' "$(( $(tail -1 "$WORK/io") / 2 ))" \
-    "$(grep -o 'records_written=[0-9]*' "$WORK/log" | tail -1 | cut -d= -f2)"
+  printf '%s KiB, %s records, catalog %s MiB after it%s' "$(( $(tail -1 "$WORK/io") / 2 ))" \
+    "$(grep -o 'records_written=[0-9]*' "$WORK/log" | tail -1 | cut -d= -f2)" \
+    "$(du -sm "$WORK/cfg/data/catalog" | cut -f1)" \
+    "$(grep -q 'catalog compacted' "$WORK/log" && echo ' (compacted at its end)' || true)"
 }
 
 mkdir -p "$WORK/cfg/jobs.d"

@@ -66,6 +66,43 @@ pub fn ensure_folders(config: &Config) -> Result<()> {
     )
 }
 
+/// Compacts the catalog when its file has grown well past what it holds (see
+/// `catalog::compact`), if this is its only handle in the process. A copy that fails
+/// leaves the catalog as it was (logged); a failure after the swap is an error.
+pub fn compact_if_needed(catalog: Catalog) -> Result<Catalog> {
+    if !catalog.is_sole_handle() {
+        return Ok(catalog);
+    }
+    match catalog.needs_compaction() {
+        Ok(true) => {}
+        Ok(false) => return Ok(catalog),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not size the catalog; not compacted");
+            return Ok(catalog);
+        }
+    }
+    tracing::info!("compacting the catalog (its file has grown well past what it holds)");
+    let copy = match catalog.prepare_compaction() {
+        Ok(copy) => copy,
+        Err(e) => {
+            tracing::warn!(error = %e, "catalog compaction failed; the catalog is unchanged");
+            return Ok(catalog);
+        }
+    };
+    let done = copy.stats;
+    let catalog = catalog
+        .swap_in(copy)
+        .context("opening the catalog after compacting it")?;
+    tracing::info!(
+        bytes_before = done.bytes_before,
+        bytes_after = done.bytes_after,
+        records = done.records,
+        took_ms = done.took.as_millis() as u64,
+        "catalog compacted"
+    );
+    Ok(catalog)
+}
+
 /// Opens the catalog and cleans up after runs that died (crash, `kill -9`): we hold the
 /// lock, so any run still marked running is an orphan, and so is any scratch folder of
 /// this installation. A run whose finished record the catalog lost (damage at the end of

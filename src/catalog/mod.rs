@@ -33,6 +33,7 @@
 //! a clear error that names the process holding it.
 
 mod alert_state;
+mod compact;
 mod episodes;
 mod lock;
 mod records;
@@ -50,6 +51,7 @@ use serde::de::DeserializeOwned;
 use crate::evidence::{EVIDENCE_SCHEMA, RunEvidence, RunStatus};
 
 pub use alert_state::AlertState;
+pub use compact::{CompactCopy, Compaction};
 pub use episodes::Episodes;
 pub use lock::{HolderKind, LockRecord, ProcessLock, holder};
 pub use records::{
@@ -171,6 +173,9 @@ type Result<T> = std::result::Result<T, CatalogError>;
 
 const SEP: u8 = 0;
 
+/// The database's folder in `data_dir`.
+const CATALOG_DIR: &str = "catalog";
+
 fn key(parts: &[&str]) -> Vec<u8> {
     let mut k = Vec::new();
     for (i, p) in parts.iter().enumerate() {
@@ -280,8 +285,14 @@ impl Catalog {
             path: data_dir.to_path_buf(),
             source: e,
         })?;
-        let lock = ProcessLock::acquire(data_dir, me)?;
-        let path = data_dir.join("catalog");
+        let lock = Arc::new(ProcessLock::acquire(data_dir, me)?);
+        compact::recover(data_dir)?;
+        Catalog::open_locked(data_dir, lock)
+    }
+
+    /// Opens the database in `data_dir` (no interrupted compaction left) under `lock`.
+    fn open_locked(data_dir: &Path, lock: Arc<ProcessLock>) -> Result<Catalog> {
+        let path = data_dir.join(CATALOG_DIR);
         let db_err = |e| CatalogError::Db {
             path: path.clone(),
             cause: e,
@@ -335,7 +346,7 @@ impl Catalog {
             alerts_pending: tree("alerts_pending")?,
             db,
             path,
-            _lock: Arc::new(lock),
+            _lock: lock,
         };
         catalog.build_indexes()?;
         Ok(catalog)
@@ -435,7 +446,15 @@ impl Catalog {
 
     /// A number larger than any this catalog returned before (survives restarts).
     pub fn next_generation(&self) -> Result<u64> {
-        self.db.generate_id().map_err(|e| self.db_err(e))
+        // sled's counter starts again in a compacted copy: the copy records where the
+        // counter of the database it was made from had got to.
+        let floor = match self.meta.get(compact::GENERATION_FLOOR) {
+            Ok(Some(v)) => compact::decode_u64(&v),
+            Ok(None) => 0,
+            Err(e) => return Err(self.db_err(e)),
+        };
+        let id = self.db.generate_id().map_err(|e| self.db_err(e))?;
+        Ok(floor.saturating_add(id))
     }
 
     // --- runs -------------------------------------------------------------------------

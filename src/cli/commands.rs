@@ -352,6 +352,16 @@ pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: boo
         super::mail::deliver_now(&config, &catalog, &to.join(", ")).await;
     }
     crate::hooks::webhook::deliver_now(&catalog, &config.webhooks).await;
+    // The run is recorded and reported: a catalog that grew well past what it holds is
+    // compacted now (it needs the only handle), not at the start of some later command.
+    drop(verifier);
+    let compacted =
+        tokio::task::spawn_blocking(move || crate::app::setup::compact_if_needed(catalog)).await;
+    match compacted {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!("{e:#}"),
+        Err(e) => tracing::error!("catalog compaction stopped: {e}"),
+    }
     Ok(ev.effective_verdict().exit_code())
 }
 
