@@ -2,19 +2,20 @@
 # Benchmark of listings and of what a run writes to the catalog, side by side with
 # `rclone lsf -R` in one run.
 #
-#   benches/listing.sh        (needs rclone, GNU time; installed when missing)
+#   benches/listing.sh        (needs rclone, GNU time; installed when missing; run it
+#                              alone: the disk counters are the device's)
 #
 # For 100,000, 300,000 and 1,000,000 small files in nested folders (COUNTS changes the
 # list; the tree grows from one count to the next):
 #  - a run (listing, inventory, drift, coverage and a sample of 10 restored) against
 #    `rclone lsf -R` (listing only): medians of ROUNDS=5 alternating runs, wall time,
 #    CPU and peak RSS (goal: ratio <= 1.5; peak RSS <= 64 MiB and flat with the count);
-#  - what a run writes: the inventory records (from its log), and the bytes written to
-#    the disk (GNU time's file system outputs: the catalog, the evidence files, and
-#    sled's rewrite of its free segments at each open, a compaction when the catalog's
-#    file has doubled) and the catalog's size after it, on the first run (the whole
-#    inventory), on a run where nothing changed, and on a run after 1,000 files were
-#    rewritten (goal: grows with what changed, not with the inventory).
+#  - what a run writes: the inventory records (from its log), the bytes written to the
+#    disk (sectors written to its device around the run and a sync: the catalog, the
+#    evidence files, sled's rewrite of its free segments at each open, a compaction when
+#    the catalog's file has doubled), and the catalog's size after it; on the first run
+#    (the whole inventory), on a run where nothing changed, and on a run after 1,000
+#    files were rewritten (goal: grows with what changed, not with the inventory).
 # The tree is in the page cache for every contender (each is warmed up first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,10 +45,19 @@ for i in range(folders):
             f.write(os.urandom(64))
 PY
 }
-written() { # the disk writes of one run (KiB), the inventory records it wrote, the catalog's size
-  BACKPROOF_LOG=warn,backproof::verify::inventory=info,backproof::app::setup=info /usr/bin/time -f '%O' -o "$WORK/io" \
+# Bytes written to the disk that holds $WORK, from the kernel's counters of that device
+# (sectors written), around one run and a `sync`: the run's own writes and their
+# write-back, whatever calls made them (GNU time's %O counts each sync_file_range of a
+# few bytes as whole blocks, and reads sled's many small synced writes as gigabytes).
+device=$(basename "$(df --output=source "$WORK" | tail -1)")
+sectors() { if [ -r "/sys/class/block/$device/stat" ]; then awk '{print $7}' "/sys/class/block/$device/stat"; else echo 0; fi; }
+written() { # a run's disk writes (MiB), the inventory records it wrote, the catalog's size
+  sync
+  local before; before=$(sectors)
+  BACKPROOF_LOG=warn,backproof::verify::inventory=info,backproof::app::setup=info \
     "$@" >/dev/null 2>"$WORK/log" || true
-  printf '%s KiB, %s records, catalog %s MiB after it%s' "$(( $(tail -1 "$WORK/io") / 2 ))" \
+  sync
+  printf '%s MiB, %s records, catalog %s MiB after it%s' "$(( ($(sectors) - before) / 2048 ))" \
     "$(grep -o 'records_written=[0-9]*' "$WORK/log" | tail -1 | cut -d= -f2)" \
     "$(du -sm "$WORK/cfg/data/catalog" | cut -f1)" \
     "$(grep -q 'catalog compacted' "$WORK/log" && echo ' (compacted at its end)' || true)"

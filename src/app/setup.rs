@@ -69,11 +69,12 @@ pub fn ensure_folders(config: &Config) -> Result<()> {
 /// Compacts the catalog when its file has grown well past what it holds (see
 /// `catalog::compact`), if this is its only handle in the process. A copy that fails
 /// leaves the catalog as it was (logged); a failure after the swap is an error.
-pub fn compact_if_needed(catalog: Catalog) -> Result<Catalog> {
+/// `starting` is called first when it compacts (the daemon tells systemd to wait).
+pub fn compact_if_needed(catalog: Catalog, starting: impl FnOnce()) -> Result<Catalog> {
     if !catalog.is_sole_handle() {
         return Ok(catalog);
     }
-    match catalog.needs_compaction() {
+    match catalog.compaction_due() {
         Ok(true) => {}
         Ok(false) => return Ok(catalog),
         Err(e) => {
@@ -82,6 +83,7 @@ pub fn compact_if_needed(catalog: Catalog) -> Result<Catalog> {
         }
     }
     tracing::info!("compacting the catalog (its file has grown well past what it holds)");
+    starting();
     let copy = match catalog.prepare_compaction() {
         Ok(copy) => copy,
         Err(e) => {

@@ -1060,6 +1060,10 @@ impl Catalog {
         target: &str,
         batch: &[(String, Option<InventoryRecord>)],
     ) -> Result<()> {
+        if batch.is_empty() {
+            // An empty batch still costs sled two synced writes of its log.
+            return Ok(());
+        }
         let mut b = sled::Batch::default();
         for (path, rec) in batch {
             match rec {

@@ -166,6 +166,10 @@ pub enum Command {
     },
     /// Run as a service: schedules, missed runs, the local API, email delivery.
     Daemon,
+    /// Rewrite the catalog into a fresh file now, giving back the space that retention
+    /// and removed targets freed (runs and the daemon's start do it on their own once
+    /// the file has doubled). Not while the daemon runs: stop it first.
+    Compact,
     /// Check the tamper-evident chain of a job's evidence documents.
     VerifyEvidence {
         /// The job.

@@ -101,16 +101,17 @@ pub async fn run(config_path: &Path) -> Result<u8> {
     let catalog = crate::app::setup::open_catalog_as(&config, &me)?;
     // Before anything else holds it: compaction needs the catalog's only handle. It
     // reads and writes the whole catalog once, so systemd is told to wait for it.
-    if catalog.needs_compaction().unwrap_or(false) {
+    let starting = || {
         let _ = sd_notify::notify(&[
             sd_notify::NotifyState::Status("compacting the catalog"),
             sd_notify::NotifyState::ExtendTimeoutUsec(15 * 60 * 1_000_000),
         ]);
-    }
-    let catalog =
-        tokio::task::spawn_blocking(move || crate::app::setup::compact_if_needed(catalog))
-            .await
-            .context("compacting the catalog")??;
+    };
+    let catalog = tokio::task::spawn_blocking(move || {
+        crate::app::setup::compact_if_needed(catalog, starting)
+    })
+    .await
+    .context("compacting the catalog")??;
     let token = ensure_token(&config.data_dir)?;
     let tls = match &config.daemon.tls {
         Some(files) => {

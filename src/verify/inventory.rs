@@ -209,7 +209,9 @@ impl Pass {
             let update = InventoryRecord::update(record.as_ref(), committed, generation, now);
             self.writes.push(entry.path, update);
         }
-        Ok(self.writes.flush(&self.catalog, job, target)?)
+        // Batches go out when full (and at the end): a listing's chunks are often small,
+        // and every batch, even an empty one, costs sled a synced write.
+        Ok(self.writes.flush_if_full(&self.catalog, job, target)?)
     }
 
     /// After a complete listing: finds what vanished (the records after the last listed
@@ -313,6 +315,9 @@ impl Writes {
     /// Writes the batch. Safe while a cursor is open: every key in it is at or before the
     /// cursor's position.
     fn flush(&mut self, catalog: &Catalog, job: &str, target: &str) -> Result<(), CatalogError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
         let removed = self.batch.iter().filter(|(_, r)| r.is_none()).count() as u64;
         catalog.put_inventory_batch(job, target, &self.batch)?;
         self.removed += removed;
