@@ -12,7 +12,8 @@
 //! - `acks`: `job \0 time \0 key` → [`AckRecord`] (every acknowledgement, kept)
 //! - `notes`: `job \0 time` → text (what happened to the catalog itself, e.g. a run
 //!   restored from its evidence file after damage)
-//! - `meta`: `installation` → this catalog's id (marks the scratch folders it owns)
+//! - `meta`: `installation` → this catalog's id (marks the scratch folders it owns);
+//!   `generation-floor` and `compacted-bytes` (see [`compact`])
 //! - `outbox`: outbox id → [`OutboxItem`] (messages to send, sent or rejected)
 //! - `alert_state`: `job \0 target \0 kind` → [`AlertState`] (reminders, escalation)
 //! - `problem_episodes`: `job \0 target \0 kind` → [`Episodes`] (recent closings: flapping)
