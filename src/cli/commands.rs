@@ -356,9 +356,13 @@ pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: boo
     // The run is recorded and reported: a catalog that grew well past what it holds is
     // compacted now (it needs the only handle), not at the start of some later command.
     drop(verifier);
-    let compacted =
-        tokio::task::spawn_blocking(move || crate::app::setup::compact_if_needed(catalog, || {}))
-            .await;
+    // Said on stderr: the command lingers after its report while the copy is made.
+    let starting =
+        || eprintln!("compacting the catalog (its file has doubled since the last time)...");
+    let compacted = tokio::task::spawn_blocking(move || {
+        crate::app::setup::compact_if_needed(catalog, starting)
+    })
+    .await;
     match compacted {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => tracing::error!("{e:#}"),
