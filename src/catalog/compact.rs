@@ -298,6 +298,8 @@ impl Catalog {
             .map_err(copy_err)?;
         copy.flush().map_err(copy_err)?;
         drop((meta, copy));
+        // The copy's files must be on disk, names included, before a marker says so.
+        sync_dir(copy_dir)?;
         Ok((records, bytes))
     }
 
