@@ -118,7 +118,15 @@ fn rename(from: &Path, to: &Path) -> Result<()> {
 pub(super) fn recover(data_dir: &Path) -> Result<()> {
     let (catalog, copy, done, old) = paths(data_dir);
     if done.exists() {
-        if copy.exists() {
+        if copy.exists() && !has_data(&copy) {
+            // The marker outlived the copy's files (a power cut before they reached the
+            // disk): the catalog as it was stays.
+            tracing::error!(copy = %copy.display(), "a catalog compaction was marked complete but its copy has no data; keeping the catalog as it was");
+            remove_dir_if_there(&copy)?;
+            if !catalog.exists() && old.exists() {
+                rename(&old, &catalog)?;
+            }
+        } else if copy.exists() {
             if catalog.exists() {
                 remove_dir_if_there(&old)?;
                 rename(&catalog, &old)?;
@@ -135,7 +143,7 @@ pub(super) fn recover(data_dir: &Path) -> Result<()> {
     }
     if old.exists() {
         if catalog.exists() {
-            remove_dir_if_there(&old)?;
+            remove_old(&old);
         } else {
             // Cannot come from the steps above; never lose the only copy.
             rename(&old, &catalog)?;
@@ -143,6 +151,32 @@ pub(super) fn recover(data_dir: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether a database folder holds a non-empty log.
+fn has_data(dir: &Path) -> bool {
+    std::fs::metadata(dir.join("db")).is_ok_and(|m| m.len() > 0)
+}
+
+/// Removes the catalog a compaction replaced. Best effort: the catalog itself is whole,
+/// and the next open tries again.
+fn remove_old(old: &Path) {
+    if let Err(e) = remove_dir_if_there(old) {
+        tracing::warn!(error = %e, "could not remove the catalog a compaction replaced; it is removed at the next start");
+    }
+}
+
+/// Syncs every file of a folder, then the folder (its names).
+fn sync_folder(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let path = entry.map_err(io(dir))?.path();
+        if path.is_file() {
+            File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(io(&path))?;
+        }
+    }
+    sync_dir(dir)
 }
 
 fn paths(data_dir: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
@@ -298,8 +332,9 @@ impl Catalog {
             .map_err(copy_err)?;
         copy.flush().map_err(copy_err)?;
         drop((meta, copy));
-        // The copy's files must be on disk, names included, before a marker says so.
-        sync_dir(copy_dir)?;
+        // The copy's files must be on disk, names included, before a marker says so
+        // (sled does not sync its `conf`).
+        sync_folder(copy_dir)?;
         Ok((records, bytes))
     }
 
@@ -330,7 +365,7 @@ impl Catalog {
         sync_dir(&data_dir)?;
         std::fs::remove_file(&done).map_err(io(&done))?;
         sync_dir(&data_dir)?;
-        remove_dir_if_there(&old)?;
+        remove_old(&old);
         open_when_released(&data_dir, lock)
     }
 }
@@ -463,6 +498,33 @@ mod tests {
         assert!(!dir.path().join(COPY_DIR).exists());
         other.inventory.insert(b"late", b"1".to_vec()).unwrap();
         assert!(c.inventory.get(b"late").unwrap().is_some());
+    }
+
+    /// A marker whose copy lost its data (a power cut before the copy's files reached
+    /// the disk) does not replace the catalog, wherever the swap stopped.
+    #[test]
+    fn a_marker_without_a_whole_copy_keeps_the_catalog() {
+        for renamed in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let data = dir.path();
+            let c = Catalog::open(data).unwrap();
+            c.inventory.insert(b"marker", b"old".to_vec()).unwrap();
+            c.flush().unwrap();
+            drop(c);
+            let (catalog, copy, done, old) = paths(data);
+            std::fs::create_dir(&copy).unwrap();
+            File::create(copy.join("db")).unwrap();
+            File::create(&done).unwrap();
+            if renamed {
+                std::fs::rename(&catalog, &old).unwrap();
+            }
+            let c = Catalog::open(data).unwrap();
+            let marker = c.inventory.get(b"marker").unwrap();
+            assert_eq!(marker.as_deref(), Some(&b"old"[..]), "renamed: {renamed}");
+            for leftover in [COPY_DIR, DONE_MARKER, OLD_DIR] {
+                assert!(!data.join(leftover).exists(), "{leftover}");
+            }
+        }
     }
 
     /// Every point a compaction can stop at leaves one whole catalog at the next open.

@@ -107,11 +107,18 @@ pub async fn run(config_path: &Path) -> Result<u8> {
             sd_notify::NotifyState::ExtendTimeoutUsec(15 * 60 * 1_000_000),
         ]);
     };
-    let catalog = tokio::task::spawn_blocking(move || {
+    let compacted = tokio::task::spawn_blocking(move || {
         crate::app::setup::compact_if_needed(catalog, starting)
     })
-    .await
-    .context("compacting the catalog")??;
+    .await;
+    let catalog = match compacted {
+        Ok(result) => result?,
+        // The catalog went with the panic (its lock too): open it again, uncompacted.
+        Err(e) => {
+            tracing::error!(error = %e, "catalog compaction stopped on an internal error; going on without it");
+            crate::app::setup::open_catalog_as(&config, &me)?
+        }
+    };
     let token = ensure_token(&config.data_dir)?;
     let tls = match &config.daemon.tls {
         Some(files) => {
