@@ -433,8 +433,6 @@ async fn ack(config: &Config, job: &str, req: &crate::ack::AckRequest) -> Result
     Ok(0)
 }
 
-/// Checks a job's evidence chain and files: here, or in the daemon when it holds the
-/// catalog.
 /// `backproof compact`: the catalog rewritten now, whatever its size.
 async fn compact(config: &Config) -> Result<u8> {
     let catalog = crate::app::setup::open_catalog(config)?;
@@ -455,6 +453,8 @@ async fn compact(config: &Config) -> Result<u8> {
     Ok(0)
 }
 
+/// Checks a job's evidence chain and files: here, or in the daemon when it holds the
+/// catalog.
 async fn verify_evidence(config: &Config, job: &str) -> Result<u8> {
     find_job(config, job)?;
     let access = crate::app::connect(&Arc::new(config.clone()))?;
