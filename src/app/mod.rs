@@ -193,14 +193,14 @@ pub trait Service: Send + Sync {
 
 /// How this process reaches the catalog: directly, or through the daemon holding it.
 pub enum Access {
-    Local(Local),
+    Local(Box<Local>),
     Remote(Remote),
 }
 
 impl Access {
     pub fn service(&self) -> &dyn Service {
         match self {
-            Access::Local(l) => l,
+            Access::Local(l) => l.as_ref(),
             Access::Remote(r) => r,
         }
     }
@@ -219,7 +219,7 @@ pub fn connect(config: &Arc<Config>) -> anyhow::Result<Access> {
         return Ok(Access::Remote(Remote::connect(config, &api)?));
     }
     match setup::open_catalog(config) {
-        Ok(catalog) => Ok(Access::Local(Local::new(config.clone(), catalog))),
+        Ok(catalog) => Ok(Access::Local(Box::new(Local::new(config.clone(), catalog)))),
         Err(e) => match e.downcast_ref::<CatalogError>() {
             // The daemon took the lock between our look and our try.
             Some(CatalogError::Locked {

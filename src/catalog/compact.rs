@@ -232,15 +232,34 @@ impl Catalog {
         Ok(now > base.saturating_mul(2).max(base.saturating_add(MIN_GROWTH)))
     }
 
+    /// Makes a compaction due as soon as the file is [`MIN_GROWTH`] large (after a large
+    /// removal: sled keeps the space, and state for it in memory, until a copy).
+    pub(super) fn request_compaction(&self) -> Result<()> {
+        self.meta
+            .insert(COMPACTED_BYTES, &0u64.to_be_bytes())
+            .map_err(|e| self.db_err(e))?;
+        Ok(())
+    }
+
     /// Whether this is the only handle of the catalog (no clone, no open cursor).
     pub fn is_sole_handle(&self) -> bool {
         Arc::strong_count(&self._lock) == 1
     }
 
-    /// Writes a verified copy of every tree into `catalog.compact` (the catalog itself is
-    /// only read). On any error the partial copy is removed and the catalog is unchanged.
+    /// Removes the inventory chunk files no index names, then writes a verified copy of
+    /// every tree into `catalog.compact` (the catalog itself is only read). On any error
+    /// the partial copy is removed and the catalog is unchanged.
     pub fn prepare_compaction(&self) -> Result<CompactCopy> {
         let started = Instant::now();
+        // Inventory chunk files that no index names (a crash between writing a chunk and
+        // naming it, or before removing a replaced one) go at the same quiet moment.
+        let swept = self.sweep_inventory()?;
+        if swept > 0 {
+            tracing::info!(
+                files = swept,
+                "removed inventory chunk files no index named"
+            );
+        }
         let bytes_before = db_bytes(&self.path)?;
         let (_, copy_dir, done, _) = paths(self.data_dir());
         // A marker left over would make the next open take an unverified copy.

@@ -4,8 +4,12 @@
 //! - `runs`: run id → [`RunEvidence`]
 //! - `job_runs`: `job \0 start time \0 run id` → run id (a job's runs in time order)
 //! - `files`: `job \0 target \0 path` → [`FileRecord`] (baseline and coverage ledger)
-//! - `inventory`: `job \0 target \0 path` → [`InventoryRecord`] (the committed listing
-//!   and the one in progress)
+//! - `inventory_chunks`: `job \0 target \0 first path` → chunk id: the index of the
+//!   inventory's chunk files under `data_dir/inventory` (the committed listing and the
+//!   one in progress, [`InventoryRecord`]s of consecutive paths; see [`inventory`]), and
+//!   `job \0 target` → the marker of a target whose records are all in chunks
+//! - `inventory`: `job \0 target \0 path` → [`InventoryRecord`], as older catalogs kept
+//!   it: converted to chunks by a target's next listing
 //! - `targets`: `job \0 target` → [`TargetState`] (totals of the committed listing)
 //! - `problems`: `job \0 target \0 kind` → [`ProblemRecord`] (open problems)
 //! - `problem_files`: `job \0 target \0 kind \0 path` → [`ProblemFile`]
@@ -36,6 +40,7 @@
 mod alert_state;
 mod compact;
 mod episodes;
+pub mod inventory;
 mod lock;
 mod records;
 mod retention;
@@ -54,6 +59,7 @@ use crate::evidence::{EVIDENCE_SCHEMA, RunEvidence, RunStatus};
 pub use alert_state::AlertState;
 pub use compact::{CompactCopy, Compaction};
 pub use episodes::Episodes;
+pub use inventory::{InventoryCursor, InventoryWriter};
 pub use lock::{HolderKind, LockRecord, ProcessLock, holder};
 pub use records::{
     AckRecord, Claim, Delivery, FileRecord, InventoryRecord, MailKind, OutboxItem,
@@ -152,6 +158,7 @@ pub struct Catalog {
     job_runs: sled::Tree,
     files: sled::Tree,
     inventory: sled::Tree,
+    inventory_chunks: sled::Tree,
     targets: sled::Tree,
     outbox: sled::Tree,
     schedule: sled::Tree,
@@ -195,8 +202,8 @@ fn prefix(parts: &[&str]) -> Vec<u8> {
 }
 
 /// The records of one target in one tree (`job \0 target \0 path` keys), in path order,
-/// for a listing to merge with: [`Cursor::until`] hands out the records of the paths
-/// before a listed one, then that path's own, each record decoded only when asked for.
+/// for a listing to merge with: [`Cursor::seek`] passes over the records of the paths
+/// before a listed one without reading them, and returns that path's own.
 pub struct Cursor<T> {
     iter: std::iter::Peekable<std::iter::Fuse<sled::Iter>>,
     skip: usize,
@@ -221,35 +228,13 @@ impl<T> Cursor<T> {
         }
     }
 
-    /// Calls `before` with each record of a path before `path` (that the listing did not
-    /// have), in order, then returns the record of `path` itself. `None` for `path` runs
-    /// to the end.
-    pub fn until(
-        &mut self,
-        path: Option<&str>,
-        mut before: impl FnMut(String, T) -> Result<()>,
-    ) -> Result<Option<T>> {
-        self.advance(path, Some(&mut before))
-    }
-
-    /// The record of `path`, passing over the records before it without reading them.
+    /// The record of `path` (paths asked for in ascending order).
     pub fn seek(&mut self, path: &str) -> Result<Option<T>> {
-        self.advance(Some(path), None)
-    }
-
-    fn advance(
-        &mut self,
-        path: Option<&str>,
-        mut before: Option<&mut dyn FnMut(String, T) -> Result<()>>,
-    ) -> Result<Option<T>> {
         use std::cmp::Ordering;
         loop {
             let order = match self.iter.peek() {
                 None => return Ok(None),
-                Some(Ok((k, _))) => match path {
-                    None => Ordering::Less,
-                    Some(p) => k[self.skip..].cmp(p.as_bytes()),
-                },
+                Some(Ok((k, _))) => k[self.skip..].cmp(path.as_bytes()),
                 Some(Err(_)) => {
                     return match self.iter.next() {
                         Some(Err(e)) => Err(self.catalog.db_err(e)),
@@ -265,10 +250,6 @@ impl<T> Cursor<T> {
             };
             if order == Ordering::Equal {
                 return (self.decode)(&k, &v).map(Some);
-            }
-            if let Some(before) = before.as_mut() {
-                let rec = (self.decode)(&k, &v)?;
-                before(String::from_utf8_lossy(&k[self.skip..]).into_owned(), rec)?;
             }
         }
     }
@@ -338,6 +319,7 @@ impl Catalog {
             job_runs: tree("job_runs")?,
             files: tree("files")?,
             inventory: tree("inventory")?,
+            inventory_chunks: tree("inventory_chunks")?,
             targets: tree("targets")?,
             outbox: tree("outbox")?,
             schedule: tree("schedule")?,
@@ -1038,47 +1020,7 @@ impl Catalog {
         self.put(&self.files, key(&[job, target, path]), rec)
     }
 
-    // --- inventory --------------------------------------------------------------------
-
-    pub fn inventory(
-        &self,
-        job: &str,
-        target: &str,
-        path: &str,
-    ) -> Result<Option<InventoryRecord>> {
-        let k = key(&[job, target, path]);
-        match self.inventory.get(&k).map_err(|e| self.db_err(e))? {
-            None => Ok(None),
-            Some(v) => decode_inventory(&k, &v).map(Some),
-        }
-    }
-
-    /// Writes a batch of a listing's changes to the inventory atomically: a record to
-    /// store, or `None` to remove one.
-    pub fn put_inventory_batch(
-        &self,
-        job: &str,
-        target: &str,
-        batch: &[(String, Option<InventoryRecord>)],
-    ) -> Result<()> {
-        if batch.is_empty() {
-            // An empty batch still costs sled two synced writes of its log.
-            return Ok(());
-        }
-        let mut b = sled::Batch::default();
-        for (path, rec) in batch {
-            match rec {
-                Some(rec) => b.insert(key(&[job, target, path]), &rec.encode()[..]),
-                None => b.remove(key(&[job, target, path])),
-            }
-        }
-        self.inventory.apply_batch(b).map_err(|e| self.db_err(e))
-    }
-
-    /// The target's inventory records, in path order (the order listings come in).
-    pub fn inventory_cursor(&self, job: &str, target: &str) -> Cursor<InventoryRecord> {
-        Cursor::new(self, &self.inventory, job, target, decode_inventory)
-    }
+    // --- inventory: see [`inventory`] ----------------------------------------------------
 
     /// The target's file records (baselines), in path order.
     pub fn files_cursor(&self, job: &str, target: &str) -> Cursor<FileRecord> {
@@ -1458,59 +1400,33 @@ mod tests {
     }
 
     #[test]
-    fn a_cursor_hands_out_one_targets_records_in_path_order() {
+    fn a_cursor_finds_one_targets_records_in_path_order() {
         let dir = tempfile::tempdir().unwrap();
         let c = Catalog::open(dir.path()).unwrap();
-        let rec = |size| {
-            Some(InventoryRecord {
-                slots: [
-                    Some(Slot::Present(Seen {
-                        generation: 1,
-                        size,
-                        modified: chrono::Utc::now(),
-                    })),
-                    None,
-                ],
-                exact: false,
-            })
+        let at = chrono::Utc::now();
+        let rec = |size| FileRecord {
+            v: RECORD_SCHEMA,
+            size,
+            modified: at,
+            blake3: String::new(),
+            baseline_run: "r".into(),
+            baseline_at: at,
+            verified_run: "r".into(),
+            verified_at: at,
+            entropy: None,
         };
-        let batch: Vec<_> = ["b", "a", "d", "c/x", "c-y"]
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.to_string(), rec(i as u64)))
-            .collect();
-        c.put_inventory_batch("j", "t", &batch).unwrap();
-        c.put_inventory_batch("j", "t2", &[("a".into(), rec(9))])
-            .unwrap();
-        c.put_inventory_batch("j", "t", &[("d".into(), None)])
-            .unwrap();
-        let size = |r: Option<InventoryRecord>| r.and_then(|r| r.at(Some(1))).map(|s| s.size);
+        for (i, p) in ["b", "a", "d", "c/x", "c-y"].iter().enumerate() {
+            c.put_file("j", "t", p, &rec(i as u64)).unwrap();
+        }
+        c.put_file("j", "t2", "c", &rec(9)).unwrap();
+        let size = |r: Option<FileRecord>| r.map(|r| r.size);
 
-        let mut passed = Vec::new();
-        let mut cursor = c.inventory_cursor("j", "t");
-        let b = cursor.until(Some("b"), |p, _| {
-            passed.push(p);
-            Ok(())
-        });
-        assert_eq!(size(b.unwrap()), Some(0));
-        assert_eq!(passed, ["a"]);
-        // A path with no record: nothing passed beyond it, nothing returned.
+        let mut cursor = c.files_cursor("j", "t");
+        assert_eq!(size(cursor.seek("b").unwrap()), Some(0));
+        // A path with no record (`t2` is another target): nothing.
         assert_eq!(size(cursor.seek("c").unwrap()), None);
         assert_eq!(size(cursor.seek("c/x").unwrap()), Some(3));
-        let rest = cursor.until(None, |p, _| {
-            passed.push(p);
-            Ok(())
-        });
-        assert!(rest.unwrap().is_none());
-        // `c-y` was passed over by the seek; `d` was removed; `t2` is another target.
-        assert_eq!(passed, ["a"]);
-        let mut all = Vec::new();
-        c.inventory_cursor("j", "t")
-            .until(None, |p, _| {
-                all.push(p);
-                Ok(())
-            })
-            .unwrap();
-        assert_eq!(all, ["a", "b", "c-y", "c/x"]);
+        assert_eq!(size(cursor.seek("d").unwrap()), Some(2));
+        assert_eq!(size(cursor.seek("e").unwrap()), None);
     }
 }

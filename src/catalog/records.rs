@@ -96,7 +96,7 @@ pub enum Update {
 impl InventoryRecord {
     const LAYOUT: u8 = 3;
     const LAYOUT_V2: u8 = 2;
-    const LEN: usize = 50;
+    pub(crate) const LEN: usize = 50;
     const LEN_V1: usize = 25;
     /// Flag bits: slot `i` is present (`1 << i`); it says the file was gone (`4 << i`).
     const GONE: u8 = 4;

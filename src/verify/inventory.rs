@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use crate::catalog::{
-    Catalog, CatalogError, Cursor, FileRecord, InventoryRecord, ProblemFile, RECORD_SCHEMA, Seen,
-    Swept, TargetState, Update,
+    Catalog, CatalogError, Cursor, FileRecord, InventoryCursor, InventoryRecord, InventoryWriter,
+    ProblemFile, RECORD_SCHEMA, Seen, Swept, TargetState, Update,
 };
 use crate::config::{Canary, Format, Policy};
 use crate::evidence::{Coverage, Drift, FileRef, Inventory};
@@ -79,14 +79,13 @@ pub struct Scope {
 struct Pass {
     scope: Scope,
     /// The target's inventory records and baselines, merged with the listing in path
-    /// order: no look-up per file, and only what changed is written.
-    inventory: Cursor<InventoryRecord>,
+    /// order: no look-up per file, and only the chunks that changed are written.
+    inventory: InventoryCursor,
     baselines: Cursor<FileRecord>,
     /// The last path listed, to check the order.
     last: Option<String>,
-    /// The inventory records this listing writes and removes (what changed).
+    /// The inventory this listing writes, and what changed in it.
     writes: Writes,
-    catalog: Catalog,
     policy: Policy,
     generation: u64,
     now: DateTime<Utc>,
@@ -109,7 +108,6 @@ struct Pass {
 
 impl Pass {
     fn take(&mut self, chunk: Vec<Entry>) -> Result<(), ListError> {
-        let Scope { job, target, .. } = &self.scope;
         for entry in chunk {
             if let Some(last) = &self.last
                 && *last >= entry.path
@@ -156,10 +154,9 @@ impl Pass {
             }
 
             let (committed, generation) = (self.drift.committed(), self.generation);
-            let (drift, writes, catalog) = (&mut self.drift, &mut self.writes, &self.catalog);
+            let (drift, writes) = (&mut self.drift, &mut self.writes);
             let record = self.inventory.until(Some(&entry.path), |path, rec| {
-                unlisted(drift, writes, committed, generation, path, rec);
-                writes.flush_if_full(catalog, job, target)
+                unlisted(drift, writes, committed, generation, path, rec)
             })?;
             let before = record.as_ref().and_then(|r| r.at(committed));
             self.drift.seen(&entry, before);
@@ -207,34 +204,33 @@ impl Pass {
 
             let now = Some((entry.size, entry.modified));
             let update = InventoryRecord::update(record.as_ref(), committed, generation, now);
-            self.writes.push(entry.path, update);
+            self.writes.push(entry.path, record.as_ref(), update)?;
         }
-        // Batches go out when full (and at the end): a listing's chunks are often small,
-        // and every batch, even an empty one, costs sled a synced write.
-        Ok(self.writes.flush_if_full(&self.catalog, job, target)?)
+        Ok(())
     }
 
     /// After a complete listing: finds what vanished (the records after the last listed
     /// path) and records the new totals.
     fn complete(mut self, list_seconds: f64) -> Result<Listed, CatalogError> {
-        let Scope {
-            job,
-            target,
-            run_id,
-        } = &self.scope;
         let (committed, generation) = (self.drift.committed(), self.generation);
-        let (drift, writes, catalog) = (&mut self.drift, &mut self.writes, &self.catalog);
+        let (drift, writes) = (&mut self.drift, &mut self.writes);
         self.inventory.until(None, |path, rec| {
-            unlisted(drift, writes, committed, generation, path, rec);
-            writes.flush_if_full(catalog, job, target)
+            unlisted(drift, writes, committed, generation, path, rec)
         })?;
-        self.writes.flush(&self.catalog, job, target)?;
+        let Writes {
+            writer,
+            written,
+            removed,
+        } = self.writes;
+        let chunks = writer.finish()?;
         tracing::info!(
             files = self.files,
-            records_written = self.writes.written,
-            records_removed = self.writes.removed,
+            records_written = written,
+            records_removed = removed,
+            chunks_written = chunks,
             "inventory recorded"
         );
+        let run_id = &self.scope.run_id;
         let state = TargetState {
             v: RECORD_SCHEMA,
             run_id: run_id.clone(),
@@ -282,48 +278,36 @@ impl Pass {
     }
 }
 
-/// The inventory changes of a listing, written in batches of at most [`CHUNK`] as they
-/// come (a listing that finds most records gone must not hold them all), with counts.
-#[derive(Default)]
+/// The inventory a listing writes: every record it keeps goes to the writer in path
+/// order (the writer writes only the chunks that changed), with counts of the records
+/// that changed.
 struct Writes {
-    batch: Vec<(String, Option<InventoryRecord>)>,
+    writer: InventoryWriter,
     written: u64,
     removed: u64,
 }
 
 impl Writes {
-    fn push(&mut self, path: String, update: Update) {
-        match update {
-            Update::Keep => {}
-            Update::Write(rec) => self.batch.push((path, Some(rec))),
-            Update::Delete => self.batch.push((path, None)),
-        }
-    }
-
-    fn flush_if_full(
+    fn push(
         &mut self,
-        catalog: &Catalog,
-        job: &str,
-        target: &str,
+        path: String,
+        previous: Option<&InventoryRecord>,
+        update: Update,
     ) -> Result<(), CatalogError> {
-        if self.batch.len() >= CHUNK {
-            self.flush(catalog, job, target)?;
+        match update {
+            Update::Keep => match previous {
+                Some(rec) => self.writer.push(path, *rec),
+                None => Ok(()),
+            },
+            Update::Write(rec) => {
+                self.written += 1;
+                self.writer.push(path, rec)
+            }
+            Update::Delete => {
+                self.removed += 1;
+                Ok(())
+            }
         }
-        Ok(())
-    }
-
-    /// Writes the batch. Safe while a cursor is open: every key in it is at or before the
-    /// cursor's position.
-    fn flush(&mut self, catalog: &Catalog, job: &str, target: &str) -> Result<(), CatalogError> {
-        if self.batch.is_empty() {
-            return Ok(());
-        }
-        let removed = self.batch.iter().filter(|(_, r)| r.is_none()).count() as u64;
-        catalog.put_inventory_batch(job, target, &self.batch)?;
-        self.removed += removed;
-        self.written += self.batch.len() as u64 - removed;
-        self.batch.clear();
-        Ok(())
     }
 }
 
@@ -336,15 +320,13 @@ fn unlisted(
     generation: u64,
     path: String,
     rec: InventoryRecord,
-) {
+) -> Result<(), CatalogError> {
     let before = rec.at(committed);
     if let Some(before) = before {
         drift.swept(&path, Swept::Vanished { before });
     }
-    writes.push(
-        path,
-        InventoryRecord::update(Some(&rec), committed, generation, None),
-    );
+    let update = InventoryRecord::update(Some(&rec), committed, generation, None);
+    writes.push(path, Some(&rec), update)
 }
 
 /// Lists `target` completely. Any listing error aborts the pass: a partial listing is
@@ -362,11 +344,23 @@ pub async fn list(
     let previous = catalog.target_state(&scope.job, &scope.target)?;
     // When the previous listing began: restic index files written since are new.
     let since = previous.as_ref().map(|p| p.at);
+    // A catalog of an older backproof keeps a record per file: converted first, once.
+    let (c, job, name) = (catalog.clone(), scope.job.clone(), scope.target.clone());
+    let writer = tokio::task::spawn_blocking(move || {
+        c.chunk_inventory(&job, &name)?;
+        c.inventory_writer(&job, &name)
+    })
+    .await
+    .expect("inventory conversion panicked")?;
     let mut pass = Pass {
         inventory: catalog.inventory_cursor(&scope.job, &scope.target),
         baselines: catalog.files_cursor(&scope.job, &scope.target),
         last: None,
-        writes: Writes::default(),
+        writes: Writes {
+            writer,
+            written: 0,
+            removed: 0,
+        },
         generation: catalog.next_generation()?,
         sampler,
         drift: DriftTally::new(previous, policy.immutable.clone(), policy.retention, now),
@@ -379,7 +373,6 @@ pub async fn list(
         restic: (extras.format == Format::Restic)
             .then(|| super::checks::repository::Listing::since(since)),
         scope,
-        catalog: catalog.clone(),
         policy: policy.clone(),
         now,
         coverage: Coverage::default(),
