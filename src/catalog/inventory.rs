@@ -11,9 +11,11 @@
 //!   [`AVERAGE`]) or at [`MAX_ENTRIES`], so boundaries depend only on the paths: a new,
 //!   changed or vanished file changes its own chunk, and the rest are written again
 //!   byte for byte the same, which the writer sees by their ids and does not write.
-//! - **Crash safety.** A chunk file is written, synced and renamed into place before the
-//!   index batch that names it; the files an index no longer names are removed only after
-//!   the index is durable. A crash leaves unnamed files at worst, which [`sweep`] removes.
+//! - **Crash safety.** A listing's chunk files are written, synced and renamed into place
+//!   as it goes, and its index changes are applied in one sled batch at its end: a listing
+//!   that fails or is interrupted leaves the index as it was (the target's chunks never
+//!   overlap or leave a gap). The files the index no longer names are removed only once it
+//!   is durable; a crash leaves unnamed files at worst, which [`sweep`] removes.
 //! - **Reading** verifies each chunk against its id; a damaged chunk is a
 //!   [`CatalogError::Corrupt`], never a silently shorter listing.
 //! - **Older catalogs** kept a sled record per file (tree `inventory`): a target's first
@@ -35,9 +37,6 @@ pub(super) const INVENTORY_DIR: &str = "inventory";
 const AVERAGE: u64 = 128;
 /// A chunk ends here whatever its paths: bounds a chunk's memory and its rewrite.
 const MAX_ENTRIES: usize = 512;
-/// Index changes applied per sled batch (tests apply them often, to meet a reading
-/// cursor in every position).
-const BATCH: usize = if cfg!(test) { 2 } else { 256 };
 const MAGIC: &[u8] = b"backproof inventory chunk 1\n";
 /// The index value of a target's marker: its records are all in chunks.
 const CHUNKED: &[u8] = b"chunked-v1";
@@ -210,10 +209,15 @@ impl Store {
         std::fs::rename(&tmp, self.dir.join(name)).map_err(io(&tmp))
     }
 
+    /// Syncs the names of the chunk files: the target's folder, and the folders above it
+    /// up to `data_dir` (a first listing creates them).
     fn sync_dir(&self) -> Result<()> {
-        File::open(&self.dir)
-            .and_then(|f| f.sync_all())
-            .map_err(io(&self.dir))
+        for dir in self.dir.ancestors().take(3) {
+            File::open(dir)
+                .and_then(|f| f.sync_all())
+                .map_err(io(dir))?;
+        }
+        Ok(())
     }
 
     fn index(&self) -> &sled::Tree {
@@ -229,7 +233,8 @@ impl Store {
 
 /// A target's inventory records in path order, for a listing to merge with:
 /// [`InventoryCursor::until`] hands out the records of the paths before a listed one,
-/// then that path's own. Memory: one chunk.
+/// then that path's own. Memory: one chunk. The index it reads does not change under it:
+/// the listing's writer applies its changes at its end.
 pub struct InventoryCursor {
     store: Store,
     index: std::iter::Peekable<std::iter::Fuse<sled::Iter>>,
@@ -276,25 +281,22 @@ impl InventoryCursor {
                 Some(Err(e)) => return Err(self.store.catalog.db_err(e)),
                 None => return Ok(None),
             }
-            // The next chunk's entry is taken now, before the listing writes anything
-            // after this chunk's start: a chunk the writer adds (keys up to the listed
-            // path, always before that entry) is never read back as a stored one.
-            self.index.peek();
         }
     }
 }
 
 /// Writes a listing's records as chunks, in path order, replacing the target's stored
-/// chunks: only chunks whose content changed are written. Memory: one chunk, one index
-/// batch, and the ids of the chunks replaced (to remove once the index is durable).
+/// chunks: only chunks whose content changed are written. The index changes wait for
+/// [`InventoryWriter::finish`], which applies them at once; a writer dropped before
+/// (a listing that failed) leaves the index as it was. Memory: one chunk, and about 100
+/// bytes per changed chunk (its index change, and the id of the chunk it replaced).
 pub struct InventoryWriter {
     store: Store,
     /// The stored index, merged with the chunks written.
     stored: std::iter::Peekable<std::iter::Fuse<sled::Iter>>,
     entries: Vec<(String, InventoryRecord)>,
     batch: sled::Batch,
-    batch_len: usize,
-    files_unsynced: bool,
+    changes: usize,
     replaced: Vec<Id>,
     chunked: bool,
     chunks_written: u64,
@@ -340,58 +342,50 @@ impl InventoryWriter {
             } else {
                 if sk.as_ref() < k.as_slice() {
                     self.batch.remove(sk);
-                    self.batch_len += 1;
+                    self.changes += 1;
                 }
                 self.replaced.extend(id_of(&sv));
             }
         }
         if !same {
             self.store.write(&id, &content)?;
-            self.files_unsynced = true;
             self.chunks_written += 1;
             self.batch.insert(k, &id[..]);
-            self.batch_len += 1;
-        }
-        if self.batch_len >= BATCH {
-            self.apply()?;
+            self.changes += 1;
         }
         Ok(())
     }
 
-    fn apply(&mut self) -> Result<()> {
-        if self.batch_len == 0 {
-            return Ok(());
-        }
-        // The index must never name a file that a power cut could lose.
-        if self.files_unsynced {
-            self.store.sync_dir()?;
-            self.files_unsynced = false;
-        }
-        let batch = std::mem::take(&mut self.batch);
-        self.batch_len = 0;
-        let catalog = &self.store.catalog;
-        catalog
-            .inventory_chunks
-            .apply_batch(batch)
-            .map_err(|e| catalog.db_err(e))
-    }
-
-    /// Writes the last chunk, removes the stored chunks after it, and once the index is
-    /// durable, the files of the chunks it no longer names. Returns the chunks written.
+    /// Writes the last chunk and applies the index changes in one batch (the stored
+    /// chunks after the last one written go), then, once the index is durable, removes
+    /// the files of the chunks it no longer names. Returns the chunks written.
     pub fn finish(mut self) -> Result<u64> {
         self.close_chunk()?;
         while let Some(item) = self.stored.next() {
             let (sk, sv) = item.map_err(|e| self.store.catalog.db_err(e))?;
             self.batch.remove(sk);
-            self.batch_len += 1;
+            self.changes += 1;
             self.replaced.extend(id_of(&sv));
         }
         if !self.chunked {
             self.batch
                 .insert(marker(&self.store.job, &self.store.target), CHUNKED);
-            self.batch_len += 1;
+            self.changes += 1;
         }
-        self.apply()?;
+        if self.changes == 0 {
+            return Ok(0);
+        }
+        // The index must never name a file that a power cut could lose: the files were
+        // synced as written, their names are synced here.
+        if self.chunks_written > 0 {
+            self.store.sync_dir()?;
+        }
+        let catalog = &self.store.catalog;
+        let batch = std::mem::take(&mut self.batch);
+        catalog
+            .inventory_chunks
+            .apply_batch(batch)
+            .map_err(|e| catalog.db_err(e))?;
         if self.replaced.is_empty() {
             return Ok(self.chunks_written);
         }
@@ -438,8 +432,7 @@ impl Catalog {
             store,
             entries: Vec::new(),
             batch: sled::Batch::default(),
-            batch_len: 0,
-            files_unsynced: false,
+            changes: 0,
             replaced: Vec::new(),
             chunks_written: 0,
         })
@@ -684,13 +677,13 @@ mod tests {
         assert_eq!((files(&c, "t"), index_len(&c, "t")), (0, 0));
     }
 
-    /// The listing reads the stored chunks while it writes the new ones, into the same
-    /// index: nothing it writes may come back as a stored record, whatever moves.
+    /// The listing reads the stored chunks while it writes the new ones: nothing it writes
+    /// may come back as a stored record, whatever moves.
     #[test]
     fn reading_while_writing_hands_out_each_stored_record_once() {
         let dir = tempfile::tempdir().unwrap();
         let c = Catalog::open(dir.path()).unwrap();
-        let all = paths(60_000);
+        let all = paths(6000);
         // Stored: every other path. Listed: every path but each seventh, so new
         // boundaries fall between stored ones and stored chunks vanish in part.
         let stored: Vec<_> = all.iter().step_by(2).map(|p| (p.clone(), rec(1))).collect();
@@ -731,6 +724,27 @@ mod tests {
         assert_eq!(seen, stored_paths);
         assert_eq!(read(&c, "t"), expected);
         assert_eq!(files(&c, "t"), index_len(&c, "t"));
+    }
+
+    #[test]
+    fn a_listing_that_stops_half_way_leaves_the_index_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Catalog::open(dir.path()).unwrap();
+        let records: Vec<_> = paths(4000).into_iter().map(|p| (p, rec(1))).collect();
+        write(&c, "t", &records);
+        let index = index_len(&c, "t");
+        let mut w = c.inventory_writer("j", "t").unwrap();
+        for (p, _) in &records[..2000] {
+            w.push(p.clone(), rec(2)).unwrap();
+        }
+        drop(w);
+        assert_eq!(read(&c, "t"), records);
+        assert_eq!(index_len(&c, "t"), index);
+        // Its chunk files are named by no index: the sweep takes them.
+        assert!(files(&c, "t") > index);
+        assert!(c.sweep_inventory().unwrap() > 0);
+        assert_eq!(files(&c, "t"), index);
+        assert_eq!(read(&c, "t"), records);
     }
 
     #[test]
