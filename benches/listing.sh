@@ -10,10 +10,11 @@
 #  - a run (listing, inventory, drift, coverage and a sample of 10 restored) against
 #    `rclone lsf -R` (listing only): medians of ROUNDS=5 alternating runs, wall time,
 #    CPU and peak RSS (goal: ratio <= 1.5; peak RSS <= 64 MiB and flat with the count);
-#  - what a run writes: the inventory records (from its log), the bytes written to the
-#    disk (sectors written to its device around the run and a sync: the catalog, the
-#    evidence files, sled's rewrite of its free segments at each open, a compaction when
-#    the catalog's file has doubled), and the catalog's size after it; on the first run
+#  - what a run writes: the inventory records and chunk files (from its log), the bytes
+#    written to the disk (sectors written to its device around the run and a sync: the
+#    catalog, the inventory's chunk files, the evidence files, sled's rewrite of its free
+#    segments at each open, a compaction when the catalog's file has doubled), and the
+#    sizes of the catalog and of the chunk files after it; on the first run
 #    (the whole inventory), on a run where nothing changed, and on a run after 1,000
 #    files were rewritten (goal: grows with what changed, not with the inventory).
 # The tree is in the page cache for every contender (each is warmed up first).
@@ -57,9 +58,12 @@ written() { # a run's disk writes (MiB), the inventory records it wrote, the cat
   BACKPROOF_LOG=warn,backproof::verify::inventory=info,backproof::app::setup=info \
     "$@" >/dev/null 2>"$WORK/log" || true
   sync
-  printf '%s MiB, %s records, catalog %s MiB after it%s' "$(( ($(sectors) - before) / 2048 ))" \
+  printf '%s MiB, %s records in %s chunks, catalog %s MiB + inventory chunks %s MiB after it%s' \
+    "$(( ($(sectors) - before) / 2048 ))" \
     "$(grep -o 'records_written=[0-9]*' "$WORK/log" | tail -1 | cut -d= -f2)" \
+    "$(grep -o 'chunks_written=[0-9]*' "$WORK/log" | tail -1 | cut -d= -f2)" \
     "$(du -sm "$WORK/cfg/data/catalog" | cut -f1)" \
+    "$(du -sm "$WORK/cfg/data/inventory" 2>/dev/null | cut -f1)" \
     "$(grep -q 'catalog compacted' "$WORK/log" && echo ' (compacted at its end)' || true)"
 }
 

@@ -66,13 +66,21 @@ pub fn ensure_folders(config: &Config) -> Result<()> {
     )
 }
 
-/// Compacts the catalog when its file has grown well past what it holds (see
-/// `catalog::compact`), if this is its only handle in the process. A copy that fails
+/// Removes inventory chunk files no index names, and compacts the catalog when its file
+/// has grown well past what it holds (see `catalog::compact`), if this is its only
+/// handle in the process. A copy that fails
 /// leaves the catalog as it was (logged); a failure after the swap is an error.
 /// `starting` is called first when it compacts (the daemon tells systemd to wait).
 pub fn compact_if_needed(catalog: Catalog, starting: impl FnOnce()) -> Result<Catalog> {
     if !catalog.is_sole_handle() {
         return Ok(catalog);
+    }
+    // Inventory chunk files no index names (a crash while a listing wrote them) go at
+    // the same quiet moment.
+    match catalog.sweep_inventory() {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(files = n, "removed inventory chunk files no index named"),
+        Err(e) => tracing::warn!(error = %e, "could not sweep the inventory's chunk files"),
     }
     match catalog.compaction_due() {
         Ok(true) => {}

@@ -16,8 +16,9 @@
 //!   that fails or is interrupted leaves the index as it was (the target's chunks never
 //!   overlap or leave a gap). The files the index no longer names are removed only once it
 //!   is durable; a crash leaves unnamed files at worst, which [`sweep`] removes.
-//! - **Reading** verifies each chunk against its id; a damaged chunk is a
-//!   [`CatalogError::Corrupt`], never a silently shorter listing.
+//! - **Reading** verifies each chunk against its id; a missing or damaged chunk is a
+//!   [`CatalogError::InventoryDamaged`], never a silently shorter listing (the listing
+//!   fails, and [`Catalog::drop_damaged_inventory`] takes the damage out).
 //! - **Older catalogs** kept a sled record per file (tree `inventory`): a target's first
 //!   listing converts them ([`Catalog::chunk_inventory`]), and a marker in the index says
 //!   when that is done.
@@ -166,34 +167,23 @@ impl Store {
 
     /// Reads and checks the chunk `id` (named by the index key `k`).
     fn read(&self, k: &[u8], value: &[u8]) -> Result<Vec<(String, InventoryRecord)>> {
-        let corrupt = |message: String| CatalogError::Corrupt {
-            key: format!(
-                "inventory chunk {}",
-                String::from_utf8_lossy(k).replace('\0', "/")
-            ),
-            message,
+        let first = String::from_utf8_lossy(&k[self.prefix.len().min(k.len())..]).into_owned();
+        let damaged = |what: String| CatalogError::InventoryDamaged {
+            target: self.target.clone(),
+            detail: format!("the chunk of its paths from `{first}` on {what}"),
         };
-        let id = id_of(value).ok_or_else(|| corrupt("its index entry is not a chunk id".into()))?;
+        let id = id_of(value).ok_or_else(|| damaged("has no valid id in the index".into()))?;
         let path = self.dir.join(file_name(&id));
-        let bytes = std::fs::read(&path).map_err(|e| {
-            corrupt(format!(
-                "its file {} cannot be read ({e}); the listing cannot be compared with what the catalog knew",
-                path.display()
-            ))
-        })?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| damaged(format!("cannot be read ({}: {e})", path.display())))?;
+        let broken = |what: &str| damaged(format!("{what} ({})", path.display()));
         if chunk_id(&self.job, &self.target, &bytes) != id {
-            return Err(corrupt(format!(
-                "its file {} does not match its BLAKE3 id (damaged)",
-                path.display()
-            )));
+            return Err(broken("does not match its BLAKE3 id"));
         }
-        let entries = decode(&bytes).map_err(|e| corrupt(format!("{}: {e}", path.display())))?;
+        let entries = decode(&bytes).map_err(|e| broken(&format!("cannot be decoded: {e}")))?;
         match entries.first() {
-            Some((first, _)) if first.as_bytes() == &k[self.prefix.len()..] => Ok(entries),
-            _ => Err(corrupt(format!(
-                "its file {} does not start with the path its index names",
-                path.display()
-            ))),
+            Some((p, _)) if *p == first => Ok(entries),
+            _ => Err(broken("does not start with the path its index names")),
         }
     }
 
@@ -298,6 +288,9 @@ pub struct InventoryWriter {
     batch: sled::Batch,
     changes: usize,
     replaced: Vec<Id>,
+    /// The chunk files written, removed again if the writer is dropped unfinished.
+    written: Vec<Id>,
+    finished: bool,
     chunked: bool,
     chunks_written: u64,
 }
@@ -349,6 +342,7 @@ impl InventoryWriter {
         }
         if !same {
             self.store.write(&id, &content)?;
+            self.written.push(id);
             self.chunks_written += 1;
             self.batch.insert(k, &id[..]);
             self.changes += 1;
@@ -372,6 +366,7 @@ impl InventoryWriter {
                 .insert(marker(&self.store.job, &self.store.target), CHUNKED);
             self.changes += 1;
         }
+        self.finished = true;
         if self.changes == 0 {
             return Ok(0);
         }
@@ -401,6 +396,60 @@ impl InventoryWriter {
             }
         }
         Ok(self.chunks_written)
+    }
+}
+
+impl Drop for InventoryWriter {
+    /// A listing that failed: the index is as it was, and the chunks written for it go
+    /// (best effort; a sweep takes what is left).
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        for id in &self.written {
+            let _ = std::fs::remove_file(self.store.dir.join(file_name(id)));
+        }
+    }
+}
+
+/// Point look-ups in a target's inventory, keeping the last chunk read (look-ups in path
+/// order, as a manifest's lines often are, read each chunk once).
+pub struct InventoryLookup {
+    store: Store,
+    chunked: bool,
+    last: Option<(sled::IVec, Vec<(String, InventoryRecord)>)>,
+}
+
+impl InventoryLookup {
+    /// The inventory record of `path`.
+    pub fn get(&mut self, path: &str) -> Result<Option<InventoryRecord>> {
+        let catalog = &self.store.catalog;
+        let k = key(&[&self.store.job, &self.store.target, path]);
+        if !self.chunked {
+            return match catalog.inventory.get(&k).map_err(|e| catalog.db_err(e))? {
+                None => Ok(None),
+                Some(v) => super::decode_inventory(&k, &v).map(Some),
+            };
+        }
+        let found = self
+            .store
+            .index()
+            .range(self.store.prefix.clone()..=k)
+            .next_back();
+        let Some(item) = found else {
+            return Ok(None);
+        };
+        let (ck, cv) = item.map_err(|e| catalog.db_err(e))?;
+        let chunk = match self.last.take() {
+            Some((lk, chunk)) if lk == ck => chunk,
+            _ => self.store.read(&ck, &cv)?,
+        };
+        let found = chunk
+            .binary_search_by(|(p, _)| p.as_str().cmp(path))
+            .ok()
+            .map(|i| chunk[i].1);
+        self.last = Some((ck, chunk));
+        Ok(found)
     }
 }
 
@@ -434,7 +483,19 @@ impl Catalog {
             batch: sled::Batch::default(),
             changes: 0,
             replaced: Vec::new(),
+            written: Vec::new(),
+            finished: false,
             chunks_written: 0,
+        })
+    }
+
+    /// Point look-ups in the target's inventory.
+    pub fn inventory_lookup(&self, job: &str, target: &str) -> Result<InventoryLookup> {
+        let store = Store::new(self, job, target);
+        Ok(InventoryLookup {
+            chunked: store.is_chunked()?,
+            store,
+            last: None,
         })
     }
 
@@ -445,24 +506,35 @@ impl Catalog {
         target: &str,
         path: &str,
     ) -> Result<Option<InventoryRecord>> {
+        self.inventory_lookup(job, target)?.get(path)
+    }
+
+    /// Removes from the target's index every chunk that cannot be read back whole
+    /// (missing or damaged) and returns what was wrong with each. The records they held
+    /// are lost: their files are new to the next listing.
+    pub fn drop_damaged_inventory(&self, job: &str, target: &str) -> Result<Vec<String>> {
         let store = Store::new(self, job, target);
-        if !store.is_chunked()? {
-            let k = key(&[job, target, path]);
-            return match self.inventory.get(&k).map_err(|e| self.db_err(e))? {
-                None => Ok(None),
-                Some(v) => super::decode_inventory(&k, &v).map(Some),
-            };
+        let mut batch = sled::Batch::default();
+        let mut dropped = Vec::new();
+        for item in store.index().scan_prefix(&store.prefix) {
+            let (k, v) = item.map_err(|e| self.db_err(e))?;
+            match store.read(&k, &v) {
+                Ok(_) => {}
+                Err(CatalogError::InventoryDamaged { detail, .. }) => {
+                    batch.remove(k);
+                    dropped.push(detail);
+                }
+                Err(e) => return Err(e),
+            }
         }
-        let k = key(&[job, target, path]);
-        let Some(item) = store.index().range(store.prefix.clone()..=k).next_back() else {
-            return Ok(None);
-        };
-        let (ck, cv) = item.map_err(|e| self.db_err(e))?;
-        let chunk = store.read(&ck, &cv)?;
-        Ok(chunk
-            .binary_search_by(|(p, _)| p.as_str().cmp(path))
-            .ok()
-            .map(|i| chunk[i].1))
+        if !dropped.is_empty() {
+            store
+                .index()
+                .apply_batch(batch)
+                .map_err(|e| self.db_err(e))?;
+            self.flush()?;
+        }
+        Ok(dropped)
     }
 
     /// Converts the target's records of an older catalog (a sled record per file) into
@@ -515,6 +587,8 @@ impl Catalog {
         if !self.is_sole_handle() {
             return Ok(0);
         }
+        // What the index no longer names must be durably so before its file goes.
+        self.flush()?;
         let mut named: HashSet<Id> = HashSet::new();
         for item in self.inventory_chunks.iter().values() {
             named.extend(id_of(&item.map_err(|e| self.db_err(e))?));
@@ -538,8 +612,12 @@ impl Catalog {
                 if id.is_some_and(|id| named.contains(&id)) {
                     continue;
                 }
-                std::fs::remove_file(&path).map_err(io(&path))?;
-                removed += 1;
+                match std::fs::remove_file(&path) {
+                    Ok(()) => removed += 1,
+                    Err(e) => {
+                        tracing::warn!(file = %path.display(), error = %e, "could not remove an inventory chunk file no index names");
+                    }
+                }
             }
             // An empty folder (a target whose chunks all went) goes too.
             let _ = std::fs::remove_dir(&folder);
@@ -737,14 +815,12 @@ mod tests {
         for (p, _) in &records[..2000] {
             w.push(p.clone(), rec(2)).unwrap();
         }
+        assert!(files(&c, "t") > index);
         drop(w);
         assert_eq!(read(&c, "t"), records);
         assert_eq!(index_len(&c, "t"), index);
-        // Its chunk files are named by no index: the sweep takes them.
-        assert!(files(&c, "t") > index);
-        assert!(c.sweep_inventory().unwrap() > 0);
+        // Its chunk files went with it.
         assert_eq!(files(&c, "t"), index);
-        assert_eq!(read(&c, "t"), records);
     }
 
     #[test]
@@ -765,17 +841,50 @@ mod tests {
         std::fs::write(&names[0], bytes).unwrap();
         let e = c.inventory_cursor("j", "t").until(None, |_, _| Ok(()));
         assert!(
-            matches!(&e, Err(CatalogError::Corrupt { message, .. }) if message.contains("BLAKE3")),
+            matches!(&e, Err(CatalogError::InventoryDamaged { detail, .. }) if detail.contains("BLAKE3")),
             "{:?}",
             e.err()
         );
         std::fs::remove_file(&names[0]).unwrap();
         let e = c.inventory_cursor("j", "t").until(None, |_, _| Ok(()));
         assert!(
-            matches!(&e, Err(CatalogError::Corrupt { message, .. }) if message.contains("cannot be read")),
+            matches!(&e, Err(CatalogError::InventoryDamaged { detail, .. }) if detail.contains("cannot be read")),
             "{:?}",
             e.err()
         );
+        // Dropping the damaged chunk leaves the others readable; their records stay.
+        let dropped = c.drop_damaged_inventory("j", "t").unwrap();
+        assert_eq!(dropped.len(), 1, "{dropped:?}");
+        let rest = read(&c, "t");
+        assert!(!rest.is_empty() && rest.len() < records.len());
+        assert!(rest.iter().all(|r| records.contains(r)));
+        assert_eq!(
+            c.drop_damaged_inventory("j", "t").unwrap(),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_lookup_reads_a_chunk_once_for_paths_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Catalog::open(dir.path()).unwrap();
+        let records: Vec<_> = paths(3000)
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| (p, rec(i as u64)))
+            .collect();
+        write(&c, "t", &records);
+        let mut lookup = c.inventory_lookup("j", "t").unwrap();
+        for (p, r) in records.iter().step_by(3) {
+            assert_eq!(lookup.get(p).unwrap(), Some(*r), "{p}");
+            assert_eq!(lookup.get(&format!("{p}~")).unwrap(), None);
+        }
+        // Every file gone: the chunk in memory still answers, any other is an error.
+        for f in std::fs::read_dir(target_dir(&c.inventory_dir(), "j", "t")).unwrap() {
+            std::fs::remove_file(f.unwrap().path()).unwrap();
+        }
+        assert_eq!(lookup.get(&records[2999].0).unwrap(), Some(records[2999].1));
+        assert!(lookup.get(&records[0].0).is_err());
     }
 
     #[test]

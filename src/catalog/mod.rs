@@ -147,6 +147,9 @@ pub enum CatalogError {
     },
     #[error("catalog record {key} is unreadable: {message}")]
     Corrupt { key: String, message: String },
+    /// A chunk of a target's inventory is missing or damaged (see [`inventory`]).
+    #[error("the catalog's inventory of target `{target}` is damaged: {detail}")]
+    InventoryDamaged { target: String, detail: String },
 }
 
 /// An open catalog. Cheap to clone; all clones share the database and the lock.

@@ -57,6 +57,9 @@ pub enum ListError {
     Target(#[from] TargetError),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    /// The catalog's inventory of the target was damaged (and the damage dropped).
+    #[error("{0}")]
+    Damaged(String),
 }
 
 /// What the listing looks out for besides backup files.
@@ -331,7 +334,47 @@ fn unlisted(
 
 /// Lists `target` completely. Any listing error aborts the pass: a partial listing is
 /// never judged (the target gets an error verdict instead).
+///
+/// A damaged part of the catalog's inventory of the target (a chunk file missing or not
+/// matching its id) makes the listing fail the same way, and is dropped from the catalog
+/// (noted in the job's history): the next listing compares what is left, and the files
+/// the dropped part held are new to it.
 pub async fn list(
+    target: &dyn Target,
+    catalog: &Catalog,
+    scope: Scope,
+    policy: &Policy,
+    extras: Extras,
+    sampler: Sampler,
+    now: DateTime<Utc>,
+) -> Result<Listed, ListError> {
+    let (job, name) = (scope.job.clone(), scope.target.clone());
+    let detail = match pass(target, catalog, scope, policy, extras, sampler, now).await {
+        Err(ListError::Catalog(CatalogError::InventoryDamaged { detail, .. })) => detail,
+        done => return done,
+    };
+    let c = catalog.clone();
+    let dropped = tokio::task::spawn_blocking(move || {
+        let dropped = c.drop_damaged_inventory(&job, &name)?;
+        c.note(
+            &job,
+            &format!(
+                "the inventory of target `{name}` was damaged ({}); the damaged part was dropped, so files it held are compared as new by the next listing",
+                dropped.join("; ")
+            ),
+        )?;
+        Ok::<_, CatalogError>(dropped.len())
+    })
+    .await
+    .expect("inventory repair panicked")?;
+    Err(ListError::Damaged(format!(
+        "the catalog's record of this target's last listing is damaged: {detail}. It was dropped ({}): the next run compares the files it held as new, so it cannot tell whether they changed or vanished",
+        crate::format::plural(dropped as u64, "damaged chunk")
+    )))
+}
+
+/// One listing pass (see [`list`]).
+async fn pass(
     target: &dyn Target,
     catalog: &Catalog,
     scope: Scope,

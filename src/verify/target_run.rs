@@ -147,6 +147,9 @@ impl TargetRun<'_> {
             Err(ListError::Target(e)) => {
                 return self.unreachable(location, &format!("listing failed: {e}"));
             }
+            Err(ListError::Damaged(message)) => {
+                return self.not_verified(location, checks::inventory::damaged(&message), &message);
+            }
             Err(ListError::Catalog(e)) => return Err(e),
         };
         tracing::info!(
@@ -282,7 +285,17 @@ impl TargetRun<'_> {
     /// A target that could not be opened or listed: could not verify; its open
     /// problems stay open.
     fn unreachable(&self, location: String, message: &str) -> Result<TargetOutcome, CatalogError> {
-        let checks = vec![checks::access::unreachable(message)];
+        self.not_verified(location, checks::access::unreachable(message), message)
+    }
+
+    /// A target that could not be verified at all, for the reason `check` gives.
+    fn not_verified(
+        &self,
+        location: String,
+        check: crate::evidence::CheckResult,
+        message: &str,
+    ) -> Result<TargetOutcome, CatalogError> {
+        let checks = vec![check];
         let observed = findings::collect(&checks, &[], (&Drift::default(), Vec::new()), &[]);
         let mut out = self.conclude(location, checks, observed, None, Vec::new(), None, false)?;
         if out.evidence.verdict == Verdict::Error {

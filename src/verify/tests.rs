@@ -963,6 +963,62 @@ async fn coverage_counts_each_version_once_and_again_after_thirty_days() {
     assert_eq!((c.verified_files_30d, c.verified_bytes_30d), (2, 200));
 }
 
+#[tokio::test]
+async fn a_damaged_inventory_is_not_verified_once_then_starts_over() {
+    let (_dir, config, flaky) = setup();
+    let catalog = Catalog::open(&config.data_dir).unwrap();
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    assert_eq!(
+        ev.targets[0].verdict,
+        Verdict::Pass,
+        "{}",
+        ev.targets[0].summary
+    );
+    let chunks = config.data_dir.join("inventory");
+    let mut damaged = 0;
+    for folder in std::fs::read_dir(&chunks).unwrap() {
+        for file in std::fs::read_dir(folder.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            let mut bytes = std::fs::read(&path).unwrap();
+            let last = bytes.len() - 1;
+            bytes[last] ^= 1;
+            std::fs::write(&path, bytes).unwrap();
+            damaged += 1;
+        }
+    }
+    assert!(damaged > 0);
+    // Nothing is judged against a damaged record: the target is not verified, and says why.
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let t = &ev.targets[0];
+    assert_eq!(t.verdict, Verdict::Error, "{}", t.summary);
+    assert!(
+        t.summary.contains("damaged") && t.summary.contains("BLAKE3"),
+        "{}",
+        t.summary
+    );
+    let notes = catalog.notes("acme").unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("inventory of target `t` was damaged")),
+        "{notes:?}"
+    );
+    // The damaged part was dropped: the next run lists afresh and passes.
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    assert_eq!(
+        ev.targets[0].verdict,
+        Verdict::Pass,
+        "{}",
+        ev.targets[0].summary
+    );
+    // And the run after that compares with it again: a vanished file is seen.
+    flaky.take("b.bin");
+    let ev = run(&config, &catalog, flaky.clone()).await;
+    let drift = ev.targets[0].drift.as_ref().unwrap();
+    assert_eq!(drift.vanished_files, 1, "{drift:?}");
+    assert_eq!(drift.vanished[0].path, "b.bin");
+}
+
 /// Five files of 100 bytes, f0 the newest (1 hour old), one more hour each.
 fn five_files() -> Vec<MemFile> {
     let now = Utc::now();

@@ -51,6 +51,7 @@ pub async fn read(
             ),
         ));
     }
+    let mut inventory = catalog.inventory_lookup(job, tname)?;
     for m in &listed.manifests {
         let Some(alg) = manifest::algorithm_of(&m.path) else {
             plan.problems.push((
@@ -98,8 +99,8 @@ pub async fn read(
                 ));
                 continue;
             };
-            let present = catalog
-                .inventory(job, tname, &path)?
+            let present = inventory
+                .get(&path)?
                 .is_some_and(|r| r.at(Some(listed.generation)).is_some());
             if !present {
                 plan.missing += 1;
