@@ -48,6 +48,15 @@ fn keyed_mode_restores_real_files_of_the_newest_snapshot() {
     assert_eq!(k["packs_indexed"], packs(&f.backups).len(), "{k:#}");
     let repo = check(&ev["targets"][0], "repository");
     assert!(reason_of(repo).contains("with the password"), "{repo}");
+    // The default restore mode streams: no copy written, none read back.
+    assert_eq!(k["mode"], "stream", "{k:#}");
+    assert!(
+        k["restored"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r.get("read_back").is_none())
+    );
     // The bytes keyed mode read count against the egress.
     assert!(
         ev["egress"]["read_bytes"].as_u64().unwrap() > k["read_bytes"].as_u64().unwrap(),
@@ -61,6 +70,33 @@ fn keyed_mode_restores_real_files_of_the_newest_snapshot() {
         Duration::from_secs(120),
     );
     assert_eq!(code, Some(0), "{out}");
+}
+
+#[test]
+fn keyed_mode_in_disk_mode_writes_each_copy_and_reads_it_back() {
+    let f = Fixture::empty();
+    let file = f.secret("restic.password", PASSWORD);
+    f.job_with_target(
+        "sample_files = 100\nrestore = \"disk\"",
+        &format!(
+            "name = \"nas\"\nurl = \"file://{}\"\nformat = \"restic\"\npassword_file = \"{}\"",
+            f.backups.display(),
+            file.display()
+        ),
+    );
+    let src = three_backups(f.backups.to_str().unwrap(), &[]);
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 0, "{ev:#}");
+    check_keyed(&ev, src.path());
+    let k = &ev["targets"][0]["restic_keyed"];
+    assert_eq!(k["mode"], "disk", "{k:#}");
+    let restored = k["restored"].as_array().unwrap();
+    assert!(!restored.is_empty());
+    for r in restored {
+        let how = r["read_back"].as_str().unwrap_or_default();
+        assert!(how == "disk" || how == "cache", "{r:#}");
+        assert!(r["reason"].as_str().unwrap().contains("read back"), "{r:#}");
+    }
 }
 
 #[test]

@@ -36,8 +36,10 @@ pub struct KeyedRepository {
     pub missing_blobs: u64,
     pub files_with_missing_blobs: Vec<String>,
     pub newest_snapshot: Option<SnapshotRef>,
-    /// Files of the newest snapshot restored into the scratch folder.
+    /// Files of the newest snapshot restored, and how (`restore` of the policy).
     pub restored: Vec<RestoredFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<crate::config::RestoreMode>,
     /// Bytes read from the target by keyed mode.
     pub read_bytes: u64,
     pub seconds: f64,
@@ -67,6 +69,7 @@ impl Default for KeyedRepository {
             files_with_missing_blobs: Vec::new(),
             newest_snapshot: None,
             restored: Vec::new(),
+            mode: None,
             read_bytes: 0,
             seconds: 0.0,
         }
@@ -97,8 +100,13 @@ pub struct RestoredFile {
     pub size: u64,
     /// Bytes restored.
     pub bytes: u64,
-    /// BLAKE3 of the restored content, as it streamed and as read back from the disk.
+    /// BLAKE3 of the restored content, as it streamed (and as read back, when a copy was
+    /// written).
     pub blake3: Option<String>,
+    /// How the copy written to the scratch folder was read back (`restore = "disk"`);
+    /// none when the file was only streamed and hashed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_back: Option<super::ReadBack>,
     pub verdict: Verdict,
     pub reason: String,
 }

@@ -15,6 +15,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -441,6 +442,38 @@ impl Target for LocalTarget {
     async fn read(&self, path: &str) -> Result<ByteStream, TargetError> {
         let full = self.resolve(path)?;
         open_and_read(full, path.to_string()).await
+    }
+
+    /// The piece read where it is (`pread`), not from the start of the file (a restic
+    /// pack's blobs are read this way).
+    async fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Bytes, TargetError> {
+        use std::os::unix::fs::FileExt;
+        let full = self.resolve(path)?;
+        let what = path.to_string();
+        let want = usize::try_from(len).map_err(|_| {
+            TargetError::new(ErrorKind::Read, format!("`{what}`: a piece of {len} bytes"))
+        })?;
+        tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::open(&full).map_err(|e| open_error(&what, &e))?;
+            let mut buf = vec![0u8; want];
+            let mut done = 0;
+            while done < want {
+                match file.read_at(&mut buf[done..], offset.saturating_add(done as u64)) {
+                    Ok(0) => {
+                        return Err(TargetError::new(
+                            ErrorKind::Read,
+                            format!("`{what}`: {done} bytes read from byte {offset}, {len} wanted"),
+                        ));
+                    }
+                    Ok(n) => done += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(read_error(&what, &e)),
+                }
+            }
+            Ok(Bytes::from(buf))
+        })
+        .await
+        .map_err(|e| TargetError::new(ErrorKind::Other, format!("read task failed: {e}")))?
     }
 
     fn blocking_reader(&self, path: &str) -> Option<Box<dyn BlockingRead>> {

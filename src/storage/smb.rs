@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -330,6 +331,46 @@ impl Target for SmbTarget {
                 "SMB read task ended early",
             )),
         }
+    }
+
+    /// The piece read with one seek, not from the start of the file (a restic pack's
+    /// blobs are read this way).
+    async fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Bytes, TargetError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let client = self.client.clone();
+        let url = self.url_path(path);
+        let context = self.context.clone();
+        let path = path.to_string();
+        let want = usize::try_from(len).map_err(|_| {
+            TargetError::new(ErrorKind::Read, format!("`{path}`: a piece of {len} bytes"))
+        })?;
+        tokio::task::spawn_blocking(move || {
+            let refusals = chatter::encryption_refusals();
+            let mut file = client
+                .open_with(&url, SmbOpenOptions::default().read(true))
+                .map_err(|e| context.describe(e, Place::File(&path)))?;
+            context.check_session(refusals)?;
+            let failed = |e| context.describe(SmbError::Io(e), Place::File(&path));
+            file.seek(SeekFrom::Start(offset)).map_err(failed)?;
+            let mut buf = vec![0u8; want];
+            let mut done = 0;
+            while done < want {
+                match file.read(&mut buf[done..]) {
+                    Ok(0) => {
+                        return Err(TargetError::new(
+                            ErrorKind::Read,
+                            format!("`{path}`: {done} bytes read from byte {offset}, {len} wanted"),
+                        ));
+                    }
+                    Ok(n) => done += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(failed(e)),
+                }
+            }
+            Ok(Bytes::from(buf))
+        })
+        .await
+        .map_err(|e| TargetError::new(ErrorKind::Other, format!("SMB read task failed: {e}")))?
     }
 }
 

@@ -366,7 +366,7 @@ pub async fn list(
         Ok::<_, CatalogError>(dropped.len())
     })
     .await
-    .expect("inventory repair panicked")?;
+    .map_err(task_failed)??;
     Err(ListError::Damaged(format!(
         "the catalog's record of this target's last listing is damaged: {detail}. It was dropped ({}): the next run compares the files it held as new, so it cannot tell whether they changed or vanished",
         crate::format::plural(dropped as u64, "damaged chunk")
@@ -394,7 +394,7 @@ async fn pass(
         c.inventory_writer(&job, &name)
     })
     .await
-    .expect("inventory conversion panicked")?;
+    .map_err(task_failed)??;
     let mut pass = Pass {
         inventory: catalog.inventory_cursor(&scope.job, &scope.target),
         baselines: catalog.files_cursor(&scope.job, &scope.target),
@@ -444,13 +444,13 @@ async fn pass(
             .collect::<Result<Vec<Entry>, TargetError>>()?;
         pass = tokio::task::spawn_blocking(move || pass.take(entries).map(|()| pass))
             .await
-            .expect("listing task panicked")?;
+            .map_err(task_failed)??;
     }
     let seconds = started.elapsed().as_secs_f64();
     let skipped = target.skipped();
     let mut listed = tokio::task::spawn_blocking(move || pass.complete(seconds))
         .await
-        .expect("listing task panicked")?;
+        .map_err(task_failed)??;
     listed.inventory.skipped = skipped.count;
     listed.inventory.skipped_entries = skipped
         .entries
@@ -458,6 +458,14 @@ async fn pass(
         .map(|(path, reason)| crate::evidence::SkippedEntry { path, reason })
         .collect();
     Ok(listed)
+}
+
+/// A listing task that panicked: this target could not be verified (the run goes on).
+fn task_failed(e: tokio::task::JoinError) -> ListError {
+    ListError::Target(TargetError::new(
+        ErrorKind::Other,
+        format!("the listing task failed: {e}"),
+    ))
 }
 
 /// Stops a spawned task when its owner goes away (an error or a cancelled run).

@@ -5,12 +5,13 @@
 //! 1. every pack the index lists exists with the size the index gives;
 //! 2. every snapshot's trees resolve (each tree blob indexed, read and decrypted), and
 //!    every file's content blobs are in the index;
-//! 3. a sample of real files of the newest snapshot is restored into the scratch folder,
-//!    each content blob checked against its id (the SHA-256 of its plaintext), the file
-//!    hashed with BLAKE3 as it streams and read back from the scratch disk.
+//! 3. a sample of real files of the newest snapshot is restored, each content blob
+//!    checked against its id (the SHA-256 of its plaintext) and the file hashed with
+//!    BLAKE3 as it streams; with `restore = "disk"` it is also written to the scratch
+//!    folder, synced and read back past the page cache, as other targets' files are.
 //!
 //! Memory: the index is held once (rustic's in-memory index); index files are streamed
-//! one by one for the pack check; file contents go blob by blob to the scratch disk.
+//! one by one for the pack check; file contents go blob by blob.
 //! The password never leaves [`Secret`]: it is in no message, log or evidence field.
 
 use std::collections::{HashMap, HashSet};
@@ -29,8 +30,10 @@ use rustic_core::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::config::Secret;
-use crate::evidence::{CheckResult, KeyedRepository, PackSize, RestoredFile, SnapshotRef, Verdict};
+use crate::config::{RestoreMode, Secret};
+use crate::evidence::{
+    CheckResult, KeyedRepository, PackSize, ReadBack, RestoredFile, SnapshotRef, Verdict,
+};
 use crate::format::{human_bytes, shown};
 use crate::scratch::safe_file_name;
 use crate::storage::{ErrorKind, Target};
@@ -47,8 +50,9 @@ pub struct Options {
     /// Files of the newest snapshot to restore, and their bytes at most.
     pub sample_files: u64,
     pub sample_bytes: u64,
-    /// Folder the sampled files are restored into.
+    /// Folder the sampled files are restored into (with [`RestoreMode::Disk`]).
     pub scratch: PathBuf,
+    pub mode: RestoreMode,
 }
 
 /// Verifies the repository on `target` with `password`. Never fails: what could not be
@@ -130,7 +134,7 @@ impl Keyed<'_> {
             Err(e) => return Err(self.why(&e)),
         };
         let sample = self.trees(&repo, &snapshots, opts)?;
-        self.restore(&repo, sample, &opts.scratch)
+        self.restore(&repo, sample, &opts.scratch, opts.mode)
     }
 
     /// Why a rustic operation failed, in plain words: the target's own message when the
@@ -334,18 +338,23 @@ impl Keyed<'_> {
         Ok(sample)
     }
 
-    /// Restores the sampled files into `scratch`, within the byte budget.
-    fn restore<S: IndexedFull>(
+    /// Restores the sampled files (into `scratch` with [`RestoreMode::Disk`]), within the
+    /// byte budget.
+    fn restore<S: IndexedFull + Sync>(
         &mut self,
         repo: &Repository<S>,
         sample: Vec<(String, Node)>,
         scratch: &Path,
+        mode: RestoreMode,
     ) -> Result<(), String> {
+        self.found.mode = Some(mode);
         for (i, (path, node)) in sample.into_iter().enumerate() {
             self.still_up()?;
-            let dest = scratch.join(safe_file_name(i, &path));
-            let file = restore_file(repo, &path, &node, &dest, |e| self.why(e));
-            let _ = std::fs::remove_file(&dest);
+            let dest = (mode == RestoreMode::Disk).then(|| scratch.join(safe_file_name(i, &path)));
+            let file = restore_file(repo, &path, &node, dest.as_deref(), |e| self.why(e));
+            if let Some(dest) = dest {
+                let _ = std::fs::remove_file(&dest);
+            }
             self.still_up()?;
             self.found.restored.push(file);
         }
@@ -354,12 +363,12 @@ impl Keyed<'_> {
 }
 
 /// Restores one file blob by blob: each blob checked against its id, BLAKE3 while
-/// streaming, and again from the scratch disk.
-fn restore_file<S: IndexedFull>(
+/// streaming; with a `dest`, also written there, synced and hashed again as read back.
+fn restore_file<S: IndexedFull + Sync>(
     repo: &Repository<S>,
     path: &str,
     node: &Node,
-    dest: &Path,
+    dest: Option<&Path>,
     why: impl Fn(&RusticError) -> String,
 ) -> RestoredFile {
     let mut file = RestoredFile {
@@ -367,77 +376,88 @@ fn restore_file<S: IndexedFull>(
         size: node.meta.size,
         bytes: 0,
         blake3: None,
+        read_back: None,
         verdict: Verdict::Fail,
         reason: String::new(),
     };
-    let mut out = match std::fs::File::create(dest) {
-        Ok(f) => std::io::BufWriter::new(f),
+    let scratch_problem =
+        |e: std::io::Error| format!("scratch folder problem, the file is not verified: {e}");
+    let mut out = match dest.map(std::fs::File::create).transpose() {
+        Ok(f) => f.map(std::io::BufWriter::new),
         Err(e) => {
             file.verdict = Verdict::Error;
-            file.reason = format!("scratch folder problem, the file is not verified: {e}");
+            file.reason = scratch_problem(e);
             return file;
         }
     };
     let mut hasher = blake3::Hasher::new();
-    for id in node.content.as_deref().unwrap_or_default() {
-        let blob = BlobId::from(**id);
-        let data = match repo.get_blob_cached(&blob, BlobType::Data) {
-            Ok(d) => d,
-            Err(e) => {
-                let t = target_error(&e);
-                file.verdict = match t.map(|t| t.kind) {
-                    Some(k) if k.is_target_wide() || k == ErrorKind::PermissionDenied => {
-                        Verdict::Error
-                    }
-                    _ => Verdict::Fail,
-                };
-                file.reason = match t {
-                    Some(t) if t.kind == ErrorKind::NotFound => {
-                        format!("a pack holding its content is missing: {}", t.message)
-                    }
-                    _ => format!(
-                        "content blob {} could not be restored: {}",
-                        id.to_hex().as_str(),
-                        why(&e)
-                    ),
-                };
-                return file;
-            }
-        };
-        if rustic_core::Id::new(Sha256::digest(&data).into()) != **id {
+    let ids = node.content.as_deref().unwrap_or_default();
+    let blobs: Vec<BlobId> = ids.iter().map(|id| BlobId::from(**id)).collect();
+    let mut stopped = false;
+    let failed = each_blob(repo, &blobs, |i, data| {
+        if rustic_core::Id::new(Sha256::digest(&data).into()) != *blobs[i] {
             file.reason = format!(
                 "content blob {} does not match its id: the pack is damaged",
-                id.to_hex().as_str()
+                blobs[i].to_hex().as_str()
             );
-            return file;
+            stopped = true;
+            return false;
         }
         hasher.update(&data);
         file.bytes += data.len() as u64;
-        if let Err(e) = out.write_all(&data) {
+        if let Some(Err(e)) = out.as_mut().map(|o| o.write_all(&data)) {
             file.verdict = Verdict::Error;
-            file.reason = format!("scratch folder problem, the file is not verified: {e}");
-            return file;
+            file.reason = scratch_problem(e);
+            stopped = true;
+            return false;
         }
-    }
-    if let Err(e) = out.flush() {
-        file.verdict = Verdict::Error;
-        file.reason = format!("scratch folder problem, the file is not verified: {e}");
+        true
+    });
+    if let Some((i, e)) = failed {
+        let t = target_error(&e);
+        file.verdict = match t.map(|t| t.kind) {
+            Some(k) if k.is_target_wide() || k == ErrorKind::PermissionDenied => Verdict::Error,
+            _ => Verdict::Fail,
+        };
+        file.reason = match t {
+            Some(t) if t.kind == ErrorKind::NotFound => {
+                format!("a pack holding its content is missing: {}", t.message)
+            }
+            _ => format!(
+                "content blob {} could not be restored: {}",
+                blobs[i].to_hex().as_str(),
+                why(&e)
+            ),
+        };
         return file;
     }
-    drop(out);
-    let streamed = hasher.finalize().to_hex().to_string();
-    let on_disk = match hash_file(dest) {
-        Ok(h) => h,
-        Err(e) => {
+    if stopped {
+        return file;
+    }
+    let streamed = hasher.finalize();
+    if let (Some(out), Some(dest)) = (out, dest) {
+        let synced = out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_data());
+        if let Err(e) = synced {
             file.verdict = Verdict::Error;
-            file.reason = format!("the restored copy could not be read back: {e}");
+            file.reason = scratch_problem(e);
             return file;
         }
-    };
-    if on_disk != streamed {
-        file.verdict = Verdict::Error;
-        file.reason = "the restored copy on the scratch disk differs from what streamed: scratch disk problem, not verified".into();
-        return file;
+        match super::restore::read_back(dest, RestoreMode::Disk) {
+            Ok((on_disk, _, how)) if on_disk == streamed => file.read_back = Some(how),
+            Ok(_) => {
+                file.verdict = Verdict::Error;
+                file.reason = "the restored copy on the scratch disk differs from what streamed: scratch disk problem, not verified".into();
+                return file;
+            }
+            Err(e) => {
+                file.verdict = Verdict::Error;
+                file.reason = format!("the restored copy could not be read back: {e}");
+                return file;
+            }
+        }
     }
     if file.bytes != node.meta.size {
         file.reason = format!(
@@ -446,13 +466,55 @@ fn restore_file<S: IndexedFull>(
         );
         return file;
     }
-    file.blake3 = Some(streamed);
+    file.blake3 = Some(streamed.to_hex().to_string());
     file.verdict = Verdict::Pass;
     file.reason = format!(
-        "restored ({}), every content blob matching its id",
-        human_bytes(file.bytes)
+        "restored ({}), every content blob matching its id{}",
+        human_bytes(file.bytes),
+        match file.read_back {
+            None => "",
+            Some(ReadBack::Disk) => "; its copy read back from the scratch disk matches",
+            Some(ReadBack::Cache) => {
+                "; its copy read back through the page cache matches (the scratch file system refused direct reads)"
+            }
+        }
     );
     file
+}
+
+/// Calls `each` with the blobs `blobs` in order, each read and decrypted on a thread of
+/// its own one blob ahead (the next one is fetched while `each` checks and hashes this
+/// one: a core each). Stops when `each` says so, or at the first blob that could not be
+/// fetched, returned with its error.
+fn each_blob<S: IndexedFull + Sync>(
+    repo: &Repository<S>,
+    blobs: &[BlobId],
+    mut each: impl FnMut(usize, bytes::Bytes) -> bool,
+) -> Option<(usize, Box<RusticError>)> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        scope.spawn(move || {
+            for (i, blob) in blobs.iter().enumerate() {
+                let got = repo.get_blob_cached(blob, BlobType::Data);
+                let failed = got.is_err();
+                // The receiver is gone when `each` stopped: nothing more to fetch.
+                if tx.send((i, got)).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        for (i, got) in rx {
+            match got {
+                Ok(data) => {
+                    if !each(i, data) {
+                        return None;
+                    }
+                }
+                Err(e) => return Some((i, e)),
+            }
+        }
+        None
+    })
 }
 
 /// A rustic error and its causes in one line: each one's message, without rustic's
@@ -491,12 +553,6 @@ fn plain(e: &RusticError) -> String {
         cur = err.source();
     }
     parts.join(": ")
-}
-
-fn hash_file(path: &Path) -> std::io::Result<String> {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update_reader(std::fs::File::open(path)?)?;
-    Ok(hasher.finalize().to_hex().to_string())
 }
 
 /// Sets the verdict and reason of a completed keyed check from what it found.

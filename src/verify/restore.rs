@@ -503,7 +503,10 @@ impl Sink {
 
 /// Hashes the copy written at `path`: past the page cache with [`RestoreMode::Disk`] when
 /// the file system allows it, through the cache otherwise.
-fn read_back(path: &Path, mode: RestoreMode) -> std::io::Result<(blake3::Hash, u64, ReadBack)> {
+pub(super) fn read_back(
+    path: &Path,
+    mode: RestoreMode,
+) -> std::io::Result<(blake3::Hash, u64, ReadBack)> {
     if mode == RestoreMode::Disk
         && let Some((hash, len)) = hash_file_direct(path)?
     {

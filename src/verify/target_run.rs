@@ -197,12 +197,25 @@ impl TargetRun<'_> {
         }
         checks.push(drift_check);
 
-        let sample = self.restore_sample(&*target, &listed, now).await?;
-        let (files, mut summary, mut extra) = (sample.files, sample.summary, sample.extra);
-        let keyed = match &summary {
-            Some(s) => self.keyed(&target, &listed, s.read_bytes).await,
-            None => None,
+        // Keyed mode reads the repository apart from the sample's restores: with no egress
+        // budget to share between them it runs alongside (a core each), else after them,
+        // with what they left of the budget.
+        let (sample, keyed) = if self.allowance.is_none() {
+            let (sample, keyed) = tokio::join!(
+                self.restore_sample(&*target, &listed, now),
+                self.keyed(&target, &listed, 0)
+            );
+            (sample?, keyed)
+        } else {
+            let sample = self.restore_sample(&*target, &listed, now).await?;
+            let keyed = match &sample.summary {
+                Some(s) => self.keyed(&target, &listed, s.read_bytes).await,
+                None => None,
+            };
+            (sample, keyed)
         };
+        let (files, mut summary, mut extra) = (sample.files, sample.summary, sample.extra);
+        let keyed = keyed.filter(|_| summary.is_some());
         if let Some(k) = &keyed {
             if let Some(c) = extra.iter_mut().find(|c| c.check == CheckKind::Repository) {
                 restic_keyed::merge(c, k);
@@ -246,7 +259,7 @@ impl TargetRun<'_> {
     }
 
     /// Keyed mode: a restic repository with a configured password is also checked with
-    /// it, after the restores of this target (`read_so_far` bytes, against the budget).
+    /// it (`read_so_far`: bytes the restores of this target read, against the budget).
     async fn keyed(
         &self,
         target: &Arc<dyn Target>,
@@ -275,6 +288,7 @@ impl TargetRun<'_> {
                 read_so_far,
             ),
             scratch: scratch.path().to_path_buf(),
+            mode: policy.restore,
         };
         let found = restic_keyed::verify(target.clone(), password, opts).await;
         tracing::info!(verdict = %found.verdict, "restic repository checked with its password");
