@@ -100,6 +100,39 @@ fn keyed_mode_in_disk_mode_writes_each_copy_and_reads_it_back() {
 }
 
 #[test]
+fn keyed_mode_restores_within_sample_bytes_in_all() {
+    let f = Fixture::empty();
+    let file = f.secret("restic.password", PASSWORD);
+    const BUDGET: u64 = 600_000;
+    f.job_with_target(
+        "sample_files = 100\nsample_bytes = \"600KB\"",
+        &format!(
+            "name = \"nas\"\nurl = \"file://{}\"\nformat = \"restic\"\npassword_file = \"{}\"",
+            f.backups.display(),
+            file.display()
+        ),
+    );
+    let src = three_backups(f.backups.to_str().unwrap(), &[]);
+    // Each file fits the budget on its own, all of them together do not.
+    let sizes: Vec<u64> = source_files(src.path())
+        .iter()
+        .map(|p| std::fs::metadata(src.path().join(p)).unwrap().len())
+        .collect();
+    assert!(sizes.iter().any(|&s| s > 0 && s <= BUDGET), "{sizes:?}");
+    assert!(
+        sizes.iter().filter(|&&s| s <= BUDGET).sum::<u64>() > BUDGET,
+        "{sizes:?}"
+    );
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 0, "{ev:#}");
+    let k = &ev["targets"][0]["restic_keyed"];
+    let restored = k["restored"].as_array().unwrap();
+    assert!(!restored.is_empty(), "{k:#}");
+    let total: u64 = restored.iter().map(|r| r["bytes"].as_u64().unwrap()).sum();
+    assert!(total <= BUDGET, "{total} bytes restored: {k:#}");
+}
+
+#[test]
 fn keyed_mode_fails_on_a_missing_pack_and_restic_check_agrees() {
     let f = Fixture::empty();
     with_password(&f, PASSWORD);

@@ -43,6 +43,8 @@ const MAGIC: &[u8] = b"backproof inventory chunk 1\n";
 const CHUNKED: &[u8] = b"chunked-v1";
 
 type Id = [u8; 32];
+/// A chunk's records, in path order.
+type Records = Vec<(String, InventoryRecord)>;
 
 /// The index key of a target's marker: `job \0 target`, just before its chunks' keys.
 fn marker(job: &str, target: &str) -> Vec<u8> {
@@ -170,12 +172,19 @@ impl Store {
         let first = String::from_utf8_lossy(&k[self.prefix.len().min(k.len())..]).into_owned();
         let damaged = |what: String| CatalogError::InventoryDamaged {
             target: self.target.clone(),
-            detail: format!("the chunk of its paths from `{first}` on {what}"),
+            detail: format!(
+                "the chunk of its paths from {} on {what}",
+                crate::format::shown(&first)
+            ),
         };
         let id = id_of(value).ok_or_else(|| damaged("has no valid id in the index".into()))?;
         let path = self.dir.join(file_name(&id));
-        let bytes = std::fs::read(&path)
-            .map_err(|e| damaged(format!("cannot be read ({}: {e})", path.display())))?;
+        // A missing file is damage; any other error to read it (no file handle left, a
+        // data folder gone from under us) is the catalog failing, not the record.
+        let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => damaged(format!("is missing ({})", path.display())),
+            _ => io(&path)(e),
+        })?;
         let broken = |what: &str| damaged(format!("{what} ({})", path.display()));
         if chunk_id(&self.job, &self.target, &bytes) != id {
             return Err(broken("does not match its BLAKE3 id"));
@@ -417,7 +426,8 @@ impl Drop for InventoryWriter {
 pub struct InventoryLookup {
     store: Store,
     chunked: bool,
-    last: Option<(sled::IVec, Vec<(String, InventoryRecord)>)>,
+    /// The last chunk read, with its index entry.
+    last: Option<(sled::IVec, sled::IVec, Records)>,
 }
 
 impl InventoryLookup {
@@ -441,14 +451,14 @@ impl InventoryLookup {
         };
         let (ck, cv) = item.map_err(|e| catalog.db_err(e))?;
         let chunk = match self.last.take() {
-            Some((lk, chunk)) if lk == ck => chunk,
+            Some((lk, lv, chunk)) if lk == ck && lv == cv => chunk,
             _ => self.store.read(&ck, &cv)?,
         };
         let found = chunk
             .binary_search_by(|(p, _)| p.as_str().cmp(path))
             .ok()
             .map(|i| chunk[i].1);
-        self.last = Some((ck, chunk));
+        self.last = Some((ck, cv, chunk));
         Ok(found)
     }
 }
@@ -848,7 +858,7 @@ mod tests {
         std::fs::remove_file(&names[0]).unwrap();
         let e = c.inventory_cursor("j", "t").until(None, |_, _| Ok(()));
         assert!(
-            matches!(&e, Err(CatalogError::InventoryDamaged { detail, .. }) if detail.contains("cannot be read")),
+            matches!(&e, Err(CatalogError::InventoryDamaged { detail, .. }) if detail.contains("is missing")),
             "{:?}",
             e.err()
         );

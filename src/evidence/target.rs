@@ -66,6 +66,8 @@ pub enum CheckKind {
     Source,
     /// Problems found by earlier runs and not fixed or acknowledged yet.
     Problems,
+    /// backproof's own record of the target (its last listing) could be used.
+    Catalog,
 }
 
 impl CheckKind {
@@ -83,6 +85,7 @@ impl CheckKind {
             CheckKind::Ransomware => "ransomware",
             CheckKind::Source => "source",
             CheckKind::Problems => "problems",
+            CheckKind::Catalog => "catalog",
         }
     }
 }

@@ -121,6 +121,9 @@ fn first_look(t: &TargetEvidence) -> Option<&'static str> {
         (ProblemKind::NotVerified, CheckKind::Inventory) => {
             "The location holds no backup files: check that the disk or share is mounted and the path is the one the backup software writes to."
         }
+        (ProblemKind::NotVerified, CheckKind::Catalog) => {
+            "backproof's own record of this target on this server was damaged (the reason says which part); that part was dropped, and the next run compares afresh: check the disk that holds backproof's data folder."
+        }
         (ProblemKind::NotVerified, CheckKind::Restore) => {
             "Files could not be read: check permissions and the connection to the storage, and the scratch disk of this server."
         }

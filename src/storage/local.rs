@@ -450,9 +450,7 @@ impl Target for LocalTarget {
         use std::os::unix::fs::FileExt;
         let full = self.resolve(path)?;
         let what = path.to_string();
-        let want = usize::try_from(len).map_err(|_| {
-            TargetError::new(ErrorKind::Read, format!("`{what}`: a piece of {len} bytes"))
-        })?;
+        let want = super::check_range(&what, len)?;
         tokio::task::spawn_blocking(move || {
             let file = std::fs::File::open(&full).map_err(|e| open_error(&what, &e))?;
             let mut buf = vec![0u8; want];

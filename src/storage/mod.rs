@@ -122,10 +122,12 @@ pub trait Target: Send + Sync + 'static {
             .boxed()
     }
 
-    /// `len` bytes of one file from `offset` on (for small pieces of large files). By
+    /// `len` bytes of one file from `offset` on (for small pieces of large files, at most
+    /// [`MAX_RANGE`]: the piece is held in memory whole). By
     /// default the file is read from its start and the bytes before `offset` skipped;
     /// backends that can read a range do better.
     async fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Bytes, TargetError> {
+        check_range(path, len)?;
         let mut stream = self.read(path).await?;
         let end = offset.saturating_add(len);
         let mut out = bytes::BytesMut::with_capacity(len.min(16 << 20) as usize);
@@ -151,6 +153,22 @@ pub trait Target: Send + Sync + 'static {
         }
         Ok(out.freeze())
     }
+}
+
+/// The largest piece [`Target::read_range`] reads (its caller holds it whole).
+pub const MAX_RANGE: u64 = 256 << 20;
+
+/// A [`Target::read_range`] of `len` bytes is refused above [`MAX_RANGE`].
+pub(crate) fn check_range(path: &str, len: u64) -> Result<usize, TargetError> {
+    usize::try_from(len)
+        .ok()
+        .filter(|_| len <= MAX_RANGE)
+        .ok_or_else(|| {
+            TargetError::new(
+                ErrorKind::Read,
+                format!("`{path}`: a piece of {len} bytes is more than is read at once"),
+            )
+        })
 }
 
 /// Opens the target a configuration entry describes. Local folders and SMB shares are

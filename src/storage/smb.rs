@@ -341,9 +341,7 @@ impl Target for SmbTarget {
         let url = self.url_path(path);
         let context = self.context.clone();
         let path = path.to_string();
-        let want = usize::try_from(len).map_err(|_| {
-            TargetError::new(ErrorKind::Read, format!("`{path}`: a piece of {len} bytes"))
-        })?;
+        let want = super::check_range(&path, len)?;
         tokio::task::spawn_blocking(move || {
             let refusals = chatter::encryption_refusals();
             let mut file = client

@@ -146,6 +146,7 @@ impl Target for StoreTarget {
     }
 
     async fn read_range(&self, path: &str, offset: u64, len: u64) -> Result<Bytes, TargetError> {
+        super::check_range(path, len)?;
         let full = self.full_path(path)?;
         let bytes = self
             .store

@@ -356,21 +356,41 @@ pub async fn list(
     let c = catalog.clone();
     let dropped = tokio::task::spawn_blocking(move || {
         let dropped = c.drop_damaged_inventory(&job, &name)?;
-        c.note(
-            &job,
-            &format!(
-                "the inventory of target `{name}` was damaged ({}); the damaged part was dropped, so files it held are compared as new by the next listing",
-                dropped.join("; ")
-            ),
-        )?;
+        if !dropped.is_empty() {
+            let mut what: Vec<&str> = dropped.iter().take(5).map(String::as_str).collect();
+            let more = dropped.len().saturating_sub(what.len());
+            let more = format!("and {more} more");
+            if dropped.len() > what.len() {
+                what.push(&more);
+            }
+            c.note(
+                &job,
+                &format!(
+                    "the inventory of target `{name}` was damaged ({}); the damaged part was dropped, so the files it held are compared as new by the next listing",
+                    what.join("; ")
+                ),
+            )?;
+        }
         Ok::<_, CatalogError>(dropped.len())
     })
     .await
-    .map_err(task_failed)??;
-    Err(ListError::Damaged(format!(
-        "the catalog's record of this target's last listing is damaged: {detail}. It was dropped ({}): the next run compares the files it held as new, so it cannot tell whether they changed or vanished",
-        crate::format::plural(dropped as u64, "damaged chunk")
-    )))
+    .map_err(|e| {
+        ListError::Target(TargetError::new(
+            ErrorKind::Other,
+            format!("the catalog's record of this target is damaged ({detail}), and dropping it failed: {e}"),
+        ))
+    })??;
+    Err(ListError::Damaged(if dropped == 0 {
+        // Read again, every chunk was whole: nothing dropped, nothing to say it was.
+        format!(
+            "the catalog's record of this target's last listing could not be read: {detail}; read again, it was whole, so nothing was dropped"
+        )
+    } else {
+        format!(
+            "the catalog's record of this target's last listing is damaged: {detail}. It was dropped ({}): the next run compares the files it held as new, so it cannot tell whether they changed or vanished",
+            crate::format::plural(dropped as u64, "damaged chunk")
+        )
+    }))
 }
 
 /// One listing pass (see [`list`]).

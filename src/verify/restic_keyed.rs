@@ -50,9 +50,9 @@ pub struct Options {
     /// Files of the newest snapshot to restore, and their bytes at most.
     pub sample_files: u64,
     pub sample_bytes: u64,
-    /// Folder the sampled files are restored into (with [`RestoreMode::Disk`]).
-    pub scratch: PathBuf,
-    pub mode: RestoreMode,
+    /// Folder the sampled files are written to and read back from ([`RestoreMode::Disk`]);
+    /// none: they are only streamed and hashed ([`RestoreMode::Stream`]).
+    pub scratch: Option<PathBuf>,
 }
 
 /// Verifies the repository on `target` with `password`. Never fails: what could not be
@@ -134,7 +134,7 @@ impl Keyed<'_> {
             Err(e) => return Err(self.why(&e)),
         };
         let sample = self.trees(&repo, &snapshots, opts)?;
-        self.restore(&repo, sample, &opts.scratch, opts.mode)
+        self.restore(&repo, sample, opts.scratch.as_deref())
     }
 
     /// Why a rustic operation failed, in plain words: the target's own message when the
@@ -335,22 +335,33 @@ impl Keyed<'_> {
         }
         self.still_up()?;
         sample.sort_by(|a, b| a.0.cmp(&b.0));
+        // The budget is for the whole sample, not each file: files that would take it over
+        // are left out.
+        let mut total = 0u64;
+        sample.retain(|(_, node)| {
+            let fits = total.saturating_add(node.meta.size) <= opts.sample_bytes;
+            if fits {
+                total += node.meta.size;
+            }
+            fits
+        });
         Ok(sample)
     }
 
-    /// Restores the sampled files (into `scratch` with [`RestoreMode::Disk`]), within the
-    /// byte budget.
+    /// Restores the sampled files (written into `scratch` and read back, if given).
     fn restore<S: IndexedFull + Sync>(
         &mut self,
         repo: &Repository<S>,
         sample: Vec<(String, Node)>,
-        scratch: &Path,
-        mode: RestoreMode,
+        scratch: Option<&Path>,
     ) -> Result<(), String> {
-        self.found.mode = Some(mode);
         for (i, (path, node)) in sample.into_iter().enumerate() {
             self.still_up()?;
-            let dest = (mode == RestoreMode::Disk).then(|| scratch.join(safe_file_name(i, &path)));
+            self.found.mode = Some(match scratch {
+                Some(_) => RestoreMode::Disk,
+                None => RestoreMode::Stream,
+            });
+            let dest = scratch.map(|s| s.join(safe_file_name(i, &path)));
             let file = restore_file(repo, &path, &node, dest.as_deref(), |e| self.why(e));
             if let Some(dest) = dest {
                 let _ = std::fs::remove_file(&dest);
@@ -492,7 +503,9 @@ fn each_blob<S: IndexedFull + Sync>(
     mut each: impl FnMut(usize, bytes::Bytes) -> bool,
 ) -> Option<(usize, Box<RusticError>)> {
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        // No room in the channel: the fetcher hands over a blob when the checker takes it,
+        // so at most one is fetched ahead (and read needlessly after a stop).
+        let (tx, rx) = std::sync::mpsc::sync_channel(0);
         scope.spawn(move || {
             for (i, blob) in blobs.iter().enumerate() {
                 let got = repo.get_blob_cached(blob, BlobType::Data);

@@ -11,7 +11,7 @@ use chrono::Utc;
 use tracing::Instrument;
 
 use crate::catalog::{CatalogError, TargetCommit};
-use crate::config::{Job, TargetSpec};
+use crate::config::{Job, RestoreMode, TargetSpec};
 use crate::evidence::{CheckKind, Drift, KeyedRepository, PickReason, TargetEvidence, Verdict};
 use crate::scratch::ScratchDir;
 use crate::storage::{Entry, Target};
@@ -148,7 +148,11 @@ impl TargetRun<'_> {
                 return self.unreachable(location, &format!("listing failed: {e}"));
             }
             Err(ListError::Damaged(message)) => {
-                return self.not_verified(location, checks::inventory::damaged(&message), &message);
+                return self.not_verified(
+                    location,
+                    checks::access::record_damaged(&message),
+                    &message,
+                );
             }
             Err(ListError::Catalog(e)) => return Err(e),
         };
@@ -197,25 +201,14 @@ impl TargetRun<'_> {
         }
         checks.push(drift_check);
 
-        // Keyed mode reads the repository apart from the sample's restores: with no egress
-        // budget to share between them it runs alongside (a core each), else after them,
-        // with what they left of the budget.
-        let (sample, keyed) = if self.allowance.is_none() {
-            let (sample, keyed) = tokio::join!(
-                self.restore_sample(&*target, &listed, now),
-                self.keyed(&target, &listed, 0)
-            );
-            (sample?, keyed)
-        } else {
-            let sample = self.restore_sample(&*target, &listed, now).await?;
-            let keyed = match &sample.summary {
-                Some(s) => self.keyed(&target, &listed, s.read_bytes).await,
-                None => None,
-            };
-            (sample, keyed)
-        };
+        // Keyed mode after the restores: their timings are measured alone, and it gets what
+        // they left of the egress budget.
+        let sample = self.restore_sample(&*target, &listed, now).await?;
         let (files, mut summary, mut extra) = (sample.files, sample.summary, sample.extra);
-        let keyed = keyed.filter(|_| summary.is_some());
+        let keyed = match &summary {
+            Some(s) => self.keyed(&target, &listed, s.read_bytes).await,
+            None => None,
+        };
         if let Some(k) = &keyed {
             if let Some(c) = extra.iter_mut().find(|c| c.check == CheckKind::Repository) {
                 restic_keyed::merge(c, k);
@@ -259,7 +252,7 @@ impl TargetRun<'_> {
     }
 
     /// Keyed mode: a restic repository with a configured password is also checked with
-    /// it (`read_so_far`: bytes the restores of this target read, against the budget).
+    /// it, after the restores of this target (`read_so_far` bytes, against the budget).
     async fn keyed(
         &self,
         target: &Arc<dyn Target>,
@@ -269,16 +262,20 @@ impl TargetRun<'_> {
         let password = self.spec.restic_password.clone()?;
         listed.restic.as_ref()?;
         self.progress(|s| s.phase = Some("checking the repository with its password".into()));
-        let scratch = match self.scratch("-keyed") {
-            Ok(s) => s,
-            Err(why) => {
-                return Some(KeyedRepository {
-                    reason: format!("could not verify with the password: {why}"),
-                    ..Default::default()
-                });
-            }
-        };
         let policy = &self.spec.policy;
+        // A scratch folder only for copies written to disk.
+        let scratch = match policy.restore {
+            RestoreMode::Stream => None,
+            RestoreMode::Disk => match self.scratch("-keyed") {
+                Ok(s) => Some(s),
+                Err(why) => {
+                    return Some(KeyedRepository {
+                        reason: format!("could not verify with the password: {why}"),
+                        ..Default::default()
+                    });
+                }
+            },
+        };
         let opts = restic_keyed::Options {
             seed: self.seed,
             sample_files: policy.sample_files,
@@ -287,8 +284,7 @@ impl TargetRun<'_> {
                 self.allowance,
                 read_so_far,
             ),
-            scratch: scratch.path().to_path_buf(),
-            mode: policy.restore,
+            scratch: scratch.as_ref().map(|s| s.path().to_path_buf()),
         };
         let found = restic_keyed::verify(target.clone(), password, opts).await;
         tracing::info!(verdict = %found.verdict, "restic repository checked with its password");

@@ -18,3 +18,9 @@ pub fn listed(list_seconds: f64) -> CheckResult {
 pub fn unreachable(message: &str) -> CheckResult {
     check(CheckKind::Access, Verdict::Error, message)
 }
+
+/// The catalog's record of the last listing was damaged (and dropped): nothing could be
+/// compared with it, so this run verifies nothing.
+pub fn record_damaged(message: &str) -> CheckResult {
+    check(CheckKind::Catalog, Verdict::Error, message)
+}

@@ -19,12 +19,6 @@ pub fn empty(location: &str, inv: &Inventory) -> CheckResult {
     )
 }
 
-/// The catalog's record of the last listing was damaged (and dropped): nothing could be
-/// compared with it, so this run verifies nothing.
-pub fn damaged(message: &str) -> CheckResult {
-    super::check(CheckKind::Inventory, Verdict::Error, message)
-}
-
 /// The files listed; nothing is skipped silently: what the listing left out warns.
 pub fn check(inv: &Inventory) -> CheckResult {
     let newest = inv
