@@ -405,15 +405,7 @@ fn restore_file<S: IndexedFull + Sync>(
     let ids = node.content.as_deref().unwrap_or_default();
     let blobs: Vec<BlobId> = ids.iter().map(|id| BlobId::from(**id)).collect();
     let mut stopped = false;
-    let failed = each_blob(repo, &blobs, |i, data| {
-        if rustic_core::Id::new(Sha256::digest(&data).into()) != *blobs[i] {
-            file.reason = format!(
-                "content blob {} does not match its id: the pack is damaged",
-                blobs[i].to_hex().as_str()
-            );
-            stopped = true;
-            return false;
-        }
+    let failed = each_blob(repo, &blobs, |data| {
         hasher.update(&data);
         file.bytes += data.len() as u64;
         if let Some(Err(e)) = out.as_mut().map(|o| o.write_all(&data)) {
@@ -424,23 +416,41 @@ fn restore_file<S: IndexedFull + Sync>(
         }
         true
     });
-    if let Some((i, e)) = failed {
-        let t = target_error(&e);
-        file.verdict = match t.map(|t| t.kind) {
-            Some(k) if k.is_target_wide() || k == ErrorKind::PermissionDenied => Verdict::Error,
-            _ => Verdict::Fail,
-        };
-        file.reason = match t {
-            Some(t) if t.kind == ErrorKind::NotFound => {
-                format!("a pack holding its content is missing: {}", t.message)
-            }
-            _ => format!(
-                "content blob {} could not be restored: {}",
-                blobs[i].to_hex().as_str(),
-                why(&e)
-            ),
-        };
-        return file;
+    match failed {
+        None => {}
+        Some((i, Stop::Mismatch)) => {
+            file.reason = format!(
+                "content blob {} does not match its id: the pack is damaged",
+                blobs[i].to_hex().as_str()
+            );
+            return file;
+        }
+        Some((i, Stop::Lost)) => {
+            file.verdict = Verdict::Error;
+            file.reason = format!(
+                "content blob {} was not handed over: its reading thread stopped",
+                blobs[i].to_hex().as_str()
+            );
+            return file;
+        }
+        Some((i, Stop::Failed(e))) => {
+            let t = target_error(&e);
+            file.verdict = match t.map(|t| t.kind) {
+                Some(k) if k.is_target_wide() || k == ErrorKind::PermissionDenied => Verdict::Error,
+                _ => Verdict::Fail,
+            };
+            file.reason = match t {
+                Some(t) if t.kind == ErrorKind::NotFound => {
+                    format!("a pack holding its content is missing: {}", t.message)
+                }
+                _ => format!(
+                    "content blob {} could not be restored: {}",
+                    blobs[i].to_hex().as_str(),
+                    why(&e)
+                ),
+            };
+            return file;
+        }
     }
     if stopped {
         return file;
@@ -493,37 +503,63 @@ fn restore_file<S: IndexedFull + Sync>(
     file
 }
 
-/// Calls `each` with the blobs `blobs` in order, each read and decrypted on a thread of
-/// its own one blob ahead (the next one is fetched while `each` checks and hashes this
-/// one: a core each). Stops when `each` says so, or at the first blob that could not be
-/// fetched, returned with its error.
+/// Threads that read, decrypt and check blobs for [`each_blob`].
+const FETCHERS: usize = 2;
+
+/// Why [`each_blob`] stopped before the end.
+enum Stop {
+    /// The blob's plaintext does not match its id (SHA-256).
+    Mismatch,
+    /// The blob could not be read or decrypted.
+    Failed(Box<RusticError>),
+    /// Its thread ended without handing it over (it panicked).
+    Lost,
+}
+
+/// Calls `each` with the plaintext of the blobs `blobs`, in order, each checked against
+/// its id first. [`FETCHERS`] threads take turns reading, decrypting and checking them,
+/// each one blob ahead, while `each` hashes and writes (2 cores kept busy). Stops when
+/// `each` says so, or at the first blob that is wrong or could not be read, returned
+/// with its index. Memory: a blob per fetcher, and the one `each` has.
 fn each_blob<S: IndexedFull + Sync>(
     repo: &Repository<S>,
     blobs: &[BlobId],
-    mut each: impl FnMut(usize, bytes::Bytes) -> bool,
-) -> Option<(usize, Box<RusticError>)> {
+    mut each: impl FnMut(bytes::Bytes) -> bool,
+) -> Option<(usize, Stop)> {
     std::thread::scope(|scope| {
-        // No room in the channel: the fetcher hands over a blob when the checker takes it,
-        // so at most one is fetched ahead (and read needlessly after a stop).
-        let (tx, rx) = std::sync::mpsc::sync_channel(0);
-        scope.spawn(move || {
-            for (i, blob) in blobs.iter().enumerate() {
-                let got = repo.get_blob_cached(blob, BlobType::Data);
-                let failed = got.is_err();
-                // The receiver is gone when `each` stopped: nothing more to fetch.
-                if tx.send((i, got)).is_err() || failed {
-                    return;
+        let mut turns = Vec::with_capacity(FETCHERS);
+        for first in 0..FETCHERS {
+            // No room in the channel: a blob is handed over when `each` takes it.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<bytes::Bytes, Stop>>(0);
+            turns.push(rx);
+            scope.spawn(move || {
+                for blob in blobs.iter().skip(first).step_by(FETCHERS) {
+                    let got = match repo.get_blob_cached(blob, BlobType::Data) {
+                        Ok(data)
+                            if rustic_core::Id::new(Sha256::digest(&data).into()) == **blob =>
+                        {
+                            Ok(data)
+                        }
+                        Ok(_) => Err(Stop::Mismatch),
+                        Err(e) => Err(Stop::Failed(e)),
+                    };
+                    let failed = got.is_err();
+                    // The receiver is gone when `each` stopped: nothing more to read.
+                    if tx.send(got).is_err() || failed {
+                        return;
+                    }
                 }
-            }
-        });
-        for (i, got) in rx {
-            match got {
-                Ok(data) => {
-                    if !each(i, data) {
+            });
+        }
+        for i in 0..blobs.len() {
+            match turns[i % FETCHERS].recv() {
+                Ok(Ok(data)) => {
+                    if !each(data) {
                         return None;
                     }
                 }
-                Err(e) => return Some((i, e)),
+                Ok(Err(stop)) => return Some((i, stop)),
+                Err(_) => return Some((i, Stop::Lost)),
             }
         }
         None
