@@ -20,8 +20,8 @@
 #   2. the ones tier 1 missed (or that timed out) against the integration tests that
 #      exercise the core (INTEGRATION below: the real binary on real folders, a real SMTP
 #      server; about a minute a mutant, most of it linking).
-# A mutant counts as caught when either tier catches it. About 650 mutants: 8 shards of
-# ~80 take 20 to 40 minutes each on an idle machine (`run 0/8` ... `run 7/8`). Shards are
+# A mutant counts as caught when either tier catches it. About 780 mutants: 8 shards of
+# ~100 take 20 to 40 minutes each on an idle machine (`run 0/8` ... `run 7/8`). Shards are
 # dealt round-robin (mutant i goes to shard i % N), so any one shard is a fair sample of
 # every file: when time is short, one shard's figure estimates the whole.
 #
@@ -38,8 +38,8 @@ cd "$(dirname "$0")/.."
 
 MUTANTS_VERSION=27.1.0
 # The verdict core: what decides verdicts and exit codes (evidence, target runs, jobs,
-# status), the evidence chain, sampling, baselines, drift, freshness, the egress budget,
-# findings, open problems and their acknowledgement.
+# status), the evidence chain, sampling, baselines, drift and the inventory it compares
+# with, freshness, the egress budget, findings, open problems and their acknowledgement.
 FILES=(
   src/evidence/mod.rs
   src/evidence/verdict.rs
@@ -68,6 +68,7 @@ FILES=(
   src/verify/checks/restore.rs
   src/verify/checks/canary.rs
   src/verify/checks/budget.rs
+  src/catalog/inventory.rs
 )
 # The integration tests that exercise the core (tier 2).
 INTEGRATION=(local_runs open_problems deeper evidence_chain email truth verdicts report_snapshots restic)

@@ -898,6 +898,30 @@ mod tests {
     }
 
     #[test]
+    fn an_index_entry_naming_another_chunk_is_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Catalog::open(dir.path()).unwrap();
+        let records: Vec<_> = paths(2000).into_iter().map(|p| (p, rec(1))).collect();
+        write(&c, "t", &records);
+        let entries: Vec<_> = c
+            .inventory_chunks
+            .scan_prefix(prefix(&["j", "t"]))
+            .map(|e| e.unwrap())
+            .collect();
+        assert!(entries.len() > 1);
+        // The first chunk's entry names the second chunk's (whole, matching) file.
+        c.inventory_chunks
+            .insert(&entries[0].0, entries[1].1.clone())
+            .unwrap();
+        let e = c.inventory_cursor("j", "t").until(None, |_, _| Ok(()));
+        assert!(
+            matches!(&e, Err(CatalogError::InventoryDamaged { detail, .. }) if detail.contains("does not start with")),
+            "{:?}",
+            e.err()
+        );
+    }
+
+    #[test]
     fn decoding_rejects_what_it_cannot_trust() {
         let records: Vec<_> = paths(50).into_iter().map(|p| (p, rec(7))).collect();
         let bytes = encode(&records);
@@ -942,6 +966,10 @@ mod tests {
         // The space they held is given back at the next compaction.
         let base = c.meta.get(b"compacted-bytes").unwrap();
         assert_eq!(base.as_deref(), Some(&[0u8; 8][..]));
+        // A target without old records asks for nothing.
+        c.meta.remove(b"compacted-bytes").unwrap();
+        c.chunk_inventory("j", "new").unwrap();
+        assert_eq!(c.meta.get(b"compacted-bytes").unwrap(), None);
         // Done once: an old record left behind is removed, not read again.
         c.inventory
             .insert(key(&["j", "t", "zzz"]), &rec(1).encode()[..])
@@ -955,6 +983,8 @@ mod tests {
     fn a_sweep_removes_the_files_no_index_names() {
         let dir = tempfile::tempdir().unwrap();
         let c = Catalog::open(dir.path()).unwrap();
+        // No chunk written yet: no folder, nothing to do.
+        assert_eq!(c.sweep_inventory().unwrap(), 0);
         let records: Vec<_> = paths(2000).into_iter().map(|p| (p, rec(1))).collect();
         write(&c, "t", &records);
         let kept = files(&c, "t");
