@@ -12,8 +12,13 @@ use common::*;
 
 /// A job `acme` on the local repository `f.backups`, with `extra` target keys.
 fn keyed_job(f: &Fixture, extra: &str) {
+    keyed_job_with(f, "", extra);
+}
+
+/// [`keyed_job`] with `policy` lines besides `sample_files = 100`.
+fn keyed_job_with(f: &Fixture, policy: &str, extra: &str) {
     f.job_with_target(
-        "sample_files = 100",
+        &format!("sample_files = 100\n{policy}"),
         &format!(
             "name = \"nas\"\nurl = \"file://{}\"\nformat = \"restic\"\n{extra}",
             f.backups.display()
@@ -22,8 +27,17 @@ fn keyed_job(f: &Fixture, extra: &str) {
 }
 
 fn with_password(f: &Fixture, password: &str) {
+    with_password_and(f, password, "");
+}
+
+/// [`with_password`] with `policy` lines.
+fn with_password_and(f: &Fixture, password: &str, policy: &str) {
     let file = f.secret("restic.password", password);
-    keyed_job(f, &format!("password_file = \"{}\"", file.display()));
+    keyed_job_with(
+        f,
+        policy,
+        &format!("password_file = \"{}\"", file.display()),
+    );
 }
 
 #[test]
@@ -75,15 +89,7 @@ fn keyed_mode_restores_real_files_of_the_newest_snapshot() {
 #[test]
 fn keyed_mode_in_disk_mode_writes_each_copy_and_reads_it_back() {
     let f = Fixture::empty();
-    let file = f.secret("restic.password", PASSWORD);
-    f.job_with_target(
-        "sample_files = 100\nrestore = \"disk\"",
-        &format!(
-            "name = \"nas\"\nurl = \"file://{}\"\nformat = \"restic\"\npassword_file = \"{}\"",
-            f.backups.display(),
-            file.display()
-        ),
-    );
+    with_password_and(&f, PASSWORD, "restore = \"disk\"");
     let src = three_backups(f.backups.to_str().unwrap(), &[]);
     let (code, ev) = f.run_json("acme", &[]);
     assert_eq!(code, 0, "{ev:#}");
@@ -102,16 +108,8 @@ fn keyed_mode_in_disk_mode_writes_each_copy_and_reads_it_back() {
 #[test]
 fn keyed_mode_restores_within_sample_bytes_in_all() {
     let f = Fixture::empty();
-    let file = f.secret("restic.password", PASSWORD);
     const BUDGET: u64 = 600_000;
-    f.job_with_target(
-        "sample_files = 100\nsample_bytes = \"600KB\"",
-        &format!(
-            "name = \"nas\"\nurl = \"file://{}\"\nformat = \"restic\"\npassword_file = \"{}\"",
-            f.backups.display(),
-            file.display()
-        ),
-    );
+    with_password_and(&f, PASSWORD, "sample_bytes = \"600KB\"");
     let src = three_backups(f.backups.to_str().unwrap(), &[]);
     // Each file fits the budget on its own, all of them together do not.
     let sizes: Vec<u64> = source_files(src.path())

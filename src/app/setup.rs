@@ -68,9 +68,9 @@ pub fn ensure_folders(config: &Config) -> Result<()> {
 
 /// Removes inventory chunk files no index names, and compacts the catalog when its file
 /// has grown well past what it holds (see `catalog::compact`), if this is its only
-/// handle in the process. A copy that fails
-/// leaves the catalog as it was (logged); a failure after the swap is an error.
-/// `starting` is called first when it compacts (the daemon tells systemd to wait).
+/// handle in the process. A copy that fails leaves the catalog as it was (logged); a
+/// failure after the swap is an error. `starting` is called first when it compacts (the
+/// daemon tells systemd to wait).
 pub fn compact_if_needed(catalog: Catalog, starting: impl FnOnce()) -> Result<Catalog> {
     if !catalog.is_sole_handle() {
         return Ok(catalog);

@@ -30,6 +30,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::compact::{io, sync_dir};
 use super::{Catalog, CatalogError, InventoryRecord, Result, key, prefix};
 
 /// The folder of chunk files in `data_dir`.
@@ -98,7 +99,7 @@ fn encode(entries: &[(String, InventoryRecord)]) -> Vec<u8> {
     out
 }
 
-fn decode(bytes: &[u8]) -> std::result::Result<Vec<(String, InventoryRecord)>, String> {
+fn decode(bytes: &[u8]) -> std::result::Result<Records, String> {
     let mut at = MAGIC.len();
     if !bytes.starts_with(MAGIC) {
         return Err("not an inventory chunk (unknown header)".into());
@@ -115,7 +116,7 @@ fn decode(bytes: &[u8]) -> std::result::Result<Vec<(String, InventoryRecord)>, S
         w.copy_from_slice(field(at, 4)?);
         Ok(u32::from_le_bytes(w) as usize)
     };
-    let mut entries: Vec<(String, InventoryRecord)> = Vec::new();
+    let mut entries: Records = Vec::new();
     let mut path: Vec<u8> = Vec::new();
     while at < bytes.len() {
         let shared = word(&mut at)?;
@@ -135,19 +136,11 @@ fn decode(bytes: &[u8]) -> std::result::Result<Vec<(String, InventoryRecord)>, S
     Ok(entries)
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CatalogError + '_ {
-    move |source| CatalogError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
 fn id_of(value: &[u8]) -> Option<Id> {
     value.try_into().ok()
 }
 
 /// A target's chunk store: its folder and index key prefix.
-#[derive(Clone)]
 struct Store {
     catalog: Catalog,
     job: String,
@@ -168,7 +161,7 @@ impl Store {
     }
 
     /// Reads and checks the chunk `id` (named by the index key `k`).
-    fn read(&self, k: &[u8], value: &[u8]) -> Result<Vec<(String, InventoryRecord)>> {
+    fn read(&self, k: &[u8], value: &[u8]) -> Result<Records> {
         let first = String::from_utf8_lossy(&k[self.prefix.len().min(k.len())..]).into_owned();
         let damaged = |what: String| CatalogError::InventoryDamaged {
             target: self.target.clone(),
@@ -211,12 +204,7 @@ impl Store {
     /// Syncs the names of the chunk files: the target's folder, and the folders above it
     /// up to `data_dir` (a first listing creates them).
     fn sync_dir(&self) -> Result<()> {
-        for dir in self.dir.ancestors().take(3) {
-            File::open(dir)
-                .and_then(|f| f.sync_all())
-                .map_err(io(dir))?;
-        }
-        Ok(())
+        self.dir.ancestors().take(3).try_for_each(sync_dir)
     }
 
     fn index(&self) -> &sled::Tree {
@@ -293,15 +281,14 @@ pub struct InventoryWriter {
     store: Store,
     /// The stored index, merged with the chunks written.
     stored: std::iter::Peekable<std::iter::Fuse<sled::Iter>>,
-    entries: Vec<(String, InventoryRecord)>,
+    entries: Records,
     batch: sled::Batch,
     changes: usize,
     replaced: Vec<Id>,
-    /// The chunk files written, removed again if the writer is dropped unfinished.
+    /// The chunk files written and not yet named by the index: removed again if the
+    /// writer goes without applying its batch (a listing that failed).
     written: Vec<Id>,
-    finished: bool,
     chunked: bool,
-    chunks_written: u64,
 }
 
 impl InventoryWriter {
@@ -352,7 +339,6 @@ impl InventoryWriter {
         if !same {
             self.store.write(&id, &content)?;
             self.written.push(id);
-            self.chunks_written += 1;
             self.batch.insert(k, &id[..]);
             self.changes += 1;
         }
@@ -375,13 +361,12 @@ impl InventoryWriter {
                 .insert(marker(&self.store.job, &self.store.target), CHUNKED);
             self.changes += 1;
         }
-        self.finished = true;
         if self.changes == 0 {
             return Ok(0);
         }
         // The index must never name a file that a power cut could lose: the files were
         // synced as written, their names are synced here.
-        if self.chunks_written > 0 {
+        if !self.written.is_empty() {
             self.store.sync_dir()?;
         }
         let catalog = &self.store.catalog;
@@ -390,8 +375,10 @@ impl InventoryWriter {
             .inventory_chunks
             .apply_batch(batch)
             .map_err(|e| catalog.db_err(e))?;
+        // Named now: they stay whatever happens next.
+        let written = std::mem::take(&mut self.written).len() as u64;
         if self.replaced.is_empty() {
-            return Ok(self.chunks_written);
+            return Ok(written);
         }
         self.store.catalog.flush()?;
         for id in &self.replaced {
@@ -404,7 +391,7 @@ impl InventoryWriter {
                 _ => {}
             }
         }
-        Ok(self.chunks_written)
+        Ok(written)
     }
 }
 
@@ -412,9 +399,6 @@ impl Drop for InventoryWriter {
     /// A listing that failed: the index is as it was, and the chunks written for it go
     /// (best effort; a sweep takes what is left).
     fn drop(&mut self) {
-        if self.finished {
-            return;
-        }
         for id in &self.written {
             let _ = std::fs::remove_file(self.store.dir.join(file_name(id)));
         }
@@ -494,8 +478,6 @@ impl Catalog {
             changes: 0,
             replaced: Vec::new(),
             written: Vec::new(),
-            finished: false,
-            chunks_written: 0,
         })
     }
 
@@ -663,6 +645,27 @@ mod tests {
         p
     }
 
+    /// `n` records, record `i` of size `i`.
+    fn numbered(n: usize) -> Records {
+        paths(n)
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| (p, rec(i as u64)))
+            .collect()
+    }
+
+    /// `n` records all of `size`.
+    fn alike(n: usize, size: u64) -> Records {
+        paths(n).into_iter().map(|p| (p, rec(size))).collect()
+    }
+
+    /// An empty catalog in a temporary folder.
+    fn open() -> (tempfile::TempDir, Catalog) {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Catalog::open(dir.path()).unwrap();
+        (dir, c)
+    }
+
     fn write(c: &Catalog, t: &str, records: &[(String, InventoryRecord)]) -> u64 {
         let mut w = c.inventory_writer("j", t).unwrap();
         for (p, r) in records {
@@ -694,13 +697,8 @@ mod tests {
 
     #[test]
     fn records_come_back_in_order_and_by_path() {
-        let dir = tempfile::tempdir().unwrap();
-        let c = Catalog::open(dir.path()).unwrap();
-        let records: Vec<_> = paths(5000)
-            .into_iter()
-            .enumerate()
-            .map(|(i, p)| (p, rec(i as u64)))
-            .collect();
+        let (_dir, c) = open();
+        let records = numbered(5000);
         let chunks = write(&c, "t", &records);
         write(&c, "other", &records[..10]);
         // About one chunk per AVERAGE paths, none longer than MAX_ENTRIES.
@@ -739,9 +737,8 @@ mod tests {
 
     #[test]
     fn a_listing_writes_only_the_chunks_that_changed() {
-        let dir = tempfile::tempdir().unwrap();
-        let c = Catalog::open(dir.path()).unwrap();
-        let mut records: Vec<_> = paths(5000).into_iter().map(|p| (p, rec(1))).collect();
+        let (_dir, c) = open();
+        let mut records = alike(5000, 1);
         let all = write(&c, "t", &records);
         assert_eq!(
             write(&c, "t", &records),
@@ -770,8 +767,7 @@ mod tests {
     /// may come back as a stored record, whatever moves.
     #[test]
     fn reading_while_writing_hands_out_each_stored_record_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let c = Catalog::open(dir.path()).unwrap();
+        let (_dir, c) = open();
         let all = paths(6000);
         // Stored: every other path. Listed: every path but each seventh, so new
         // boundaries fall between stored ones and stored chunks vanish in part.
@@ -817,9 +813,8 @@ mod tests {
 
     #[test]
     fn a_listing_that_stops_half_way_leaves_the_index_as_it_was() {
-        let dir = tempfile::tempdir().unwrap();
-        let c = Catalog::open(dir.path()).unwrap();
-        let records: Vec<_> = paths(4000).into_iter().map(|p| (p, rec(1))).collect();
+        let (_dir, c) = open();
+        let records = alike(4000, 1);
         write(&c, "t", &records);
         let index = index_len(&c, "t");
         let mut w = c.inventory_writer("j", "t").unwrap();
@@ -836,9 +831,8 @@ mod tests {
 
     #[test]
     fn a_damaged_or_missing_chunk_is_an_error_not_a_shorter_listing() {
-        let dir = tempfile::tempdir().unwrap();
-        let c = Catalog::open(dir.path()).unwrap();
-        let records: Vec<_> = paths(2000).into_iter().map(|p| (p, rec(1))).collect();
+        let (_dir, c) = open();
+        let records = alike(2000, 1);
         write(&c, "t", &records);
         let folder = target_dir(&c.inventory_dir(), "j", "t");
         let mut names: Vec<_> = std::fs::read_dir(&folder)
@@ -877,13 +871,8 @@ mod tests {
 
     #[test]
     fn a_lookup_reads_a_chunk_once_for_paths_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let c = Catalog::open(dir.path()).unwrap();
-        let records: Vec<_> = paths(3000)
-            .into_iter()
-            .enumerate()
-            .map(|(i, p)| (p, rec(i as u64)))
-            .collect();
+        let (_dir, c) = open();
+        let records = numbered(3000);
         write(&c, "t", &records);
         let mut lookup = c.inventory_lookup("j", "t").unwrap();
         for (p, r) in records.iter().step_by(3) {
@@ -900,9 +889,8 @@ mod tests {
 
     #[test]
     fn an_index_entry_naming_another_chunk_is_damage() {
-        let dir = tempfile::tempdir().unwrap();
-        let c = Catalog::open(dir.path()).unwrap();
-        let records: Vec<_> = paths(2000).into_iter().map(|p| (p, rec(1))).collect();
+        let (_dir, c) = open();
+        let records = alike(2000, 1);
         write(&c, "t", &records);
         let entries: Vec<_> = c
             .inventory_chunks
@@ -924,7 +912,7 @@ mod tests {
 
     #[test]
     fn decoding_rejects_what_it_cannot_trust() {
-        let records: Vec<_> = paths(50).into_iter().map(|p| (p, rec(7))).collect();
+        let records = alike(50, 7);
         let bytes = encode(&records);
         assert_eq!(decode(&bytes).unwrap(), records);
         assert!(decode(&bytes[..bytes.len() - 1]).is_err());
@@ -935,14 +923,9 @@ mod tests {
 
     #[test]
     fn an_older_catalogs_records_are_converted_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let c = Catalog::open(dir.path()).unwrap();
+        let (_dir, c) = open();
         // More than one batch of removals (4,096).
-        let records: Vec<_> = paths(5000)
-            .into_iter()
-            .enumerate()
-            .map(|(i, p)| (p, rec(i as u64)))
-            .collect();
+        let records = numbered(5000);
         for (p, r) in &records {
             c.inventory
                 .insert(key(&["j", "t", p]), &r.encode()[..])
@@ -983,11 +966,10 @@ mod tests {
 
     #[test]
     fn a_sweep_removes_the_files_no_index_names() {
-        let dir = tempfile::tempdir().unwrap();
-        let c = Catalog::open(dir.path()).unwrap();
+        let (_dir, c) = open();
         // No chunk written yet: no folder, nothing to do.
         assert_eq!(c.sweep_inventory().unwrap(), 0);
-        let records: Vec<_> = paths(2000).into_iter().map(|p| (p, rec(1))).collect();
+        let records = alike(2000, 1);
         write(&c, "t", &records);
         let kept = files(&c, "t");
         let folder = target_dir(&c.inventory_dir(), "j", "t");

@@ -433,10 +433,12 @@ async fn ack(config: &Config, job: &str, req: &crate::ack::AckRequest) -> Result
     Ok(0)
 }
 
-/// `backproof compact`: the catalog rewritten now, whatever its size.
+/// `backproof compact`: the catalog rewritten now, whatever its size (and the inventory
+/// chunk files no index names removed).
 async fn compact(config: &Config) -> Result<u8> {
     let catalog = crate::app::setup::open_catalog(config)?;
     let done = tokio::task::spawn_blocking(move || -> Result<crate::catalog::Compaction> {
+        catalog.sweep_inventory()?;
         let copy = catalog.prepare_compaction()?;
         let done = copy.stats;
         drop(catalog.swap_in(copy)?);

@@ -453,22 +453,13 @@ impl Target for LocalTarget {
         let want = super::check_range(&what, len)?;
         tokio::task::spawn_blocking(move || {
             let file = std::fs::File::open(&full).map_err(|e| open_error(&what, &e))?;
-            let mut buf = vec![0u8; want];
-            let mut done = 0;
-            while done < want {
-                match file.read_at(&mut buf[done..], offset.saturating_add(done as u64)) {
-                    Ok(0) => {
-                        return Err(TargetError::new(
-                            ErrorKind::Read,
-                            format!("`{what}`: {done} bytes read from byte {offset}, {len} wanted"),
-                        ));
-                    }
-                    Ok(n) => done += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(read_error(&what, &e)),
-                }
-            }
-            Ok(Bytes::from(buf))
+            super::read_piece(
+                &what,
+                offset,
+                want,
+                |buf, done| file.read_at(buf, offset.saturating_add(done as u64)),
+                |e| read_error(&what, &e),
+            )
         })
         .await
         .map_err(|e| TargetError::new(ErrorKind::Other, format!("read task failed: {e}")))?

@@ -171,6 +171,34 @@ pub(crate) fn check_range(path: &str, len: u64) -> Result<usize, TargetError> {
         })
 }
 
+/// A piece of `want` bytes of `path` from byte `offset` on, filled by `read` (given the
+/// rest of the piece and how much of it is filled) until full; a file that ends first
+/// is an error, and `failed` words a read error.
+pub(crate) fn read_piece(
+    path: &str,
+    offset: u64,
+    want: usize,
+    mut read: impl FnMut(&mut [u8], usize) -> std::io::Result<usize>,
+    failed: impl Fn(std::io::Error) -> TargetError,
+) -> Result<Bytes, TargetError> {
+    let mut buf = vec![0u8; want];
+    let mut done = 0;
+    while done < want {
+        match read(&mut buf[done..], done) {
+            Ok(0) => {
+                return Err(TargetError::new(
+                    ErrorKind::Read,
+                    format!("`{path}`: {done} bytes read from byte {offset}, {want} wanted"),
+                ));
+            }
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(failed(e)),
+        }
+    }
+    Ok(Bytes::from(buf))
+}
+
 /// Opens the target a configuration entry describes. Local folders and SMB shares are
 /// checked here (missing folder, wrong password); S3 is first contacted by the listing.
 pub async fn open(spec: &TargetSpec) -> Result<Arc<dyn Target>, TargetError> {

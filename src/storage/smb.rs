@@ -350,22 +350,7 @@ impl Target for SmbTarget {
             context.check_session(refusals)?;
             let failed = |e| context.describe(SmbError::Io(e), Place::File(&path));
             file.seek(SeekFrom::Start(offset)).map_err(failed)?;
-            let mut buf = vec![0u8; want];
-            let mut done = 0;
-            while done < want {
-                match file.read(&mut buf[done..]) {
-                    Ok(0) => {
-                        return Err(TargetError::new(
-                            ErrorKind::Read,
-                            format!("`{path}`: {done} bytes read from byte {offset}, {len} wanted"),
-                        ));
-                    }
-                    Ok(n) => done += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(failed(e)),
-                }
-            }
-            Ok(Bytes::from(buf))
+            super::read_piece(&path, offset, want, |buf, _| file.read(buf), failed)
         })
         .await
         .map_err(|e| TargetError::new(ErrorKind::Other, format!("SMB read task failed: {e}")))?

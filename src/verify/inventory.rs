@@ -357,17 +357,15 @@ pub async fn list(
     let dropped = tokio::task::spawn_blocking(move || {
         let dropped = c.drop_damaged_inventory(&job, &name)?;
         if !dropped.is_empty() {
-            let mut what: Vec<&str> = dropped.iter().take(5).map(String::as_str).collect();
-            let more = dropped.len().saturating_sub(what.len());
-            let more = format!("and {more} more");
-            if dropped.len() > what.len() {
-                what.push(&more);
-            }
+            let more = match dropped.len().saturating_sub(5) {
+                0 => String::new(),
+                n => format!("; and {n} more"),
+            };
             c.note(
                 &job,
                 &format!(
-                    "the inventory of target `{name}` was damaged ({}); the damaged part was dropped, so the files it held are compared as new by the next listing",
-                    what.join("; ")
+                    "the inventory of target `{name}` was damaged ({}{more}); the damaged part was dropped, so the files it held are compared as new by the next listing",
+                    dropped[..dropped.len().min(5)].join("; ")
                 ),
             )?;
         }

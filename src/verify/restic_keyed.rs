@@ -355,12 +355,14 @@ impl Keyed<'_> {
         sample: Vec<(String, Node)>,
         scratch: Option<&Path>,
     ) -> Result<(), String> {
-        for (i, (path, node)) in sample.into_iter().enumerate() {
-            self.still_up()?;
+        if !sample.is_empty() {
             self.found.mode = Some(match scratch {
                 Some(_) => RestoreMode::Disk,
                 None => RestoreMode::Stream,
             });
+        }
+        for (i, (path, node)) in sample.into_iter().enumerate() {
+            self.still_up()?;
             let dest = scratch.map(|s| s.join(safe_file_name(i, &path)));
             let file = restore_file(repo, &path, &node, dest.as_deref(), |e| self.why(e));
             if let Some(dest) = dest {

@@ -148,11 +148,7 @@ impl TargetRun<'_> {
                 return self.unreachable(location, &format!("listing failed: {e}"));
             }
             Err(ListError::Damaged(message)) => {
-                return self.not_verified(
-                    location,
-                    checks::access::record_damaged(&message),
-                    &message,
-                );
+                return self.not_verified(location, checks::access::record_damaged(&message));
             }
             Err(ListError::Catalog(e)) => return Err(e),
         };
@@ -295,7 +291,7 @@ impl TargetRun<'_> {
     /// A target that could not be opened or listed: could not verify; its open
     /// problems stay open.
     fn unreachable(&self, location: String, message: &str) -> Result<TargetOutcome, CatalogError> {
-        self.not_verified(location, checks::access::unreachable(message), message)
+        self.not_verified(location, checks::access::unreachable(message))
     }
 
     /// A target that could not be verified at all, for the reason `check` gives.
@@ -303,8 +299,8 @@ impl TargetRun<'_> {
         &self,
         location: String,
         check: crate::evidence::CheckResult,
-        message: &str,
     ) -> Result<TargetOutcome, CatalogError> {
+        let message = check.reason.clone();
         let checks = vec![check];
         let observed = findings::collect(&checks, &[], (&Drift::default(), Vec::new()), &[]);
         let mut out = self.conclude(location, checks, observed, None, Vec::new(), None, false)?;
