@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{CATALOG_DIR, Catalog, CatalogError, ProcessLock, Result};
+use super::{CATALOG_DIR, Catalog, CatalogError, Result};
 
 /// `meta` key: the value sled's id counter of the database a copy was made from had
 /// reached (so [`Catalog::next_generation`] keeps growing across compactions).
@@ -50,9 +50,6 @@ const BATCH_RECORDS: usize = 4096;
 const BATCH_BYTES: usize = 4 << 20;
 /// Batches between flushes of the copy.
 const FLUSH_EVERY_BATCHES: u64 = 8;
-
-/// How long to wait for sled to let go of a database it was told to close.
-const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 const COPY_DIR: &str = "catalog.compact";
 const DONE_MARKER: &str = "catalog.compact.done";
@@ -376,28 +373,7 @@ impl Catalog {
         std::fs::remove_file(&done).map_err(io(&done))?;
         sync_dir(&data_dir)?;
         remove_old(&old);
-        open_when_released(&data_dir, lock)
-    }
-}
-
-/// Whether sled refused to open because a file handle of the database is still open.
-fn still_held(e: &CatalogError) -> bool {
-    matches!(e, CatalogError::Db { cause: sled::Error::Io(io), .. }
-        if io.kind() == std::io::ErrorKind::WouldBlock
-            || io.to_string().contains("could not acquire lock"))
-}
-
-/// Opens the catalog the copy became. sled's background threads may hold the copy's
-/// file (and its lock) for a moment after it was dropped: wait for them, a bounded time.
-fn open_when_released(data_dir: &Path, lock: Arc<ProcessLock>) -> Result<Catalog> {
-    let deadline = Instant::now() + RELEASE_WAIT;
-    loop {
-        match Catalog::open_locked(data_dir, lock.clone()) {
-            Err(e) if still_held(&e) && Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            result => return result,
-        }
+        Catalog::open_locked(&data_dir, lock)
     }
 }
 
@@ -549,7 +525,7 @@ mod tests {
             c.prepare_compaction().unwrap();
             // The copy differs from the original only in what the test marks.
             {
-                let deadline = Instant::now() + RELEASE_WAIT;
+                let deadline = Instant::now() + crate::catalog::RELEASE_WAIT;
                 let copy = loop {
                     match sled::open(data.join(COPY_DIR)) {
                         Err(_) if Instant::now() < deadline => {

@@ -258,6 +258,39 @@ impl<T> Cursor<T> {
     }
 }
 
+/// How long an open waits for the file lock of the database. Only this process can hold
+/// it (the process lock is ours), through the background threads of a catalog it has
+/// just dropped, which let go of the file a moment later: on a busy machine, not at once.
+const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Opens the sled database at `path`, waiting a bounded time for its file lock.
+fn open_db(path: &Path) -> sled::Result<sled::Db> {
+    let deadline = std::time::Instant::now() + RELEASE_WAIT;
+    loop {
+        let opened = sled::Config::new()
+            .path(path)
+            // A small cache: memory matters more than speed here (the fleet page reads
+            // summaries, a listing reads the inventory once, in order), and sled's own
+            // memory grows beyond its cache with the size of the database.
+            .cache_capacity(8 << 20)
+            .flush_every_ms(Some(1000))
+            .open();
+        match opened {
+            Err(e) if still_held(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            opened => return opened,
+        }
+    }
+}
+
+/// Whether sled refused to open because a file handle of the database is still open.
+fn still_held(e: &sled::Error) -> bool {
+    matches!(e, sled::Error::Io(io)
+        if io.kind() == std::io::ErrorKind::WouldBlock
+            || io.to_string().contains("could not acquire lock"))
+}
+
 impl Catalog {
     /// Opens (creating if needed) the catalog in `data_dir`, taking the process lock.
     pub fn open(data_dir: &Path) -> Result<Catalog> {
@@ -290,15 +323,7 @@ impl Catalog {
             },
             e => db_err(e),
         };
-        let db = sled::Config::new()
-            .path(&path)
-            // A small cache: memory matters more than speed here (the fleet page reads
-            // summaries, a listing reads the inventory once, in order), and sled's own
-            // memory grows beyond its cache with the size of the database.
-            .cache_capacity(8 << 20)
-            .flush_every_ms(Some(1000))
-            .open()
-            .map_err(damaged)?;
+        let db = open_db(&path).map_err(damaged)?;
         let tree = |name: &str| db.open_tree(name).map_err(damaged);
         let meta = tree("meta")?;
         let installation = match meta.get(b"installation").map_err(damaged)? {
@@ -1400,6 +1425,22 @@ mod tests {
             msg.contains(&format!("pid {}", std::process::id())),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn an_open_waits_for_a_dropped_catalogs_file_to_be_let_go() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Catalog::open(dir.path()).unwrap());
+        // As sled's background threads do for a moment after a drop: the database's
+        // file is still open, and locked, when the next open comes.
+        let lingering = sled::open(dir.path().join(CATALOG_DIR)).unwrap();
+        let let_go = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(lingering);
+        });
+        let c = Catalog::open(dir.path()).unwrap();
+        assert!(c.summary("j").unwrap().is_none());
+        let_go.join().unwrap();
     }
 
     #[test]
