@@ -1430,9 +1430,8 @@ mod tests {
     #[test]
     fn an_open_waits_for_a_dropped_catalogs_file_to_be_let_go() {
         let dir = tempfile::tempdir().unwrap();
-        drop(Catalog::open(dir.path()).unwrap());
-        // As sled's background threads do for a moment after a drop: the database's
-        // file is still open, and locked, when the next open comes.
+        // As sled's background threads do for a moment after a catalog is dropped: the
+        // database's file is still open, and locked, when the next open comes.
         let lingering = sled::open(dir.path().join(CATALOG_DIR)).unwrap();
         let let_go = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(300));
