@@ -84,7 +84,7 @@ pub fn prune_job(
     for _ in 0..batches {
         let mut batch: Vec<(RunEvidence, Vec<u8>)> = Vec::new();
         for id in catalog.oldest_run_ids(job, BATCH)? {
-            let (Some(ev), Some(doc)) = (catalog.run(&id)?, catalog.run_document(&id)?) else {
+            let Some((ev, doc)) = catalog.run_with_document(&id)? else {
                 break;
             };
             let old_enough = ev.status != RunStatus::Running

@@ -1,7 +1,7 @@
 //! The catalog: everything backproof remembers, in one sled database under `data_dir`.
 //!
 //! Trees (key → value, values are JSON with a schema version):
-//! - `runs`: run id → [`RunEvidence`]
+//! - `runs`: run id → [`RunEvidence`], compressed (see [`packed`])
 //! - `job_runs`: `job \0 start time \0 run id` → run id (a job's runs in time order)
 //! - `files`: `job \0 target \0 path` → [`FileRecord`] (baseline and coverage ledger)
 //! - `inventory_chunks`: `job \0 target \0 first path` → chunk id: the index of the
@@ -42,6 +42,7 @@ mod compact;
 mod episodes;
 pub mod inventory;
 mod lock;
+mod packed;
 mod records;
 mod retention;
 mod summary;
@@ -383,7 +384,10 @@ impl Catalog {
                 continue;
             };
             // A damaged document is reported where it is read, not here.
-            let Ok(ev) = serde_json::from_slice::<RunEvidence>(&v) else {
+            let Some(ev) = packed::unpack(&v)
+                .ok()
+                .and_then(|doc| serde_json::from_slice::<RunEvidence>(&doc).ok())
+            else {
                 continue;
             };
             if ev.status == RunStatus::Running {
@@ -473,7 +477,7 @@ impl Catalog {
     /// Stores (or replaces) a run's evidence.
     pub fn put_run(&self, ev: &RunEvidence) -> Result<()> {
         use sled::Transactional;
-        let doc = encode(ev);
+        let doc = packed::pack(&encode(ev));
         (&self.runs, &self.job_runs, &self.running)
             .transaction(|(runs, job_runs, running)| {
                 runs.insert(ev.run_id.as_bytes(), doc.as_slice())?;
@@ -517,6 +521,7 @@ impl Catalog {
         use sled::Transactional;
         use sled::transaction::ConflictableTransactionError;
         let mail = mail.map(|m| (m.id.clone(), encode(m), open_entry(m)));
+        let document = packed::pack(document);
         (
             &self.runs,
             &self.job_runs,
@@ -542,7 +547,7 @@ impl Catalog {
                     open,
                     pending,
                 )| {
-                    runs.insert(ev.run_id.as_bytes(), document)?;
+                    runs.insert(ev.run_id.as_bytes(), document.as_slice())?;
                     job_runs.insert(job_run_key(ev), ev.run_id.as_bytes())?;
                     running.remove(ev.run_id.as_bytes())?;
                     pending.insert(ev.run_id.as_bytes(), ev.job.as_bytes())?;
@@ -693,18 +698,31 @@ impl Catalog {
 
     /// A run's evidence document exactly as stored.
     pub fn run_document(&self, run_id: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self
+        let Some(stored) = self
             .runs
             .get(run_id.as_bytes())
             .map_err(|e| self.db_err(e))?
-            .map(|v| v.to_vec()))
+        else {
+            return Ok(None);
+        };
+        let document = packed::unpack(&stored).map_err(|message| CatalogError::Corrupt {
+            key: run_id.into(),
+            message,
+        })?;
+        Ok(Some(document.into_owned()))
     }
 
     pub fn run(&self, run_id: &str) -> Result<Option<RunEvidence>> {
-        let ev: Option<RunEvidence> = self.get(&self.runs, run_id.as_bytes())?;
-        if let Some(ev) = &ev
-            && ev.schema > EVIDENCE_SCHEMA
-        {
+        Ok(self.run_with_document(run_id)?.map(|(ev, _)| ev))
+    }
+
+    /// A run's evidence and its document exactly as stored, read once.
+    pub fn run_with_document(&self, run_id: &str) -> Result<Option<(RunEvidence, Vec<u8>)>> {
+        let Some(document) = self.run_document(run_id)? else {
+            return Ok(None);
+        };
+        let ev: RunEvidence = decode(run_id.as_bytes(), &document)?;
+        if ev.schema > EVIDENCE_SCHEMA {
             return Err(CatalogError::Corrupt {
                 key: run_id.into(),
                 message: format!(
@@ -713,7 +731,7 @@ impl Catalog {
                 ),
             });
         }
-        Ok(ev)
+        Ok(Some((ev, document)))
     }
 
     /// Run ids of a job, newest first.
@@ -769,9 +787,10 @@ impl Catalog {
     /// the catalog lost it.
     pub fn restore_run(&self, ev: &RunEvidence, document: &[u8]) -> Result<()> {
         use sled::Transactional;
+        let document = packed::pack(document);
         (&self.runs, &self.job_runs, &self.running, &self.summaries)
             .transaction(|(runs, job_runs, running, summaries)| {
-                runs.insert(ev.run_id.as_bytes(), document)?;
+                runs.insert(ev.run_id.as_bytes(), document.as_slice())?;
                 job_runs.insert(job_run_key(ev), ev.run_id.as_bytes())?;
                 running.remove(ev.run_id.as_bytes())?;
                 add_to_summary(summaries, ev)?;
@@ -1252,6 +1271,29 @@ mod tests {
 
     fn ids(runs: Vec<RunEvidence>) -> Vec<String> {
         runs.into_iter().map(|r| r.run_id).collect()
+    }
+
+    #[test]
+    fn a_run_is_stored_compressed_and_read_back_as_its_exact_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Catalog::open(dir.path()).unwrap();
+        let ev = run("a", "finished", 0);
+        // Pretty-printed, as an evidence file is: the bytes, not their meaning, come back.
+        let document = serde_json::to_vec_pretty(&ev).unwrap();
+        c.finish_run(&ev, &document, None, &RunCommit::default())
+            .unwrap();
+        let stored = c.runs.get("a").unwrap().unwrap();
+        assert!(!stored.starts_with(b"{") && stored.len() < document.len());
+        assert_eq!(c.run_document("a").unwrap().unwrap(), document);
+        assert_eq!(c.run("a").unwrap().unwrap().run_id, "a");
+        // A run as an older backproof stored it: plain JSON.
+        c.runs
+            .insert("b", encode(&run("b", "finished", 1)))
+            .unwrap();
+        assert_eq!(c.run("b").unwrap().unwrap().run_id, "b");
+        // A damaged frame is a corrupt record, not a missing run.
+        c.runs.insert("a", &stored[..stored.len() - 3]).unwrap();
+        assert!(matches!(c.run("a"), Err(CatalogError::Corrupt { key, .. }) if key == "a"));
     }
 
     #[test]
