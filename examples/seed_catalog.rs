@@ -3,7 +3,9 @@
 //! through the catalog's own `finish_run` (so the job summaries and indexes are the ones
 //! a real run leaves). A mix of pass, warn and fail runs; one job in ten ends on a
 //! corruption problem left open (one in twenty of those acknowledged); the newest run of
-//! each job has its report email in the outbox (delivered).
+//! each job has its report email in the outbox (delivered). Seeded with
+//! `newest_days_ago` 0, each job's evidence folder names its newest run in its mark, as
+//! a real run leaves it.
 //!
 //!   seed_catalog <data_dir> <template.json> <jobs> <runs_per_job> <newest_days_ago>
 //!
@@ -14,6 +16,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use backproof::app::evidence_files::{LAST_RUN_MARK, evidence_dir};
 use backproof::catalog::{
     Catalog, Delivery, MailKind, OutboxItem, ProblemFile, ProblemRecord, ProblemUpdate,
     RECORD_SCHEMA, RunCommit, TargetCommit,
@@ -161,6 +164,12 @@ fn main() -> Result<()> {
             catalog.finish_run(&ev, &document, mail.as_ref(), &commit)?;
             // Runs of the past: their alerts went out long ago.
             catalog.alerts_queued(&run_id)?;
+            if newest_run && newest == 0 {
+                // As a real run leaves it: every start reads it (putting back lost runs).
+                let mark = evidence_dir(Path::new(data_dir)).join(&job);
+                std::fs::create_dir_all(&mark)?;
+                std::fs::write(mark.join(LAST_RUN_MARK), &run_id)?;
+            }
             previous = Some((run_id, blake3::hash(&document).to_hex().to_string()));
         }
         if j % 20 == 0 {

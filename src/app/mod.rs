@@ -16,7 +16,7 @@
 //! - `local`, `remote`: the two implementations of [`Service`];
 //! - [`users`]: the accounts of the web pages (argon2id hashes in the catalog).
 
-pub(crate) mod evidence_files;
+pub mod evidence_files;
 pub(crate) mod local;
 pub mod outbox_page;
 mod recover;

@@ -17,9 +17,12 @@ pub(super) fn recover_lost_runs(config: &Config, catalog: &Catalog) -> Result<()
     for job in &config.jobs {
         let dir = evidence.join(&job.name);
         let last = std::fs::read_to_string(dir.join(super::evidence_files::LAST_RUN_MARK)).ok();
-        let lost_last = match &last {
+        let lost_last = match last.as_deref().map(str::trim) {
+            // The newest finished run the job's summary names is there, finished: no
+            // document is read (every command starts here, for every job).
+            Some(id) if newest_finished(catalog, &job.name)?.as_deref() == Some(id) => false,
             Some(id) => catalog
-                .run(id.trim())?
+                .run(id)?
                 .is_none_or(|ev| ev.status != RunStatus::Finished),
             None => false,
         };
@@ -82,4 +85,10 @@ pub(super) fn recover_lost_runs(config: &Config, catalog: &Catalog) -> Result<()
         catalog.flush()?;
     }
     Ok(())
+}
+
+/// The id of `job`'s newest finished run, as its summary (written in the same transaction
+/// as the run) names it.
+fn newest_finished(catalog: &Catalog, job: &str) -> Result<Option<String>> {
+    Ok(catalog.summary(job)?.and_then(|s| s.last).map(|l| l.run_id))
 }
