@@ -109,19 +109,23 @@ stop
 echo "== 2. Start-up and status: 100,000 stored runs against 1 =="
 echo "seeding 50,000 older runs..."
 "$SEED" "$WORK/fleet/data" "$TEMPLATE" 500 100 100 >/dev/null
-status_time() { # prints the median wall time, then the median CPU time (user + system)
-  for _ in $(seq 7); do
-    /usr/bin/time -f '%e %U %S' -o "$WORK/t" "$BIN" --config "$1/backproof.toml" status >/dev/null || true
-    tail -1 "$WORK/t"   # GNU time puts "Command exited with non-zero status" before
-  done > "$WORK/ts"
-  echo "$(cut -d' ' -f1 "$WORK/ts" | median) $(awk '{print $2 + $3}' "$WORK/ts" | median)"
-}
-startup_time() {
-  for _ in 1 2 3; do start "$1"; stop; done | median
-}
-read -r s_many c_many <<<"$(status_time "$WORK/fleet")"; read -r s_one c_one <<<"$(status_time "$WORK/one")"
-read -r s_first c_first <<<"$(status_time "$WORK/first")"
-u_many=$(startup_time "$WORK/fleet"); u_one=$(startup_time "$WORK/one"); u_first=$(startup_time "$WORK/first")
+# Alternating rounds (fleet, one, first, fleet, ...): this machine's load drifts, and a
+# drift would otherwise land on one side of the ratio. Medians of 15 rounds (status) and
+# 9 rounds (start-up); each status prints its wall time and CPU time (user + system).
+for _ in $(seq 15); do
+  for d in fleet one first; do
+    /usr/bin/time -f '%e %U %S' -o "$WORK/t" "$BIN" --config "$WORK/$d/backproof.toml" status >/dev/null || true
+    tail -1 "$WORK/t" >> "$WORK/status-$d"   # GNU time puts "Command exited with non-zero status" before
+  done
+done
+for _ in $(seq 9); do
+  for d in fleet one first; do start "$WORK/$d" >> "$WORK/start-$d"; stop; done
+done
+wall() { cut -d' ' -f1 "$WORK/status-$1" | median; }
+cpu() { awk '{print $2 + $3}' "$WORK/status-$1" | median; }
+s_many=$(wall fleet); s_one=$(wall one); s_first=$(wall first)
+c_many=$(cpu fleet); c_one=$(cpu one); c_first=$(cpu first)
+u_many=$(median < "$WORK/start-fleet"); u_one=$(median < "$WORK/start-one"); u_first=$(median < "$WORK/start-first")
 printf 'status:   %.3f s with 100,000 runs, %.3f s with 1: ratio %.2f (goal <= 1.2)\n' "$s_many" "$s_one" "$(echo "$s_many / $s_one" | bc -l)"
 printf 'status CPU (user + system, less disturbed by other load): %.3f s against %.3f s: ratio %.2f\n' "$c_many" "$c_one" "$(echo "$c_many / $c_one" | bc -l)"
 printf 'start-up: %.3f s with 100,000 runs, %.3f s with 1: ratio %.2f (goal <= 1.2)\n' "$u_many" "$u_one" "$(echo "$u_many / $u_one" | bc -l)"
