@@ -39,7 +39,8 @@ cd "$(dirname "$0")/.."
 MUTANTS_VERSION=27.1.0
 # The verdict core: what decides verdicts and exit codes (evidence, target runs, jobs,
 # status), the evidence chain, sampling, baselines, drift and the inventory it compares
-# with, freshness, the egress budget, findings, open problems and their acknowledgement.
+# with, freshness, the egress budget, findings, open problems and their acknowledgement,
+# and run documents as the catalog stores them (the evidence chain hashes their bytes).
 FILES=(
   src/evidence/mod.rs
   src/evidence/verdict.rs
@@ -69,6 +70,7 @@ FILES=(
   src/verify/checks/canary.rs
   src/verify/checks/budget.rs
   src/catalog/inventory.rs
+  src/catalog/packed.rs
 )
 # The integration tests that exercise the core (tier 2).
 INTEGRATION=(local_runs open_problems deeper evidence_chain email truth verdicts report_snapshots restic)
