@@ -110,12 +110,28 @@ fn walk(
         anchor.and_then(|a| Some((a.run_id.clone()?, a.hash.clone()?)));
     let mut documents = 0;
     for id in catalog.run_ids_of_job(job)?.into_iter().rev() {
-        let Some(doc) = catalog.run_document(&id)? else {
-            problem(
-                &id,
-                "listed in the job's history but its document is missing".into(),
-            );
-            continue;
+        let doc = match catalog.run_document(&id) {
+            Ok(Some(doc)) => doc,
+            Ok(None) => {
+                problem(
+                    &id,
+                    "listed in the job's history but its document is missing".into(),
+                );
+                continue;
+            }
+            // A stored document that cannot be unpacked is a finding of its run: the runs
+            // after it are still checked (the next one's seal cannot match it).
+            Err(CatalogError::Corrupt { message, .. }) => {
+                problem(
+                    &id,
+                    format!("the stored document cannot be read: {message}"),
+                );
+                documents += 1;
+                with_file.insert(id.clone());
+                previous = Some((id, "unreadable".into()));
+                continue;
+            }
+            Err(e) => return Err(e),
         };
         let hash = blake3::hash(&doc).to_hex().to_string();
         let link = match serde_json::from_slice::<Link>(&doc) {

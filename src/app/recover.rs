@@ -10,6 +10,8 @@ use crate::evidence::RunEvidence;
 /// segment), from their evidence files, and notes the loss in the job's history. A loss
 /// shows as the job's newest finished run (named beside its evidence files) missing or
 /// unfinished in the catalog, or as a run left "running" whose evidence file is finished.
+/// The newest run is looked up only when the job's summary names another: the summary is
+/// written in the same transaction as the finished run, so it names it only if it is there.
 pub(super) fn recover_lost_runs(config: &Config, catalog: &Catalog) -> Result<()> {
     use crate::evidence::RunStatus;
     let evidence = super::evidence_files::evidence_dir(&config.data_dir);

@@ -259,9 +259,10 @@ impl<T> Cursor<T> {
     }
 }
 
-/// How long an open waits for the file lock of the database. Only this process can hold
-/// it (the process lock is ours), through the background threads of a catalog it has
-/// just dropped, which let go of the file a moment later: on a busy machine, not at once.
+/// How long an open waits for the file lock of the database. The process lock is taken
+/// first, so another backproof cannot be holding it: what holds it is the background
+/// threads of a catalog just dropped (ours, or a process's that is ending), which let go
+/// of the file a moment later, on a busy machine not at once.
 const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Opens the sled database at `path`, waiting a bounded time for its file lock.
@@ -696,7 +697,7 @@ impl Catalog {
         Ok(true)
     }
 
-    /// A run's evidence document exactly as stored.
+    /// A run's evidence document: the exact bytes it was recorded with (stored packed).
     pub fn run_document(&self, run_id: &str) -> Result<Option<Vec<u8>>> {
         let Some(stored) = self
             .runs
@@ -712,11 +713,17 @@ impl Catalog {
         Ok(Some(document.into_owned()))
     }
 
+    /// Stores `stored` as run `run_id`'s value as it is, unpacked (tests: damage).
+    #[cfg(test)]
+    pub(crate) fn put_stored_run(&self, run_id: &str, stored: &[u8]) {
+        self.runs.insert(run_id.as_bytes(), stored).unwrap();
+    }
+
     pub fn run(&self, run_id: &str) -> Result<Option<RunEvidence>> {
         Ok(self.run_with_document(run_id)?.map(|(ev, _)| ev))
     }
 
-    /// A run's evidence and its document exactly as stored, read once.
+    /// A run's evidence and its document (as [`Catalog::run_document`]), read once.
     pub fn run_with_document(&self, run_id: &str) -> Result<Option<(RunEvidence, Vec<u8>)>> {
         let Some(document) = self.run_document(run_id)? else {
             return Ok(None);

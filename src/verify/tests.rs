@@ -766,6 +766,22 @@ async fn the_runs_seal_each_other_and_the_chain_names_every_break() {
     std::fs::write(file(&ids[1]), b"not json").unwrap();
     let p = chain_problems(&config, &catalog);
     assert!(has(&p, &ids[1], "not valid evidence"), "{p:?}");
+    // A stored document that cannot be unpacked: a finding of its run, not the end of the
+    // check (the run after it is still checked, and its seal cannot match).
+    catalog.put_stored_run(&ids[1], &[0x28, 0xb5, 0x2f, 0xfd, 0, 1]);
+    let p = chain_problems(&config, &catalog);
+    assert!(
+        has(&p, &ids[1], "the stored document cannot be read"),
+        "{p:?}"
+    );
+    assert!(
+        has(
+            &p,
+            &ids[1],
+            &format!("changed after run {} sealed it", ids[2])
+        ),
+        "{p:?}"
+    );
     // Put back as it was: intact again.
     let original = serde_json::to_vec(&runs[1]).unwrap();
     store_document(&catalog, &runs[1], &original);
