@@ -719,34 +719,26 @@ async fn the_runs_seal_each_other_and_the_chain_names_every_break() {
     std::fs::write(file(&ids[0]), &oldest).unwrap();
     assert!(chain_problems(&config, &catalog).is_empty());
 
+    // Stores `bytes` as `ev`'s document, in the catalog and in its file alike, and checks.
+    let record = |ev: &crate::evidence::RunEvidence, bytes: &[u8]| {
+        store_document(&catalog, ev, bytes);
+        std::fs::write(file(&ev.run_id), bytes).unwrap();
+        chain_problems(&config, &catalog)
+    };
+    let sealed_after = format!("changed after run {} sealed it", ids[2]);
     // The middle document changed in the catalog (and its file with it): its successor's
     // seal no longer holds.
     let (ev, bytes) = forged(&runs[1]);
-    store_document(&catalog, &ev, &bytes);
-    std::fs::write(file(&ids[1]), &bytes).unwrap();
-    let p = chain_problems(&config, &catalog);
-    assert!(
-        has(
-            &p,
-            &ids[1],
-            &format!("changed after run {} sealed it", ids[2])
-        ),
-        "{p:?}"
-    );
+    let p = record(&ev, &bytes);
+    assert!(has(&p, &ids[1], &sealed_after), "{p:?}");
     assert_eq!(p.len(), 1, "{p:?}");
     // A document that names no run before it, or names the wrong one.
     let mut ev = runs[1].clone();
     ev.previous_run = None;
-    let bytes = serde_json::to_vec(&ev).unwrap();
-    store_document(&catalog, &ev, &bytes);
-    std::fs::write(file(&ids[1]), &bytes).unwrap();
-    let p = chain_problems(&config, &catalog);
+    let p = record(&ev, &serde_json::to_vec(&ev).unwrap());
     assert!(has(&p, &ids[1], "it has a hash but names no run"), "{p:?}");
     ev.previous_hash = None;
-    let bytes = serde_json::to_vec(&ev).unwrap();
-    store_document(&catalog, &ev, &bytes);
-    std::fs::write(file(&ids[1]), &bytes).unwrap();
-    let p = chain_problems(&config, &catalog);
+    let p = record(&ev, &serde_json::to_vec(&ev).unwrap());
     assert!(
         has(
             &p,
@@ -756,15 +748,10 @@ async fn the_runs_seal_each_other_and_the_chain_names_every_break() {
         "{p:?}"
     );
     ev.previous_run = Some("20200101-000000-beef".into());
-    let bytes = serde_json::to_vec(&ev).unwrap();
-    store_document(&catalog, &ev, &bytes);
-    std::fs::write(file(&ids[1]), &bytes).unwrap();
-    let p = chain_problems(&config, &catalog);
+    let p = record(&ev, &serde_json::to_vec(&ev).unwrap());
     assert!(has(&p, &ids[1], "but the run before it is"), "{p:?}");
     // Not evidence at all.
-    store_document(&catalog, &runs[1], b"not json");
-    std::fs::write(file(&ids[1]), b"not json").unwrap();
-    let p = chain_problems(&config, &catalog);
+    let p = record(&runs[1], b"not json");
     assert!(has(&p, &ids[1], "not valid evidence"), "{p:?}");
     // A stored document that cannot be unpacked: a finding of its run, not the end of the
     // check (the run after it is still checked, and its seal cannot match).
@@ -774,18 +761,9 @@ async fn the_runs_seal_each_other_and_the_chain_names_every_break() {
         has(&p, &ids[1], "the stored document cannot be read"),
         "{p:?}"
     );
-    assert!(
-        has(
-            &p,
-            &ids[1],
-            &format!("changed after run {} sealed it", ids[2])
-        ),
-        "{p:?}"
-    );
+    assert!(has(&p, &ids[1], &sealed_after), "{p:?}");
     // Put back as it was: intact again.
-    let original = serde_json::to_vec(&runs[1]).unwrap();
-    store_document(&catalog, &runs[1], &original);
-    std::fs::write(file(&ids[1]), &original).unwrap();
+    record(&runs[1], &serde_json::to_vec(&runs[1]).unwrap());
     let c = crate::chain::verify(&catalog, "acme", &evidence).unwrap();
     assert!(c.is_intact(), "{:?}", c.problems);
 
