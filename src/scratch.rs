@@ -50,8 +50,19 @@ impl ScratchDir {
         }
         create_private_dir_all(base)?;
         let path = base.join(format!("{RUN_PREFIX}{name}"));
-        create_private_dir(&path)?;
-        let dir = ScratchDir { path };
+        if path.exists() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} already exists", path.display()),
+            ));
+        }
+        // The folder gets its final name only once its marker is whole, so a run killed
+        // at any moment never leaves a `run-` folder that clean-up cannot tell is ours
+        // (one killed before the rename leaves `run-<name>.new`, which clean-up also knows).
+        let staged = base.join(format!("{RUN_PREFIX}{name}.new"));
+        create_private_dir(&staged)?;
+        // Removed again if the marker cannot be written or the rename fails.
+        let mut dir = ScratchDir { path: staged };
         std::fs::write(
             dir.path.join(MARKER),
             format!(
@@ -59,6 +70,8 @@ impl ScratchDir {
                 owner.installation, owner.run_id
             ),
         )?;
+        std::fs::rename(&dir.path, &path)?;
+        dir.path = path;
         Ok(dir)
     }
 
@@ -246,13 +259,44 @@ mod tests {
                 run_id: "r4",
             },
         );
+        // Killed between writing the marker and the rename: ours, swept. Killed while
+        // writing it: nobody can tell whose it is, left alone.
+        let staged = |name: &str, marker: &str| {
+            let p = base.path().join(name);
+            std::fs::create_dir(&p).unwrap();
+            std::fs::write(p.join(MARKER), marker).unwrap();
+            p
+        };
+        let ours_staged = staged("run-r5-0.new", "installation a1\nrun r5\n");
+        let torn = staged("run-r6-0.new", "install");
         let person = base.path().join("run-payroll-2026");
         std::fs::create_dir(&person).unwrap();
         std::fs::create_dir(base.path().join("unrelated")).unwrap();
         let swept = ScratchDir::sweep_orphans(base.path(), US, |run| run == "r3").unwrap();
-        assert_eq!(swept, 1);
-        assert!(!ours.exists());
-        assert!(going_on.exists() && theirs.exists() && person.exists());
+        assert_eq!(swept, 2);
+        assert!(!ours.exists() && !ours_staged.exists());
+        assert!(going_on.exists() && theirs.exists() && person.exists() && torn.exists());
         assert!(base.path().join("unrelated").exists());
+    }
+
+    #[test]
+    fn a_scratch_folder_appears_with_its_whole_marker_and_never_twice() {
+        let base = tempfile::tempdir().unwrap();
+        let first = ScratchDir::create(base.path(), "r1-0", owner("r1")).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(first.path().join(MARKER)).unwrap(),
+            "installation a1\nrun r1\n"
+        );
+        let again = ScratchDir::create(base.path(), "r1-0", owner("r1")).unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::AlreadyExists);
+        let names: Vec<_> = std::fs::read_dir(base.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["run-r1-0"], "nothing staged is left behind");
+        assert!(
+            first.path().join(MARKER).exists(),
+            "the first one is untouched"
+        );
     }
 }

@@ -214,18 +214,20 @@ pub fn spawn_run(f: &Fixture, job: &str) -> std::process::Child {
         .unwrap()
 }
 
-/// Waits until a restore is under way: a file in one of the run scratch folders.
+/// Waits until a restore is under way: a run's scratch folder is in place (it gets its
+/// `run-` name only once its marker is whole; restores stream unless `restore = "disk"`,
+/// so no restored file need appear).
 pub fn wait_restoring(f: &Fixture) {
     let scratch = f.data_dir().join("scratch");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let in_place = |run: std::fs::DirEntry| {
+        let name = run.file_name().to_string_lossy().into_owned();
+        name.starts_with("run-")
+            && !name.ends_with(".new")
+            && run.path().join(".backproof-run").exists()
+    };
     while !std::fs::read_dir(&scratch)
-        .map(|d| {
-            d.flatten().any(|run| {
-                std::fs::read_dir(run.path())
-                    .map(|mut files| files.next().is_some())
-                    .unwrap_or(false)
-            })
-        })
+        .map(|d| d.flatten().any(in_place))
         .unwrap_or(false)
     {
         assert!(
