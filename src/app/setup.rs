@@ -95,7 +95,14 @@ pub fn compact_if_needed(catalog: Catalog, starting: impl FnOnce()) -> Result<Ca
     let copy = match catalog.prepare_compaction() {
         Ok(copy) => copy,
         Err(e) => {
-            tracing::warn!(error = %e, "catalog compaction failed; the catalog is unchanged");
+            let next = match catalog.defer_compaction() {
+                Ok(()) => "the next try waits until its file has doubled again",
+                Err(_) => "it is tried again next time",
+            };
+            tracing::warn!(
+                error = %e,
+                "catalog compaction failed; the catalog is unchanged and {next} (or run backproof compact)"
+            );
             return Ok(catalog);
         }
     };
@@ -137,4 +144,38 @@ pub fn open_catalog_as(config: &Config, me: &LockRecord) -> Result<Catalog> {
         tracing::warn!(count = swept, "removed scratch folders of interrupted runs");
     }
     Ok(catalog)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A copy that fails is not made again at the next run's end or daemon start: each
+    /// try reads the whole catalog, and one that failed for want of space fails again.
+    #[test]
+    fn a_failed_compaction_waits_for_the_file_to_double_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(dir.path()).unwrap();
+        let db = dir.path().join("catalog/db");
+        let grow_to = |bytes: u64| {
+            let f = std::fs::File::options().write(true).open(&db).unwrap();
+            f.set_len(bytes).unwrap();
+        };
+        grow_to(100 << 20);
+        assert!(
+            !catalog.compaction_due().unwrap(),
+            "the first size is the base"
+        );
+        grow_to(201 << 20);
+        // What stands where the copy goes cannot be cleared: the copy fails.
+        std::fs::write(dir.path().join("catalog.compact"), b"in the way").unwrap();
+        let tries = std::cell::Cell::new(0);
+        let catalog = compact_if_needed(catalog, || tries.set(tries.get() + 1)).unwrap();
+        assert_eq!(tries.get(), 1);
+        let catalog = compact_if_needed(catalog, || tries.set(tries.get() + 1)).unwrap();
+        assert_eq!(tries.get(), 1, "not tried again at once");
+        grow_to(403 << 20);
+        compact_if_needed(catalog, || tries.set(tries.get() + 1)).unwrap();
+        assert_eq!(tries.get(), 2, "tried again once the file doubled");
+    }
 }

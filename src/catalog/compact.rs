@@ -239,6 +239,18 @@ impl Catalog {
         Ok(())
     }
 
+    /// After a copy that failed: the next automatic one waits until the file has doubled
+    /// again. A copy that failed (for want of disk space, say) would otherwise fail again
+    /// at every run's end and every daemon start, each time after reading the whole
+    /// catalog. `backproof compact` still compacts at once.
+    pub fn defer_compaction(&self) -> Result<()> {
+        let now = db_bytes(&self.path)?;
+        self.meta
+            .insert(COMPACTED_BYTES, &now.to_be_bytes())
+            .map_err(|e| self.db_err(e))?;
+        Ok(())
+    }
+
     /// Whether this is the only handle of the catalog (no clone, no open cursor).
     pub fn is_sole_handle(&self) -> bool {
         Arc::strong_count(&self._lock) == 1
