@@ -267,7 +267,9 @@ const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Opens the sled database at `path`, waiting a bounded time for its file lock.
 fn open_db(path: &Path) -> sled::Result<sled::Db> {
-    let deadline = std::time::Instant::now() + RELEASE_WAIT;
+    let started = std::time::Instant::now();
+    let deadline = started + RELEASE_WAIT;
+    let mut said = false;
     loop {
         let opened = sled::Config::new()
             .path(path)
@@ -279,6 +281,15 @@ fn open_db(path: &Path) -> sled::Result<sled::Db> {
             .open();
         match opened {
             Err(e) if still_held(&e) && std::time::Instant::now() < deadline => {
+                // Usually a moment; a wait this long is worth a line in the log.
+                if !said && started.elapsed() >= std::time::Duration::from_secs(2) {
+                    said = true;
+                    tracing::warn!(
+                        path = %path.display(),
+                        wait_s = RELEASE_WAIT.as_secs(),
+                        "the catalog's database file is still held open; waiting for it to be let go"
+                    );
+                }
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
             opened => return opened,
