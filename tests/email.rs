@@ -525,6 +525,61 @@ fn a_silent_relay_holds_neither_the_run_nor_the_retry() {
     );
 }
 
+/// Ctrl-C once the run is recorded, while its report is being sent (to a relay that never
+/// answers, with two minutes allowed): the command stops at once, says the run was
+/// recorded, exits with the run's verdict, and the report stays in the outbox.
+#[test]
+fn ctrl_c_while_the_report_is_sent_stops_at_once_and_keeps_it_in_the_outbox() {
+    let relay = Staller::silent();
+    let f = failing(|_| format!("{}send_timeout = \"120s\"\n", plain_relay(relay.port)));
+    let dir = tempfile::tempdir().unwrap();
+    let (out_file, err_file) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_backproof"))
+        .arg("--config")
+        .arg(&f.config)
+        .args(["run", "acme"])
+        .env_remove("BACKPROOF_CONFIG")
+        .stdout(std::fs::File::create(&out_file).unwrap())
+        .stderr(std::fs::File::create(&err_file).unwrap())
+        .spawn()
+        .unwrap();
+    let printed = || std::fs::read_to_string(&out_file).unwrap_or_default();
+    wait_for("the report printed and its sending begun", LIMIT, || {
+        printed().contains("Evidence BLAKE3") && relay.accepted() >= 1
+    });
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let interrupted = std::time::Instant::now();
+    let mut status = None;
+    wait_for(
+        "the command to stop after Ctrl-C",
+        Duration::from_secs(20),
+        || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        },
+    );
+    let stderr = std::fs::read_to_string(&err_file).unwrap();
+    assert!(interrupted.elapsed() < Duration::from_secs(20));
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(1),
+        "the verdict: {stderr}"
+    );
+    assert!(stderr.contains("interrupted after run"), "{stderr}");
+    // Not sent, not dropped: held by the interrupted attempt until its claim lapses.
+    let outbox = f.backproof(&["outbox"]);
+    let line = outbox
+        .stdout
+        .lines()
+        .find(|l| l.contains("[FAIL] Acme Dental"))
+        .unwrap_or_else(|| panic!("the report left the outbox:\n{}", outbox.stdout));
+    assert!(line.contains("sending"), "{line}");
+}
+
 #[test]
 fn a_relay_that_stalls_after_data_leaves_the_report_queued() {
     let smtp = Smtp::start_with_data_delay(Duration::from_secs(3600));

@@ -349,26 +349,39 @@ pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: boo
         print!("{}", report::run_summary(ev, Some(&done.evidence_file)));
         println!("Evidence BLAKE3: {}", done.hash);
     }
-    if let Some(to) = &done.emailed_to {
-        super::mail::deliver_now(&config, &catalog, &to.join(", ")).await;
+    let (code, run_id) = (ev.effective_verdict().exit_code(), ev.run_id.clone());
+    let after = async move {
+        if let Some(to) = &done.emailed_to {
+            super::mail::deliver_now(&config, &catalog, &to.join(", ")).await;
+        }
+        crate::hooks::webhook::deliver_now(&catalog, &config.webhooks).await;
+        // The run is recorded and reported: a catalog that grew well past what it holds
+        // is compacted now (it needs the only handle), not at the start of a later command.
+        drop(verifier);
+        // Said on stderr: the command lingers after its report while the copy is made.
+        let starting =
+            || eprintln!("compacting the catalog (its file has doubled since the last time)...");
+        let compacted = tokio::task::spawn_blocking(move || {
+            crate::app::setup::compact_if_needed(catalog, starting)
+        })
+        .await;
+        match compacted {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!("{e:#}"),
+            Err(e) => tracing::error!("catalog compaction stopped: {e}"),
+        }
+    };
+    // Ctrl-C still works once the run is recorded. What it cuts short is safe to leave:
+    // a message being sent stays in the outbox (retried once this attempt's claim lapses,
+    // as after a crash), and a compaction stopped at any point leaves the catalog whole at
+    // the next start.
+    tokio::select! {
+        () = after => {}
+        _ = tokio::signal::ctrl_c() => eprintln!(
+            "interrupted after run {run_id} was recorded: what was not delivered stays in the outbox (backproof outbox)"
+        ),
     }
-    crate::hooks::webhook::deliver_now(&catalog, &config.webhooks).await;
-    // The run is recorded and reported: a catalog that grew well past what it holds is
-    // compacted now (it needs the only handle), not at the start of some later command.
-    drop(verifier);
-    // Said on stderr: the command lingers after its report while the copy is made.
-    let starting =
-        || eprintln!("compacting the catalog (its file has doubled since the last time)...");
-    let compacted = tokio::task::spawn_blocking(move || {
-        crate::app::setup::compact_if_needed(catalog, starting)
-    })
-    .await;
-    match compacted {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => tracing::error!("{e:#}"),
-        Err(e) => tracing::error!("catalog compaction stopped: {e}"),
-    }
-    Ok(ev.effective_verdict().exit_code())
+    Ok(code)
 }
 
 /// `backproof run` while the daemon runs: the daemon verifies, we follow its progress.
