@@ -235,25 +235,40 @@ impl StoreTarget {
                     ..Default::default()
                 };
                 let (store, full) = (store.clone(), full.clone());
+                // The part is kept as the pieces it arrived in: joined into one buffer,
+                // each part was a fresh allocation the kernel had to zero and a copy of
+                // every byte (a third of the CPU of reading a large object).
                 async move {
-                    let bytes = store.get_opts(&full, options).await?.bytes().await?;
-                    Ok::<_, object_store::Error>((range, bytes))
+                    let mut body = store.get_opts(&full, options).await?.into_stream();
+                    let (mut pieces, mut got) = (Vec::new(), 0u64);
+                    let wanted = range.end - range.start;
+                    while let Some(piece) = body.next().await {
+                        let piece = piece?;
+                        got += piece.len() as u64;
+                        pieces.push(piece);
+                        if got > wanted {
+                            break; // more than the range: an error below, memory bounded
+                        }
+                    }
+                    Ok::<_, object_store::Error>((range, got, pieces))
                 }
             })
             .buffered(in_flight)
             .map(move |got| match got {
-                Ok((range, bytes)) if bytes.len() as u64 == range.end - range.start => Ok(bytes),
-                Ok((range, bytes)) => Err(TargetError::new(
+                Ok((range, got, pieces)) if got == range.end - range.start => {
+                    Ok(futures::stream::iter(pieces.into_iter().map(Ok)))
+                }
+                Ok((range, got, _)) => Err(TargetError::new(
                     ErrorKind::Read,
                     format!(
-                        "`{what}`: {} bytes read from byte {}, {} expected",
-                        bytes.len(),
+                        "`{what}`: {got} bytes read from byte {}, {} expected",
                         range.start,
                         range.end - range.start
                     ),
                 )),
                 Err(e) => Err(errors(e, &what)),
-            });
+            })
+            .try_flatten();
         Ok(head.chain(rest).boxed())
     }
 }
