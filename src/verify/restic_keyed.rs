@@ -536,7 +536,9 @@ fn each_blob<S: IndexedFull + Sync>(
             turns.push(rx);
             scope.spawn(move || {
                 for blob in blobs.iter().skip(first).step_by(FETCHERS) {
-                    let got = match repo.get_blob_cached(blob, BlobType::Data) {
+                    // Read past rustic's blob cache: each data blob is read once here, and
+                    // the cache (32 MB) only held blobs never asked for again.
+                    let got = match repo.cat_blob(BlobType::Data, (**blob).to_hex().as_str()) {
                         Ok(data)
                             if rustic_core::Id::new(Sha256::digest(&data).into()) == **blob =>
                         {
