@@ -55,12 +55,12 @@ for line in open(sys.argv[1]):
     wall, user, sys_ = t[:3]
     rss = t[3] / 1024 if len(t) > 3 else float("nan")
     rows.setdefault(row, OrderedDict()).setdefault(name, []).append((wall, user + sys_, float(gib), rss))
-n = 0
+counts = set()
 print(f"{'row':<26} {'contender':<30} {'wall s':>7} {'spread':>6} {'CPU s/GiB':>9} {'peak MiB':>8}  ratio backproof/peer")
 for row, contenders in rows.items():
     ours = OrderedDict()
     for name, runs in contenders.items():
-        n = len(runs)
+        counts.add(len(runs))
         wall = statistics.median(r[0] for r in runs)
         cpu = statistics.median(r[1] for r in runs) / runs[0][2] if runs[0][2] else float("nan")
         rss = statistics.median(r[3] for r in runs)
@@ -71,6 +71,8 @@ for row, contenders in rows.items():
         else:
             ratios = ", ".join(f"{o}: {w / wall:.2f}" for o, w in ours.items())
         print(f"{row:<26} {name:<30} {wall:>7.2f} {spread:>6.2f} {cpu:>9.2f} {rss:>8.1f}  {ratios}")
+lo, hi = min(counts, default=0), max(counts, default=0)
+n = f"{lo}" if lo == hi else f"{lo} to {hi}"
 print(f"(medians of {n} alternating runs; ratio = backproof's wall time / the peer's, goal <= 1.0;")
 print(" spread = slowest / fastest run of a contender: how noisy the machine was)")
 PY
