@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::restic::{
-    PASSWORD, check_keyed, packs, rel, restic_bounded, source_files, three_backups,
+    PASSWORD, check_keyed, packs, rel, restic, restic_bounded, source_files, three_backups,
 };
 use common::*;
 
@@ -84,6 +84,36 @@ fn keyed_mode_restores_real_files_of_the_newest_snapshot() {
         Duration::from_secs(120),
     );
     assert_eq!(code, Some(0), "{out}");
+}
+
+/// A file that holds the same stretch many times over (as disk images hold zeros) is
+/// restored whole, each of its distinct blobs downloaded once: the bytes read follow the
+/// repository's size, not the file's.
+#[test]
+fn keyed_mode_downloads_a_blob_the_file_repeats_once() {
+    let f = Fixture::empty();
+    with_password(&f, PASSWORD);
+    let repo = f.backups.to_str().unwrap();
+    restic(repo, &["init"], &[]);
+    let src = tempfile::tempdir().unwrap();
+    let image = common::suite::content("block", 1 << 20).repeat(24);
+    std::fs::write(src.path().join("disk.img"), &image).unwrap();
+    restic(repo, &["backup", src.path().to_str().unwrap()], &[]);
+    let (code, ev) = f.run_json("acme", &[]);
+    assert_eq!(code, 0, "{ev:#}");
+    check_keyed(&ev, src.path());
+    let k = &ev["targets"][0]["restic_keyed"];
+    assert_eq!(k["restored"].as_array().unwrap().len(), 1, "{k:#}");
+    let stored: u64 = packs(&f.backups)
+        .iter()
+        .map(|p| p.metadata().unwrap().len())
+        .sum();
+    let read = k["read_bytes"].as_u64().unwrap();
+    assert!(
+        read < image.len() as u64 / 2 && read < 3 * stored,
+        "{read} bytes read for a {} byte file stored in {stored} bytes of packs",
+        image.len()
+    );
 }
 
 #[test]

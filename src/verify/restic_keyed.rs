@@ -522,12 +522,19 @@ enum Stop {
 /// its id first. [`FETCHERS`] threads take turns reading, decrypting and checking them,
 /// each one blob ahead, while `each` hashes and writes (2 cores kept busy). Stops when
 /// `each` says so, or at the first blob that is wrong or could not be read, returned
-/// with its index. Memory: a blob per fetcher, and the one `each` has.
+/// with its index. Memory: a blob per fetcher, the one `each` has, and rustic's blob cache
+/// (at most 32 MB) for the blobs `blobs` holds more than once.
 fn each_blob<S: IndexedFull + Sync>(
     repo: &Repository<S>,
     blobs: &[BlobId],
     mut each: impl FnMut(bytes::Bytes) -> bool,
 ) -> Option<(usize, Stop)> {
+    // A blob the file holds more than once (zero-filled stretches of a disk image) goes
+    // through rustic's blob cache, so it is downloaded once; every other blob is read past
+    // the cache (32 MB), which would only hold blobs never asked for again.
+    let mut seen = HashSet::with_capacity(blobs.len());
+    let repeated: HashSet<&BlobId> = blobs.iter().filter(|b| !seen.insert(*b)).collect();
+    let repeated = &repeated;
     std::thread::scope(|scope| {
         let mut turns = Vec::with_capacity(FETCHERS);
         for first in 0..FETCHERS {
@@ -536,9 +543,12 @@ fn each_blob<S: IndexedFull + Sync>(
             turns.push(rx);
             scope.spawn(move || {
                 for blob in blobs.iter().skip(first).step_by(FETCHERS) {
-                    // Read past rustic's blob cache: each data blob is read once here, and
-                    // the cache (32 MB) only held blobs never asked for again.
-                    let got = match repo.cat_blob(BlobType::Data, (**blob).to_hex().as_str()) {
+                    let read = if repeated.contains(blob) {
+                        repo.get_blob_cached(blob, BlobType::Data)
+                    } else {
+                        repo.cat_blob(BlobType::Data, (**blob).to_hex().as_str())
+                    };
+                    let got = match read {
                         Ok(data)
                             if rustic_core::Id::new(Sha256::digest(&data).into()) == **blob =>
                         {
