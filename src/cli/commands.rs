@@ -300,6 +300,10 @@ pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: boo
     };
     req.run_id = Some(run_id.clone());
     let (target, trigger) = (req.target.clone(), req.trigger);
+    // One listener for the whole command: a signal that arrives between the run's end
+    // and the deliveries below is kept for them, not lost.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     let outcome = tokio::select! {
         r = AssertUnwindSafe(verifier.run(job, req)).catch_unwind() => match r {
             Ok(r) => r.map_err(anyhow::Error::from),
@@ -318,7 +322,7 @@ pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: boo
                 }
             }
         },
-        _ = tokio::signal::ctrl_c() => {
+        _ = &mut ctrl_c => {
             // The run's future is dropped here, which removes its scratch folder.
             progress.finish(RunState::Interrupted, None);
             // The bar clears itself on seeing the end: the message gets a line of its own.
@@ -377,8 +381,8 @@ pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: boo
     // the next start.
     tokio::select! {
         () = after => {}
-        _ = tokio::signal::ctrl_c() => eprintln!(
-            "interrupted after run {run_id} was recorded: what was not delivered stays in the outbox (backproof outbox)"
+        _ = &mut ctrl_c => eprintln!(
+            "interrupted after run {run_id} was recorded: what was not delivered stays in the outbox (backproof outbox; a report cut short is retried once its delivery claim lapses)"
         ),
     }
     Ok(code)
