@@ -56,9 +56,10 @@ impl ScratchDir {
                 format!("{} already exists", path.display()),
             ));
         }
-        // The folder gets its final name only once its marker is whole, so a run killed
-        // at any moment never leaves a `run-` folder that clean-up cannot tell is ours
-        // (one killed before the rename leaves `run-<name>.new`, which clean-up also knows).
+        // The folder gets its final name only once its marker is whole: a run folder is
+        // never without it. A process killed before the rename leaves `run-<name>.new`
+        // with its marker, which clean-up removes as well; one killed while writing the
+        // marker leaves that folder empty of data, and clean-up cannot tell whose it is.
         let staged = base.join(format!("{RUN_PREFIX}{name}.new"));
         create_private_dir(&staged)?;
         // Removed again if the marker cannot be written or the rename fails.

@@ -66,12 +66,22 @@ pub fn ensure_folders(config: &Config) -> Result<()> {
     )
 }
 
+/// How long automatic compaction waits after a copy that failed. Each try reads the
+/// whole catalog, and one that failed (for want of disk space, say) would fail again at
+/// every run's end and daemon start. `backproof compact` still compacts at once.
+const AFTER_FAILED_COMPACTION: chrono::Duration = chrono::Duration::hours(24);
+
 /// Removes inventory chunk files no index names, and compacts the catalog when its file
 /// has grown well past what it holds (see `catalog::compact`), if this is its only
-/// handle in the process. A copy that fails leaves the catalog as it was (logged); a
-/// failure after the swap is an error. `starting` is called first when it compacts (the
-/// daemon tells systemd to wait).
-pub fn compact_if_needed(catalog: Catalog, starting: impl FnOnce()) -> Result<Catalog> {
+/// handle in the process. A copy that fails leaves the catalog as it was (logged), and
+/// the next try waits [`AFTER_FAILED_COMPACTION`] from `now`; a failure after the swap is
+/// an error. `starting` is called first when it compacts (the daemon tells systemd to
+/// wait).
+pub fn compact_if_needed(
+    catalog: Catalog,
+    now: chrono::DateTime<chrono::Utc>,
+    starting: impl FnOnce(),
+) -> Result<Catalog> {
     if !catalog.is_sole_handle() {
         return Ok(catalog);
     }
@@ -81,6 +91,11 @@ pub fn compact_if_needed(catalog: Catalog, starting: impl FnOnce()) -> Result<Ca
         Ok(0) => {}
         Ok(n) => tracing::info!(files = n, "removed inventory chunk files no index named"),
         Err(e) => tracing::warn!(error = %e, "could not sweep the inventory's chunk files"),
+    }
+    if let Ok(Some(failed)) = catalog.compaction_failed()
+        && now < failed + AFTER_FAILED_COMPACTION
+    {
+        return Ok(catalog);
     }
     match catalog.compaction_due() {
         Ok(true) => {}
@@ -95,8 +110,8 @@ pub fn compact_if_needed(catalog: Catalog, starting: impl FnOnce()) -> Result<Ca
     let copy = match catalog.prepare_compaction() {
         Ok(copy) => copy,
         Err(e) => {
-            let next = match catalog.defer_compaction() {
-                Ok(()) => "the next try waits until its file has doubled again",
+            let next = match catalog.set_compaction_failed(Some(now)) {
+                Ok(()) => "the next automatic try waits a day",
                 Err(_) => "it is tried again next time",
             };
             tracing::warn!(
@@ -110,6 +125,9 @@ pub fn compact_if_needed(catalog: Catalog, starting: impl FnOnce()) -> Result<Ca
     let catalog = catalog
         .swap_in(copy)
         .context("opening the catalog after compacting it")?;
+    if let Err(e) = catalog.set_compaction_failed(None) {
+        tracing::warn!(error = %e, "could not clear the note of an earlier failed compaction");
+    }
     tracing::info!(
         bytes_before = done.bytes_before,
         bytes_after = done.bytes_after,
@@ -150,10 +168,11 @@ pub fn open_catalog_as(config: &Config, me: &LockRecord) -> Result<Catalog> {
 mod tests {
     use super::*;
 
-    /// A copy that fails is not made again at the next run's end or daemon start: each
-    /// try reads the whole catalog, and one that failed for want of space fails again.
+    /// A copy that fails is not made again at the next run's end or daemon start, but a
+    /// day later: each try reads the whole catalog, and one that failed for want of space
+    /// fails again.
     #[test]
-    fn a_failed_compaction_waits_for_the_file_to_double_again() {
+    fn a_failed_compaction_is_tried_again_a_day_later() {
         let dir = tempfile::tempdir().unwrap();
         let catalog = Catalog::open(dir.path()).unwrap();
         let db = dir.path().join("catalog/db");
@@ -169,13 +188,19 @@ mod tests {
         grow_to(201 << 20);
         // What stands where the copy goes cannot be cleared: the copy fails.
         std::fs::write(dir.path().join("catalog.compact"), b"in the way").unwrap();
+        let now = chrono::Utc::now();
         let tries = std::cell::Cell::new(0);
-        let catalog = compact_if_needed(catalog, || tries.set(tries.get() + 1)).unwrap();
+        let mut catalog = compact_if_needed(catalog, now, || tries.set(tries.get() + 1)).unwrap();
         assert_eq!(tries.get(), 1);
-        let catalog = compact_if_needed(catalog, || tries.set(tries.get() + 1)).unwrap();
-        assert_eq!(tries.get(), 1, "not tried again at once");
-        grow_to(403 << 20);
-        compact_if_needed(catalog, || tries.set(tries.get() + 1)).unwrap();
-        assert_eq!(tries.get(), 2, "tried again once the file doubled");
+        for later in [chrono::Duration::minutes(1), chrono::Duration::hours(23)] {
+            catalog =
+                compact_if_needed(catalog, now + later, || tries.set(tries.get() + 1)).unwrap();
+            assert_eq!(tries.get(), 1, "tried again {later} later");
+        }
+        std::fs::remove_file(dir.path().join("catalog.compact")).unwrap();
+        let next_day = now + chrono::Duration::hours(25);
+        let catalog = compact_if_needed(catalog, next_day, || tries.set(tries.get() + 1)).unwrap();
+        assert_eq!(tries.get(), 2, "tried again the next day");
+        assert_eq!(catalog.compaction_failed().unwrap(), None, "it worked");
     }
 }

@@ -33,6 +33,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
+
 use super::{CATALOG_DIR, Catalog, CatalogError, Result};
 
 /// `meta` key: the value sled's id counter of the database a copy was made from had
@@ -41,6 +43,8 @@ pub(super) const GENERATION_FLOOR: &[u8] = b"generation-floor";
 
 /// `meta` key: the size of the database file right after the last compaction.
 const COMPACTED_BYTES: &[u8] = b"compacted-bytes";
+/// `meta` key: when an automatic compaction's copy last failed (unix seconds, big-endian).
+const FAILED_AT: &[u8] = b"compact-failed-at";
 
 /// Growth below which a catalog is never compacted (a small file is cheap to open).
 pub const MIN_GROWTH: u64 = 64 << 20;
@@ -239,16 +243,24 @@ impl Catalog {
         Ok(())
     }
 
-    /// After a copy that failed: the next automatic one waits until the file has doubled
-    /// again. A copy that failed (for want of disk space, say) would otherwise fail again
-    /// at every run's end and every daemon start, each time after reading the whole
-    /// catalog. `backproof compact` still compacts at once.
-    pub fn defer_compaction(&self) -> Result<()> {
-        let now = db_bytes(&self.path)?;
-        self.meta
-            .insert(COMPACTED_BYTES, &now.to_be_bytes())
-            .map_err(|e| self.db_err(e))?;
-        Ok(())
+    /// Notes when an automatic compaction's copy last failed (`None`: it worked since).
+    pub fn set_compaction_failed(&self, at: Option<DateTime<Utc>>) -> Result<()> {
+        match at {
+            Some(at) => self
+                .meta
+                .insert(FAILED_AT, &at.timestamp().to_be_bytes())
+                .map(drop),
+            None => self.meta.remove(FAILED_AT).map(drop),
+        }
+        .map_err(|e| self.db_err(e))
+    }
+
+    /// When an automatic compaction's copy last failed, if it has not worked since.
+    pub fn compaction_failed(&self) -> Result<Option<DateTime<Utc>>> {
+        let at = self.meta.get(FAILED_AT).map_err(|e| self.db_err(e))?;
+        Ok(at
+            .and_then(|v| <[u8; 8]>::try_from(&v[..]).ok())
+            .and_then(|b| DateTime::from_timestamp(i64::from_be_bytes(b), 0)))
     }
 
     /// Whether this is the only handle of the catalog (no clone, no open cursor).

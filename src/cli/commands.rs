@@ -366,7 +366,7 @@ pub async fn run(config: &Config, job_name: &str, mut req: RunRequest, json: boo
         let starting =
             || eprintln!("compacting the catalog (its file has doubled since the last time)...");
         let compacted = tokio::task::spawn_blocking(move || {
-            crate::app::setup::compact_if_needed(catalog, starting)
+            crate::app::setup::compact_if_needed(catalog, chrono::Utc::now(), starting)
         })
         .await;
         match compacted {

@@ -108,7 +108,7 @@ pub async fn run(config_path: &Path) -> Result<u8> {
         ]);
     };
     let compacted = tokio::task::spawn_blocking(move || {
-        crate::app::setup::compact_if_needed(catalog, starting)
+        crate::app::setup::compact_if_needed(catalog, chrono::Utc::now(), starting)
     })
     .await;
     let catalog = match compacted {
