@@ -258,14 +258,22 @@ impl StoreTarget {
                 Ok((range, got, pieces)) if got == range.end - range.start => {
                     Ok(futures::stream::iter(pieces.into_iter().map(Ok)))
                 }
-                Ok((range, got, _)) => Err(TargetError::new(
-                    ErrorKind::Read,
-                    format!(
-                        "`{what}`: {got} bytes read from byte {}, {} expected",
-                        range.start,
-                        range.end - range.start
-                    ),
-                )),
+                Ok((range, got, _)) => {
+                    let wanted = range.end - range.start;
+                    // Reading stopped once a part passed its range: then `got` is a floor.
+                    let read = if got > wanted {
+                        format!("more than {wanted}")
+                    } else {
+                        got.to_string()
+                    };
+                    Err(TargetError::new(
+                        ErrorKind::Read,
+                        format!(
+                            "`{what}`: {read} bytes read from byte {}, {wanted} expected",
+                            range.start
+                        ),
+                    ))
+                }
                 Err(e) => Err(errors(e, &what)),
             })
             .try_flatten();
